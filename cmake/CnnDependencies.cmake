@@ -1,0 +1,93 @@
+# Find every optional dependency; never assume one. Each found dependency sets
+# CNN_HAVE_<X>; what is left out is said in the configure summary.
+set(CNN_LEFT_OUT "")
+
+find_package(OpenMP COMPONENTS C)
+if(NOT OpenMP_C_FOUND)
+  list(APPEND CNN_LEFT_OUT "OpenMP (CPU code runs single-threaded)")
+endif()
+
+# OpenBLAS: Debian ships an OpenBLASConfig.cmake per threading flavour.
+set(CNN_HAVE_OPENBLAS OFF)
+if(CNN_WITH_OPENBLAS)
+  find_path(CNN_CBLAS_INCLUDE cblas.h
+            PATH_SUFFIXES openblas-pthread openblas-openmp openblas
+                          x86_64-linux-gnu/openblas-pthread x86_64-linux-gnu/openblas-openmp)
+  find_library(CNN_OPENBLAS_LIB NAMES openblas
+               PATH_SUFFIXES openblas-pthread openblas-openmp)
+  if(CNN_CBLAS_INCLUDE AND CNN_OPENBLAS_LIB)
+    set(CNN_HAVE_OPENBLAS ON)
+    add_library(cnn_openblas INTERFACE)
+    target_include_directories(cnn_openblas INTERFACE ${CNN_CBLAS_INCLUDE})
+    target_link_libraries(cnn_openblas INTERFACE ${CNN_OPENBLAS_LIB})
+  else()
+    list(APPEND CNN_LEFT_OUT "im2col, winograd (OpenBLAS not found: apt-get install libopenblas-dev)")
+  endif()
+else()
+  list(APPEND CNN_LEFT_OUT "im2col, winograd (CNN_WITH_OPENBLAS=OFF)")
+endif()
+
+set(CNN_HAVE_ONEDNN OFF)
+if(CNN_WITH_ONEDNN)
+  find_package(dnnl CONFIG QUIET)
+  if(dnnl_FOUND)
+    set(CNN_HAVE_ONEDNN ON)
+  else()
+    list(APPEND CNN_LEFT_OUT "onednn (oneDNN not found: apt-get install libdnnl-dev)")
+  endif()
+else()
+  list(APPEND CNN_LEFT_OUT "onednn (CNN_WITH_ONEDNN=OFF)")
+endif()
+
+set(CNN_HAVE_ZLIB OFF)
+if(CNN_WITH_ZLIB)
+  find_package(ZLIB)
+  if(ZLIB_FOUND)
+    set(CNN_HAVE_ZLIB ON)
+  else()
+    list(APPEND CNN_LEFT_OUT "gzip'd dataset reading (zlib not found: apt-get install zlib1g-dev)")
+  endif()
+endif()
+
+set(CNN_HAVE_BENCHMARK OFF)
+if(CNN_WITH_BENCHMARK)
+  find_package(benchmark CONFIG QUIET)
+  if(benchmark_FOUND)
+    enable_language(CXX)
+    set(CNN_HAVE_BENCHMARK ON)
+  else()
+    list(APPEND CNN_LEFT_OUT "Google Benchmark shim (apt-get install libbenchmark-dev)")
+  endif()
+endif()
+
+# CUDA: enable the language only when a compiler is there. With no GPU on the
+# build machine CMake's "native" architecture fails, so name them.
+set(CNN_HAVE_CUDA OFF)
+if(CNN_WITH_CUDA)
+  include(CheckLanguage)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES ${CNN_CUDA_ARCHS})
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    enable_language(CUDA)
+    find_package(CUDAToolkit)
+    find_package(CUDNN)
+    if(CUDAToolkit_FOUND AND CUDNN_FOUND AND TARGET CUDA::cublas)
+      set(CNN_HAVE_CUDA ON)
+    else()
+      list(APPEND CNN_LEFT_OUT "cudnn (nvcc found, but cuDNN or cuBLAS not)")
+    endif()
+  else()
+    list(APPEND CNN_LEFT_OUT "cudnn (no CUDA compiler: nvcc not on PATH)")
+  endif()
+else()
+  list(APPEND CNN_LEFT_OUT "cudnn (CNN_WITH_CUDA=OFF)")
+endif()
+
+# A backend directory calls this to join the registry: the library target and
+# the CNN_HAVE_<NAME> macro that makes kernels/registry.c list its tables.
+function(cnn_add_backend target define)
+  set_property(GLOBAL APPEND PROPERTY CNN_BACKEND_TARGETS ${target})
+  set_property(GLOBAL APPEND PROPERTY CNN_BACKEND_DEFINES ${define})
+endfunction()

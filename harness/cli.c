@@ -1,0 +1,235 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const char *type_metavar(const cli_opt *o)
+{
+    if (o->metavar)
+        return o->metavar;
+    switch (o->type) {
+    case CLI_STRING: return "S";
+    case CLI_INT: return "N";
+    case CLI_DOUBLE: return "X";
+    case CLI_U64: return "N";
+    case CLI_PAIR: return "N|H,W";
+    default: return "";
+    }
+}
+
+void cli_print_help(const cli_cmd *cmd, FILE *out)
+{
+    fprintf(out, "usage: cnnbench %s", cmd->name);
+    for (int i = 0; i < cmd->nopts; i++) {
+        const cli_opt *o = &cmd->opts[i];
+        const char *mv = type_metavar(o);
+        fprintf(out, o->required ? " --%s%s%s" : " [--%s%s%s]", o->name, *mv ? " " : "", mv);
+    }
+    fprintf(out, "\n\n%s\n\noptions:\n", cmd->summary);
+    for (int i = 0; i < cmd->nopts; i++) {
+        const cli_opt *o = &cmd->opts[i];
+        char left[64];
+        const char *mv = type_metavar(o);
+        snprintf(left, sizeof left, "--%s%s%s", o->name, *mv ? " " : "", mv);
+        fprintf(out, "  %-24s %s%s\n", left, o->help ? o->help : "",
+                o->required ? " (required)" : "");
+    }
+    fprintf(out, "  %-24s %s\n", "--help", "show this help");
+    if (cmd->details)
+        fprintf(out, "\n%s\n", cmd->details);
+}
+
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "cnnbench %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see: cnnbench %s --help)\n", cmd->name);
+    return CLI_EXIT_USAGE;
+}
+
+static void list_options(const cli_cmd *cmd, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < cmd->nopts && used < n; i++) {
+        int w = snprintf(buf + used, n - used, "%s--%s", i ? ", " : "", cmd->opts[i].name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static bool parse_long(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int set_value(const cli_cmd *cmd, cli_opt *o, const char *v)
+{
+    long long x;
+    switch (o->type) {
+    case CLI_STRING:
+        if (!*v)
+            return cli_usage_error(cmd, "option --%s needs a non-empty value", o->name);
+        *(const char **)o->dest = v;
+        return -1;
+    case CLI_INT:
+        if (!parse_long(v, INT_MIN, INT_MAX, &x))
+            return cli_usage_error(cmd, "option --%s expects an integer, got '%s'", o->name, v);
+        *(int *)o->dest = (int)x;
+        return -1;
+    case CLI_U64: {
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(v, &end, 0);
+        if (errno || end == v || *end || *v == '-')
+            return cli_usage_error(cmd, "option --%s expects a non-negative integer, got '%s'",
+                                   o->name, v);
+        *(uint64_t *)o->dest = (uint64_t)u;
+        return -1;
+    }
+    case CLI_DOUBLE: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (errno || end == v || *end)
+            return cli_usage_error(cmd, "option --%s expects a number, got '%s'", o->name, v);
+        *(double *)o->dest = d;
+        return -1;
+    }
+    case CLI_PAIR: {
+        int *p = o->dest;
+        const char *comma = strchr(v, ',');
+        if (!comma) {
+            if (!parse_long(v, INT_MIN, INT_MAX, &x))
+                return cli_usage_error(cmd, "option --%s expects N or H,W, got '%s'", o->name, v);
+            p[0] = p[1] = (int)x;
+            return -1;
+        }
+        char first[32];
+        size_t len = (size_t)(comma - v);
+        long long y;
+        if (len == 0 || len >= sizeof first)
+            return cli_usage_error(cmd, "option --%s expects N or H,W, got '%s'", o->name, v);
+        memcpy(first, v, len);
+        first[len] = '\0';
+        if (!parse_long(first, INT_MIN, INT_MAX, &x) ||
+            !parse_long(comma + 1, INT_MIN, INT_MAX, &y))
+            return cli_usage_error(cmd, "option --%s expects N or H,W, got '%s'", o->name, v);
+        p[0] = (int)x;
+        p[1] = (int)y;
+        return -1;
+    }
+    case CLI_FLAG:
+        *(bool *)o->dest = true;
+        return -1;
+    }
+    return -1;
+}
+
+int cli_parse(cli_cmd *cmd, int argc, char **argv)
+{
+    cmd->npositional = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_print_help(cmd, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (cmd->positional && cmd->npositional < cmd->max_positional) {
+                cmd->positional[cmd->npositional++] = a;
+                continue;
+            }
+            return cli_usage_error(cmd, "unexpected argument '%s'", a);
+        }
+        const char *name = a + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        cli_opt *o = NULL;
+        for (int j = 0; j < cmd->nopts; j++)
+            if (strlen(cmd->opts[j].name) == len && strncmp(cmd->opts[j].name, name, len) == 0)
+                o = &cmd->opts[j];
+        if (!o) {
+            char valid[1024];
+            list_options(cmd, valid, sizeof valid);
+            return cli_usage_error(cmd, "unknown option '%.*s'; valid options: %s", (int)len + 2,
+                                   a, valid);
+        }
+        if (o->seen)
+            return cli_usage_error(cmd, "option --%s given twice", o->name);
+        o->seen = true;
+        if (o->type == CLI_FLAG) {
+            if (eq)
+                return cli_usage_error(cmd, "option --%s takes no value", o->name);
+            *(bool *)o->dest = true;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v) {
+            if (i + 1 >= argc)
+                return cli_usage_error(cmd, "option --%s needs a value (%s)", o->name,
+                                       type_metavar(o));
+            v = argv[++i];
+        }
+        int rc = set_value(cmd, o, v);
+        if (rc >= 0)
+            return rc;
+    }
+    for (int j = 0; j < cmd->nopts; j++)
+        if (cmd->opts[j].required && !cmd->opts[j].seen)
+            return cli_usage_error(cmd, "missing required option --%s", cmd->opts[j].name);
+    return -1;
+}
+
+int cli_check_choice(const cli_cmd *cmd, const char *opt, const char *value, const char *valid)
+{
+    size_t vlen = strlen(value);
+    const char *p = valid;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        if ((size_t)(e - p) == vlen && strncmp(p, value, vlen) == 0)
+            return -1;
+        p = e;
+    }
+    return cli_usage_error(cmd, "unknown value '%s' for --%s; valid values: %s", value, opt, valid);
+}
+
+int cli_fail(const char *name, cnn_status st)
+{
+    const char *why = cnn_last_error();
+    fprintf(stderr, "cnnbench %s: %s%s%s\n", name, cnn_status_str(st), *why ? ": " : "", why);
+    return st == CNN_ERR_UNSUPPORTED ? CLI_EXIT_UNSUPPORTED : CLI_EXIT_FAIL;
+}
+
+int cli_set_threads(int threads)
+{
+#ifdef _OPENMP
+    if (threads > 0)
+        omp_set_num_threads(threads);
+    return omp_get_max_threads();
+#else
+    (void)threads;
+    return 1;
+#endif
+}

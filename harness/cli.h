@@ -1,0 +1,75 @@
+/* Command-line parsing shared by every cnnbench subcommand.
+ *
+ * A command declares its options in a table and calls cli_parse(). Errors
+ * name the command and the bad option, and list the valid ones. Exit codes
+ * of the whole program: 0 success, 1 a run that failed (I/O, numerics, a
+ * verify FAIL), 2 bad usage, 3 a backend that does not support the request. */
+#ifndef CNN_CLI_H
+#define CNN_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "status.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_UNSUPPORTED 3
+
+typedef enum cli_type {
+    CLI_FLAG,                          /* bool, no value */
+    CLI_STRING,                        /* const char * */
+    CLI_INT,                           /* int */
+    CLI_DOUBLE,                        /* double */
+    CLI_U64,                           /* uint64_t */
+    CLI_PAIR,                          /* int[2]: "N" gives {N, N}, "H,W" gives {H, W} */
+} cli_type;
+
+typedef struct cli_opt {
+    const char *name;                  /* without the leading "--" */
+    cli_type type;
+    void *dest;
+    const char *metavar;               /* shown in help: "FILE", "N", ... */
+    const char *help;
+    bool required;
+    bool seen;                         /* set by cli_parse */
+} cli_opt;
+
+typedef struct cli_cmd {
+    const char *name;                  /* "op conv2d" */
+    const char *summary;               /* one line */
+    const char *details;               /* optional text after the option list */
+    cli_opt *opts;
+    int nopts;
+    /* positional arguments are not accepted unless this is non-NULL */
+    const char **positional;
+    int max_positional;
+    int npositional;                   /* set by cli_parse */
+} cli_cmd;
+
+/* Parse argv[0..argc) (the words after the command name). Returns -1 when
+ * parsing succeeded, otherwise the exit code to return: CLI_EXIT_OK after
+ * printing --help, CLI_EXIT_USAGE after printing the error to stderr. */
+int cli_parse(cli_cmd *cmd, int argc, char **argv);
+
+void cli_print_help(const cli_cmd *cmd, FILE *out);
+
+/* Report a usage error about the command and return CLI_EXIT_USAGE. */
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...) CNN_PRINTF(2, 3);
+
+/* Check that `value` of option --opt is one of the comma-separated `valid`
+ * names; report a usage error listing them when not. Returns -1 if valid. */
+int cli_check_choice(const cli_cmd *cmd, const char *opt, const char *value, const char *valid);
+
+/* Print "cnnbench NAME: <status>: <last error>" to stderr and return the
+ * exit code for st (CLI_EXIT_UNSUPPORTED for CNN_ERR_UNSUPPORTED, else
+ * CLI_EXIT_FAIL). */
+int cli_fail(const char *name, cnn_status st);
+
+/* Apply --threads (0 = leave OpenMP's default) to OpenMP; returns the number
+ * of threads the run will use. */
+int cli_set_threads(int threads);
+
+#endif

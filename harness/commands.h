@@ -1,0 +1,9 @@
+/* The subcommands of cnnbench: each takes the words after its name and
+ * returns the process exit code (see cli.h). */
+#ifndef CNN_COMMANDS_H
+#define CNN_COMMANDS_H
+
+int cmd_backends(int argc, char **argv);
+int cmd_op(int argc, char **argv);
+
+#endif

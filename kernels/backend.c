@@ -1,0 +1,165 @@
+#include "backend.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+cnn_status cnn_ctx_create(const cnn_backend *be, const cnn_ctx_opts *opts, cnn_ctx **out)
+{
+    *out = NULL;
+    char why[256] = "";
+    if (!cnn_backend_available(be, why, sizeof why))
+        return cnn_fail(CNN_ERR_UNSUPPORTED, "backend %s is not usable here: %s", be->name, why);
+    cnn_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "backend %s: no memory for a context", be->name);
+    ctx->backend = be;
+    if (opts)
+        ctx->opts = *opts;
+    if (be->init) {
+        cnn_status st = be->init(ctx);
+        if (st != CNN_OK) {
+            free(ctx);
+            return st;
+        }
+    }
+    *out = ctx;
+    return CNN_OK;
+}
+
+void cnn_ctx_destroy(cnn_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    if (ctx->backend->fini)
+        ctx->backend->fini(ctx);
+    free(ctx);
+}
+
+bool cnn_backend_available(const cnn_backend *be, char *why, size_t why_size)
+{
+    if (why_size)
+        why[0] = '\0';
+    return be->available ? be->available(why, why_size) : true;
+}
+
+bool cnn_backend_implements(const cnn_backend *be, cnn_op_kind kind, cnn_pass pass)
+{
+    switch (kind) {
+    case CNN_OP_CONV:
+        switch (pass) {
+        case CNN_FWD: return be->conv_fwd != NULL;
+        case CNN_BWD_DATA: return be->conv_bwd_data != NULL;
+        case CNN_BWD_WEIGHT: return be->conv_bwd_filter != NULL;
+        case CNN_BWD_BIAS: return be->conv_bwd_bias != NULL;
+        default: return false;
+        }
+    case CNN_OP_POOL:
+        return pass == CNN_FWD ? be->pool_fwd != NULL
+                               : pass == CNN_BWD_DATA && be->pool_bwd != NULL;
+    case CNN_OP_ADAPOOL:
+        return pass == CNN_FWD ? be->adapool_fwd != NULL
+                               : pass == CNN_BWD_DATA && be->adapool_bwd != NULL;
+    case CNN_OP_BN:
+        switch (pass) {
+        case CNN_FWD: return be->bn_fwd_train != NULL;
+        case CNN_FWD_INFER: return be->bn_fwd_infer != NULL;
+        case CNN_BWD_DATA: return be->bn_bwd != NULL;
+        default: return false;
+        }
+    case CNN_OP_LINEAR:
+        switch (pass) {
+        case CNN_FWD: return be->linear_fwd != NULL;
+        case CNN_BWD_DATA: return be->linear_bwd_data != NULL;
+        case CNN_BWD_WEIGHT: return be->linear_bwd_weight != NULL;
+        default: return false;
+        }
+    case CNN_OP_ACT:
+        return pass == CNN_FWD ? be->act_fwd != NULL : pass == CNN_BWD_DATA && be->act_bwd != NULL;
+    case CNN_OP_DROPOUT:
+        return pass == CNN_FWD ? be->dropout_fwd != NULL
+                               : pass == CNN_BWD_DATA && be->dropout_bwd != NULL;
+    case CNN_OP_XENT:
+        return pass == CNN_FWD ? be->xent_fwd != NULL
+                               : pass == CNN_BWD_DATA && be->xent_bwd != NULL;
+    case CNN_OP_CONCAT:
+        return pass == CNN_FWD ? be->concat_fwd != NULL
+                               : pass == CNN_BWD_DATA && be->concat_bwd != NULL;
+    case CNN_OP_ADD: return pass == CNN_FWD && be->add_fwd != NULL;
+    default: return false;
+    }
+}
+
+bool cnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    const cnn_backend *be = ctx->backend;
+    if (!cnn_op_has_pass(op, pass) || !cnn_backend_implements(be, op->kind, pass))
+        return false;
+    return be->supports ? be->supports(ctx, op, pass) : true;
+}
+
+size_t cnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    const cnn_backend *be = ctx->backend;
+    return be->workspace_size ? be->workspace_size(ctx, op, pass) : 0;
+}
+
+const char *cnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    const char *a = ctx->backend->algorithm ? ctx->backend->algorithm(ctx, op, pass) : NULL;
+    return a ? a : ctx->backend->name;
+}
+
+/* Host backends: 64-byte aligned so that vector loads never split a line. */
+cnn_status cnn_mem_alloc(cnn_ctx *ctx, size_t bytes, void **out)
+{
+    *out = NULL;
+    if (ctx->backend->mem_alloc)
+        return ctx->backend->mem_alloc(ctx, bytes, out);
+    size_t rounded = (bytes + 63) / 64 * 64;
+    *out = aligned_alloc(64, rounded ? rounded : 64);
+    if (!*out)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes", bytes);
+    return CNN_OK;
+}
+
+void cnn_mem_free(cnn_ctx *ctx, void *p)
+{
+    if (!p)
+        return;
+    if (ctx->backend->mem_free)
+        ctx->backend->mem_free(ctx, p);
+    else
+        free(p);
+}
+
+cnn_status cnn_mem_upload(cnn_ctx *ctx, void *dst, const void *host_src, size_t bytes)
+{
+    if (ctx->backend->mem_upload)
+        return ctx->backend->mem_upload(ctx, dst, host_src, bytes);
+    if (bytes)
+        memcpy(dst, host_src, bytes);
+    return CNN_OK;
+}
+
+cnn_status cnn_mem_download(cnn_ctx *ctx, void *host_dst, const void *src, size_t bytes)
+{
+    if (ctx->backend->mem_download)
+        return ctx->backend->mem_download(ctx, host_dst, src, bytes);
+    if (bytes)
+        memcpy(host_dst, src, bytes);
+    return CNN_OK;
+}
+
+cnn_status cnn_mem_zero(cnn_ctx *ctx, void *p, size_t bytes)
+{
+    if (ctx->backend->mem_zero)
+        return ctx->backend->mem_zero(ctx, p, bytes);
+    if (bytes)
+        memset(p, 0, bytes);
+    return CNN_OK;
+}
+
+cnn_status cnn_sync(cnn_ctx *ctx)
+{
+    return ctx->backend->sync ? ctx->backend->sync(ctx) : CNN_OK;
+}
