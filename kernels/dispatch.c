@@ -10,6 +10,13 @@ static cnn_status admit(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, bool has_
         return cnn_fail(CNN_ERR_UNSUPPORTED, "backend %s does not support %s %s %s",
                         ctx->backend->name, cnn_op_name(op), cnn_pass_str(pass),
                         cnn_op_str(op, desc, sizeof desc));
+    /* PyTorch's rule: batch statistics need two values per channel (the
+     * unbiased variance for the running average divides by count - 1). */
+    if (op->kind == CNN_OP_BN && pass == CNN_FWD && (int64_t)op->bn.n * op->bn.h * op->bn.w < 2)
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "batchnorm2d training needs more than one value per channel, got "
+                        "n*h*w = %lld",
+                        (long long)op->bn.n * op->bn.h * op->bn.w);
     size_t need = cnn_workspace_size(ctx, op, pass);
     if (ws_size < need)
         return cnn_fail(CNN_ERR_INVALID_ARG,
