@@ -16,6 +16,7 @@ static const char *type_metavar(const cli_opt *o)
         return o->metavar;
     switch (o->type) {
     case CLI_STRING: return "S";
+    case CLI_STRING_OPT: return "[S]";
     case CLI_INT: return "N";
     case CLI_DOUBLE: return "X";
     case CLI_U64: return "N";
@@ -85,6 +86,7 @@ static int set_value(const cli_cmd *cmd, cli_opt *o, const char *v)
     long long x;
     switch (o->type) {
     case CLI_STRING:
+    case CLI_STRING_OPT:
         if (!*v)
             return cli_usage_error(cmd, "option --%s needs a non-empty value", o->name);
         *(const char **)o->dest = v;
@@ -136,9 +138,7 @@ static int set_value(const cli_cmd *cmd, cli_opt *o, const char *v)
         p[1] = (int)y;
         return -1;
     }
-    case CLI_FLAG:
-        *(bool *)o->dest = true;
-        return -1;
+    case CLI_FLAG: *(bool *)o->dest = true; return -1;
     }
     return -1;
 }
@@ -169,8 +169,8 @@ int cli_parse(cli_cmd *cmd, int argc, char **argv)
         if (!o) {
             char valid[1024];
             list_options(cmd, valid, sizeof valid);
-            return cli_usage_error(cmd, "unknown option '%.*s'; valid options: %s", (int)len + 2,
-                                   a, valid);
+            return cli_usage_error(cmd, "unknown option '%.*s'; valid options: %s", (int)len + 2, a,
+                                   valid);
         }
         if (o->seen)
             return cli_usage_error(cmd, "option --%s given twice", o->name);
@@ -182,6 +182,10 @@ int cli_parse(cli_cmd *cmd, int argc, char **argv)
             continue;
         }
         const char *v = eq ? eq + 1 : NULL;
+        if (!v && o->type == CLI_STRING_OPT && (i + 1 >= argc || !strncmp(argv[i + 1], "--", 2))) {
+            *(const char **)o->dest = "all";
+            continue;
+        }
         if (!v) {
             if (i + 1 >= argc)
                 return cli_usage_error(cmd, "option --%s needs a value (%s)", o->name,

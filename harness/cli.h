@@ -19,34 +19,35 @@
 #define CLI_EXIT_UNSUPPORTED 3
 
 typedef enum cli_type {
-    CLI_FLAG,                          /* bool, no value */
-    CLI_STRING,                        /* const char * */
-    CLI_INT,                           /* int */
-    CLI_DOUBLE,                        /* double */
-    CLI_U64,                           /* uint64_t */
-    CLI_PAIR,                          /* int[2]: "N" gives {N, N}, "H,W" gives {H, W} */
+    CLI_FLAG,       /* bool, no value */
+    CLI_STRING,     /* const char * */
+    CLI_STRING_OPT, /* const char *; the value may be left out ("all") */
+    CLI_INT,        /* int */
+    CLI_DOUBLE,     /* double */
+    CLI_U64,        /* uint64_t */
+    CLI_PAIR,       /* int[2]: "N" gives {N, N}, "H,W" gives {H, W} */
 } cli_type;
 
 typedef struct cli_opt {
-    const char *name;                  /* without the leading "--" */
+    const char *name; /* without the leading "--" */
     cli_type type;
     void *dest;
-    const char *metavar;               /* shown in help: "FILE", "N", ... */
+    const char *metavar; /* shown in help: "FILE", "N", ... */
     const char *help;
     bool required;
-    bool seen;                         /* set by cli_parse */
+    bool seen; /* set by cli_parse */
 } cli_opt;
 
 typedef struct cli_cmd {
-    const char *name;                  /* "op conv2d" */
-    const char *summary;               /* one line */
-    const char *details;               /* optional text after the option list */
+    const char *name;    /* "op conv2d" */
+    const char *summary; /* one line */
+    const char *details; /* optional text after the option list */
     cli_opt *opts;
     int nopts;
     /* positional arguments are not accepted unless this is non-NULL */
     const char **positional;
     int max_positional;
-    int npositional;                   /* set by cli_parse */
+    int npositional; /* set by cli_parse */
 } cli_cmd;
 
 /* Parse argv[0..argc) (the words after the command name). Returns -1 when
