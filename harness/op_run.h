@@ -1,0 +1,118 @@
+/* Running one operation from .npy files (`cnnbench op NAME`): what every
+ * operation shares.
+ *
+ * A session holds the backend context and every buffer. Inputs are read on
+ * the host and uploaded into backend memory; outputs are allocated in backend
+ * memory and filled with NaN first, so an element the backend forgets to
+ * write shows up as non-finite; after every computation has succeeded the
+ * outputs are downloaded, checked to be finite and only then written, so a
+ * failed run leaves the output folder as it was. All buffers go through
+ * cnn_mem_*, so the same code runs a host or a CUDA backend. */
+#ifndef CNN_OP_RUN_H
+#define CNN_OP_RUN_H
+
+#include "backend.h"
+#include "cli.h"
+
+/* Options every operation takes. */
+typedef struct op_args {
+    const char *backend, *x, *dy, *out;
+    int threads;
+} op_args;
+
+#define OP_OPTS_HEAD(a)                                                                            \
+    {"backend", CLI_STRING, &(a).backend, "NAME", "backend to run on (see: cnnbench backends)",    \
+     true,      false},                                                                            \
+    {                                                                                              \
+        "x", CLI_STRING, &(a).x, "FILE", "input x, float32 .npy", true, false                      \
+    }
+
+#define OP_OPTS_TAIL(a)                                                                            \
+    {                                                                                              \
+        "dy",  CLI_STRING, &(a).dy, "FILE", "gradient of y: also run the backward pass",           \
+        false, false},                                                                             \
+        {"out", CLI_STRING, &(a).out, "DIR", "folder for the results (created if missing)",        \
+         true,  false},                                                                            \
+    {                                                                                              \
+        "threads", CLI_INT, &(a).threads, "N", "CPU threads (default: the runtime's choice)",      \
+            false, false                                                                           \
+    }
+
+#define OP_MAX_BUFS 24
+
+typedef struct op_output {
+    const char *name; /* "dx", written to DIR/dx.npy; NULL for scratch */
+    cnn_shape shape;
+    void *dev;
+    float *host;
+} op_output;
+
+typedef struct op_session {
+    const char *name; /* "conv2d", for messages */
+    cnn_ctx *ctx;
+    void *dev[OP_MAX_BUFS];
+    int ndev;
+    float *host[OP_MAX_BUFS];
+    int nhost;
+    op_output outs[OP_MAX_BUFS];
+    int nouts;
+    void *ws;
+    size_t ws_size;
+    int64_t nonfinite_inputs; /* to say why an output is not finite */
+    size_t out_bytes;
+} op_session;
+
+#define OP_TRY(call)                                                                               \
+    do {                                                                                           \
+        cnn_status st_ = (call);                                                                   \
+        if (st_ != CNN_OK)                                                                         \
+            return st_;                                                                            \
+    } while (0)
+
+/* Look the backend up (usage error listing the valid names), apply
+ * --threads, check the backend is usable here and create its context.
+ * Returns -1 on success, else the exit code (the session is then closed). */
+int op_begin(op_session *s, const char *name, const cli_cmd *cmd, const op_args *a);
+
+/* Finish: report st if it is an error, free everything, return the exit
+ * code. */
+int op_end(op_session *s, cnn_status st);
+
+/* Read float32 --opt from path and upload it; *dev is in backend memory. */
+cnn_status op_input(op_session *s, const char *opt, const char *path, cnn_shape *shape,
+                    const float **dev);
+
+/* An output of `shape` in backend memory: NaN-filled, or a copy of init
+ * (numel floats) when init is non-NULL. Written to DIR/<name>.npy by
+ * op_finish, unless name is NULL (scratch such as saved batch-norm
+ * statistics). */
+cnn_status op_output_new(op_session *s, const char *name, cnn_shape shape, const float *init,
+                         float **dev);
+
+/* Check that the backend supports every pass of op (else
+ * CNN_ERR_UNSUPPORTED) and allocate the largest workspace they ask for. */
+cnn_status op_prepare(op_session *s, const cnn_op *op, const cnn_pass *passes, int npasses);
+
+/* Wait for the backend, download every output, refuse non-finite values,
+ * create dir and write the outputs. */
+cnn_status op_finish(op_session *s, const char *dir);
+
+/* Shape checks with messages naming the option and both shapes. */
+cnn_status op_want_ndim(const op_session *s, const char *opt, const cnn_shape *sh, int ndim,
+                        const char *layout);
+cnn_status op_want_shape(const op_session *s, const char *opt, const cnn_shape *got,
+                         const cnn_shape *want, const char *what);
+/* sh->dim[i] as an int, or an error when it does not fit. */
+cnn_status op_dim(const op_session *s, const char *opt, const cnn_shape *sh, int i, int *out);
+
+/* The operations, one file each; argv holds the words after the op name. */
+int op_conv2d(int argc, char **argv);
+int op_maxpool2d(int argc, char **argv);
+int op_avgpool2d(int argc, char **argv);
+int op_adaptive_avgpool2d(int argc, char **argv);
+int op_batchnorm2d(int argc, char **argv);
+int op_linear(int argc, char **argv);
+int op_relu(int argc, char **argv);
+int op_sigmoid(int argc, char **argv);
+
+#endif
