@@ -56,11 +56,13 @@ static cnn_status check_window(const char *op, const char *axis, int in, int k, 
 {
     if (k < 1)
         return cnn_fail(CNN_ERR_INVALID_ARG, "%s: kernel %s must be >= 1, got %d", op, axis, k);
-    if (stride < 1)
-        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: stride %s must be >= 1, got %d", op, axis,
-                        stride);
-    if (pad < 0)
-        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: padding %s must be >= 0, got %d", op, axis, pad);
+    /* Bounded so that index arithmetic like o*stride - pad stays in int. */
+    if (stride < 1 || stride > DIM_MAX)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: stride %s must be in [1, %d], got %d", op, axis,
+                        DIM_MAX, stride);
+    if (pad < 0 || pad > DIM_MAX)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: padding %s must be in [0, %d], got %d", op, axis,
+                        DIM_MAX, pad);
     if ((int64_t)in + 2 * (int64_t)pad < k)
         return cnn_fail(CNN_ERR_INVALID_ARG,
                         "%s: kernel %s %d is larger than the padded input %s %d + 2*%d = %lld", op,
@@ -76,8 +78,13 @@ cnn_status cnn_conv_init(cnn_conv_desc *d)
     CHECK(check_dim("conv2d", "kernel width s", d->s));
     CHECK(check_window("conv2d", "height", d->h, d->r, d->stride_h, d->pad_h));
     CHECK(check_window("conv2d", "width", d->w, d->s, d->stride_w, d->pad_w));
-    d->p = (int)cnn_window_count(d->h, d->r, d->stride_h, d->pad_h, false);
-    d->q = (int)cnn_window_count(d->w, d->s, d->stride_w, d->pad_w, false);
+    /* Input and padding of up to DIM_MAX each still allow 3 * DIM_MAX rows. */
+    int64_t p = cnn_window_count(d->h, d->r, d->stride_h, d->pad_h, false);
+    int64_t q = cnn_window_count(d->w, d->s, d->stride_w, d->pad_w, false);
+    CHECK(check_dim("conv2d", "output height p", p));
+    CHECK(check_dim("conv2d", "output width q", q));
+    d->p = (int)p;
+    d->q = (int)q;
     return CNN_OK;
 }
 
