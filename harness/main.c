@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"backends", cmd_backends, "list the backends in this build and what each implements"},
     {"op", cmd_op, "run one operation from .npy files on one backend"},
+    {"verify", cmd_verify, "check every backend, op and pass (or whole models) against naive"},
 };
 
 static void usage(FILE *out)

@@ -102,6 +102,8 @@ char *report_timestamp(char *buf, size_t n)
 cnn_status report_mkdirs(const char *path)
 {
     char buf[4096];
+    if (!*path)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "empty folder name");
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return cnn_fail(CNN_ERR_INVALID_ARG, "%s: path too long", path);
     for (char *p = buf + 1;; p++) {

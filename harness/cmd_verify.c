@@ -1,0 +1,149 @@
+/* cnnbench verify: every backend x operation x pass over a shape sweep,
+ * against the naive reference; or, with --models, whole models. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "registry.h"
+#include "report.h"
+#include "verify.h"
+#include "verify_models.h"
+#include "verify_run.h"
+
+#define OP_NAMES                                                                                   \
+    "conv2d,maxpool2d,avgpool2d,adaptive_avgpool2d,batchnorm2d,linear,relu,sigmoid,dropout,"       \
+    "softmax_xent,concat,add"
+
+/* Is `name` one of the comma-separated `list`? */
+static bool in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
+
+/* Check every item of a comma-separated list against `valid`. */
+static int check_list(const cli_cmd *cmd, const char *opt, const char *list, const char *valid)
+{
+    char item[128];
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0 || len >= sizeof item)
+            return cli_usage_error(cmd, "--%s: empty or over-long item in '%s'", opt, list);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        int rc = cli_check_choice(cmd, opt, item, valid);
+        if (rc >= 0)
+            return rc;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return -1;
+}
+
+static int select_backends(const cli_cmd *cmd, const char *list, verify_run *run)
+{
+    char valid[1024];
+    cnn_backend_names(valid, sizeof valid);
+    if (list) {
+        int rc = check_list(cmd, "backends", list, valid);
+        if (rc >= 0)
+            return rc;
+    }
+    for (int i = 0; i < cnn_backend_count(); i++) {
+        const cnn_backend *be = cnn_backend_at(i);
+        /* by default every backend but the reference itself */
+        if (list ? !in_list(list, be->name) : !strcmp(be->name, "naive"))
+            continue;
+        if (run->nbackends < VERIFY_MAX_BACKENDS)
+            run->backends[run->nbackends++] = be;
+    }
+    return -1;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    const char *backends = NULL, *ops = NULL, *shapes = "all", *models = NULL;
+    const char *out_dir = "results", *csv_path = NULL;
+    uint64_t seed = 1;
+    int threads = 0, batch = 2;
+    cli_opt opts[] = {
+        {"backends", CLI_STRING, &backends, "LIST", "backends to check (default: all but naive)",
+         false, false},
+        {"ops", CLI_STRING, &ops, "LIST", "operations to check (default: all): " OP_NAMES, false,
+         false},
+        {"shapes", CLI_STRING, &shapes, "SET", "edge, quick, models or all (default all)", false,
+         false},
+        {"models", CLI_STRING_OPT, &models, "[LIST]",
+         "check whole models instead of single ops (default list: all six)", false, false},
+        {"batch", CLI_INT, &batch, "N", "batch size for --models (default 2)", false, false},
+        {"seed", CLI_U64, &seed, "S", "seed of the random inputs (default 1)", false, false},
+        {"threads", CLI_INT, &threads, "N", "CPU threads (default: OpenMP's)", false, false},
+        {"out-dir", CLI_STRING, &out_dir, "DIR", "folder for the CSV (default results)", false,
+         false},
+        {"csv", CLI_STRING, &csv_path, "FILE", "CSV path (default DIR/verify-<timestamp>.csv)",
+         false, false},
+    };
+    cli_cmd cmd = {
+        .name = "verify",
+        .summary = "Check every backend, operation and pass against the naive (double-"
+                   "accumulating) reference.",
+        .details = "Each row compares one output tensor with the reference: relative L2 error,\n"
+                   "max abs error, the tolerance for that algorithm and pass, and PASS, FAIL or\n"
+                   "SKIPPED (the backend does not implement it). Outputs are filled with NaN\n"
+                   "before each run, so an element a backend does not write fails.\n"
+                   "Exit status 1 if any row FAILs. Large model shapes on the naive reference\n"
+                   "take minutes; a progress line per case goes to stderr.",
+        .opts = opts,
+        .nopts = (int)(sizeof opts / sizeof opts[0]),
+    };
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (ops && (rc = check_list(&cmd, "ops", ops, OP_NAMES)) >= 0)
+        return rc;
+    if ((rc = cli_check_choice(&cmd, "shapes", shapes, "edge,quick,models,all")) >= 0)
+        return rc;
+    if (batch < 1)
+        return cli_usage_error(&cmd, "--batch must be >= 1, got %d", batch);
+
+    verify_run run = {.seed = seed, .threads = cli_set_threads(threads), .ops = ops};
+    if ((rc = select_backends(&cmd, backends, &run)) >= 0)
+        return rc;
+    if (models && (rc = verify_models_check_names(&cmd, models)) >= 0)
+        return rc;
+
+    char path[4096], ts[32];
+    if (!csv_path) {
+        cnn_status st = report_mkdirs(out_dir);
+        if (st != CNN_OK)
+            return cli_fail("verify", st);
+        snprintf(path, sizeof path, "%s/verify-%s.csv", out_dir, report_timestamp(ts, sizeof ts));
+        csv_path = path;
+    }
+    cnn_status st = verify_run_open(&run, csv_path);
+    if (st == CNN_OK)
+        st = models ? verify_models_run(&run, models, batch) : verify_run_ops(&run, shapes);
+    bool ok = st == CNN_OK;
+    verify_run_summary(&run, stdout);
+    cnn_status cst = verify_run_close(&run, ok);
+    if (!ok)
+        return cli_fail("verify", st);
+    if (cst != CNN_OK)
+        return cli_fail("verify", cst);
+    printf("results: %s\n", csv_path);
+    return run.failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}

@@ -1,0 +1,81 @@
+/* cnnbench verify: every backend x operation x pass against the naive
+ * (double-accumulating) reference.
+ *
+ * A case holds the host tensors of one operation: inputs drawn from a seeded
+ * RNG, and for each pass the reference outputs. Passes that consume what a
+ * forward pass produced (pool and activation backward take y, batch-norm
+ * backward takes the saved statistics, the loss backward takes the
+ * probabilities) get the reference forward's values, so each pass is judged
+ * on its own. */
+#ifndef CNN_VERIFY_H
+#define CNN_VERIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+/* Every tensor an operation can have, by role. Concat's inputs and their
+ * gradients take CAT..CAT+7 and DCAT..DCAT+7. */
+typedef enum vt {
+    VT_X,
+    VT_W,
+    VT_B,
+    VT_Y,
+    VT_DY,
+    VT_DX,
+    VT_DW,
+    VT_DB,
+    VT_GAMMA,
+    VT_BETA,
+    VT_RMEAN,
+    VT_RVAR,
+    VT_SMEAN,
+    VT_SINVSTD,
+    VT_DGAMMA,
+    VT_DBETA,
+    VT_PROB,
+    VT_LOSS,
+    VT_LABELS,
+    VT_CAT,
+    VT_DCAT = VT_CAT + CNN_MAX_CONCAT,
+    VT_COUNT = VT_DCAT + CNN_MAX_CONCAT
+} vt;
+
+const char *vt_name(vt t); /* "y", "dx", "running_mean", "dx2", ... */
+
+typedef struct vcase {
+    cnn_op op;
+    char shape[256];                      /* cnn_op_str */
+    int64_t numel[VT_COUNT];              /* 0: the op has no such tensor */
+    void *host[VT_COUNT];                 /* inputs of every pass */
+    float *ref[CNN_PASS_COUNT][VT_COUNT]; /* reference outputs of each pass */
+} vcase;
+
+/* Allocate and fill the inputs of `op` (initialised) from `seed`. */
+cnn_status vcase_init(vcase *c, const cnn_op *op, uint64_t seed);
+void vcase_free(vcase *c);
+
+/* The tensors a pass writes (at most 5); returns how many. */
+int vcase_outputs(const vcase *c, cnn_pass pass, vt out[5]);
+
+/* Run one pass on ctx (host or device): upload inputs, poison outputs with
+ * NaN, call through dispatch, download outputs into out[t] (host arrays of
+ * numel[t] floats, caller-owned). */
+cnn_status vcase_run(const vcase *c, cnn_ctx *ctx, cnn_pass pass, float *const out[VT_COUNT]);
+
+/* Run the reference (naive) on every pass the op has and keep its outputs
+ * in c->ref; the forward outputs that backward passes consume (y, saved
+ * statistics, probabilities) become inputs in c->host. */
+cnn_status vcase_reference(vcase *c, cnn_ctx *naive);
+
+/* Tolerance on the relative L2 error for this backend algorithm, op and
+ * pass; the reasons are in verify_tolerance.c. */
+double verify_tolerance(const char *backend, const char *algorithm, const cnn_op *op, cnn_pass pass,
+                        vt tensor);
+
+/* The shape sweeps. `which` is "edge", "models", "quick" or "all". Returns
+ * a malloc'd array of initialised ops (count in *n). */
+cnn_status verify_shapes(const char *which, cnn_op **ops, int *n);
+
+#endif

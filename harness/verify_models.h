@@ -1,0 +1,22 @@
+/* cnnbench verify's model side: the distinct layer shapes of the six models
+ * for the op sweep, and the whole-model cross-check (--models). */
+#ifndef CNN_VERIFY_MODELS_H
+#define CNN_VERIFY_MODELS_H
+
+#include <stdbool.h>
+
+#include "cli.h"
+#include "ops.h"
+#include "verify_run.h"
+
+/* Every distinct layer op of the six models (batch 2 for the ImageNet-sized
+ * ones); with `cheap`, only the few cheapest per model, for ctest. */
+cnn_status verify_model_layer_ops(bool cheap, cnn_op **ops, int *n);
+
+/* Validate a --models list; returns -1 when valid, else the exit code. */
+int verify_models_check_names(const cli_cmd *cmd, const char *list);
+
+/* Each model forward and backward on each backend against naive. */
+cnn_status verify_models_run(verify_run *run, const char *list, int batch);
+
+#endif

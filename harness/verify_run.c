@@ -1,0 +1,273 @@
+#include "verify_run.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "registry.h"
+#include "verify.h"
+#include "verify_models.h"
+
+#define CSV_HEADER "backend,algorithm,op,pass,tensor,shape,rel_l2,max_abs,tolerance,status"
+
+cnn_status verify_run_open(verify_run *run, const char *csv_path)
+{
+    cnn_ctx_opts opts = {.threads = run->threads};
+    cnn_status st = cnn_ctx_create(cnn_backend_find("naive"), &opts, &run->naive);
+    if (st != CNN_OK)
+        return st;
+    for (int b = 0; b < run->nbackends; b++) {
+        const cnn_backend *be = run->backends[b];
+        if (!cnn_backend_available(be, run->why[b], sizeof run->why[b]))
+            continue;
+        st = cnn_ctx_create(be, &opts, &run->ctx[b]);
+        if (st != CNN_OK) {
+            snprintf(run->why[b], sizeof run->why[b], "%s", cnn_last_error());
+            run->ctx[b] = NULL;
+        }
+    }
+    return report_csv_open(csv_path, CSV_HEADER, &run->csv);
+}
+
+void verify_compare(const float *a, const float *ref, int64_t n, double *rel, double *max_abs)
+{
+    double num = 0.0, den = 0.0, m = 0.0;
+    bool bad = false;
+    for (int64_t i = 0; i < n; i++) {
+        double r = ref[i], d = (double)a[i] - r;
+        if (!isfinite(a[i]) && isfinite(r))
+            bad = true;
+        num += d * d;
+        den += r * r;
+        if (fabs(d) > m)
+            m = fabs(d);
+    }
+    *max_abs = bad ? NAN : m;
+    *rel = bad ? NAN : den > 0.0 ? sqrt(num / den) : sqrt(num);
+}
+
+static verify_group *group_for(verify_run *run, const char *key)
+{
+    for (int i = 0; i < run->ngroups; i++)
+        if (!strcmp(run->groups[i].key, key))
+            return &run->groups[i];
+    verify_group *g = realloc(run->groups, (size_t)(run->ngroups + 1) * sizeof *g);
+    if (!g)
+        return NULL;
+    run->groups = g;
+    g = &run->groups[run->ngroups++];
+    memset(g, 0, sizeof *g);
+    snprintf(g->key, sizeof g->key, "%s", key);
+    return g;
+}
+
+static void group_add(verify_run *run, const char *key, double err)
+{
+    verify_group *g = group_for(run, key);
+    if (!g)
+        return;
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 16;
+        double *e = realloc(g->errs, (size_t)cap * sizeof *e);
+        if (!e)
+            return;
+        g->errs = e;
+        g->cap = cap;
+    }
+    g->errs[g->n++] = err;
+}
+
+cnn_status verify_run_row(verify_run *run, int b, const char *algorithm, const char *op,
+                          const char *pass, const char *tensor, const char *shape, double rel,
+                          double max_abs, double tol, const char *status)
+{
+    char srel[32] = "", smax[32] = "", stol[32] = "";
+    bool skipped = !strcmp(status, "SKIPPED");
+    if (!skipped) {
+        snprintf(srel, sizeof srel, "%.3e", rel);
+        snprintf(smax, sizeof smax, "%.3e", max_abs);
+        snprintf(stol, sizeof stol, "%.3e", tol);
+    }
+    const char *name = run->backends[b]->name;
+    printf("%-7s %-14s %-22s %-18s %-10s %-12s %10s %10s  %s\n", status, name, algorithm, op, pass,
+           tensor, srel, stol, shape);
+    verify_tally *t = &run->tally[b];
+    if (skipped) {
+        t->skip++;
+    } else if (!strcmp(status, "PASS")) {
+        t->pass++;
+    } else {
+        t->fail++;
+        run->failed++;
+    }
+    if (!skipped) {
+        double ratio = isnan(rel) ? INFINITY : rel / tol;
+        if (ratio > t->worst_ratio || !t->worst[0]) {
+            t->worst_ratio = ratio;
+            snprintf(t->worst, sizeof t->worst, "%s %s %s %s: %.3e (tolerance %.3e)", op, pass,
+                     tensor, shape, rel, tol);
+        }
+        char key[160];
+        snprintf(key, sizeof key, "%s|%s|%s|%s", name, algorithm, op, pass);
+        group_add(run, key, rel);
+    }
+    fflush(stdout);
+    const char *fields[] = {name, algorithm, op, pass, tensor, shape, srel, smax, stol, status};
+    return report_csv_row(run->csv, 10, fields);
+}
+
+static bool op_selected(const verify_run *run, const cnn_op *op)
+{
+    if (!run->ops)
+        return true;
+    const char *name = cnn_op_name(op);
+    size_t n = strlen(name);
+    for (const char *p = run->ops; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
+
+/* Every pass of one case on one backend. */
+static cnn_status check_case(verify_run *run, int b, const vcase *c)
+{
+    cnn_ctx *ctx = run->ctx[b];
+    const char *opname = cnn_op_name(&c->op);
+    for (int p = 0; p < CNN_PASS_COUNT; p++) {
+        cnn_pass pass = (cnn_pass)p;
+        vt outs[5];
+        int nout = vcase_outputs(c, pass, outs);
+        if (!nout || !cnn_op_has_pass(&c->op, pass))
+            continue;
+        if (!cnn_supports(ctx, &c->op, pass)) {
+            cnn_status st = verify_run_row(run, b, "-", opname, cnn_pass_str(pass), "-", c->shape,
+                                           0, 0, -1, "SKIPPED");
+            if (st != CNN_OK)
+                return st;
+            continue;
+        }
+        const char *algo = cnn_algorithm(ctx, &c->op, pass);
+        float *got[VT_COUNT] = {0};
+        cnn_status st = CNN_OK;
+        for (int i = 0; i < nout && st == CNN_OK; i++)
+            if (!(got[outs[i]] = malloc((size_t)c->numel[outs[i]] * 4)))
+                st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory");
+        cnn_status run_st = st == CNN_OK ? vcase_run(c, ctx, pass, got) : st;
+        for (int i = 0; i < nout && st == CNN_OK; i++) {
+            vt t = outs[i];
+            double rel = NAN, max_abs = NAN;
+            double tol = verify_tolerance(run->backends[b]->name, algo, &c->op, pass, t);
+            if (run_st == CNN_OK)
+                verify_compare(got[t], c->ref[p][t], c->numel[t], &rel, &max_abs);
+            else
+                fprintf(stderr, "verify: %s %s %s %s: %s\n", run->backends[b]->name, opname,
+                        cnn_pass_str(pass), c->shape, cnn_last_error());
+            const char *status = run_st == CNN_OK && rel <= tol ? "PASS" : "FAIL";
+            st = verify_run_row(run, b, algo, opname, cnn_pass_str(pass), vt_name(t), c->shape, rel,
+                                max_abs, tol, status);
+        }
+        for (int t = 0; t < VT_COUNT; t++)
+            free(got[t]);
+        if (st != CNN_OK)
+            return st;
+    }
+    return CNN_OK;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+cnn_status verify_run_ops(verify_run *run, const char *shapes)
+{
+    cnn_op *ops = NULL;
+    int n = 0;
+    cnn_status st = verify_shapes(shapes, &ops, &n);
+    if (st != CNN_OK)
+        return st;
+    int selected = 0;
+    for (int i = 0; i < n; i++)
+        selected += op_selected(run, &ops[i]);
+    int done = 0;
+    for (int i = 0; i < n && st == CNN_OK; i++) {
+        if (!op_selected(run, &ops[i]))
+            continue;
+        vcase c;
+        st = vcase_init(&c, &ops[i], run->seed + (uint64_t)i);
+        double t0 = now();
+        if (st == CNN_OK)
+            st = vcase_reference(&c, run->naive);
+        double dt = now() - t0;
+        done++;
+        if (dt > 1.0)
+            fprintf(stderr, "[%d/%d] %s %s: reference took %.1f s\n", done, selected,
+                    cnn_op_name(&c.op), c.shape, dt);
+        for (int b = 0; b < run->nbackends && st == CNN_OK; b++)
+            if (run->ctx[b])
+                st = check_case(run, b, &c);
+        vcase_free(&c);
+    }
+    free(ops);
+    return st;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void verify_run_summary(const verify_run *run, FILE *out)
+{
+    fprintf(out, "\nsummary (relative L2 error against naive):\n");
+    for (int b = 0; b < run->nbackends; b++) {
+        const verify_tally *t = &run->tally[b];
+        if (!run->ctx[b]) {
+            fprintf(out, "  %-14s not run: %s\n", run->backends[b]->name, run->why[b]);
+            continue;
+        }
+        fprintf(out, "  %-14s %5d PASS %4d FAIL %5d SKIPPED", run->backends[b]->name, t->pass,
+                t->fail, t->skip);
+        if (t->worst[0])
+            fprintf(out, "   closest to its tolerance: %s", t->worst);
+        fprintf(out, "\n");
+    }
+    /* the accuracy each algorithm costs, per op and pass: Winograd's tile
+     * sizes side by side with the direct and GEMM methods */
+    fprintf(out, "\nerror by algorithm (rel L2: median / max over rows):\n");
+    for (int i = 0; i < run->ngroups; i++) {
+        const verify_group *g = &run->groups[i];
+        if (!strstr(g->key, "|conv2d|") && !strstr(g->key, "|model") && !strstr(g->key, "|linear|"))
+            continue;
+        qsort(g->errs, (size_t)g->n, sizeof *g->errs, cmp_double);
+        char key[160];
+        snprintf(key, sizeof key, "%s", g->key);
+        for (char *p = key; *p; p++)
+            if (*p == '|')
+                *p = ' ';
+        fprintf(out, "  %-60s n=%-4d %.2e / %.2e\n", key, g->n, g->errs[g->n / 2],
+                g->errs[g->n - 1]);
+    }
+}
+
+cnn_status verify_run_close(verify_run *run, bool commit)
+{
+    cnn_status st = report_csv_close(run->csv, commit);
+    for (int b = 0; b < run->nbackends; b++)
+        cnn_ctx_destroy(run->ctx[b]);
+    cnn_ctx_destroy(run->naive);
+    for (int i = 0; i < run->ngroups; i++)
+        free(run->groups[i].errs);
+    free(run->groups);
+    return st;
+}

@@ -1,0 +1,190 @@
+/* The shape sweeps of cnnbench verify.
+ *
+ * "edge": hand-picked cases that break careless kernels: 1x1, 5x5, 7x7/2,
+ * 11x11/4, stride 3, odd and non-square sizes, C = 1, K = 1, padding > 1,
+ * outputs smaller than a Winograd tile, ceil-mode pooling, non-divisible
+ * adaptive pooling, one-class and many-class losses.
+ * "models": every distinct layer of the six models (models/), at batch 2 for
+ * the ImageNet-sized ones. "quick": the edge cases plus the cheapest model
+ * layers, for ctest. "all": both. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "verify.h"
+#include "verify_models.h"
+
+typedef struct oplist {
+    cnn_op *ops;
+    int n, cap;
+} oplist;
+
+static cnn_status push(oplist *l, cnn_op op)
+{
+    cnn_status st = cnn_op_init(&op);
+    if (st != CNN_OK)
+        return st;
+    char a[256], b[256];
+    cnn_op_str(&op, a, sizeof a);
+    for (int i = 0; i < l->n; i++)
+        if (l->ops[i].kind == op.kind && strcmp(cnn_op_str(&l->ops[i], b, sizeof b), a) == 0 &&
+            strcmp(cnn_op_name(&l->ops[i]), cnn_op_name(&op)) == 0)
+            return CNN_OK; /* distinct shapes only */
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        cnn_op *ops = realloc(l->ops, (size_t)cap * sizeof *ops);
+        if (!ops)
+            return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory for the shape list");
+        l->ops = ops;
+        l->cap = cap;
+    }
+    l->ops[l->n++] = op;
+    return CNN_OK;
+}
+
+static cnn_op conv(int n, int c, int h, int w, int k, int r, int s, int sh, int sw, int ph, int pw,
+                   bool bias)
+{
+    return (cnn_op){.kind = CNN_OP_CONV,
+                    .conv = {.n = n,
+                             .c = c,
+                             .h = h,
+                             .w = w,
+                             .k = k,
+                             .r = r,
+                             .s = s,
+                             .stride_h = sh,
+                             .stride_w = sw,
+                             .pad_h = ph,
+                             .pad_w = pw,
+                             .has_bias = bias}};
+}
+
+static cnn_op pool(cnn_pool_mode m, int n, int c, int h, int w, int k, int s, int p, bool ceil)
+{
+    return (cnn_op){.kind = CNN_OP_POOL,
+                    .pool = {.mode = m,
+                             .n = n,
+                             .c = c,
+                             .h = h,
+                             .w = w,
+                             .kh = k,
+                             .kw = k,
+                             .stride_h = s,
+                             .stride_w = s,
+                             .pad_h = p,
+                             .pad_w = p,
+                             .ceil_mode = ceil}};
+}
+
+static cnn_status edge_shapes(oplist *l)
+{
+    static const int convs[][12] = {
+        /* n  c   h   w   k   r  s  sh sw ph pw bias */
+        {2, 3, 8, 8, 4, 1, 1, 1, 1, 0, 0, 1},     /* 1x1 */
+        {2, 5, 9, 7, 3, 1, 1, 2, 2, 0, 0, 0},     /* 1x1 stride 2, no bias */
+        {2, 3, 13, 11, 4, 5, 5, 1, 1, 2, 2, 1},   /* 5x5 */
+        {1, 3, 23, 19, 5, 7, 7, 2, 2, 3, 3, 1},   /* 7x7 stride 2 */
+        {1, 3, 35, 35, 4, 11, 11, 4, 4, 2, 2, 1}, /* 11x11 stride 4 */
+        {2, 4, 17, 16, 6, 3, 3, 3, 3, 1, 1, 1},   /* stride 3 */
+        {2, 1, 9, 9, 3, 3, 3, 1, 1, 1, 1, 1},     /* C = 1 */
+        {2, 6, 9, 9, 1, 3, 3, 1, 1, 1, 1, 1},     /* K = 1 */
+        {2, 5, 7, 11, 6, 3, 3, 1, 1, 0, 0, 1},    /* odd, non-square, pad 0 */
+        {2, 5, 7, 11, 6, 3, 3, 1, 1, 2, 3, 1},    /* padding > 1, per axis */
+        {1, 4, 6, 6, 5, 3, 3, 1, 1, 4, 4, 0},     /* padding > 2 (Winograd bwd) */
+        {2, 3, 3, 3, 4, 3, 3, 1, 1, 0, 0, 1},     /* output 1x1 < a tile */
+        {2, 3, 4, 5, 4, 3, 3, 1, 1, 0, 0, 1},     /* output 2x3 < an F(4x4) tile */
+        {2, 16, 10, 10, 16, 3, 3, 1, 1, 1, 1, 1}, /* tiles with ragged edges */
+        {1, 8, 5, 9, 6, 2, 4, 1, 2, 1, 0, 1},     /* rectangular kernel */
+        {1, 6, 8, 8, 4, 3, 1, 2, 1, 1, 0, 1},     /* 3x1, per-axis stride */
+        {2, 64, 12, 12, 64, 3, 3, 1, 1, 1, 1, 1}, /* C, K = 64 */
+    };
+    cnn_status st = CNN_OK;
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0] && st == CNN_OK; i++) {
+        const int *v = convs[i];
+        st =
+            push(l, conv(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]));
+    }
+    for (int m = 0; m < CNN_POOL_MODE_COUNT && st == CNN_OK; m++) {
+        cnn_pool_mode mode = (cnn_pool_mode)m;
+        st = push(l, pool(mode, 2, 3, 8, 8, 2, 2, 0, false));
+        if (st == CNN_OK)
+            st = push(l, pool(mode, 2, 3, 9, 7, 3, 2, 1, false));
+        if (st == CNN_OK) /* ceil mode with an overhanging last window */
+            st = push(l, pool(mode, 2, 3, 10, 10, 3, 2, 0, true));
+        if (st == CNN_OK)
+            st = push(l, pool(mode, 1, 2, 5, 5, 2, 2, 1, true));
+        if (st == CNN_OK)
+            st = push(l, pool(mode, 1, 4, 7, 7, 3, 1, 1, true));
+        if (st == CNN_OK)
+            st = push(l, pool(mode, 2, 3, 11, 6, 3, 3, 0, false));
+    }
+    static const int adapools[][6] = {
+        {2, 3, 7, 7, 1, 1}, {2, 3, 5, 5, 3, 3}, {1, 4, 13, 13, 6, 6},
+        {1, 2, 4, 4, 7, 7}, {2, 3, 9, 6, 2, 4},
+    };
+    for (size_t i = 0; i < sizeof adapools / sizeof adapools[0] && st == CNN_OK; i++) {
+        const int *v = adapools[i];
+        st = push(
+            l, (cnn_op){.kind = CNN_OP_ADAPOOL, .adapool = {v[0], v[1], v[2], v[3], v[4], v[5]}});
+    }
+    static const int bns[][4] = {{2, 3, 5, 7}, {4, 16, 1, 1}, {1, 5, 3, 3}, {2, 8, 14, 14}};
+    for (size_t i = 0; i < sizeof bns / sizeof bns[0] && st == CNN_OK; i++)
+        st = push(l, (cnn_op){.kind = CNN_OP_BN,
+                              .bn = {bns[i][0], bns[i][1], bns[i][2], bns[i][3], 1e-5, 0.1}});
+    if (st == CNN_OK)
+        st = push(l, (cnn_op){.kind = CNN_OP_BN, .bn = {3, 4, 2, 2, 1e-3, 0.1}});
+    static const int linears[][4] = {{2, 7, 5, 1}, {3, 1, 4, 1}, {1, 33, 1, 0}, {5, 64, 10, 1}};
+    for (size_t i = 0; i < sizeof linears / sizeof linears[0] && st == CNN_OK; i++) {
+        const int *v = linears[i];
+        st = push(l, (cnn_op){.kind = CNN_OP_LINEAR, .linear = {v[0], v[1], v[2], v[3] != 0}});
+    }
+    for (int m = 0; m < CNN_ACT_MODE_COUNT && st == CNN_OK; m++) {
+        st = push(l, (cnn_op){.kind = CNN_OP_ACT, .act = {(cnn_act_mode)m, 1}});
+        if (st == CNN_OK)
+            st = push(l, (cnn_op){.kind = CNN_OP_ACT, .act = {(cnn_act_mode)m, 1037}});
+    }
+    static const double ps[] = {0.0, 0.2, 0.5, 1.0};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0] && st == CNN_OK; i++)
+        st = push(l, (cnn_op){.kind = CNN_OP_DROPOUT, .dropout = {1031, ps[i], 42 + i}});
+    static const int xents[][2] = {{1, 1}, {4, 10}, {3, 1000}};
+    for (size_t i = 0; i < sizeof xents / sizeof xents[0] && st == CNN_OK; i++)
+        st = push(l, (cnn_op){.kind = CNN_OP_XENT, .xent = {xents[i][0], xents[i][1]}});
+    if (st == CNN_OK)
+        st = push(l, (cnn_op){.kind = CNN_OP_CONCAT,
+                              .concat = {.n = 2, .h = 3, .w = 5, .count = 4, .c = {1, 2, 3, 4}}});
+    if (st == CNN_OK)
+        st = push(l, (cnn_op){.kind = CNN_OP_CONCAT,
+                              .concat = {.n = 1, .h = 1, .w = 1, .count = 1, .c = {7}}});
+    if (st == CNN_OK)
+        st = push(l, (cnn_op){.kind = CNN_OP_ADD, .add = {999}});
+    return st;
+}
+
+cnn_status verify_shapes(const char *which, cnn_op **ops, int *n)
+{
+    oplist l = {0};
+    cnn_status st = CNN_OK;
+    bool edge = !strcmp(which, "edge") || !strcmp(which, "quick") || !strcmp(which, "all");
+    bool models = !strcmp(which, "models") || !strcmp(which, "all");
+    bool quick = !strcmp(which, "quick");
+    if (!edge && !models && !quick)
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "unknown shape set '%s'; valid: edge, quick, models, all", which);
+    if (edge)
+        st = edge_shapes(&l);
+    if (st == CNN_OK && (models || quick)) {
+        cnn_op *mops = NULL;
+        int mn = 0;
+        st = verify_model_layer_ops(quick, &mops, &mn);
+        for (int i = 0; i < mn && st == CNN_OK; i++)
+            st = push(&l, mops[i]);
+        free(mops);
+    }
+    if (st != CNN_OK) {
+        free(l.ops);
+        return st;
+    }
+    *ops = l.ops;
+    *n = l.n;
+    return CNN_OK;
+}

@@ -1,0 +1,124 @@
+/* How far a float32 backend may stray from the double-accumulating
+ * reference, as a relative L2 error ||y - ref|| / ||ref||.
+ *
+ * The reference rounds once, at the end; a float32 backend rounds at every
+ * addition. For a sum of L terms of random sign, each rounding adds an error
+ * of at most u = 2^-24 relative to the partial sum, and the errors add like a
+ * random walk: the expected relative error grows like u * sqrt(L), the worst
+ * case like u * L (Higham, "Accuracy and Stability of Numerical Algorithms",
+ * ch. 3-4). Blocked GEMMs and pairwise reductions do better than a running
+ * sum, never worse. So the tolerance for an op whose outputs are sums of L
+ * terms is
+ *
+ *     tol = C_SUM * u * sqrt(L) + C_BASE * u
+ *
+ * with C_SUM = 16: the measured errors of im2col+OpenBLAS and oneDNN on the
+ * full sweep sit at 0.1-0.5 u sqrt(L) (see the README's verify table), so 16
+ * leaves a wide margin for other BLAS builds and thread counts while still
+ * catching any real bug: a wrong index or a dropped term gives errors of
+ * order 1e-2 to 1, four orders of magnitude above. C_BASE covers the few
+ * roundings every element sees (bias add, scaling) even when L is 1.
+ *
+ * Operations that only move or pick values (max pooling, ReLU, concat,
+ * dropout with an exactly representable scale) must match bit for bit;
+ * they get C_BASE * u, which a moved element (error ~1) cannot pass.
+ *
+ * Winograd is different in kind: its transforms multiply and add values of
+ * mixed magnitude before the channel sum, so its error grows with the tile
+ * size and with C faster than a direct sum's; impl_winograd measures it and
+ * states its bound in cnn_winograd_tolerance(). */
+#include <math.h>
+#include <string.h>
+
+#include "verify.h"
+#ifdef CNN_HAVE_WINOGRAD
+#include "winograd.h"
+#endif
+
+#define U 5.9604644775390625e-8 /* 2^-24, unit roundoff of float32 */
+#define C_SUM 16.0
+#define C_BASE 8.0
+
+static double sum_tol(double terms)
+{
+    return C_SUM * U * sqrt(terms < 1.0 ? 1.0 : terms) + C_BASE * U;
+}
+
+static double ceil_div(double a, double b)
+{
+    return ceil(a / b);
+}
+
+static double conv_tol(const cnn_conv_desc *d, cnn_pass pass)
+{
+    switch (pass) {
+    case CNN_FWD: return sum_tol((double)d->c * d->r * d->s);
+    case CNN_BWD_DATA:
+        /* each input pixel gathers K * ceil(R/sh) * ceil(S/sw) products */
+        return sum_tol((double)d->k * ceil_div(d->r, d->stride_h) * ceil_div(d->s, d->stride_w));
+    default: return sum_tol((double)d->n * d->p * d->q);
+    }
+}
+
+static double bn_tol(const cnn_bn_desc *d, cnn_pass pass, vt tensor)
+{
+    double m = (double)d->n * d->h * d->w;
+    /* running_var is m/(m-1) * var: one more rounding; the normalised output
+     * inherits the error of mean and variance, sums of m terms; backward
+     * adds two more reductions of m terms */
+    if (pass == CNN_FWD_INFER)
+        return sum_tol(1.0);
+    if (pass == CNN_BWD_DATA && tensor == VT_DX)
+        return 2.0 * sum_tol(m);
+    return sum_tol(m);
+}
+
+static double winograd_tol(const char *algorithm, const cnn_op *op, cnn_pass pass)
+{
+#ifdef CNN_HAVE_WINOGRAD
+    int tile = strstr(algorithm, "F(2x2") ? 2 : strstr(algorithm, "F(4x4") ? 4 : 0;
+    if (tile && (pass == CNN_FWD || pass == CNN_BWD_DATA))
+        return cnn_winograd_tolerance(tile, pass == CNN_FWD ? op->conv.c : op->conv.k);
+#else
+    (void)algorithm;
+    (void)op;
+    (void)pass;
+#endif
+    return 0.0;
+}
+
+double verify_tolerance(const char *backend, const char *algorithm, const cnn_op *op, cnn_pass pass,
+                        vt tensor)
+{
+    (void)backend;
+    switch (op->kind) {
+    case CNN_OP_CONV: {
+        double w = winograd_tol(algorithm, op, pass);
+        return w > 0.0 ? w : conv_tol(&op->conv, pass);
+    }
+    case CNN_OP_LINEAR: {
+        const cnn_linear_desc *d = &op->linear;
+        return sum_tol(pass == CNN_FWD ? d->in : pass == CNN_BWD_DATA ? d->out : d->n);
+    }
+    case CNN_OP_POOL:
+        if (op->pool.mode == CNN_POOL_AVG)
+            return sum_tol((double)op->pool.kh * op->pool.kw);
+        /* max: forward picks; backward sums the gradients of overlapping
+         * windows that chose the same input */
+        return pass == CNN_FWD ? sum_tol(1.0)
+                               : sum_tol(ceil_div(op->pool.kh, op->pool.stride_h) *
+                                         ceil_div(op->pool.kw, op->pool.stride_w));
+    case CNN_OP_ADAPOOL: {
+        const cnn_adapool_desc *d = &op->adapool;
+        return sum_tol(ceil_div(d->h, d->p) * ceil_div(d->w, d->q) + 2.0);
+    }
+    case CNN_OP_BN: return bn_tol(&op->bn, pass, tensor);
+    case CNN_OP_XENT:
+        /* the loss is a mean over the batch of log-sum-exps over classes */
+        return sum_tol((double)op->xent.classes + op->xent.n);
+    case CNN_OP_ACT:
+        /* sigmoid: expf is accurate to a few ulp (glibc: < 1 ulp) */
+        return op->act.mode == CNN_ACT_SIGMOID ? 4.0 * sum_tol(1.0) : sum_tol(1.0);
+    default: return sum_tol(1.0); /* dropout, concat, add: one rounding at most */
+    }
+}
