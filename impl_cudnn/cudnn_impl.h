@@ -1,0 +1,195 @@
+/* The cuDNN backend's internals, shared by its C files and its CUDA kernels.
+ *
+ * Every pointer an entry receives is device memory on the context's device,
+ * except the small arrays of pointers that concat takes (a host array of
+ * device pointers, as the harness builds it). All work goes to one stream
+ * owned by the context, so entries return as soon as the work is queued and
+ * cnn_sync() is the only wait. Calls must come from a thread whose current
+ * device is the context's (the thread that created it, or one that called
+ * cudaSetDevice(ctx->opts.device)).
+ *
+ * Numerics are float32 throughout: cuDNN convolutions run with
+ * CUDNN_FMA_MATH and cuBLAS with CUBLAS_DEFAULT_MATH, because on Hopper the
+ * default cuDNN math mode lets float32 convolutions use TF32 tensor cores
+ * (10-bit mantissa inputs, ~3e-4 relative error) and every number this
+ * backend reports would silently belong to a different arithmetic. */
+#ifndef CNN_CUDNN_IMPL_H
+#define CNN_CUDNN_IMPL_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include "backend.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Short file names in messages where the compiler has them. */
+#ifdef __FILE_NAME__
+#define CUDNN_FILE __FILE_NAME__
+#else
+#define CUDNN_FILE __FILE__
+#endif
+
+/* One check per library: record file:line, the call and the library's own
+ * message, and return CNN_ERR_BACKEND from the enclosing function. */
+#define CUDA_CHECK(call)                                                                           \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess)                                                                     \
+            return cnn_fail(CNN_ERR_BACKEND, "%s:%d %s: %s", CUDNN_FILE, __LINE__, #call,          \
+                            cudaGetErrorString(e_));                                               \
+    } while (0)
+
+#define CUDNN_CHECK(call)                                                                          \
+    do {                                                                                           \
+        cudnnStatus_t s_ = (call);                                                                 \
+        if (s_ != CUDNN_STATUS_SUCCESS)                                                            \
+            return cnn_fail(CNN_ERR_BACKEND, "%s:%d %s: %s", CUDNN_FILE, __LINE__, #call,          \
+                            cudnnGetErrorString(s_));                                              \
+    } while (0)
+
+#define CUBLAS_CHECK(call)                                                                         \
+    do {                                                                                           \
+        cublasStatus_t s_ = (call);                                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                           \
+            return cnn_fail(CNN_ERR_BACKEND, "%s:%d %s: %s", CUDNN_FILE, __LINE__, #call,          \
+                            cublasGetStatusString(s_));                                            \
+    } while (0)
+
+/* A kernel launch reports configuration errors only through the last-error
+ * slot, so every launch is followed by this. */
+#define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+
+/* The passes of a convolution that have an algorithm to choose. */
+enum { CUDNN_CONV_FWD = 0, CUDNN_CONV_BWD_DATA, CUDNN_CONV_BWD_FILTER, CUDNN_CONV_PASSES };
+
+/* The algorithm chosen for one pass of one convolution shape. */
+typedef struct cudnn_conv_choice {
+    bool searched;
+    cnn_status status; /* of the search; its reason is kept in why */
+    int algo;          /* cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t */
+    size_t ws_bytes;
+    char name[96];
+    char why[256];
+} cudnn_conv_choice;
+
+/* Descriptors and algorithms for one convolution shape, built on first use
+ * and kept for the context's life, so a compute call sets up nothing. */
+typedef struct cudnn_conv_plan {
+    cnn_conv_desc key; /* has_bias cleared: the bias does not change the plan */
+    cudnnTensorDescriptor_t x, y, b;
+    cudnnFilterDescriptor_t w;
+    cudnnConvolutionDescriptor_t conv;
+    cudnn_conv_choice choice[CUDNN_CONV_PASSES];
+} cudnn_conv_plan;
+
+typedef struct cudnn_state {
+    int device;
+    cudaStream_t stream;
+    cudnnHandle_t cudnn;
+    cublasHandle_t cublas;
+    void *cublas_ws; /* cuBLAS's workspace, given once so that it never allocates mid-run */
+    /* scratch descriptors for batch norm, set per call (host-only, cheap) */
+    cudnnTensorDescriptor_t bn_x, bn_param;
+    cudnn_conv_plan **plans; /* pointers, so that a plan never moves once handed out */
+    int plan_count, plan_cap;
+} cudnn_state;
+
+static inline cudnn_state *cudnn_st(cnn_ctx *ctx)
+{
+    return (cudnn_state *)ctx->impl;
+}
+
+/* Largest workspace a convolution algorithm may ask for; faster algorithms
+ * that need more are passed over. */
+#define CUDNN_CONV_WS_LIMIT ((size_t)1 << 30)
+
+/* ---- cudnn_conv.c ---- */
+/* Find (or fetch) the plan for d and the algorithm for pass (CUDNN_CONV_*). */
+cnn_status cudnn_conv_choose(cnn_ctx *ctx, const cnn_conv_desc *d, int pass,
+                             cudnn_conv_plan **plan_out, const cudnn_conv_choice **choice_out);
+void cudnn_conv_plans_free(cudnn_state *st);
+
+cnn_status cudnn_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
+                          const float *b, float *y, CNN_WS);
+cnn_status cudnn_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
+                               const float *w, float *dx, CNN_WS);
+cnn_status cudnn_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
+                                 const float *dy, float *dw, CNN_WS);
+cnn_status cudnn_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy, float *db,
+                               CNN_WS);
+
+/* ---- kernels_pool.cu ---- */
+cnn_status cudnn_pool_fwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, float *y, CNN_WS);
+cnn_status cudnn_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, const float *y,
+                          const float *dy, float *dx, CNN_WS);
+cnn_status cudnn_adapool_fwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *x, float *y,
+                             CNN_WS);
+cnn_status cudnn_adapool_bwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *dy, float *dx,
+                             CNN_WS);
+
+/* ---- cudnn_bn.c ---- */
+cnn_status cudnn_bn_fwd_train(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
+                              const float *gamma, const float *beta, float *y, float *running_mean,
+                              float *running_var, float *save_mean, float *save_invstd, CNN_WS);
+cnn_status cudnn_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
+                              const float *gamma, const float *beta, const float *running_mean,
+                              const float *running_var, float *y, CNN_WS);
+cnn_status cudnn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
+                        const float *gamma, const float *save_mean, const float *save_invstd,
+                        float *dx, float *dgamma, float *dbeta, CNN_WS);
+
+/* ---- cudnn_linear.c ---- */
+cnn_status cudnn_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x, const float *w,
+                            const float *b, float *y, CNN_WS);
+cnn_status cudnn_linear_bwd_data(cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
+                                 const float *w, float *dx, CNN_WS);
+cnn_status cudnn_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
+                                   const float *dy, float *dw, float *db, CNN_WS);
+
+/* ---- kernels_eltwise.cu ---- */
+cnn_status cudnn_act_fwd(cnn_ctx *ctx, const cnn_act_desc *d, const float *x, float *y);
+cnn_status cudnn_act_bwd(cnn_ctx *ctx, const cnn_act_desc *d, const float *y, const float *dy,
+                         float *dx);
+cnn_status cudnn_dropout_fwd(cnn_ctx *ctx, const cnn_dropout_desc *d, const float *x, float *y);
+cnn_status cudnn_dropout_bwd(cnn_ctx *ctx, const cnn_dropout_desc *d, const float *dy, float *dx);
+cnn_status cudnn_add_fwd(cnn_ctx *ctx, const cnn_add_desc *d, const float *a, const float *b,
+                         float *y);
+/* y[r][c] += b[c] for a dense rows x cols matrix. */
+cnn_status cudnn_launch_add_row_bias(cudaStream_t s, float *y, const float *b, int64_t rows,
+                                     int64_t cols);
+/* out[c] = sum_r m[r][c] for a dense rows x cols matrix, each column summed
+ * in row order by one thread (deterministic). */
+cnn_status cudnn_launch_column_sum(cudaStream_t s, const float *m, float *out, int64_t rows,
+                                   int64_t cols);
+/* Whether this build's kernels can run on the current device (compiled for
+ * its architecture); a reason is recorded when not. */
+cnn_status cudnn_kernels_probe(void);
+
+/* ---- kernels_loss.cu ---- */
+cnn_status cudnn_xent_fwd(cnn_ctx *ctx, const cnn_xent_desc *d, const float *logits,
+                          const int32_t *labels, float *prob, float *loss);
+cnn_status cudnn_xent_bwd(cnn_ctx *ctx, const cnn_xent_desc *d, const float *prob,
+                          const int32_t *labels, float *dlogits);
+
+/* ---- cudnn_concat.c ---- */
+cnn_status cudnn_concat_fwd(cnn_ctx *ctx, const cnn_concat_desc *d, const float *const *xs,
+                            float *y);
+cnn_status cudnn_concat_bwd(cnn_ctx *ctx, const cnn_concat_desc *d, const float *dy,
+                            float *const *dxs);
+
+/* ---- cudnn_mem.c ---- */
+cnn_status cudnn_mem_alloc(cnn_ctx *ctx, size_t bytes, void **out);
+void cudnn_mem_free(cnn_ctx *ctx, void *p);
+cnn_status cudnn_mem_upload(cnn_ctx *ctx, void *dst, const void *host_src, size_t bytes);
+cnn_status cudnn_mem_download(cnn_ctx *ctx, void *host_dst, const void *src, size_t bytes);
+cnn_status cudnn_mem_zero(cnn_ctx *ctx, void *p, size_t bytes);
+cnn_status cudnn_sync(cnn_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
