@@ -132,6 +132,13 @@ static bool cudnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
                fits_int((int64_t)d->k * d->c * d->r * d->s);
     }
     case CNN_OP_BN: return fits_int((int64_t)op->bn.n * op->bn.c * op->bn.h * op->bn.w);
+    /* The pooling kernels index within a plane with int. */
+    case CNN_OP_POOL:
+        return fits_int((int64_t)op->pool.h * op->pool.w) &&
+               fits_int((int64_t)op->pool.p * op->pool.q);
+    case CNN_OP_ADAPOOL:
+        return fits_int((int64_t)op->adapool.h * op->adapool.w) &&
+               fits_int((int64_t)op->adapool.p * op->adapool.q);
     case CNN_OP_LINEAR: {
         const cnn_linear_desc *d = &op->linear;
         return fits_int((int64_t)d->n * d->in) && fits_int((int64_t)d->n * d->out) &&
