@@ -1,0 +1,123 @@
+/* The oneDNN backend: Intel's library as the industrial reference that the
+ * home-made CPU algorithms are measured against.
+ *
+ * oneDNN picks its own algorithms and layouts; this backend only translates
+ * cnnbench's plain-NCHW calls into oneDNN primitives (cached per shape and
+ * pass, see onednn_cache.c) and reorders. Threads: this libdnnl uses the
+ * OpenMP runtime, so it follows omp_set_num_threads like the other CPU
+ * backends. Arithmetic is f32 throughout (the default fpmath mode, strict):
+ * no reduced-precision paths. Dropout and softmax cross-entropy are not
+ * oneDNN operations and stay NULL. */
+#include "onednn.h"
+#include "onednn_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static bool onednn_available(char *why, size_t why_size)
+{
+    if (dnnl_engine_get_count(dnnl_cpu) == 0) {
+        snprintf(why, why_size, "oneDNN reports no CPU engine");
+        return false;
+    }
+    return true;
+}
+
+static cnn_status onednn_init(cnn_ctx *ctx)
+{
+    cnn_onednn_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "onednn: no memory for a context");
+    dnnl_status_t s = dnnl_engine_create(&st->engine, dnnl_cpu, 0);
+    if (s != dnnl_success) {
+        free(st);
+        return cnn_onednn_fail(s, "dnnl_engine_create", __FILE__, __LINE__);
+    }
+    s = dnnl_stream_create(&st->stream, st->engine, dnnl_stream_default_flags);
+    if (s != dnnl_success) {
+        dnnl_engine_destroy(st->engine);
+        free(st);
+        return cnn_onednn_fail(s, "dnnl_stream_create", __FILE__, __LINE__);
+    }
+    ctx->impl = st;
+    return CNN_OK;
+}
+
+static void onednn_fini(cnn_ctx *ctx)
+{
+    cnn_onednn_state *st = ctx->impl;
+    if (!st)
+        return;
+    cnn_onednn_cache_clear(st);
+    for (int i = 0; i < st->nnames; i++)
+        free(st->names[i]);
+    dnnl_stream_destroy(st->stream);
+    dnnl_engine_destroy(st->engine);
+    free(st);
+    ctx->impl = NULL;
+}
+
+static bool onednn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    (void)ctx;
+    (void)pass;
+    switch (op->kind) {
+    case CNN_OP_POOL: return cnn_onednn_pool_supported(&op->pool);
+    case CNN_OP_ADAPOOL: return cnn_onednn_adapool_supported(&op->adapool);
+    default: return true;
+    }
+}
+
+/* Both queries build the entry (that is where oneDNN says what it needs);
+ * the compute call then finds it in the cache. A failure to build reports
+ * nothing here and surfaces, with its reason, from the compute call. */
+static size_t onednn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    cnn_onednn_entry *e;
+    return cnn_onednn_get(ctx, op, pass, &e) == CNN_OK ? e->workspace_bytes : 0;
+}
+
+static const char *onednn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    cnn_onednn_entry *e;
+    return cnn_onednn_get(ctx, op, pass, &e) == CNN_OK ? e->algorithm : NULL;
+}
+
+const cnn_backend cnn_backend_onednn = {
+    .name = "onednn",
+    .about = "oneDNN (libdnnl, C API 2.x): its own algorithm and layout choice, reorders timed "
+             "apart",
+    .device = CNN_DEVICE_HOST,
+    .available = onednn_available,
+    .init = onednn_init,
+    .fini = onednn_fini,
+    .supports = onednn_supports,
+    .workspace_size = onednn_workspace_size,
+    .algorithm = onednn_algorithm,
+    .conv_fwd = cnn_onednn_conv_fwd,
+    .conv_bwd_data = cnn_onednn_conv_bwd_data,
+    .conv_bwd_filter = cnn_onednn_conv_bwd_filter,
+    .conv_bwd_bias = cnn_onednn_conv_bwd_bias,
+    .pool_fwd = cnn_onednn_pool_fwd,
+    .pool_bwd = cnn_onednn_pool_bwd,
+    .adapool_fwd = cnn_onednn_adapool_fwd,
+    .adapool_bwd = cnn_onednn_adapool_bwd,
+    .bn_fwd_train = cnn_onednn_bn_fwd_train,
+    .bn_fwd_infer = cnn_onednn_bn_fwd_infer,
+    .bn_bwd = cnn_onednn_bn_bwd,
+    .linear_fwd = cnn_onednn_linear_fwd,
+    .linear_bwd_data = cnn_onednn_linear_bwd_data,
+    .linear_bwd_weight = cnn_onednn_linear_bwd_weight,
+    .act_fwd = cnn_onednn_act_fwd,
+    .act_bwd = cnn_onednn_act_bwd,
+    .add_fwd = cnn_onednn_add_fwd,
+    .concat_fwd = cnn_onednn_concat_fwd,
+    .concat_bwd = cnn_onednn_concat_bwd,
+};
+
+double cnn_onednn_reorder_seconds(cnn_ctx *ctx)
+{
+    if (!ctx || ctx->backend != &cnn_backend_onednn || !ctx->impl)
+        return 0.0;
+    return ((const cnn_onednn_state *)ctx->impl)->reorder_seconds;
+}
