@@ -1,0 +1,217 @@
+/* Backward: the loss gradient enters the last node's gradient slot, then the
+ * nodes run in reverse order. A node's gradient slot is complete when its
+ * turn comes, because every consumer comes after it in the list.
+ *
+ * Backend entries overwrite their outputs, so gradients that meet at a node
+ * read by several consumers (a ResNet block input, an Inception input) are
+ * summed explicitly: the first contribution is written straight into the
+ * slot, each later one into the scratch area and then added with add_fwd
+ * (y = a + b with y aliasing a, which element-wise kernels allow). */
+#include "model_internal.h"
+
+static float *dy_of(const cnn_model *m, int id)
+{
+    return model_act(m, m->mem[id].dy);
+}
+
+/* Where a contribution to node src's gradient goes: its own slot while
+ * nothing is there yet, else the scratch at float offset `piece`. */
+static float *target_for(const cnn_model *m, int src, int64_t piece)
+{
+    return m->written[src] ? model_act(m, m->scratch_off + piece) : dy_of(m, src);
+}
+
+static int64_t numel_of(const cnn_model *m, int id)
+{
+    return cnn_shape_numel(&m->net.nodes[id].y);
+}
+
+/* Fold a contribution written to `target` (by target_for) into src's slot. */
+static cnn_status commit(cnn_model *m, int src, const float *target)
+{
+    float *dy = dy_of(m, src);
+    m->written[src] = true;
+    if (target == dy)
+        return CNN_OK;
+    cnn_ctx *ctx;
+    cnn_status st = model_route(m, CNN_LAYER_SUM, CNN_FWD, &ctx);
+    if (st != CNN_OK)
+        return st;
+    cnn_add_desc d = {.count = numel_of(m, src)};
+    return cnn_add_fwd(ctx, &d, dy, target, dy);
+}
+
+static cnn_status concat_backward(cnn_model *m, int i, cnn_ctx *ctx)
+{
+    const cnn_node *nd = &m->net.nodes[i];
+    float *dxs[CNN_MAX_CONCAT];
+    int64_t piece = 0;
+    for (int k = 0; k < nd->nin; k++) {
+        int src = nd->in[k];
+        bool taken = src == CNN_NET_INPUT;
+        for (int j = 0; j < k && !taken; j++)
+            taken = nd->in[j] == src;
+        /* Pieces for the image or for a node already fed by an earlier piece
+         * of this concat go to the scratch too. */
+        dxs[k] = taken || m->written[src] ? model_act(m, m->scratch_off + piece) : dy_of(m, src);
+        cnn_shape s = src == CNN_NET_INPUT ? m->net.input : m->net.nodes[src].y;
+        piece += (cnn_shape_numel(&s) + CNN_ALIGN_FLOATS - 1) / CNN_ALIGN_FLOATS * CNN_ALIGN_FLOATS;
+    }
+    cnn_status st = cnn_concat_bwd(ctx, &nd->op.concat, dy_of(m, i), dxs);
+    for (int k = 0; k < nd->nin && st == CNN_OK; k++)
+        if (nd->in[k] != CNN_NET_INPUT)
+            st = commit(m, nd->in[k], dxs[k]);
+    return st;
+}
+
+/* The gradient of an add flows unchanged into both inputs: copied (added to
+ * zeros) into an empty slot, added into a slot that already holds one. */
+static cnn_status add_backward(cnn_model *m, int i, cnn_ctx **ctx)
+{
+    const cnn_node *nd = &m->net.nodes[i];
+    cnn_status st = model_route(m, CNN_LAYER_SUM, CNN_FWD, ctx);
+    for (int k = 0; k < nd->nin && st == CNN_OK; k++) {
+        int src = nd->in[k];
+        if (src == CNN_NET_INPUT)
+            continue;
+        float *dst = dy_of(m, src);
+        const float *other = m->written[src] ? dst : model_act(m, m->zeros_off);
+        st = cnn_add_fwd(*ctx, &nd->op.add, other, dy_of(m, i), dst);
+        m->written[src] = true;
+    }
+    return st;
+}
+
+static cnn_status backward_node(cnn_model *m, int i, cnn_ctx **ctx, cnn_pass *pass)
+{
+    const cnn_node *nd = &m->net.nodes[i];
+    int src = nd->in[0];
+    const float *x = model_y(m, src), *y = model_y(m, i), *dy = dy_of(m, i);
+    bool want_dx = src != CNN_NET_INPUT;
+    float *dx = want_dx ? target_for(m, src, 0) : NULL;
+    cnn_status st = CNN_OK;
+    *pass = CNN_BWD_DATA;
+    switch (nd->op.kind) {
+    case CNN_OP_CONV: {
+        const cnn_conv_desc *d = &nd->op.conv;
+        *pass = CNN_BWD_WEIGHT;
+        st = model_route(m, i, CNN_BWD_WEIGHT, ctx);
+        if (st == CNN_OK)
+            st = cnn_conv_bwd_filter(*ctx, d, x, dy, model_grad_ptr(m, nd->weight), m->ws,
+                                     m->ws_size);
+        if (st == CNN_OK && d->has_bias) {
+            *pass = CNN_BWD_BIAS;
+            st = model_route(m, i, CNN_BWD_BIAS, ctx);
+            if (st == CNN_OK)
+                st = cnn_conv_bwd_bias(*ctx, d, dy, model_grad_ptr(m, nd->bias), m->ws, m->ws_size);
+        }
+        if (st != CNN_OK || !want_dx)
+            return st;
+        *pass = CNN_BWD_DATA;
+        st = model_route(m, i, CNN_BWD_DATA, ctx);
+        if (st == CNN_OK)
+            st = cnn_conv_bwd_data(*ctx, d, dy, model_tensor_ptr(m, nd->weight), dx, m->ws,
+                                   m->ws_size);
+        break;
+    }
+    case CNN_OP_LINEAR:
+        *pass = CNN_BWD_WEIGHT;
+        st = model_route(m, i, CNN_BWD_WEIGHT, ctx);
+        if (st == CNN_OK)
+            st = cnn_linear_bwd_weight(*ctx, &nd->op.linear, x, dy, model_grad_ptr(m, nd->weight),
+                                       model_grad_ptr(m, nd->bias), m->ws, m->ws_size);
+        if (st != CNN_OK || !want_dx)
+            return st;
+        *pass = CNN_BWD_DATA;
+        st = model_route(m, i, CNN_BWD_DATA, ctx);
+        if (st == CNN_OK)
+            st = cnn_linear_bwd_data(*ctx, &nd->op.linear, dy, model_tensor_ptr(m, nd->weight), dx,
+                                     m->ws, m->ws_size);
+        break;
+    case CNN_OP_BN:
+        st = model_route(m, i, CNN_BWD_DATA, ctx);
+        if (st == CNN_OK)
+            st = cnn_bn_bwd(*ctx, &nd->op.bn, x, dy, model_tensor_ptr(m, nd->weight),
+                            model_act(m, m->mem[i].save_mean), model_act(m, m->mem[i].save_invstd),
+                            want_dx ? dx : model_act(m, m->scratch_off),
+                            model_grad_ptr(m, nd->weight), model_grad_ptr(m, nd->bias), m->ws,
+                            m->ws_size);
+        break;
+    case CNN_OP_CONCAT:
+        st = model_route(m, i, CNN_BWD_DATA, ctx);
+        return st == CNN_OK ? concat_backward(m, i, *ctx) : st;
+    case CNN_OP_ADD: *pass = CNN_FWD; return add_backward(m, i, ctx);
+    default:
+        /* The rest are data-only: nothing to do when they read the image. */
+        if (!want_dx)
+            return CNN_OK;
+        st = model_route(m, i, CNN_BWD_DATA, ctx);
+        if (st != CNN_OK)
+            return st;
+        switch (nd->op.kind) {
+        case CNN_OP_POOL:
+            st = cnn_pool_bwd(*ctx, &nd->op.pool, x, y, dy, dx, m->ws, m->ws_size);
+            break;
+        case CNN_OP_ADAPOOL:
+            st = cnn_adapool_bwd(*ctx, &nd->op.adapool, dy, dx, m->ws, m->ws_size);
+            break;
+        case CNN_OP_ACT: st = cnn_act_bwd(*ctx, &nd->op.act, y, dy, dx); break;
+        case CNN_OP_DROPOUT: st = cnn_dropout_bwd(*ctx, &nd->op.dropout, dy, dx); break;
+        default:
+            st = cnn_fail(CNN_ERR_INVALID_ARG, "operation %s cannot be a layer",
+                          cnn_op_name(&nd->op));
+        }
+        break;
+    }
+    return st == CNN_OK && want_dx ? commit(m, src, dx) : st;
+}
+
+cnn_status cnn_model_backward(cnn_model *m)
+{
+    if (!m->bound || m->opts.forward_only)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: %s", m->desc->name,
+                        m->bound ? "bound forward-only, no backward"
+                                 : "bind it to a backend before backward");
+    if (!m->have_loss)
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "model %s: backward needs a forward pass and the loss first",
+                        m->desc->name);
+    /* Frozen statistics make batch norm a per-channel affine map, whose
+     * backward no backend entry computes: bn_bwd is the training form, and
+     * naive recomputes the batch statistics from x instead of reading the
+     * saved ones, so running statistics cannot be slipped in. */
+    if (m->fwd_mode == CNN_MODE_EVAL && m->net.nbn > 0)
+        return cnn_fail(CNN_ERR_UNSUPPORTED,
+                        "model %s: gradients in eval mode through batch norm are not supported "
+                        "yet; use --mode train",
+                        m->desc->name);
+    int last = m->net.nnodes - 1;
+    for (int i = 0; i <= last; i++)
+        m->written[i] = false;
+    cnn_ctx *ctx;
+    cnn_status st = model_route(m, CNN_LAYER_LOSS, CNN_BWD_DATA, &ctx);
+    if (st == CNN_OK)
+        st = cnn_xent_bwd(ctx, &m->xent.xent, model_act(m, m->prob_off),
+                          (const int32_t *)model_act(m, m->labels_off), dy_of(m, last));
+    if (st != CNN_OK)
+        return model_layer_error(m, CNN_LAYER_LOSS, CNN_BWD_DATA, st);
+    m->written[last] = true;
+    for (int i = last; i >= 0; i--) {
+        cnn_pass pass = CNN_BWD_DATA;
+        ctx = NULL;
+        double t0 = model_now();
+        /* A node no path from the loss reaches gets a zero gradient, so its
+         * parameters' gradients are exactly zero, not stale. */
+        if (!m->written[i]) {
+            st = cnn_mem_zero(m->ctx[0], dy_of(m, i), (size_t)numel_of(m, i) * sizeof(float));
+            m->written[i] = true;
+        }
+        if (st == CNN_OK)
+            st = backward_node(m, i, &ctx, &pass);
+        if (st == CNN_OK)
+            st = model_after_layer(m, i, CNN_PHASE_BACKWARD, ctx, t0);
+        if (st != CNN_OK)
+            return model_layer_error(m, i, pass, st);
+    }
+    return CNN_OK;
+}

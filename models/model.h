@@ -1,0 +1,224 @@
+/* Whole networks, forward and backward, on any backend.
+ *
+ * Life cycle:
+ *   cnn_model_create("resnet18", &opts, &m)      describe (cheap, no tensors)
+ *   cnn_model_bind(m, &exec)                      pick backends per layer, allocate
+ *   cnn_model_init_params(m, seed) or cnn_model_load_weights(m, dir)
+ *   loop: cnn_model_set_input, cnn_model_forward, [cnn_model_set_labels,
+ *         cnn_model_loss, cnn_model_backward], read logits / loss / gradients
+ *   cnn_model_destroy(m)
+ *
+ * Memory: parameters (trainable first, then batch-norm running statistics),
+ * gradients, and activations (outputs, their gradients, saved batch-norm
+ * statistics, the loss head) are each one allocation made with
+ * cnn_mem_alloc on the executing device, plus one workspace sized as the
+ * largest cnn_workspace_size over every layer and pass the run may execute.
+ *
+ * Backends: a run names an ordered list ("winograd,im2col"); each layer and
+ * pass runs on the first of them that supports it, else on naive (host runs
+ * only). Overrides put one backend first for the layers whose name matches a
+ * glob ("layer4.*=onednn"). Every layer and pass that runs on a backend other
+ * than the one asked for is recorded as a fallback, available below.
+ *
+ * Every function returns a cnn_status and leaves the reason in
+ * cnn_last_error(). */
+#ifndef CNN_MODELS_MODEL_H
+#define CNN_MODELS_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "backend.h"
+#include "ops.h"
+#include "status.h"
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cnn_model cnn_model;
+
+/* ---- the catalogue ---------------------------------------------------- */
+
+typedef struct cnn_model_desc {
+    const char *name;  /* "resnet18" */
+    const char *about; /* one line */
+    int c, h, w;       /* usual input */
+    int classes;       /* default classes */
+} cnn_model_desc;
+
+int cnn_model_count(void);
+const cnn_model_desc *cnn_model_at(int i);
+const cnn_model_desc *cnn_model_find(const char *name); /* NULL if unknown */
+char *cnn_model_names(char *buf, size_t n);             /* "fashion_cnn, lenet5, ..." */
+
+/* ---- describing ------------------------------------------------------- */
+
+typedef struct cnn_model_opts {
+    int batch;   /* 0 = 1 */
+    int classes; /* 0 = the model's default */
+    int c, h, w; /* input size; 0 = the model's usual one */
+} cnn_model_opts;
+
+/* Unknown name: CNN_ERR_INVALID_ARG listing the valid ones. An input the
+ * model cannot take: CNN_ERR_INVALID_ARG naming the layer and both shapes. */
+cnn_status cnn_model_create(const char *name, const cnn_model_opts *opts, cnn_model **out);
+void cnn_model_destroy(cnn_model *m);
+
+const char *cnn_model_name(const cnn_model *m);
+cnn_shape cnn_model_input_shape(const cnn_model *m);  /* [n][c][h][w] */
+cnn_shape cnn_model_output_shape(const cnn_model *m); /* [n][classes] */
+int64_t cnn_model_param_count(const cnn_model *m);    /* trainable values, as torch counts */
+/* Forward FLOPs of the whole net (inference passes, cnn_op_flops). */
+double cnn_model_flops(const cnn_model *m);
+
+typedef struct cnn_layer_info {
+    const char *name; /* "layer1.0.conv1" */
+    const cnn_op *op; /* completed descriptor */
+    cnn_shape y;      /* output shape */
+    int64_t params;   /* trainable values owned by the layer */
+    double flops;     /* inference forward */
+    int nin;
+    const int *in; /* input layer ids; -1 is the network input */
+} cnn_layer_info;
+
+int cnn_model_layer_count(const cnn_model *m);
+cnn_status cnn_model_layer(const cnn_model *m, int i, cnn_layer_info *out);
+
+/* state_dict entries (float ones; num_batches_tracked is separate). */
+typedef struct cnn_tensor_info {
+    const char *key;
+    cnn_shape shape;
+    bool trainable; /* false for running_mean / running_var */
+    int layer;
+} cnn_tensor_info;
+
+int cnn_model_tensor_count(const cnn_model *m);
+cnn_status cnn_model_tensor(const cnn_model *m, int i, cnn_tensor_info *out);
+int cnn_model_find_tensor(const cnn_model *m, const char *key); /* -1 if none */
+
+/* ---- binding to backends ---------------------------------------------- */
+
+typedef struct cnn_exec_opts {
+    const char *backends;  /* "naive" or an ordered list "winograd,im2col" */
+    const char *overrides; /* NULL or "GLOB=BACKEND[,GLOB=BACKEND...]", first match wins */
+    int threads;           /* 0 = runtime default */
+    int device;            /* CUDA ordinal */
+    uint64_t seed;         /* dropout masks: one per (layer, step) from this */
+    bool forward_only;     /* no gradient memory; backward is an error */
+    /* NULL, or a NULL-terminated list of backend tables found by name before
+     * the registry's (tests, backends built outside this tree) */
+    const cnn_backend *const *extra_backends;
+} cnn_exec_opts;
+
+/* Unknown backend name: CNN_ERR_INVALID_ARG listing the valid ones. Host and
+ * CUDA backends in one run: CNN_ERR_UNSUPPORTED. */
+cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts);
+
+/* Every backend context the run uses (the first is where memory lives). */
+int cnn_model_ctx_count(const cnn_model *m);
+cnn_ctx *cnn_model_ctx(const cnn_model *m, int i);
+
+/* The backend chosen for one layer's pass, and its algorithm; NULL if the
+ * pass does not apply or no backend supports it. */
+const char *cnn_model_layer_backend(const cnn_model *m, int layer, cnn_pass pass,
+                                    const char **algorithm);
+
+typedef struct cnn_fallback {
+    const char *layer; /* layer name, or "(gradient sum)" / "(loss)" */
+    cnn_pass pass;
+    const char *requested; /* the backend asked for first */
+    const char *used;
+    const char *algorithm; /* cnn_algorithm() of the used backend */
+    int64_t calls;
+} cnn_fallback;
+
+/* Fallbacks that have actually run so far, in the order first seen. */
+int cnn_model_fallback_count(const cnn_model *m);
+cnn_status cnn_model_fallback(const cnn_model *m, int i, cnn_fallback *out);
+/* One line per fallback, or nothing when there were none. */
+void cnn_model_print_fallbacks(const cnn_model *m, FILE *out);
+
+/* ---- parameters ------------------------------------------------------- */
+
+/* Kaiming normal (fan_out, ReLU gain) conv weights, zero conv biases,
+ * PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) linear weights and biases,
+ * batch norm 1/0, running statistics 0/1. Each tensor draws from its own
+ * stream derived from (seed, key), so one tensor's values do not depend on
+ * the others. */
+cnn_status cnn_model_init_params(cnn_model *m, uint64_t seed);
+
+/* DIR/KEY.npy for every float state_dict entry (float32, exact shape) plus
+ * optional DIR/KEY.num_batches_tracked.npy (int64 scalar). A missing key, a
+ * file that is no key of this model, or a wrong shape is an error naming the
+ * key and both shapes; it is found before any value is changed. */
+cnn_status cnn_model_load_weights(cnn_model *m, const char *dir);
+/* The same layout, num_batches_tracked included; creates DIR if needed. */
+cnn_status cnn_model_save_weights(cnn_model *m, const char *dir);
+
+cnn_status cnn_model_get_tensor(cnn_model *m, const char *key, float *host, int64_t count);
+cnn_status cnn_model_set_tensor(cnn_model *m, const char *key, const float *host, int64_t count);
+/* The gradient of the last backward for a trainable key. */
+cnn_status cnn_model_get_grad(cnn_model *m, const char *key, float *host, int64_t count);
+/* num_batches_tracked of the batch-norm layer that owns `key`'s prefix
+ * ("layer1.0.bn1"); -1 if there is none. */
+int64_t cnn_model_batches_tracked(const cnn_model *m, const char *bn_layer);
+
+/* Device pointers to the trainable block and its gradient block (the same
+ * layout, `count` floats including alignment gaps, which stay zero), for
+ * optimizers. */
+cnn_status cnn_model_param_block(cnn_model *m, float **params, float **grads, int64_t *count);
+
+/* ---- running ---------------------------------------------------------- */
+
+typedef enum cnn_mode { CNN_MODE_EVAL = 0, CNN_MODE_TRAIN, CNN_MODE_COUNT } cnn_mode;
+const char *cnn_mode_str(cnn_mode m); /* "eval", "train" */
+
+/* count must be the input's numel. */
+cnn_status cnn_model_set_input(cnn_model *m, const float *host, int64_t count);
+/* n labels in [0, classes). */
+cnn_status cnn_model_set_labels(cnn_model *m, const int32_t *host, int64_t n);
+
+/* Eval: dropout off, batch norm with running statistics. Train: batch
+ * statistics (running ones updated, num_batches_tracked incremented) and
+ * dropout masks from (seed, layer, step); the step then advances by one. */
+cnn_status cnn_model_forward(cnn_model *m, cnn_mode mode);
+/* Mean cross-entropy of the last forward's logits against the labels. */
+cnn_status cnn_model_loss(cnn_model *m, float *loss);
+/* Gradients of the mean loss for every trainable tensor, in the mode of the
+ * last forward (eval mode: frozen batch-norm statistics). Needs
+ * cnn_model_loss first. Gradients are overwritten, not accumulated. */
+cnn_status cnn_model_backward(cnn_model *m);
+
+cnn_status cnn_model_get_logits(cnn_model *m, float *host, int64_t count);
+/* The output of any layer after a forward. */
+cnn_status cnn_model_get_output(cnn_model *m, int layer, float *host, int64_t count);
+
+uint64_t cnn_model_step(const cnn_model *m);
+void cnn_model_set_step(cnn_model *m, uint64_t step);
+/* The dropout seed of layer `layer` at `step` under run seed `seed`: two
+ * rounds of the splitmix64 finaliser, mix(mix(seed + (layer+1)*golden) + step). */
+uint64_t cnn_dropout_seed(uint64_t seed, int layer, uint64_t step);
+
+/* ---- observing -------------------------------------------------------- */
+
+typedef enum cnn_phase { CNN_PHASE_FORWARD = 0, CNN_PHASE_BACKWARD, CNN_PHASE_COUNT } cnn_phase;
+
+/* Called after each layer's forward or backward with the wall time it took.
+ * With sync set, the executor waits for the device before reading the
+ * clock, so the time is the layer's own (and the run is slower). */
+typedef void (*cnn_layer_hook)(void *user, const cnn_model *m, int layer, cnn_phase phase,
+                               double seconds);
+void cnn_model_set_hook(cnn_model *m, cnn_layer_hook hook, void *user, bool sync);
+
+/* A hook that prints one line per layer to the FILE* passed as user. */
+void cnn_model_progress_hook(void *user, const cnn_model *m, int layer, cnn_phase phase,
+                             double seconds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,120 @@
+/* The model object, shared by the files of the models library only. */
+#ifndef CNN_MODELS_MODEL_INTERNAL_H
+#define CNN_MODELS_MODEL_INTERNAL_H
+
+#include "dispatch.h"
+#include "model.h"
+#include "net.h"
+
+#define CNN_MAX_CTX 8
+
+/* Where the executor sends one layer's pass. */
+typedef struct cnn_route {
+    int ctx;       /* index into m->ctx, -1: pass not planned or unsupported */
+    int requested; /* the context asked for first */
+    int64_t calls;
+    int fallback_index; /* into m->fallbacks once recorded, else -1 */
+} cnn_route;
+
+/* Offsets, in floats, into the activation block for one node. */
+typedef struct cnn_node_mem {
+    int64_t y, dy;
+    int64_t save_mean, save_invstd; /* batch norm only */
+} cnn_node_mem;
+
+typedef struct cnn_fallback_rec {
+    int layer; /* node id, or CNN_LAYER_SUM / CNN_LAYER_LOSS */
+    cnn_pass pass;
+} cnn_fallback_rec;
+
+#define CNN_LAYER_SUM (-2)
+#define CNN_LAYER_LOSS (-3)
+
+struct cnn_model {
+    const cnn_model_desc *desc;
+    cnn_net net;
+    cnn_op xent; /* the loss head on the last node */
+
+    /* ---- set by bind ---- */
+    bool bound;
+    cnn_exec_opts opts;
+    char *backends_str, *overrides_str; /* owned copies of the option strings */
+    int nctx;
+    cnn_ctx *ctx[CNN_MAX_CTX];
+    int nlist; /* the --backend list, as context indices */
+    int list[CNN_MAX_CTX];
+    int naive_ctx; /* -1 on a CUDA run */
+    int noverride;
+    struct {
+        char *glob;
+        int ctx;
+    } * override;
+    cnn_route (*route)[CNN_PASS_COUNT]; /* [nnodes][pass] */
+    cnn_route sum_route;                /* add_fwd for summing gradients */
+    cnn_route loss_route[CNN_PASS_COUNT];
+
+    float *params; /* block_floats: trainable, then buffers */
+    float *grads;  /* grad_floats */
+    float *acts;
+    int64_t act_floats;
+    cnn_node_mem *mem; /* [nnodes] */
+    int64_t x_off, prob_off, loss_off, labels_off, scratch_off, zeros_off;
+    void *ws;
+    size_t ws_size;
+    int64_t *batches_tracked; /* [nbn], on the host */
+
+    /* ---- run state ---- */
+    uint64_t step;
+    bool have_forward, have_loss, have_labels;
+    cnn_mode fwd_mode;
+    bool *written; /* [nnodes], backward: gradient slot holds a value */
+
+    cnn_layer_hook hook;
+    void *hook_user;
+    bool hook_sync;
+
+    int nfallbacks, cap_fallbacks;
+    cnn_fallback_rec *fallbacks;
+};
+
+/* plan.c */
+cnn_status model_plan(cnn_model *m);
+/* The context for one pass of node `layer` (or CNN_LAYER_SUM/LOSS); records
+ * the fallback on first use. Unsupported: CNN_ERR_UNSUPPORTED naming it. */
+cnn_status model_route(cnn_model *m, int layer, cnn_pass pass, cnn_ctx **ctx);
+const char *model_layer_name(const cnn_model *m, int layer);
+
+/* model.c */
+cnn_status model_layer_error(const cnn_model *m, int layer, cnn_pass pass, cnn_status st);
+double model_now(void);
+/* Call the layer hook, if any (after a device sync when it asked for one). */
+cnn_status model_after_layer(cnn_model *m, int layer, cnn_phase phase, cnn_ctx *ctx, double t0);
+
+static inline float *model_act(const cnn_model *m, int64_t off)
+{
+    return m->acts + off;
+}
+
+/* The output of node id (the input image for CNN_NET_INPUT). */
+static inline float *model_y(const cnn_model *m, int id)
+{
+    return m->acts + (id == CNN_NET_INPUT ? m->x_off : m->mem[id].y);
+}
+
+static inline float *model_tensor_ptr(const cnn_model *m, int t)
+{
+    return t < 0 ? NULL : m->params + m->net.tensors[t].offset;
+}
+
+static inline float *model_grad_ptr(const cnn_model *m, int t)
+{
+    return t < 0 ? NULL : m->grads + m->net.tensors[t].offset;
+}
+
+/* init.c */
+uint64_t cnn_mix64(uint64_t z);
+
+/* registry.c: the builder of a catalogue entry. */
+net_builder model_builder(const cnn_model_desc *d);
+
+#endif

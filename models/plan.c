@@ -1,0 +1,222 @@
+/* Which backend runs each layer's pass, and the record of every fallback.
+ *
+ * For one pass of one layer the candidates are, in order: the backend of the
+ * first override whose glob matches the layer name, the run's backend list,
+ * and naive (host runs only). The first candidate that supports the pass
+ * runs it; when that is not the first candidate, the choice is a fallback and
+ * is recorded the first time it runs, with the algorithm it used. */
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+#include "registry.h"
+
+const char *model_layer_name(const cnn_model *m, int layer)
+{
+    if (layer == CNN_LAYER_SUM)
+        return "(gradient sum)";
+    if (layer == CNN_LAYER_LOSS)
+        return "(loss)";
+    return m->net.nodes[layer].name;
+}
+
+static int override_for(const cnn_model *m, const char *name)
+{
+    for (int i = 0; i < m->noverride; i++)
+        if (fnmatch(m->override[i].glob, name, 0) == 0)
+            return m->override[i].ctx;
+    return -1;
+}
+
+static cnn_route choose(cnn_model *m, int first, const cnn_op *op, cnn_pass pass)
+{
+    int order[2 * CNN_MAX_CTX + 2], n = 0;
+    if (first >= 0)
+        order[n++] = first;
+    for (int i = 0; i < m->nlist; i++)
+        order[n++] = m->list[i];
+    if (m->naive_ctx >= 0)
+        order[n++] = m->naive_ctx;
+    cnn_route r = {.ctx = -1, .requested = order[0], .calls = 0, .fallback_index = -1};
+    for (int i = 0; i < n; i++)
+        if (cnn_supports(m->ctx[order[i]], op, pass)) {
+            r.ctx = order[i];
+            break;
+        }
+    return r;
+}
+
+static bool plans_pass(const cnn_model *m, const cnn_node *nd, cnn_pass pass)
+{
+    if (!cnn_op_has_pass(&nd->op, pass))
+        return false;
+    bool backward = pass == CNN_BWD_DATA || pass == CNN_BWD_WEIGHT || pass == CNN_BWD_BIAS;
+    if (backward && m->opts.forward_only)
+        return false;
+    if (nd->op.kind == CNN_OP_CONV && pass == CNN_BWD_BIAS && !nd->op.conv.has_bias)
+        return false;
+    /* No gradient is wanted for the image, so a layer that reads only the
+     * image skips its data pass; batch norm computes dgamma in that pass. */
+    if (pass == CNN_BWD_DATA && nd->op.kind != CNN_OP_BN) {
+        bool reads_activation = false;
+        for (int k = 0; k < nd->nin; k++)
+            reads_activation |= nd->in[k] != CNN_NET_INPUT;
+        return reads_activation;
+    }
+    return true;
+}
+
+cnn_status model_plan(cnn_model *m)
+{
+    m->route = calloc((size_t)m->net.nnodes, sizeof *m->route);
+    if (!m->route)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "model %s: no memory for the plan", m->desc->name);
+    size_t ws = 0;
+    for (int i = 0; i < m->net.nnodes; i++) {
+        const cnn_node *nd = &m->net.nodes[i];
+        int first = override_for(m, nd->name);
+        for (int p = 0; p < CNN_PASS_COUNT; p++) {
+            m->route[i][p] = (cnn_route){.ctx = -1, .requested = -1, .fallback_index = -1};
+            if (!plans_pass(m, nd, (cnn_pass)p))
+                continue;
+            m->route[i][p] = choose(m, first, &nd->op, (cnn_pass)p);
+            if (m->route[i][p].ctx >= 0) {
+                size_t need = cnn_workspace_size(m->ctx[m->route[i][p].ctx], &nd->op, (cnn_pass)p);
+                ws = need > ws ? need : ws;
+            }
+        }
+    }
+    cnn_op add = {.kind = CNN_OP_ADD};
+    add.add.count = 1;
+    cnn_op_init(&add);
+    for (int p = 0; p < CNN_PASS_COUNT; p++)
+        m->loss_route[p] = (cnn_route){.ctx = -1, .requested = -1, .fallback_index = -1};
+    m->sum_route = choose(m, -1, &add, CNN_FWD);
+    m->loss_route[CNN_FWD] = choose(m, -1, &m->xent, CNN_FWD);
+    if (!m->opts.forward_only)
+        m->loss_route[CNN_BWD_DATA] = choose(m, -1, &m->xent, CNN_BWD_DATA);
+    m->ws_size = ws;
+    return CNN_OK;
+}
+
+static cnn_route *route_of(cnn_model *m, int layer, cnn_pass pass)
+{
+    if (layer == CNN_LAYER_SUM)
+        return &m->sum_route;
+    if (layer == CNN_LAYER_LOSS)
+        return &m->loss_route[pass];
+    return &m->route[layer][pass];
+}
+
+static void list_names(const cnn_model *m, int first, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    int order[2 * CNN_MAX_CTX + 2], k = 0;
+    if (first >= 0)
+        order[k++] = first;
+    for (int i = 0; i < m->nlist; i++)
+        order[k++] = m->list[i];
+    if (m->naive_ctx >= 0)
+        order[k++] = m->naive_ctx;
+    for (int i = 0; i < k && used < n; i++) {
+        int w =
+            snprintf(buf + used, n - used, "%s%s", i ? ", " : "", m->ctx[order[i]]->backend->name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+cnn_status model_route(cnn_model *m, int layer, cnn_pass pass, cnn_ctx **ctx)
+{
+    cnn_route *r = route_of(m, layer, pass);
+    *ctx = NULL;
+    if (r->ctx < 0) {
+        char names[256], desc[256];
+        const cnn_op *op = layer == CNN_LAYER_LOSS ? &m->xent
+                           : layer >= 0            ? &m->net.nodes[layer].op
+                                                   : NULL;
+        list_names(m, r->requested, names, sizeof names);
+        if (r->requested < 0)
+            return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: %s %s was not planned (%s)",
+                            m->desc->name, model_layer_name(m, layer), cnn_pass_str(pass),
+                            m->opts.forward_only ? "bound forward-only" : "no such pass");
+        return cnn_fail(
+            CNN_ERR_UNSUPPORTED, "model %s: no backend among %s supports layer %s %s %s%s%s",
+            m->desc->name, names, model_layer_name(m, layer), op ? cnn_op_name(op) : "add",
+            cnn_pass_str(pass), op ? " " : "", op ? cnn_op_str(op, desc, sizeof desc) : "");
+    }
+    *ctx = m->ctx[r->ctx];
+    if (r->calls++ == 0 && r->ctx != r->requested) {
+        if (m->nfallbacks == m->cap_fallbacks) {
+            int cap = m->cap_fallbacks ? 2 * m->cap_fallbacks : 16;
+            cnn_fallback_rec *p = realloc(m->fallbacks, (size_t)cap * sizeof *p);
+            if (!p)
+                return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "model %s: no memory for fallbacks",
+                                m->desc->name);
+            m->fallbacks = p;
+            m->cap_fallbacks = cap;
+        }
+        r->fallback_index = m->nfallbacks;
+        m->fallbacks[m->nfallbacks++] = (cnn_fallback_rec){.layer = layer, .pass = pass};
+    }
+    return CNN_OK;
+}
+
+int cnn_model_fallback_count(const cnn_model *m)
+{
+    return m->nfallbacks;
+}
+
+cnn_status cnn_model_fallback(const cnn_model *m, int i, cnn_fallback *out)
+{
+    if (i < 0 || i >= m->nfallbacks)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "fallback index %d out of range [0, %d)", i,
+                        m->nfallbacks);
+    const cnn_fallback_rec *f = &m->fallbacks[i];
+    const cnn_route *r = route_of((cnn_model *)m, f->layer, f->pass);
+    const cnn_op *op = f->layer == CNN_LAYER_LOSS ? &m->xent
+                       : f->layer >= 0            ? &m->net.nodes[f->layer].op
+                                                  : NULL;
+    cnn_ctx *used = m->ctx[r->ctx];
+    *out = (cnn_fallback){.layer = model_layer_name(m, f->layer),
+                          .pass = f->pass,
+                          .requested = m->ctx[r->requested]->backend->name,
+                          .used = used->backend->name,
+                          .algorithm = op ? cnn_algorithm(used, op, f->pass) : used->backend->name,
+                          .calls = r->calls};
+    return CNN_OK;
+}
+
+void cnn_model_print_fallbacks(const cnn_model *m, FILE *out)
+{
+    if (m->nfallbacks == 0)
+        return;
+    fprintf(out, "%s: %d layer passes ran on a backend other than the one requested:\n",
+            m->desc->name, m->nfallbacks);
+    for (int i = 0; i < m->nfallbacks; i++) {
+        cnn_fallback f;
+        if (cnn_model_fallback(m, i, &f) != CNN_OK)
+            continue;
+        fprintf(out, "  fallback: %-28s %-10s requested %-10s used %-10s (%s)\n", f.layer,
+                cnn_pass_str(f.pass), f.requested, f.used, f.algorithm);
+    }
+}
+
+const char *cnn_model_layer_backend(const cnn_model *m, int layer, cnn_pass pass,
+                                    const char **algorithm)
+{
+    if (algorithm)
+        *algorithm = NULL;
+    if (!m->bound || layer < 0 || layer >= m->net.nnodes || pass < 0 || pass >= CNN_PASS_COUNT)
+        return NULL;
+    const cnn_route *r = &m->route[layer][pass];
+    if (r->ctx < 0)
+        return NULL;
+    cnn_ctx *ctx = m->ctx[r->ctx];
+    if (algorithm)
+        *algorithm = cnn_algorithm(ctx, &m->net.nodes[layer].op, pass);
+    return ctx->backend->name;
+}

@@ -1,0 +1,669 @@
+/* The model library: the catalogue against torchvision (keys, shapes,
+ * parameter counts, FLOPs), weights I/O and its errors, whole-model
+ * finite-difference gradient checks on the naive backend, and fallback
+ * recording. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "net.h"
+#include "npy.h"
+#include "registry.h"
+#include "test_models_keys.h"
+#include "test_util.h"
+
+static char tmp_root[] = "/tmp/cnn_test_models_XXXXXX";
+
+#define CHECK_OK(call)                                                                             \
+    do {                                                                                           \
+        cnn_status st_ = (call);                                                                   \
+        TU_CHECK(st_ == CNN_OK, "%s: %s: %s", #call, cnn_status_str(st_), cnn_last_error());       \
+    } while (0)
+
+/* A graph made to stress the executor's gradient bookkeeping: the stem's
+ * output feeds a 1x1 conv, a max pool, a concat twice and a residual add
+ * (five contributions summed in backward); the head has overlapping
+ * adaptive-pool windows, dropout and a sigmoid. */
+static void build_tiny(cnn_net *net)
+{
+    int a = net_conv(net, "stem", CNN_NET_INPUT, 4, 3, 1, 1, true);
+    a = net_bn(net, "stem_bn", a, 1e-5);
+    a = net_relu(net, "stem_relu", a);
+    int b1 = net_conv(net, "branch1", a, 3, 1, 1, 0, false);
+    int p = net_maxpool(net, "branch2.pool", a, 3, 1, 1, true);
+    int b2 = net_conv(net, "branch2.conv", p, 2, 1, 1, 0, true);
+    int ins[4] = {b1, a, b2, a};
+    int cat = net_concat(net, "cat", ins, 4);
+    int c = net_conv(net, "mix", cat, 4, 3, 1, 1, false);
+    c = net_bn(net, "mix_bn", c, 1e-3);
+    int s = net_add(net, "add", c, a);
+    s = net_relu(net, "add_relu", s);
+    s = net_avgpool(net, "pool", s, 2, 2, 0, false);
+    s = net_adapool(net, "adapool", s, 2, 2);
+    s = net_dropout(net, "drop", s, 0.25);
+    s = net_linear(net, "fc1", s, 0, 6, true);
+    s = net_sigmoid(net, "fc1_sig", s);
+    net_linear(net, "fc2", s, 0, net->classes, true);
+}
+
+static const cnn_model_desc tiny_desc = {"tiny_branches", "test graph", 3, 6, 6, 5};
+
+static cnn_model *make(const char *name, cnn_model_opts o, const char *backends, uint64_t seed)
+{
+    cnn_model *m = NULL;
+    cnn_status st = strcmp(name, "tiny") == 0 ? cnn_model_create_net(&tiny_desc, build_tiny, &o, &m)
+                                              : cnn_model_create(name, &o, &m);
+    TU_CHECK(st == CNN_OK, "create %s: %s", name, cnn_last_error());
+    if (st != CNN_OK)
+        return NULL;
+    /* One thread: these nets are too small to gain from more, and OpenMP
+     * barriers on a loaded machine cost more than the work. */
+    cnn_exec_opts e = {.backends = backends, .seed = 77, .threads = 1};
+    st = cnn_model_bind(m, &e);
+    if (st == CNN_OK)
+        st = cnn_model_init_params(m, seed);
+    TU_CHECK(st == CNN_OK, "bind/init %s: %s", name, cnn_last_error());
+    if (st != CNN_OK) {
+        cnn_model_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ---- the catalogue against torchvision -------------------------------- */
+
+static void test_catalogue(void)
+{
+    TU_CHECK(cnn_model_count() == (int)(sizeof expect_models / sizeof expect_models[0]),
+             "catalogue has %d models", cnn_model_count());
+    for (size_t i = 0; i < sizeof expect_models / sizeof expect_models[0]; i++) {
+        const expect_model *e = &expect_models[i];
+        cnn_model *m = NULL;
+        cnn_status st = cnn_model_create(e->name, NULL, &m);
+        TU_CHECK(st == CNN_OK, "create %s: %s", e->name, cnn_last_error());
+        if (st != CNN_OK)
+            continue;
+        TU_CHECK(cnn_model_param_count(m) == e->params, "%s: %lld parameters, torch has %lld",
+                 e->name, (long long)cnn_model_param_count(m), (long long)e->params);
+        TU_CHECK(cnn_model_tensor_count(m) == e->nkeys, "%s: %d tensors, torch has %d", e->name,
+                 cnn_model_tensor_count(m), e->nkeys);
+        for (int k = 0; k < e->nkeys && k < cnn_model_tensor_count(m); k++) {
+            cnn_tensor_info t;
+            cnn_model_tensor(m, k, &t);
+            cnn_shape want = {.ndim = e->keys[k].ndim};
+            for (int d = 0; d < want.ndim; d++)
+                want.dim[d] = e->keys[k].dim[d];
+            char a[64], b[64];
+            TU_CHECK(strcmp(t.key, e->keys[k].key) == 0 && cnn_shape_eq(&t.shape, &want),
+                     "%s entry %d: %s %s, torch has %s %s", e->name, k, t.key,
+                     cnn_shape_str(&t.shape, a, sizeof a), e->keys[k].key,
+                     cnn_shape_str(&want, b, sizeof b));
+            bool buffer = strstr(t.key, "running_") != NULL;
+            TU_CHECK(t.trainable == !buffer, "%s: %s trainable=%d", e->name, t.key, t.trainable);
+        }
+        int nbn = 0;
+        double mm = 0.0;
+        for (int l = 0; l < cnn_model_layer_count(m); l++) {
+            cnn_layer_info li;
+            cnn_model_layer(m, l, &li);
+            nbn += li.op->kind == CNN_OP_BN;
+            if (li.op->kind == CNN_OP_CONV || li.op->kind == CNN_OP_LINEAR)
+                mm += li.flops;
+        }
+        TU_CHECK(nbn == e->nbatches_tracked, "%s: %d batch norms, torch has %d", e->name, nbn,
+                 e->nbatches_tracked);
+        TU_CHECK(mm == e->matmul_flops, "%s: conv+linear FLOPs %.0f, torch hooks count %.0f",
+                 e->name, mm, e->matmul_flops);
+        TU_CHECK(cnn_model_flops(m) >= mm, "%s: total FLOPs below conv+linear", e->name);
+        cnn_shape y = cnn_model_output_shape(m);
+        const cnn_model_desc *d = cnn_model_find(e->name);
+        TU_CHECK(y.ndim == 2 && y.dim[0] == 1 && y.dim[1] == d->classes, "%s: output shape",
+                 e->name);
+        cnn_model_destroy(m);
+    }
+}
+
+static void expect_error(cnn_status st, cnn_status want, const char *what, const char *const *parts)
+{
+    TU_CHECK(st == want, "%s: status %s, want %s", what, cnn_status_str(st), cnn_status_str(want));
+    for (; *parts; parts++)
+        TU_CHECK(strstr(cnn_last_error(), *parts) != NULL, "%s: message '%s' lacks '%s'", what,
+                 cnn_last_error(), *parts);
+}
+
+static void test_shapes_and_errors(void)
+{
+    cnn_model *m = NULL;
+    cnn_model_opts o = {.batch = 2, .classes = 7, .c = 3, .h = 64, .w = 64};
+    static const char *const big[] = {"alexnet", "vgg16", "googlenet", "resnet18"};
+    for (int i = 0; i < 4; i++) {
+        cnn_status st = cnn_model_create(big[i], &o, &m);
+        TU_CHECK(st == CNN_OK, "%s at 64x64: %s", big[i], cnn_last_error());
+        if (st != CNN_OK)
+            continue;
+        cnn_shape y = cnn_model_output_shape(m);
+        TU_CHECK(y.dim[0] == 2 && y.dim[1] == 7, "%s: output %lldx%lld", big[i],
+                 (long long)y.dim[0], (long long)y.dim[1]);
+        cnn_model_destroy(m);
+    }
+    /* alexnet on grey images: only the first conv changes. */
+    o = (cnn_model_opts){.c = 1};
+    CHECK_OK(cnn_model_create("alexnet", &o, &m));
+    if (m) {
+        int t = cnn_model_find_tensor(m, "features.0.weight");
+        cnn_tensor_info ti;
+        cnn_model_tensor(m, t, &ti);
+        TU_CHECK(ti.shape.dim[1] == 1, "alexnet 1-channel: features.0.weight has %lld channels",
+                 (long long)ti.shape.dim[1]);
+        cnn_model_destroy(m);
+    }
+
+    o = (cnn_model_opts){.batch = 2, .h = 28, .w = 28};
+    const char *const fashion[] = {"fc_layer.0", "2048", "2x1x28x28", "2x1x32x32", NULL};
+    expect_error(cnn_model_create("fashion_cnn", &o, &m), CNN_ERR_INVALID_ARG, "fashion_cnn 28x28",
+                 fashion);
+    TU_CHECK(m == NULL, "failed create returned a model");
+    o = (cnn_model_opts){.h = 32, .w = 32};
+    const char *const lenet[] = {"fc1", "400", "1x1x28x28", NULL};
+    expect_error(cnn_model_create("lenet5", &o, &m), CNN_ERR_INVALID_ARG, "lenet5 32x32", lenet);
+    const char *const unknown[] = {"nosuchnet", "resnet18", "fashion_cnn", NULL};
+    expect_error(cnn_model_create("nosuchnet", NULL, &m), CNN_ERR_INVALID_ARG, "unknown model",
+                 unknown);
+    o = (cnn_model_opts){.h = 8, .w = 8};
+    const char *const tiny_img[] = {"features.", "3x8x8", NULL};
+    expect_error(cnn_model_create("alexnet", &o, &m), CNN_ERR_INVALID_ARG, "alexnet 8x8", tiny_img);
+
+    CHECK_OK(cnn_model_create("lenet5", NULL, &m));
+    if (m) {
+        cnn_exec_opts e = {.backends = "naive,nosuchbackend"};
+        const char *const be[] = {"nosuchbackend", "naive", NULL};
+        expect_error(cnn_model_bind(m, &e), CNN_ERR_INVALID_ARG, "unknown backend", be);
+        cnn_model_destroy(m);
+    }
+    CHECK_OK(cnn_model_create("lenet5", NULL, &m));
+    if (m) {
+        cnn_exec_opts e = {.backends = "naive", .overrides = "nolayer*=naive"};
+        const char *const ov[] = {"nolayer*", "matches no layer", NULL};
+        expect_error(cnn_model_bind(m, &e), CNN_ERR_INVALID_ARG, "override on no layer", ov);
+        cnn_model_destroy(m);
+    }
+}
+
+/* ---- running ------------------------------------------------------------ */
+
+static int64_t numel(cnn_shape s)
+{
+    return cnn_shape_numel(&s);
+}
+
+static float *random_input(cnn_model *m, uint64_t *rng)
+{
+    int64_t n = numel(cnn_model_input_shape(m));
+    float *x = malloc((size_t)n * sizeof *x);
+    tu_fill(x, n, rng, -1.0f, 1.0f);
+    return x;
+}
+
+static int32_t *random_labels(cnn_model *m, uint64_t *rng)
+{
+    cnn_shape y = cnn_model_output_shape(m);
+    int32_t *l = malloc((size_t)y.dim[0] * sizeof *l);
+    for (int64_t i = 0; i < y.dim[0]; i++)
+        l[i] = (int32_t)(tu_next(rng) % (uint64_t)y.dim[1]);
+    return l;
+}
+
+static bool all_finite(const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return false;
+    return true;
+}
+
+static void test_forward_runs(void)
+{
+    struct {
+        const char *name;
+        cnn_model_opts o;
+        cnn_mode mode;
+    } runs[] = {
+        {"lenet5", {.batch = 3}, CNN_MODE_EVAL},
+        {"fashion_cnn", {.batch = 2}, CNN_MODE_TRAIN},
+        {"resnet18", {.batch = 2, .classes = 10, .h = 32, .w = 32}, CNN_MODE_TRAIN},
+        {"googlenet", {.batch = 1, .classes = 10, .h = 32, .w = 32}, CNN_MODE_EVAL},
+    };
+    uint64_t rng = 5;
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        cnn_model *m = make(runs[i].name, runs[i].o, "naive", 3);
+        if (!m)
+            continue;
+        float *x = random_input(m, &rng);
+        int64_t ny = numel(cnn_model_output_shape(m));
+        float *y = malloc((size_t)ny * sizeof *y);
+        CHECK_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
+        CHECK_OK(cnn_model_forward(m, runs[i].mode));
+        CHECK_OK(cnn_model_get_logits(m, y, ny));
+        TU_CHECK(all_finite(y, ny), "%s: non-finite logits", runs[i].name);
+        TU_CHECK(cnn_model_get_logits(m, y, ny + 1) != CNN_OK, "%s: wrong count accepted",
+                 runs[i].name);
+        TU_CHECK(cnn_model_fallback_count(m) == 0, "%s: fallbacks on naive", runs[i].name);
+        if (strcmp(runs[i].name, "resnet18") == 0)
+            TU_CHECK(cnn_model_batches_tracked(m, "layer1.0.bn1") == 1,
+                     "resnet18: num_batches_tracked %lld after one training forward",
+                     (long long)cnn_model_batches_tracked(m, "layer1.0.bn1"));
+        free(x);
+        free(y);
+        cnn_model_destroy(m);
+    }
+}
+
+/* Same seed, same step: same dropout mask; the next step draws a new one. */
+static void test_dropout_reproducible(void)
+{
+    cnn_model_opts o = {.batch = 4};
+    cnn_model *a = make("fashion_cnn", o, "naive", 9), *b = make("fashion_cnn", o, "naive", 9);
+    if (!a || !b) {
+        cnn_model_destroy(a);
+        cnn_model_destroy(b);
+        return;
+    }
+    uint64_t rng = 11;
+    float *x = random_input(a, &rng);
+    int64_t nx = numel(cnn_model_input_shape(a)), ny = numel(cnn_model_output_shape(a));
+    float *ya = malloc((size_t)ny * sizeof *ya), *yb = malloc((size_t)ny * sizeof *yb);
+    float *yc = malloc((size_t)ny * sizeof *yc), *ye = malloc((size_t)ny * sizeof *ye);
+    CHECK_OK(cnn_model_set_input(a, x, nx));
+    CHECK_OK(cnn_model_set_input(b, x, nx));
+    CHECK_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
+    CHECK_OK(cnn_model_get_logits(a, ya, ny));
+    CHECK_OK(cnn_model_forward(b, CNN_MODE_TRAIN));
+    CHECK_OK(cnn_model_get_logits(b, yb, ny));
+    TU_CHECK(memcmp(ya, yb, (size_t)ny * sizeof *ya) == 0, "same seed and step, different logits");
+    TU_CHECK(cnn_model_step(a) == 1, "step %llu after one training forward",
+             (unsigned long long)cnn_model_step(a));
+    CHECK_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
+    CHECK_OK(cnn_model_get_logits(a, yc, ny));
+    TU_CHECK(memcmp(ya, yc, (size_t)ny * sizeof *ya) != 0, "step 1 reused step 0's mask");
+    CHECK_OK(cnn_model_forward(a, CNN_MODE_EVAL));
+    CHECK_OK(cnn_model_get_logits(a, ye, ny));
+    TU_CHECK(memcmp(ya, ye, (size_t)ny * sizeof *ya) != 0, "eval logits equal train logits");
+    TU_CHECK(cnn_dropout_seed(1, 0, 0) != cnn_dropout_seed(1, 0, 1) &&
+                 cnn_dropout_seed(1, 0, 0) != cnn_dropout_seed(1, 1, 0) &&
+                 cnn_dropout_seed(1, 0, 0) != cnn_dropout_seed(2, 0, 0),
+             "dropout seeds collide");
+    free(x);
+    free(ya);
+    free(yb);
+    free(yc);
+    free(ye);
+    cnn_model_destroy(a);
+    cnn_model_destroy(b);
+}
+
+/* ---- weights ------------------------------------------------------------- */
+
+static void path_in(char *buf, size_t n, const char *sub, const char *file)
+{
+    snprintf(buf, n, "%s/%s%s%s", tmp_root, sub, file ? "/" : "", file ? file : "");
+}
+
+/* Every tensor of a equals b's, bit for bit, and the batch counts agree. */
+static void same_tensors(cnn_model *a, cnn_model *b, const char *what)
+{
+    for (int t = 0; t < cnn_model_tensor_count(a); t++) {
+        cnn_tensor_info ti;
+        cnn_model_tensor(a, t, &ti);
+        int64_t n = numel(ti.shape);
+        float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+        CHECK_OK(cnn_model_get_tensor(a, ti.key, x, n));
+        CHECK_OK(cnn_model_get_tensor(b, ti.key, y, n));
+        TU_CHECK(memcmp(x, y, (size_t)n * sizeof *x) == 0, "%s: %s differs", what, ti.key);
+        free(x);
+        free(y);
+    }
+    for (int l = 0; l < cnn_model_layer_count(a); l++) {
+        cnn_layer_info li;
+        cnn_model_layer(a, l, &li);
+        if (li.op->kind == CNN_OP_BN)
+            TU_CHECK(cnn_model_batches_tracked(a, li.name) == cnn_model_batches_tracked(b, li.name),
+                     "%s: %s num_batches_tracked %lld vs %lld", what, li.name,
+                     (long long)cnn_model_batches_tracked(a, li.name),
+                     (long long)cnn_model_batches_tracked(b, li.name));
+    }
+}
+
+static void test_weights(void)
+{
+    cnn_model_opts o = {.batch = 2};
+    char dir[512], file[512];
+    /* A BN model after a training step: running statistics and the batch
+     * count must survive the round trip. */
+    cnn_model *a = make("tiny", o, "naive", 1), *b = make("tiny", o, "naive", 2);
+    if (a && b) {
+        uint64_t rng = 3;
+        float *x = random_input(a, &rng);
+        CHECK_OK(cnn_model_set_input(a, x, numel(cnn_model_input_shape(a))));
+        CHECK_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
+        CHECK_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
+        free(x);
+        path_in(dir, sizeof dir, "tiny", NULL);
+        CHECK_OK(cnn_model_save_weights(a, dir));
+        CHECK_OK(cnn_model_load_weights(b, dir));
+        TU_CHECK(cnn_model_batches_tracked(b, "stem_bn") == 2, "num_batches_tracked %lld, want 2",
+                 (long long)cnn_model_batches_tracked(b, "stem_bn"));
+        same_tensors(a, b, "tiny round trip");
+    }
+    cnn_model_destroy(a);
+    cnn_model_destroy(b);
+
+    a = make("lenet5", o, "naive", 1);
+    b = make("lenet5", o, "naive", 2);
+    if (!a || !b) {
+        cnn_model_destroy(a);
+        cnn_model_destroy(b);
+        return;
+    }
+    path_in(dir, sizeof dir, "lenet", NULL);
+    CHECK_OK(cnn_model_save_weights(a, dir));
+    CHECK_OK(cnn_model_load_weights(b, dir));
+    same_tensors(a, b, "lenet5 round trip");
+
+    /* Each bad directory is refused, names the key and both shapes, and
+     * leaves the model's weights untouched. */
+    cnn_model *c = make("lenet5", o, "naive", 2);
+    path_in(file, sizeof file, "lenet", "fc1.weight.npy");
+    float bad[120 * 399] = {0};
+    cnn_shape wrong = cnn_shape2(120, 399);
+    CHECK_OK(cnn_npy_write_f32(file, &wrong, bad));
+    const char *const shape_parts[] = {"fc1.weight", "120x399", "120x400", NULL};
+    expect_error(cnn_model_load_weights(c, dir), CNN_ERR_INVALID_ARG, "wrong shape", shape_parts);
+    remove(file);
+    const char *const missing_parts[] = {"fc1.weight", "missing", "120x400", NULL};
+    expect_error(cnn_model_load_weights(c, dir), CNN_ERR_INVALID_ARG, "missing key", missing_parts);
+    CHECK_OK(cnn_model_save_weights(a, dir));
+    path_in(file, sizeof file, "lenet", "fc9.bias.npy");
+    cnn_shape three = cnn_shape1(3);
+    CHECK_OK(cnn_npy_write_f32(file, &three, bad));
+    const char *const extra_parts[] = {"fc9.bias", "extra", "3", NULL};
+    expect_error(cnn_model_load_weights(c, dir), CNN_ERR_INVALID_ARG, "extra key", extra_parts);
+    remove(file);
+    path_in(file, sizeof file, "lenet", "conv1.bias.npy");
+    int32_t ints[6] = {0};
+    cnn_shape six = cnn_shape1(6);
+    CHECK_OK(cnn_npy_write(file, CNN_DTYPE_I32, &six, ints));
+    const char *const dtype_parts[] = {"conv1.bias", NULL};
+    expect_error(cnn_model_load_weights(c, dir), CNN_ERR_INVALID_ARG, "int32 weights", dtype_parts);
+    cnn_model *d = make("lenet5", o, "naive", 2);
+    if (c && d)
+        same_tensors(c, d, "after refused loads");
+    cnn_model_destroy(d);
+    cnn_model_destroy(a);
+    cnn_model_destroy(b);
+    cnn_model_destroy(c);
+}
+
+/* ---- finite differences ------------------------------------------------- */
+
+/* The mean cross-entropy computed in double from the float32 logits, which
+ * keeps the loss's own rounding (1 ulp of a float near 2.3 is 2.4e-7) out of
+ * the difference quotient. */
+static double loss_at(cnn_model *m, cnn_mode mode, const int32_t *labels)
+{
+    cnn_shape ys = cnn_model_output_shape(m);
+    int64_t n = ys.dim[0], k = ys.dim[1];
+    float *y = malloc((size_t)(n * k) * sizeof *y);
+    cnn_model_set_step(m, 0);
+    CHECK_OK(cnn_model_forward(m, mode));
+    CHECK_OK(cnn_model_get_logits(m, y, n * k));
+    double loss = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double mx = y[i * k];
+        for (int64_t j = 1; j < k; j++)
+            mx = fmax(mx, y[i * k + j]);
+        double sum = 0.0;
+        for (int64_t j = 0; j < k; j++)
+            sum += exp(y[i * k + j] - mx);
+        loss += mx + log(sum) - y[i * k + labels[i]];
+    }
+    free(y);
+    return loss / (double)n;
+}
+
+/* Central differences of the loss against the analytic gradient for the
+ * largest-gradient coordinate of every trainable tensor and a random one.
+ * Two error sources pull the step h in opposite directions: float32
+ * rounding inside the forward pass (about 1e-9 / h here, measured, with the
+ * loss recomputed in double) and ReLU / max-pool kinks crossed within +-h
+ * (an error of order h). So each coordinate is tried at four steps and
+ * passes if at any of them it agrees within 2% of the larger value plus
+ * twice the rounding bound, 2e-9 / h. Kinks spoil the large steps and
+ * rounding the small ones, never all four for the largest-gradient
+ * coordinate; a lost contribution (a branch's gradient overwritten instead
+ * of summed) is an error of order 100% at every step. */
+static void fd_check(const char *name, cnn_model_opts o, cnn_mode mode, double h0)
+{
+    const double hs[4] = {h0, h0 / 10, h0 / 100, h0 / 1000};
+    cnn_model *m = make(name, o, "naive", 21);
+    if (!m)
+        return;
+    uint64_t rng = 99;
+    float *x = random_input(m, &rng);
+    int32_t *labels = random_labels(m, &rng);
+    CHECK_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
+    CHECK_OK(cnn_model_set_labels(
+        m, labels, numel(cnn_model_output_shape(m)) / cnn_model_output_shape(m).dim[1]));
+    double base = loss_at(m, mode, labels);
+    float reported = NAN;
+    CHECK_OK(cnn_model_loss(m, &reported));
+    TU_CHECK(fabs(reported - base) <= 1e-6 * base, "%s: loss %.9g, recomputed %.9g", name, reported,
+             base);
+    CHECK_OK(cnn_model_backward(m));
+    int checked = 0;
+    double worst = 0.0;
+    for (int t = 0; t < cnn_model_tensor_count(m); t++) {
+        cnn_tensor_info ti;
+        cnn_model_tensor(m, t, &ti);
+        if (!ti.trainable)
+            continue;
+        int64_t n = numel(ti.shape);
+        float *w = malloc((size_t)n * sizeof *w), *g = malloc((size_t)n * sizeof *g);
+        CHECK_OK(cnn_model_get_tensor(m, ti.key, w, n));
+        CHECK_OK(cnn_model_get_grad(m, ti.key, g, n));
+        int64_t coords[2] = {0, (int64_t)(tu_next(&rng) % (uint64_t)n)};
+        for (int64_t i = 1; i < n; i++)
+            if (fabsf(g[i]) > fabsf(g[coords[0]]))
+                coords[0] = i;
+        for (int k = 0; k < 2; k++) {
+            int64_t i = coords[k];
+            float w0 = w[i];
+            double an = g[i], best_fd = NAN;
+            bool ok = false;
+            for (int j = 0; j < 4; j++) {
+                w[i] = (float)(w0 + hs[j]);
+                double hp = (double)w[i] - w0;
+                CHECK_OK(cnn_model_set_tensor(m, ti.key, w, n));
+                double lp = loss_at(m, mode, labels);
+                w[i] = (float)(w0 - hs[j]);
+                double hm = w0 - (double)w[i];
+                CHECK_OK(cnn_model_set_tensor(m, ti.key, w, n));
+                double lm = loss_at(m, mode, labels);
+                double fd = (lp - lm) / (hp + hm);
+                ok |= fabs(fd - an) <= 0.02 * fmax(fabs(fd), fabs(an)) + 2e-9 / hs[j];
+                if (j == 0 || fabs(fd - an) < fabs(best_fd - an))
+                    best_fd = fd;
+            }
+            w[i] = w0;
+            CHECK_OK(cnn_model_set_tensor(m, ti.key, w, n));
+            TU_CHECK(ok,
+                     "%s %s: %s[%lld]: analytic %.6g, closest finite "
+                     "difference %.6g",
+                     name, cnn_mode_str(mode), ti.key, (long long)i, an, best_fd);
+            if (k == 0)
+                worst = fmax(worst, fabs(best_fd - an) / fabs(an));
+            if (getenv("FD_VERBOSE"))
+                printf("    %s[%lld] analytic %.6g fd %.6g\n", ti.key, (long long)i, an, best_fd);
+            checked++;
+        }
+        free(w);
+        free(g);
+    }
+    printf("  fd %-12s %-5s: %d coordinates; largest-gradient ones within %.2e relative\n", name,
+           cnn_mode_str(mode), checked, worst);
+    free(x);
+    free(labels);
+    cnn_model_destroy(m);
+}
+
+/* Eval-mode gradients through batch norm have no backend entry yet: refused
+ * with the reason, before any gradient is touched. */
+static void test_eval_bn_backward(void)
+{
+    cnn_model *m = make("tiny", (cnn_model_opts){.batch = 2}, "naive", 1);
+    if (!m)
+        return;
+    uint64_t rng = 4;
+    float *x = random_input(m, &rng);
+    int32_t *labels = random_labels(m, &rng);
+    float loss;
+    CHECK_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
+    CHECK_OK(cnn_model_set_labels(m, labels, 2));
+    CHECK_OK(cnn_model_forward(m, CNN_MODE_EVAL));
+    CHECK_OK(cnn_model_loss(m, &loss));
+    const char *const parts[] = {"eval mode", "batch norm", "--mode train", NULL};
+    expect_error(cnn_model_backward(m), CNN_ERR_UNSUPPORTED, "eval backward with BN", parts);
+    free(x);
+    free(labels);
+    cnn_model_destroy(m);
+}
+
+/* ---- fallback recording -------------------------------------------------- */
+
+/* The naive table without conv weight gradients and declining max pooling,
+ * so a run on it must fall back to naive for those and record it. */
+static bool partial_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    (void)ctx;
+    (void)pass;
+    return !(op->kind == CNN_OP_POOL && op->pool.mode == CNN_POOL_MAX);
+}
+
+static void test_fallbacks(void)
+{
+    cnn_backend partial = *cnn_backend_find("naive");
+    partial.name = "partial";
+    partial.conv_bwd_filter = NULL;
+    partial.supports = partial_supports;
+    const cnn_backend *extra[] = {&partial, NULL};
+
+    cnn_model_opts o = {.batch = 2};
+    cnn_model *ref = make("fashion_cnn", o, "naive", 4), *m = NULL;
+    CHECK_OK(cnn_model_create("fashion_cnn", &o, &m));
+    if (!ref || !m) {
+        cnn_model_destroy(ref);
+        cnn_model_destroy(m);
+        return;
+    }
+    cnn_exec_opts e = {.backends = "partial", .seed = 77, .extra_backends = extra};
+    CHECK_OK(cnn_model_bind(m, &e));
+    CHECK_OK(cnn_model_init_params(m, 4));
+    TU_CHECK(cnn_model_fallback_count(m) == 0, "fallbacks recorded before anything ran");
+    uint64_t rng = 8;
+    float *x = random_input(m, &rng);
+    int32_t *labels = random_labels(m, &rng);
+    float lr = 0, lm = 0;
+    cnn_model *both[2] = {ref, m};
+    for (int k = 0; k < 2; k++) {
+        CHECK_OK(cnn_model_set_input(both[k], x, numel(cnn_model_input_shape(m))));
+        CHECK_OK(cnn_model_set_labels(both[k], labels, 2));
+        CHECK_OK(cnn_model_forward(both[k], CNN_MODE_TRAIN));
+        CHECK_OK(cnn_model_loss(both[k], k ? &lm : &lr));
+    }
+    /* Forward only so far: the two max pools. */
+    TU_CHECK(cnn_model_fallback_count(m) == 2, "%d fallbacks after forward, want 2",
+             cnn_model_fallback_count(m));
+    CHECK_OK(cnn_model_backward(m));
+    CHECK_OK(cnn_model_backward(ref));
+    /* + both pools' backward and both convs' weight gradients. */
+    TU_CHECK(cnn_model_fallback_count(m) == 6, "%d fallbacks after backward, want 6",
+             cnn_model_fallback_count(m));
+    bool saw_conv = false;
+    for (int i = 0; i < cnn_model_fallback_count(m); i++) {
+        cnn_fallback f;
+        CHECK_OK(cnn_model_fallback(m, i, &f));
+        TU_CHECK(strcmp(f.requested, "partial") == 0 && strcmp(f.used, "naive") == 0 &&
+                     f.algorithm && f.calls == 1,
+                 "fallback %d: %s %s requested %s used %s calls %lld", i, f.layer,
+                 cnn_pass_str(f.pass), f.requested, f.used, (long long)f.calls);
+        saw_conv |= strcmp(f.layer, "conv_layer1.0") == 0 && f.pass == CNN_BWD_WEIGHT;
+    }
+    TU_CHECK(saw_conv, "conv_layer1.0 bwd_weight fallback not recorded");
+    const char *alg = NULL;
+    const char *be = cnn_model_layer_backend(m, 0, CNN_FWD, &alg);
+    TU_CHECK(be && strcmp(be, "partial") == 0, "conv_layer1.0 forward runs on %s",
+             be ? be : "(none)");
+    /* The same computations on the same code: identical results. */
+    TU_CHECK(lr == lm, "loss %.9g on naive, %.9g with fallbacks", lr, lm);
+    float gr[16 * 9], gm[16 * 9];
+    CHECK_OK(cnn_model_get_grad(ref, "conv_layer1.0.weight", gr, 16 * 9));
+    CHECK_OK(cnn_model_get_grad(m, "conv_layer1.0.weight", gm, 16 * 9));
+    TU_CHECK(memcmp(gr, gm, sizeof gr) == 0, "gradients differ with fallbacks");
+
+    /* An override puts naive first for the convolutions: no fallback there. */
+    cnn_model *ov = NULL;
+    CHECK_OK(cnn_model_create("fashion_cnn", &o, &ov));
+    cnn_exec_opts eo = {
+        .backends = "partial", .overrides = "conv_layer*.0=naive", .extra_backends = extra};
+    CHECK_OK(cnn_model_bind(ov, &eo));
+    be = cnn_model_layer_backend(ov, 0, CNN_BWD_WEIGHT, NULL);
+    TU_CHECK(be && strcmp(be, "naive") == 0, "override: conv bwd_weight on %s", be ? be : "-");
+    be = cnn_model_layer_backend(ov, 1, CNN_FWD, NULL);
+    TU_CHECK(be && strcmp(be, "partial") == 0, "override leaked to relu: %s", be ? be : "-");
+    cnn_model_destroy(ov);
+    free(x);
+    free(labels);
+    cnn_model_destroy(ref);
+    cnn_model_destroy(m);
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+#define TIMED(call)                                                                                \
+    do {                                                                                           \
+        double t0_ = now();                                                                        \
+        call;                                                                                      \
+        printf("  %-60.60s %6.2f s\n", #call, now() - t0_);                                        \
+    } while (0)
+
+int main(void)
+{
+    if (!mkdtemp(tmp_root)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    TIMED(test_catalogue());
+    TIMED(test_shapes_and_errors());
+    TIMED(test_forward_runs());
+    TIMED(test_dropout_reproducible());
+    TIMED(test_weights());
+    TIMED(fd_check("tiny", (cnn_model_opts){.batch = 3}, CNN_MODE_TRAIN, 1e-2));
+    TIMED(fd_check("lenet5", (cnn_model_opts){.batch = 4}, CNN_MODE_TRAIN, 1e-2));
+    TIMED(fd_check("fashion_cnn", (cnn_model_opts){.batch = 2}, CNN_MODE_TRAIN, 1e-2));
+    TIMED(fd_check("fashion_cnn", (cnn_model_opts){.batch = 2}, CNN_MODE_EVAL, 1e-2));
+    TIMED(test_eval_bn_backward());
+    TIMED(test_fallbacks());
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmp_root);
+    return tu_finish("test_models");
+}
