@@ -6,5 +6,6 @@
 int cmd_backends(int argc, char **argv);
 int cmd_op(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

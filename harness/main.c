@@ -15,6 +15,7 @@ static const command commands[] = {
     {"backends", cmd_backends, "list the backends in this build and what each implements"},
     {"op", cmd_op, "run one operation from .npy files on one backend"},
     {"verify", cmd_verify, "check every backend, op and pass (or whole models) against naive"},
+    {"bench", cmd_bench, "time a model's layers on several backends side by side"},
 };
 
 static void usage(FILE *out)

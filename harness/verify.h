@@ -64,6 +64,15 @@ int vcase_outputs(const vcase *c, cnn_pass pass, vt out[5]);
  * numel[t] floats, caller-owned). */
 cnn_status vcase_run(const vcase *c, cnn_ctx *ctx, cnn_pass pass, float *const out[VT_COUNT]);
 
+/* Allocate every tensor of the case in ctx's memory and upload the inputs
+ * (outputs get the inputs' storage too, uninitialised); free with
+ * vcase_device_free. For benchmarks, which call the same pass many times. */
+cnn_status vcase_upload(const vcase *c, cnn_ctx *ctx, void *dev[VT_COUNT]);
+void vcase_device_free(cnn_ctx *ctx, void *dev[VT_COUNT]);
+/* One call of `pass` through dispatch on tensors already in ctx's memory. */
+cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const dev[VT_COUNT],
+                      void *ws, size_t ws_size);
+
 /* Run the reference (naive) on every pass the op has and keep its outputs
  * in c->ref; the forward outputs that backward passes consume (y, saved
  * statistics, probabilities) become inputs in c->host. */

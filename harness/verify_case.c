@@ -249,8 +249,8 @@ int vcase_outputs(const vcase *c, cnn_pass pass, vt out[5])
 }
 
 /* One call through dispatch with every tensor in backend memory. */
-static cnn_status call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const p[VT_COUNT],
-                       void *ws, size_t wss)
+cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const p[VT_COUNT],
+                      void *ws, size_t wss)
 {
     float *const *f = (float *const *)p;
     switch (op->kind) {
@@ -316,51 +316,40 @@ static cnn_status call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *cons
 
 cnn_status vcase_run(const vcase *c, cnn_ctx *ctx, cnn_pass pass, float *const out[VT_COUNT])
 {
-    void *dev[VT_COUNT] = {0};
-    void *ws = NULL;
+    void *dev[VT_COUNT], *ws = NULL;
     vt outs[5];
     int nout = vcase_outputs(c, pass, outs);
-    bool is_out[VT_COUNT] = {0};
-    for (int i = 0; i < nout; i++)
-        is_out[outs[i]] = true;
-
-    cnn_status st = CNN_OK;
-    size_t wss = cnn_workspace_size(ctx, &c->op, pass);
-    if (wss)
-        st = cnn_mem_alloc(ctx, wss, &ws);
-    for (int t = 0; t < VT_COUNT && st == CNN_OK; t++) {
-        if (!c->numel[t])
+    cnn_status st = vcase_upload(c, ctx, dev);
+    if (st != CNN_OK)
+        return st;
+    /* Every output starts as NaN, so an element the backend forgets to write
+     * fails the comparison; the running statistics are read and updated in
+     * place, so they keep their inputs. */
+    for (int i = 0; i < nout && st == CNN_OK; i++) {
+        vt t = outs[i];
+        if (t == VT_RMEAN || t == VT_RVAR)
             continue;
         size_t bytes = (size_t)c->numel[t] * 4;
-        st = cnn_mem_alloc(ctx, bytes, &dev[t]);
-        if (st != CNN_OK)
+        float *nan = malloc(bytes);
+        if (!nan) {
+            st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory");
             break;
-        /* running statistics are read and updated in place: they keep their
-         * inputs; every other output starts as NaN so an element the backend
-         * forgets to write fails the comparison */
-        bool in_place = t == VT_RMEAN || t == VT_RVAR;
-        if (is_out[t] && !in_place) {
-            float *nan = malloc(bytes);
-            if (!nan) {
-                st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory");
-                break;
-            }
-            for (int64_t i = 0; i < c->numel[t]; i++)
-                nan[i] = NAN;
-            st = cnn_mem_upload(ctx, dev[t], nan, bytes);
-            free(nan);
-        } else if (c->host[t]) {
-            st = cnn_mem_upload(ctx, dev[t], c->host[t], bytes);
         }
+        for (int64_t j = 0; j < c->numel[t]; j++)
+            nan[j] = NAN;
+        st = cnn_mem_upload(ctx, dev[t], nan, bytes);
+        free(nan);
     }
+    size_t wss = cnn_workspace_size(ctx, &c->op, pass);
+    if (st == CNN_OK && wss)
+        st = cnn_mem_alloc(ctx, wss, &ws);
     if (st == CNN_OK)
-        st = call(ctx, &c->op, pass, dev, ws, wss);
+        st = vcase_call(ctx, &c->op, pass, dev, ws, wss);
     if (st == CNN_OK)
         st = cnn_sync(ctx);
     for (int i = 0; i < nout && st == CNN_OK; i++)
         st = cnn_mem_download(ctx, out[outs[i]], dev[outs[i]], (size_t)c->numel[outs[i]] * 4);
-    for (int t = 0; t < VT_COUNT; t++)
-        cnn_mem_free(ctx, dev[t]);
+    vcase_device_free(ctx, dev);
     cnn_mem_free(ctx, ws);
     return st;
 }
@@ -390,4 +379,29 @@ cnn_status vcase_reference(vcase *c, cnn_ctx *naive)
         }
     }
     return CNN_OK;
+}
+
+cnn_status vcase_upload(const vcase *c, cnn_ctx *ctx, void *dev[VT_COUNT])
+{
+    cnn_status st = CNN_OK;
+    for (int t = 0; t < VT_COUNT; t++)
+        dev[t] = NULL;
+    for (int t = 0; t < VT_COUNT && st == CNN_OK; t++) {
+        if (!c->numel[t])
+            continue;
+        st = cnn_mem_alloc(ctx, (size_t)c->numel[t] * 4, &dev[t]);
+        if (st == CNN_OK && c->host[t])
+            st = cnn_mem_upload(ctx, dev[t], c->host[t], (size_t)c->numel[t] * 4);
+    }
+    if (st != CNN_OK)
+        vcase_device_free(ctx, dev);
+    return st;
+}
+
+void vcase_device_free(cnn_ctx *ctx, void *dev[VT_COUNT])
+{
+    for (int t = 0; t < VT_COUNT; t++) {
+        cnn_mem_free(ctx, dev[t]);
+        dev[t] = NULL;
+    }
 }

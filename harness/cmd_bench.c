@@ -1,0 +1,137 @@
+/* cnnbench bench: time the layers of a model on several backends side by
+ * side, through Google Benchmark.
+ *
+ * The machine is shared and noisy, so backends are compared within one run:
+ * for each layer every backend is timed back to back before the next layer,
+ * each case for `repetitions` repetitions of at least `min-time` seconds, and
+ * the median per-iteration time is what is reported, with min and max as the
+ * spread. Ratios are against the first backend listed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "commands.h"
+#include "gbench.h"
+#include "machine.h"
+#include "model.h"
+#include "registry.h"
+#include "report.h"
+
+static int check_backends(const cli_cmd *cmd, const char *list, bench_run *run)
+{
+    char valid[1024], name[64];
+    cnn_backend_names(valid, sizeof valid);
+    for (const char *p = list; bench_next_item(&p, name, sizeof name);) {
+        const cnn_backend *be = cnn_backend_find(name);
+        if (!be)
+            return cli_usage_error(cmd, "unknown backend '%s' in --backends; valid backends: %s",
+                                   name, valid);
+        if (run->nbackends == BENCH_MAX_BACKENDS)
+            return cli_usage_error(cmd, "at most %d backends in one run", BENCH_MAX_BACKENDS);
+        run->backends[run->nbackends++] = be;
+    }
+    if (!run->nbackends)
+        return cli_usage_error(cmd, "--backends names no backend");
+    return -1;
+}
+
+static int check_passes(const cli_cmd *cmd, const char *list, bench_run *run)
+{
+    char name[32];
+    for (const char *p = list; bench_next_item(&p, name, sizeof name);) {
+        int found = -1;
+        for (int i = 0; i < CNN_PASS_COUNT; i++)
+            if (!strcmp(name, cnn_pass_str((cnn_pass)i)))
+                found = i;
+        if (found < 0)
+            return cli_usage_error(cmd, "unknown pass '%s' in --passes; valid passes: %s", name,
+                                   "fwd, fwd_infer, bwd_data, bwd_weight, bwd_bias");
+        run->passes[found] = true;
+    }
+    return -1;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *model = "vgg16", *ops = "conv2d", *passes = "fwd", *backends = NULL;
+    const char *out_dir = "results";
+    int batch = 4, reps = 5, threads = 0;
+    double min_time = 0.2;
+    bool cold = false;
+    cli_opt opts[] = {
+        {"model", CLI_STRING, &model, "M", "model whose layers to time (default vgg16)", false,
+         false},
+        {"batch", CLI_INT, &batch, "N", "batch size (default 4)", false, false},
+        {"ops", CLI_STRING, &ops, "LIST", "operations to time (default conv2d)", false, false},
+        {"passes", CLI_STRING, &passes, "LIST",
+         "passes: fwd, fwd_infer, bwd_data, bwd_weight, bwd_bias (default fwd)", false, false},
+        {"backends", CLI_STRING, &backends, "LIST",
+         "backends, the first is the baseline of the ratios (default: every usable one but "
+         "naive)",
+         false, false},
+        {"repetitions", CLI_INT, &reps, "N", "repetitions per case (default 5)", false, false},
+        {"min-time", CLI_DOUBLE, &min_time, "S", "seconds per repetition at least (default 0.2)",
+         false, false},
+        {"cold", CLI_FLAG, &cold, NULL, "evict the caches before every iteration", false, false},
+        {"threads", CLI_INT, &threads, "N", "CPU threads (default: OpenMP's)", false, false},
+        {"out-dir", CLI_STRING, &out_dir, "DIR", "results folder (default results)", false, false},
+    };
+    cli_cmd cmd = {
+        .name = "bench",
+        .summary = "Time each distinct layer of a model on several backends side by side.",
+        .details = "Writes DIR/bench-<timestamp>/bench.csv and meta.json (machine, build,\n"
+                   "settings). Times are medians of the repetitions, wall clock, per call;\n"
+                   "caches are warm unless --cold.",
+        .opts = opts,
+        .nopts = (int)(sizeof opts / sizeof opts[0]),
+    };
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (batch < 1 || reps < 1 || reps > CNN_GBENCH_MAX_REPS || !(min_time > 0))
+        return cli_usage_error(&cmd, "need --batch >= 1, --repetitions in [1, %d], --min-time > 0",
+                               CNN_GBENCH_MAX_REPS);
+    if (!cnn_model_find(model)) {
+        char valid[512];
+        return cli_usage_error(&cmd, "unknown model '%s'; valid models: %s", model,
+                               cnn_model_names(valid, sizeof valid));
+    }
+    bench_run run = {.model = model,
+                     .batch = batch,
+                     .ops = ops,
+                     .repetitions = reps,
+                     .min_time = min_time,
+                     .cold = cold};
+    run.threads = cli_set_threads(threads);
+    if ((rc = check_passes(&cmd, passes, &run)) >= 0)
+        return rc;
+    char all[1024] = "";
+    if (!backends) {
+        for (int i = 0; i < cnn_backend_count(); i++) {
+            const cnn_backend *be = cnn_backend_at(i);
+            char why[256];
+            if (strcmp(be->name, "naive") && cnn_backend_available(be, why, sizeof why))
+                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", *all ? "," : "",
+                         be->name);
+        }
+        backends = all;
+    }
+    if ((rc = check_backends(&cmd, backends, &run)) >= 0)
+        return rc;
+
+#ifndef CNN_HAVE_BENCHMARK
+    fprintf(stderr, "cnnbench bench: this build has no Google Benchmark (apt-get install "
+                    "libbenchmark-dev, then reconfigure)\n");
+    return CLI_EXIT_UNSUPPORTED;
+#else
+    char ts[32];
+    snprintf(run.dir, sizeof run.dir, "%s/bench-%s", out_dir, report_timestamp(ts, sizeof ts));
+    cnn_status st = bench_execute(&run, stdout);
+    if (st != CNN_OK)
+        return cli_fail("bench", st);
+    printf("results: %s/bench.csv, %s/meta.json\n", run.dir, run.dir);
+    return CLI_EXIT_OK;
+#endif
+}
