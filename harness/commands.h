@@ -5,6 +5,8 @@
 
 int cmd_backends(int argc, char **argv);
 int cmd_op(int argc, char **argv);
+int cmd_models(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 

@@ -14,6 +14,8 @@ typedef struct command {
 static const command commands[] = {
     {"backends", cmd_backends, "list the backends in this build and what each implements"},
     {"op", cmd_op, "run one operation from .npy files on one backend"},
+    {"models", cmd_models, "list the models, or one model's layers (--layers NAME)"},
+    {"run", cmd_run, "run a whole model forward (and backward) from .npy files"},
     {"verify", cmd_verify, "check every backend, op and pass (or whole models) against naive"},
     {"bench", cmd_bench, "time a model's layers on several backends side by side"},
 };

@@ -1,0 +1,304 @@
+/* cnnbench run: one forward (and, with labels, one backward) of a whole
+ * model on a chosen backend list, from .npy files, to .npy files.
+ *
+ * Everything is computed and checked before anything is written: a run
+ * whose logits, loss or gradients hold NaN or Inf reports which tensors and
+ * how many values, and writes none of its outputs. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "model.h"
+#include "npy.h"
+#include "registry.h"
+#include "report.h"
+
+typedef struct run_args {
+    const char *model, *backends, *overrides, *weights, *input, *labels, *mode, *save_weights, *out;
+    uint64_t seed;
+    int threads, classes;
+    bool progress;
+} run_args;
+
+/* Every backend named in the list and in the overrides exists. */
+static int check_backends(const cli_cmd *cmd, const run_args *a)
+{
+    char buf[1024], names[512];
+    cnn_backend_names(names, sizeof names);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *src = pass == 0 ? a->backends : a->overrides;
+        if (!src)
+            continue;
+        snprintf(buf, sizeof buf, "%s", src);
+        char *save = NULL;
+        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            char *name = pass == 0 ? tok : strchr(tok, '=');
+            if (!name)
+                return cli_usage_error(cmd, "--override '%s' is not LAYER_GLOB=BACKEND", tok);
+            name += pass == 1;
+            while (*name == ' ')
+                name++;
+            char *end = name + strlen(name);
+            while (end > name && end[-1] == ' ')
+                *--end = '\0';
+            if (*name && !cnn_backend_find(name))
+                return cli_usage_error(cmd, "unknown backend '%s'; valid backends: %s", name,
+                                       names);
+        }
+    }
+    return -1;
+}
+
+static int64_t count_nonfinite(const float *x, int64_t n)
+{
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        bad += !isfinite(x[i]);
+    return bad;
+}
+
+/* Download every trainable gradient once to check it; returns how many
+ * tensors hold non-finite values, naming each on stderr. */
+static int check_grads(cnn_model *m, cnn_status *st)
+{
+    int bad_tensors = 0;
+    for (int t = 0; t < cnn_model_tensor_count(m) && *st == CNN_OK; t++) {
+        cnn_tensor_info ti;
+        cnn_model_tensor(m, t, &ti);
+        if (!ti.trainable)
+            continue;
+        int64_t n = cnn_shape_numel(&ti.shape);
+        float *g = malloc((size_t)n * sizeof *g);
+        if (!g) {
+            *st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "no memory for gradient %s", ti.key);
+            break;
+        }
+        *st = cnn_model_get_grad(m, ti.key, g, n);
+        int64_t bad = *st == CNN_OK ? count_nonfinite(g, n) : 0;
+        if (bad) {
+            fprintf(stderr, "cnnbench run: gradient %s: %lld of %lld values are NaN or Inf\n",
+                    ti.key, (long long)bad, (long long)n);
+            bad_tensors++;
+        }
+        free(g);
+    }
+    return bad_tensors;
+}
+
+static cnn_status write_grads(cnn_model *m, const char *out)
+{
+    char dir[4096], path[sizeof dir + 256];
+    snprintf(dir, sizeof dir, "%s/grad", out);
+    cnn_status st = report_mkdirs(dir);
+    for (int t = 0; t < cnn_model_tensor_count(m) && st == CNN_OK; t++) {
+        cnn_tensor_info ti;
+        cnn_model_tensor(m, t, &ti);
+        if (!ti.trainable)
+            continue;
+        int64_t n = cnn_shape_numel(&ti.shape);
+        float *g = malloc((size_t)n * sizeof *g);
+        if (!g)
+            return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "no memory for gradient %s", ti.key);
+        st = cnn_model_get_grad(m, ti.key, g, n);
+        snprintf(path, sizeof path, "%s/%s.npy", dir, ti.key);
+        if (st == CNN_OK)
+            st = cnn_npy_write_f32(path, &ti.shape, g);
+        free(g);
+    }
+    return st;
+}
+
+static cnn_status write_loss(const char *out, float loss)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/loss.txt", out);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return cnn_fail(CNN_ERR_IO, "cannot write %s", tmp);
+    int ok = fprintf(f, "%.9g\n", loss) > 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0) {
+        remove(tmp);
+        return cnn_fail(CNN_ERR_IO, "cannot write %s", path);
+    }
+    return CNN_OK;
+}
+
+/* Read x.npy and build the model for its shape: batch from dimension 0,
+ * channels and image size from the rest. */
+static cnn_status load_model(const run_args *a, cnn_shape *xs, float **x, cnn_model **m)
+{
+    cnn_status st = cnn_npy_read_f32(a->input, xs, x);
+    if (st != CNN_OK)
+        return st;
+    const cnn_model_desc *d = cnn_model_find(a->model);
+    if (xs->ndim != 4) {
+        char s[64];
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "input %s has shape %s, model %s expects a 4-d batch N x %d x %d x %d",
+                        a->input, cnn_shape_str(xs, s, sizeof s), a->model, d->c, d->h, d->w);
+    }
+    cnn_model_opts o = {.batch = (int)xs->dim[0],
+                        .classes = a->classes,
+                        .c = (int)xs->dim[1],
+                        .h = (int)xs->dim[2],
+                        .w = (int)xs->dim[3]};
+    st = cnn_model_create(a->model, &o, m);
+    if (st != CNN_OK)
+        return st;
+    cnn_exec_opts e = {.backends = a->backends,
+                       .overrides = a->overrides,
+                       .threads = a->threads,
+                       .seed = a->seed,
+                       .forward_only = a->labels == NULL};
+    st = cnn_model_bind(*m, &e);
+    if (st == CNN_OK)
+        st = a->weights ? cnn_model_load_weights(*m, a->weights)
+                        : cnn_model_init_params(*m, a->seed);
+    if (st == CNN_OK && a->progress)
+        cnn_model_set_hook(*m, cnn_model_progress_hook, stderr, false);
+    return st;
+}
+
+static cnn_status read_labels(const run_args *a, cnn_model *m, int32_t **labels)
+{
+    cnn_shape ys = cnn_model_output_shape(m);
+    int64_t count = 0;
+    cnn_status st = cnn_npy_read_labels(a->labels, (int)ys.dim[1], &count, labels);
+    if (st == CNN_OK && count != ys.dim[0])
+        st = cnn_fail(CNN_ERR_INVALID_ARG, "labels %s hold %lld labels, the input batch is %lld",
+                      a->labels, (long long)count, (long long)ys.dim[0]);
+    return st;
+}
+
+static int run(const run_args *a)
+{
+    cnn_mode mode = strcmp(a->mode, "train") == 0 ? CNN_MODE_TRAIN : CNN_MODE_EVAL;
+    cnn_shape xs;
+    float *x = NULL, *logits = NULL, loss = NAN;
+    int32_t *labels = NULL;
+    cnn_model *m = NULL;
+    int bad = 0;
+    cnn_status st = load_model(a, &xs, &x, &m);
+    cnn_shape ys = m ? cnn_model_output_shape(m) : cnn_shape1(0);
+    int64_t ny = cnn_shape_numel(&ys);
+    if (st == CNN_OK && a->labels)
+        st = read_labels(a, m, &labels);
+    if (st == CNN_OK)
+        st = cnn_model_set_input(m, x, cnn_shape_numel(&xs));
+    if (st == CNN_OK)
+        st = cnn_model_forward(m, mode);
+    if (st == CNN_OK && !(logits = malloc((size_t)ny * sizeof *logits)))
+        st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "no memory for logits");
+    if (st == CNN_OK)
+        st = cnn_model_get_logits(m, logits, ny);
+    if (st == CNN_OK && count_nonfinite(logits, ny)) {
+        fprintf(stderr, "cnnbench run: logits: %lld of %lld values are NaN or Inf\n",
+                (long long)count_nonfinite(logits, ny), (long long)ny);
+        bad++;
+    }
+    if (st == CNN_OK && labels) {
+        st = cnn_model_set_labels(m, labels, ys.dim[0]);
+        if (st == CNN_OK)
+            st = cnn_model_loss(m, &loss);
+        if (st == CNN_OK && !isfinite(loss)) {
+            fprintf(stderr, "cnnbench run: loss is %g\n", loss);
+            bad++;
+        }
+        if (st == CNN_OK)
+            st = cnn_model_backward(m);
+        if (st == CNN_OK)
+            bad += check_grads(m, &st);
+    }
+    if (m)
+        cnn_model_print_fallbacks(m, stderr);
+    if (st == CNN_OK && bad)
+        st = cnn_fail(CNN_ERR_INVALID_ARG,
+                      "%d output tensor(s) hold NaN or Inf (listed above); nothing was written",
+                      bad);
+    if (st == CNN_OK)
+        st = report_mkdirs(a->out);
+    if (st == CNN_OK) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/logits.npy", a->out);
+        st = cnn_npy_write_f32(path, &ys, logits);
+    }
+    if (st == CNN_OK && labels)
+        st = write_loss(a->out, loss);
+    if (st == CNN_OK && labels)
+        st = write_grads(m, a->out);
+    if (st == CNN_OK && a->save_weights)
+        st = cnn_model_save_weights(m, a->save_weights);
+    free(x);
+    free(logits);
+    free(labels);
+    cnn_model_destroy(m);
+    return st == CNN_OK ? CLI_EXIT_OK : cli_fail("run", st);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_args a = {.mode = "eval"};
+    cli_opt opts[] = {
+        {"model", CLI_STRING, &a.model, "NAME", "model (see cnnbench models)", true, false},
+        {"backend", CLI_STRING, &a.backends, "B[,B2...]",
+         "backends in order of preference, per layer and pass; naive is the last resort", true,
+         false},
+        {"override", CLI_STRING, &a.overrides, "GLOB=B[,...]",
+         "put backend B first for layers matching GLOB (e.g. 'layer4.*=onednn')", false, false},
+        {"input", CLI_STRING, &a.input, "FILE", "float32 .npy, N x C x H x W", true, false},
+        {"labels", CLI_STRING, &a.labels, "FILE",
+         "int64/int32/uint8 .npy of N class indices: also loss and gradients", false, false},
+        {"weights", CLI_STRING, &a.weights, "DIR",
+         "load DIR/KEY.npy (PyTorch state_dict keys); default: seeded init", false, false},
+        {"mode", CLI_STRING, &a.mode, "eval|train",
+         "eval: running BN statistics, no dropout; train: batch statistics, dropout (default "
+         "eval)",
+         false, false},
+        {"seed", CLI_U64, &a.seed, "S", "seed of the initial weights and dropout masks (0)", false,
+         false},
+        {"threads", CLI_INT, &a.threads, "N", "CPU threads (default: OpenMP's)", false, false},
+        {"classes", CLI_INT, &a.classes, "N", "classes (default: the model's)", false, false},
+        {"save-weights", CLI_STRING, &a.save_weights, "DIR",
+         "write the weights after the run (train mode updates BN running statistics)", false,
+         false},
+        {"out", CLI_STRING, &a.out, "DIR", "where logits.npy, loss.txt, grad/KEY.npy go", true,
+         false},
+        {"progress", CLI_FLAG, &a.progress, "", "one line per layer on stderr, with its time",
+         false, false},
+    };
+    cli_cmd cmd = {
+        .name = "run",
+        .summary = "Run a whole model forward (and, with --labels, backward) on a backend list.\n"
+                   "Writes DIR/logits.npy; with --labels also DIR/loss.txt (mean cross-entropy)\n"
+                   "and DIR/grad/KEY.npy, the gradient of the mean loss for every parameter.",
+        .details = "The batch and image size come from --input. Layers or passes that run on a "
+                   "backend other than\nthe one asked for are listed on stderr. Nothing is "
+                   "written if any output holds NaN or Inf.\nexit codes: 0 ok, 1 bad data or a "
+                   "failed run, 2 bad usage, 3 unsupported.",
+        .opts = opts,
+        .nopts = (int)(sizeof opts / sizeof opts[0]),
+    };
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc >= 0)
+        return rc;
+    if (!cnn_model_find(a.model)) {
+        char names[256];
+        return cli_usage_error(&cmd, "unknown model '%s'; valid models: %s", a.model,
+                               cnn_model_names(names, sizeof names));
+    }
+    rc = cli_check_choice(&cmd, "mode", a.mode, "eval,train");
+    if (rc >= 0)
+        return rc;
+    rc = check_backends(&cmd, &a);
+    if (rc >= 0)
+        return rc;
+    if (a.threads < 0 || a.classes < 0)
+        return cli_usage_error(&cmd, "--threads and --classes must not be negative");
+    cli_set_threads(a.threads);
+    return run(&a);
+}
