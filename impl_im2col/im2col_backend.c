@@ -1,0 +1,107 @@
+/* The im2col backend's table, context and queries. */
+#include "im2col.h"
+#include "im2col_impl.h"
+#include "cpu_ops.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+
+void cnn_im2col_blas_threads(const cnn_ctx *ctx)
+{
+    if (ctx->opts.threads > 0 && openblas_get_num_threads() != ctx->opts.threads)
+        openblas_set_num_threads(ctx->opts.threads);
+}
+
+static cnn_status im2col_init(cnn_ctx *ctx)
+{
+    cnn_im2col_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "im2col: no memory for a context");
+    st->ws_cap = CNN_IM2COL_DEFAULT_WS_CAP;
+    ctx->impl = st;
+    cnn_im2col_blas_threads(ctx);
+    return CNN_OK;
+}
+
+static void im2col_fini(cnn_ctx *ctx)
+{
+    free(ctx->impl);
+    ctx->impl = NULL;
+}
+
+cnn_status cnn_im2col_set_workspace_cap(cnn_ctx *ctx, size_t bytes)
+{
+    if (!ctx || ctx->backend != &cnn_backend_im2col)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "cnn_im2col_set_workspace_cap: not an im2col context");
+    cnn_im2col_state *st = ctx->impl;
+    st->ws_cap = bytes;
+    return CNN_OK;
+}
+
+/* BLAS takes int dimensions; a conv whose column block would not fit one is
+ * declined rather than truncated. */
+static bool im2col_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    if (op->kind != CNN_OP_CONV)
+        return true;
+    const cnn_im2col_state *st = ctx->impl;
+    cnn_im2col_plan pl = cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap);
+    return cnn_im2col_plan_fits(&op->conv, &pl);
+}
+
+static size_t im2col_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    if (op->kind != CNN_OP_CONV)
+        return 0;
+    const cnn_im2col_state *st = ctx->impl;
+    return cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap).bytes;
+}
+
+static const char *im2col_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    switch (op->kind) {
+    case CNN_OP_CONV: break;
+    case CNN_OP_LINEAR: return "sgemm";
+    default: return "cpu loops";
+    }
+    if (pass == CNN_BWD_BIAS)
+        return "reduction";
+    const cnn_im2col_state *st = ctx->impl;
+    cnn_im2col_plan pl = cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap);
+    if (pl.direct)
+        return "sgemm (1x1)";
+    bool tiled = pl.images == 1 && pl.rows < op->conv.p;
+    switch (pass) {
+    case CNN_FWD:
+        return pl.images > 1 ? "im2col+sgemm (batched)"
+               : tiled       ? "im2col+sgemm (row tiles)"
+                             : "im2col+sgemm";
+    case CNN_BWD_DATA:
+        return pl.images > 1 ? "sgemm+col2im (batched)"
+               : tiled       ? "sgemm+col2im (row tiles)"
+                             : "sgemm+col2im";
+    default:
+        return pl.images > 1 ? "im2col+sgemm (batched)"
+               : tiled       ? "im2col+sgemm (row tiles)"
+                             : "im2col+sgemm";
+    }
+}
+
+const cnn_backend cnn_backend_im2col = {
+    .name = "im2col",
+    .about = "im2col/col2im + OpenBLAS sgemm; OpenMP loops for the other ops",
+    .device = CNN_DEVICE_HOST,
+    .init = im2col_init,
+    .fini = im2col_fini,
+    .supports = im2col_supports,
+    .workspace_size = im2col_workspace_size,
+    .algorithm = im2col_algorithm,
+    .conv_fwd = cnn_im2col_conv_fwd,
+    .conv_bwd_data = cnn_im2col_conv_bwd_data,
+    .conv_bwd_filter = cnn_im2col_conv_bwd_filter,
+    .conv_bwd_bias = cnn_im2col_conv_bwd_bias,
+    .linear_fwd = cnn_im2col_linear_fwd,
+    .linear_bwd_data = cnn_im2col_linear_bwd_data,
+    .linear_bwd_weight = cnn_im2col_linear_bwd_weight,
+    CNN_CPU_OPS_ENTRIES,
+};

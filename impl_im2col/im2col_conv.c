@@ -1,0 +1,222 @@
+/* Convolution passes as GEMMs over lowered input, following the plan from
+ * im2col_plan.c. With CRS = C*R*S and a column block of width N (a row tile
+ * of one image, or a batch of whole images):
+ *   forward      y[K][N]    = w[K][CRS]   . col[CRS][N]
+ *   bwd data     col[CRS][N] = w^T[CRS][K] . dy[K][N],  then col2im
+ *   bwd filter   dw[K][CRS] += dy[K][N]    . col^T[N][CRS]
+ * GEMMs run threaded inside OpenBLAS and are never called from an OpenMP
+ * region; the lowering and staging loops between them are OpenMP, sized by
+ * cnn_cpu_threads() (cpu_parallel.h says why that is often one thread). */
+#include "im2col_impl.h"
+#include "cpu_parallel.h"
+
+#include <cblas.h>
+#include <string.h>
+
+typedef struct conv_run {
+    cnn_im2col_plan pl;
+    float *col, *stage;
+    int threads;
+    int crs;
+    int64_t pq, chw, kpq;
+} conv_run;
+
+static cnn_status conv_begin(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass, void *ws,
+                             size_t ws_size, conv_run *run)
+{
+    const cnn_im2col_state *st = ctx->impl;
+    run->pl = cnn_im2col_plan_conv(d, pass, st->ws_cap);
+    if (ws_size < run->pl.bytes || (run->pl.bytes && !ws))
+        return cnn_fail(CNN_ERR_INVALID_ARG, "im2col conv %s: workspace of %zu bytes, needs %zu",
+                        cnn_pass_str(pass), ws_size, run->pl.bytes);
+    run->col = ws;
+    run->stage = run->pl.stage_floats ? run->col + (run->pl.col_floats + 15) / 16 * 16 : NULL;
+    cnn_im2col_blas_threads(ctx);
+    run->threads = cnn_cpu_threads(ctx);
+    run->crs = d->c * d->r * d->s;
+    run->pq = (int64_t)d->p * d->q;
+    run->chw = (int64_t)d->c * d->h * d->w;
+    run->kpq = (int64_t)d->k * run->pq;
+    return CNN_OK;
+}
+
+/* The staging buffer holds [K][images][P*Q]; NCHW holds [images][K][P*Q]. */
+static void stage_to_nchw(const float *restrict stage, int images, int k, int64_t pq,
+                          const float *restrict bias, float *restrict y, int threads)
+{
+    const int nt = (int64_t)images * k * pq < CNN_CPU_PAR_MIN ? 1 : threads;
+#pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
+    for (int i = 0; i < images; i++)
+        for (int kk = 0; kk < k; kk++) {
+            const float *restrict src = stage + ((int64_t)kk * images + i) * pq;
+            float *restrict dst = y + ((int64_t)i * k + kk) * pq;
+            const float b = bias ? bias[kk] : 0.0f;
+#pragma omp simd
+            for (int64_t j = 0; j < pq; j++)
+                dst[j] = src[j] + b;
+        }
+}
+
+static void nchw_to_stage(const float *restrict y, int images, int k, int64_t pq,
+                          float *restrict stage, int threads)
+{
+    const int nt = (int64_t)images * k * pq < CNN_CPU_PAR_MIN ? 1 : threads;
+#pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
+    for (int i = 0; i < images; i++)
+        for (int kk = 0; kk < k; kk++)
+            memcpy(stage + ((int64_t)kk * images + i) * pq, y + ((int64_t)i * k + kk) * pq,
+                   sizeof(float) * (size_t)pq);
+}
+
+/* y[k][j] += b[k] for a block of `width` pixels at y with row stride ld. */
+static void add_bias(float *y, int k, int64_t width, int64_t ld, const float *b, int threads)
+{
+    const int nt = (int64_t)k * width < CNN_CPU_PAR_MIN ? 1 : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int kk = 0; kk < k; kk++) {
+        float *restrict row = y + kk * ld;
+        const float bk = b[kk];
+#pragma omp simd
+        for (int64_t j = 0; j < width; j++)
+            row[j] += bk;
+    }
+}
+
+cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
+                               const float *b, float *y, CNN_WS)
+{
+    if (d->has_bias && !b)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "conv2d: has_bias is set but the bias is NULL");
+    conv_run run;
+    cnn_status st = conv_begin(ctx, d, CNN_FWD, ws, ws_size, &run);
+    if (st != CNN_OK)
+        return st;
+    const float *bias = d->has_bias ? b : NULL;
+    if (run.pl.images > 1) {
+        for (int n0 = 0; n0 < d->n; n0 += run.pl.images) {
+            const int nb = d->n - n0 < run.pl.images ? d->n - n0 : run.pl.images;
+            const int width = (int)(nb * run.pq);
+            cnn_im2col_lower(d, x + n0 * run.chw, nb, 0, d->p, run.col, run.threads);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f, w,
+                        run.crs, run.col, width, 0.0f, run.stage, width);
+            stage_to_nchw(run.stage, nb, d->k, run.pq, bias, y + n0 * run.kpq, run.threads);
+        }
+        return CNN_OK;
+    }
+    for (int n = 0; n < d->n; n++) {
+        const float *xn = x + n * run.chw;
+        float *yn = y + n * run.kpq;
+        for (int p0 = 0; p0 < d->p; p0 += run.pl.rows) {
+            const int rows = d->p - p0 < run.pl.rows ? d->p - p0 : run.pl.rows;
+            const int width = rows * d->q;
+            const float *cols = xn;
+            if (!run.pl.direct) {
+                cnn_im2col_lower(d, xn, 1, p0, rows, run.col, run.threads);
+                cols = run.col;
+            }
+            float *yt = yn + (int64_t)p0 * d->q;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f, w,
+                        run.crs, cols, width, 0.0f, yt, (int)run.pq);
+            if (bias)
+                add_bias(yt, d->k, width, run.pq, bias, run.threads);
+        }
+    }
+    return CNN_OK;
+}
+
+cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
+                                    const float *w, float *dx, CNN_WS)
+{
+    conv_run run;
+    cnn_status st = conv_begin(ctx, d, CNN_BWD_DATA, ws, ws_size, &run);
+    if (st != CNN_OK)
+        return st;
+    if (run.pl.images > 1) {
+        for (int n0 = 0; n0 < d->n; n0 += run.pl.images) {
+            const int nb = d->n - n0 < run.pl.images ? d->n - n0 : run.pl.images;
+            const int width = (int)(nb * run.pq);
+            nchw_to_stage(dy + n0 * run.kpq, nb, d->k, run.pq, run.stage, run.threads);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, run.crs, width, d->k, 1.0f, w,
+                        run.crs, run.stage, width, 0.0f, run.col, width);
+            cnn_im2col_raise(d, run.col, nb, 0, d->p, dx + n0 * run.chw, run.threads);
+        }
+        return CNN_OK;
+    }
+    for (int n = 0; n < d->n; n++) {
+        const float *dyn = dy + n * run.kpq;
+        float *dxn = dx + n * run.chw;
+        if (run.pl.direct) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->c, (int)run.pq, d->k, 1.0f, w,
+                        d->c, dyn, (int)run.pq, 0.0f, dxn, (int)run.pq);
+            continue;
+        }
+        for (int p0 = 0; p0 < d->p; p0 += run.pl.rows) {
+            const int rows = d->p - p0 < run.pl.rows ? d->p - p0 : run.pl.rows;
+            const int width = rows * d->q;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, run.crs, width, d->k, 1.0f, w,
+                        run.crs, dyn + (int64_t)p0 * d->q, (int)run.pq, 0.0f, run.col, width);
+            cnn_im2col_raise(d, run.col, 1, p0, rows, dxn, run.threads);
+        }
+    }
+    return CNN_OK;
+}
+
+/* dw accumulates over the whole batch inside sgemm (beta = 1 after the
+ * first GEMM), so it is never staged per image. */
+cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
+                                      const float *dy, float *dw, CNN_WS)
+{
+    conv_run run;
+    cnn_status st = conv_begin(ctx, d, CNN_BWD_WEIGHT, ws, ws_size, &run);
+    if (st != CNN_OK)
+        return st;
+    float beta = 0.0f;
+    if (run.pl.images > 1) {
+        for (int n0 = 0; n0 < d->n; n0 += run.pl.images, beta = 1.0f) {
+            const int nb = d->n - n0 < run.pl.images ? d->n - n0 : run.pl.images;
+            const int width = (int)(nb * run.pq);
+            cnn_im2col_lower(d, x + n0 * run.chw, nb, 0, d->p, run.col, run.threads);
+            nchw_to_stage(dy + n0 * run.kpq, nb, d->k, run.pq, run.stage, run.threads);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->k, run.crs, width, 1.0f,
+                        run.stage, width, run.col, width, beta, dw, run.crs);
+        }
+        return CNN_OK;
+    }
+    for (int n = 0; n < d->n; n++) {
+        const float *xn = x + n * run.chw, *dyn = dy + n * run.kpq;
+        for (int p0 = 0; p0 < d->p; p0 += run.pl.rows, beta = 1.0f) {
+            const int rows = d->p - p0 < run.pl.rows ? d->p - p0 : run.pl.rows;
+            const int width = rows * d->q;
+            const float *cols = xn;
+            if (!run.pl.direct) {
+                cnn_im2col_lower(d, xn, 1, p0, rows, run.col, run.threads);
+                cols = run.col;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->k, run.crs, width, 1.0f,
+                        dyn + (int64_t)p0 * d->q, (int)run.pq, cols, width, beta, dw, run.crs);
+        }
+    }
+    return CNN_OK;
+}
+
+/* Per-channel sums in double: a VGG layer at batch 4 sums 200,000 terms. */
+cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
+                                    float *db, CNN_WS)
+{
+    (void)ws, (void)ws_size;
+    const int64_t pq = (int64_t)d->p * d->q;
+    cnn_im2col_blas_threads(ctx);
+    const int nt = cnn_cpu_team(ctx, (int64_t)d->n * d->k * pq);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int k = 0; k < d->k; k++) {
+        double acc = 0.0;
+        for (int n = 0; n < d->n; n++) {
+            const float *restrict row = dy + ((int64_t)n * d->k + k) * pq;
+#pragma omp simd reduction(+ : acc)
+            for (int64_t j = 0; j < pq; j++)
+                acc += row[j];
+        }
+        db[k] = (float)acc;
+    }
+    return CNN_OK;
+}

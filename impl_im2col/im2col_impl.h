@@ -1,0 +1,75 @@
+/* Internals shared by the im2col backend's files. */
+#ifndef CNN_IM2COL_IMPL_H
+#define CNN_IM2COL_IMPL_H
+
+#include "backend.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ctx->impl of an im2col context. */
+typedef struct cnn_im2col_state {
+    size_t ws_cap; /* bytes; see CNN_IM2COL_DEFAULT_WS_CAP */
+} cnn_im2col_state;
+
+/* How one convolution pass is cut into GEMMs (im2col_plan.c). Exactly one
+ * of three shapes:
+ *  - direct: a 1x1, stride-1, unpadded conv whose input already is the
+ *    column matrix; one GEMM per image, no workspace;
+ *  - row tiles (images == 1): per image, `rows` output rows at a time,
+ *    their columns [C*R*S][rows*Q] in the workspace;
+ *  - batched (images > 1): `images` images per GEMM for layers with few
+ *    output pixels; columns [C*R*S][images*P*Q] plus a [K][images*P*Q]
+ *    staging buffer for the output (forward) or dy (backward), since NCHW
+ *    keeps each image's [K][P*Q] block apart. */
+typedef struct cnn_im2col_plan {
+    bool direct;
+    int images;
+    int rows;
+    size_t col_floats;
+    size_t stage_floats; /* starts at the 64-byte boundary after the columns */
+    size_t bytes;
+} cnn_im2col_plan;
+
+cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size_t cap);
+
+/* Whether every GEMM dimension and leading dimension of the plan fits a
+ * BLAS int. */
+bool cnn_im2col_plan_fits(const cnn_conv_desc *d, const cnn_im2col_plan *pl);
+
+/* Lowering (im2col_lower.c). `images` consecutive images starting at x,
+ * output rows [p0, p0 + rows): column (i, p, q) of row (c, r, s) of col, at
+ * col[((c*R + r)*S + s) * ld + i*rows*Q + (p - p0)*Q + q] with
+ * ld = images*rows*Q, holds x[i][c][p*sh - ph + r][q*sw - pw + s], or 0 in
+ * the padding. */
+void cnn_im2col_lower(const cnn_conv_desc *d, const float *x, int images, int p0, int rows,
+                      float *col, int threads);
+/* The adjoint: adds each column entry into dx at the same place. The images'
+ * dx planes are zeroed first when p0 == 0, so a pass over row tiles in
+ * order starting at 0 builds the whole gradient. */
+void cnn_im2col_raise(const cnn_conv_desc *d, const float *col, int images, int p0, int rows,
+                      float *dx, int threads);
+
+/* Conv passes (im2col_conv.c) and linear passes (im2col_linear.c), with the
+ * signatures of their cnn_backend entries. */
+cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
+                               const float *b, float *y, CNN_WS);
+cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
+                                    const float *w, float *dx, CNN_WS);
+cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
+                                      const float *dy, float *dw, CNN_WS);
+cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
+                                    float *db, CNN_WS);
+cnn_status cnn_im2col_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
+                                 const float *w, const float *b, float *y, CNN_WS);
+cnn_status cnn_im2col_linear_bwd_data(cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
+                                      const float *w, float *dx, CNN_WS);
+cnn_status cnn_im2col_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
+                                        const float *dy, float *dw, float *db, CNN_WS);
+
+/* Apply the context's thread count to OpenBLAS, whose setting is global to
+ * the process: done before each GEMM so that contexts with different counts
+ * can share it. */
+void cnn_im2col_blas_threads(const cnn_ctx *ctx);
+
+#endif

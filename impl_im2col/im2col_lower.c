@@ -1,0 +1,107 @@
+/* im2col and its adjoint col2im. Each column row (c, r, s) is a strided
+ * view of input plane c, so both loops run over rows of Q outputs: the part
+ * of the row that falls inside the input is a contiguous copy (stride 1) or
+ * a strided gather, the rest is padding. */
+#include "im2col_impl.h"
+#include "cpu_parallel.h"
+
+#include <string.h>
+
+/* Output columns q whose input column q*stride - pad + s lies in [0, in):
+ * [lo, hi), possibly empty. */
+typedef struct q_range {
+    int lo, hi;
+} q_range;
+
+static q_range inside(int s, int stride, int pad, int in, int out)
+{
+    q_range g = {0, 0};
+    int first = s - pad; /* input column of q = 0 */
+    g.lo = first >= 0 ? 0 : (-first + stride - 1) / stride;
+    int last = in - 1 - first; /* q*stride <= last */
+    g.hi = last < 0 ? 0 : last / stride + 1;
+    if (g.hi > out)
+        g.hi = out;
+    if (g.lo > g.hi)
+        g.lo = g.hi;
+    return g;
+}
+
+static void lower_row(const float *restrict plane, const cnn_conv_desc *d, int r, int s, int p0,
+                      int rows, q_range g, float *restrict dst)
+{
+    const int q = d->q, sw = d->stride_w, off = s - d->pad_w;
+    for (int pp = 0; pp < rows; pp++, dst += q) {
+        const int ih = (p0 + pp) * d->stride_h - d->pad_h + r;
+        if (ih < 0 || ih >= d->h) {
+            memset(dst, 0, sizeof(float) * (size_t)q);
+            continue;
+        }
+        const float *restrict src = plane + (int64_t)ih * d->w;
+        memset(dst, 0, sizeof(float) * (size_t)g.lo);
+        if (sw != 1)
+            for (int j = g.lo; j < g.hi; j++)
+                dst[j] = src[(int64_t)j * sw + off];
+        else if (g.hi > g.lo)
+            memcpy(dst + g.lo, src + (g.lo + off), sizeof(float) * (size_t)(g.hi - g.lo));
+        memset(dst + g.hi, 0, sizeof(float) * (size_t)(q - g.hi));
+    }
+}
+
+void cnn_im2col_lower(const cnn_conv_desc *d, const float *x, int images, int p0, int rows,
+                      float *col, int threads)
+{
+    const int rs = d->r * d->s, crs = d->c * rs;
+    const int64_t hw = (int64_t)d->h * d->w, span = (int64_t)rows * d->q,
+                  ld = (int64_t)images * span;
+    const int nt = (int64_t)crs * ld < CNN_CPU_PAR_MIN ? 1 : threads;
+#pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
+    for (int i = 0; i < images; i++)
+        for (int row = 0; row < crs; row++) {
+            const int c = row / rs, r = row % rs / d->s, s = row % d->s;
+            q_range g = inside(s, d->stride_w, d->pad_w, d->w, d->q);
+            lower_row(x + ((int64_t)i * d->c + c) * hw, d, r, s, p0, rows, g,
+                      col + row * ld + i * span);
+        }
+}
+
+static void raise_row(const float *restrict src, const cnn_conv_desc *d, int r, int s, int p0,
+                      int rows, q_range g, float *restrict plane)
+{
+    const int sw = d->stride_w, off = s - d->pad_w;
+    for (int pp = 0; pp < rows; pp++, src += d->q) {
+        const int ih = (p0 + pp) * d->stride_h - d->pad_h + r;
+        if (ih < 0 || ih >= d->h)
+            continue;
+        float *restrict dst = plane + (int64_t)ih * d->w;
+        if (sw == 1)
+            for (int j = g.lo; j < g.hi; j++)
+                dst[j + off] += src[j];
+        else
+            for (int j = g.lo; j < g.hi; j++)
+                dst[(int64_t)j * sw + off] += src[j];
+    }
+}
+
+/* One task per (image, channel): every column row of channel c lands in
+ * plane c only, so tasks never write the same element. */
+void cnn_im2col_raise(const cnn_conv_desc *d, const float *col, int images, int p0, int rows,
+                      float *dx, int threads)
+{
+    const int rs = d->r * d->s;
+    const int64_t hw = (int64_t)d->h * d->w, span = (int64_t)rows * d->q,
+                  ld = (int64_t)images * span;
+    const int nt = (int64_t)d->c * rs * ld < CNN_CPU_PAR_MIN ? 1 : threads;
+#pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
+    for (int i = 0; i < images; i++)
+        for (int c = 0; c < d->c; c++) {
+            float *plane = dx + ((int64_t)i * d->c + c) * hw;
+            if (p0 == 0)
+                memset(plane, 0, sizeof(float) * (size_t)hw);
+            for (int k = 0; k < rs; k++) {
+                const int r = k / d->s, s = k % d->s;
+                q_range g = inside(s, d->stride_w, d->pad_w, d->w, d->q);
+                raise_row(col + ((int64_t)c * rs + k) * ld + i * span, d, r, s, p0, rows, g, plane);
+            }
+        }
+}
