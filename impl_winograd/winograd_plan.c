@@ -1,0 +1,267 @@
+#include "winograd_plan.h"
+
+#include <stdint.h>
+
+#include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "winograd_transforms.h"
+
+/* A chunk's V and M together: about the L2 of one core, so that a thread's
+ * transforms and GEMMs pass its tiles through its own cache. */
+#define CHUNK_BYTES ((size_t)1 << 20)
+/* Fewer tiles than this make GEMMs too narrow to run near peak (and repack
+ * U[xi] too often); with many channels this wins over CHUNK_BYTES. */
+#define CHUNK_MIN_TILES 64
+
+static size_t align16(size_t floats)
+{
+    return (floats + 15) / 16 * 16;
+}
+
+void cnn_winograd_plan_set_chunk(cnn_winograd_plan *p, int bands, bool shared)
+{
+    p->bands_per_chunk = bands < 1 ? 1 : bands > p->bands ? p->bands : bands;
+    p->shared = shared;
+    p->ldt = (int)align16((size_t)p->bands_per_chunk * p->tiles_x);
+
+    const size_t a2 = (size_t)p->alpha * p->alpha;
+    size_t in = cnn_winograd_input_scratch(p->m, p->tiles_x);
+    size_t out = cnn_winograd_output_scratch(p->m, p->tiles_x);
+    p->u_floats = align16(a2 * p->cout * p->cin);
+    p->v_floats = align16(a2 * p->cin * p->ldt);
+    p->m_floats = align16(a2 * p->cout * p->ldt);
+    p->scratch_floats = align16(in > out ? in : out);
+}
+
+/* Chunks of CHUNK_BYTES (at least CHUNK_MIN_TILES), one thread each, when
+ * that gives every thread two or more (dynamic scheduling then evens out
+ * the last ones); otherwise all tiles in one chunk that the threads share,
+ * which is then smaller than 2 * threads of the private ones. */
+static void plan_finish(cnn_winograd_plan *p)
+{
+    p->alpha = p->m + 2;
+    p->tiles_y = (p->hout + p->m - 1) / p->m;
+    p->tiles_x = (p->wout + p->m - 1) / p->m;
+    p->bands = p->n * p->tiles_y;
+
+    const size_t tile_bytes = (size_t)p->alpha * p->alpha * (p->cin + p->cout) * sizeof(float);
+    size_t tiles = CHUNK_BYTES / tile_bytes;
+    if (tiles < CHUNK_MIN_TILES)
+        tiles = CHUNK_MIN_TILES;
+    size_t bands = (tiles + p->tiles_x - 1) / p->tiles_x;
+    if (bands > (size_t)p->bands)
+        bands = (size_t)p->bands;
+    size_t chunks = (p->bands + bands - 1) / bands;
+    if (p->threads > 1 && chunks < 2 * (size_t)p->threads)
+        cnn_winograd_plan_set_chunk(p, p->bands, true);
+    else
+        cnn_winograd_plan_set_chunk(p, (int)bands, false);
+}
+
+void cnn_winograd_plan_fwd(cnn_winograd_plan *p, int m, int threads, const cnn_conv_desc *d)
+{
+    *p = (cnn_winograd_plan){
+        .m = m,
+        .n = d->n,
+        .cin = d->c,
+        .cout = d->k,
+        .hin = d->h,
+        .win = d->w,
+        .hout = d->p,
+        .wout = d->q,
+        .row0 = -d->pad_h,
+        .col0 = -d->pad_w,
+        .flip = false,
+        .threads = threads > 0 ? threads : 1,
+    };
+    plan_finish(p);
+}
+
+/* dx[h][w] = sum_{k,r,s} dy[h + pad - r][w + pad - s] w[k][c][r][s]; with
+ * r' = 2 - r that is a correlation of dy with the rotated filter, reading dy
+ * from row h - (2 - pad) on: padding 2 - pad, negative when pad > 2 (the tile
+ * then starts inside dy, and the zero fill past its edge does the rest). */
+void cnn_winograd_plan_bwd_data(cnn_winograd_plan *p, int m, int threads, const cnn_conv_desc *d)
+{
+    *p = (cnn_winograd_plan){
+        .m = m,
+        .n = d->n,
+        .cin = d->k,
+        .cout = d->c,
+        .hin = d->p,
+        .win = d->q,
+        .hout = d->h,
+        .wout = d->w,
+        .row0 = d->pad_h - 2,
+        .col0 = d->pad_w - 2,
+        .flip = true,
+        .threads = threads > 0 ? threads : 1,
+    };
+    plan_finish(p);
+}
+
+static size_t buffer_sets(const cnn_winograd_plan *p)
+{
+    return p->shared ? 1 : (size_t)p->threads;
+}
+
+size_t cnn_winograd_plan_bytes(const cnn_winograd_plan *p)
+{
+    size_t floats = p->u_floats + buffer_sets(p) * (p->v_floats + p->m_floats) +
+                    (size_t)p->threads * p->scratch_floats;
+    return floats * sizeof(float) + 64;
+}
+
+static int thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static int thread_count(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Forward: U[xi][k][c] from w[k][c]; backward data: U[xi][c][k] from the
+ * rotated w[k][c]. Either way output row co gathers its cin filters.
+ * Called by every thread of the region; ends with the loop's barrier. */
+static void transform_filters(const cnn_winograd_plan *p, const float *w, float *u)
+{
+    const int cin = p->cin, cout = p->cout;
+    const size_t xi_stride = (size_t)cout * cin;
+#pragma omp for schedule(static)
+    for (int co = 0; co < cout; co++) {
+        if (p->flip)
+            cnn_winograd_filters(p->m, cin, w + (size_t)co * 9, (size_t)cout * 9, true,
+                                 u + (size_t)co * cin, xi_stride);
+        else
+            cnn_winograd_filters(p->m, cin, w + (size_t)co * cin * 9, 9, false,
+                                 u + (size_t)co * cin, xi_stride);
+    }
+}
+
+typedef struct chunk {
+    int band0, nbands;
+    float *v, *mt, *scratch; /* scratch: this thread's */
+    int part, parts;         /* this thread's share of each stage */
+} chunk;
+
+/* Items [lo, hi) of n that are part `part` of `parts`. */
+static void share(int n, int part, int parts, int *lo, int *hi)
+{
+    *lo = (int)((int64_t)n * part / parts);
+    *hi = (int)((int64_t)n * (part + 1) / parts);
+}
+
+static void barrier_if_shared(const chunk *ch)
+{
+    if (ch->parts > 1) {
+#pragma omp barrier
+    }
+}
+
+static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *x, const float *u,
+                      const float *bias, float *y)
+{
+    const int a2 = p->alpha * p->alpha, tiles = ch->nbands * p->tiles_x;
+    int lo, hi;
+
+    /* Input transforms, item = (channel, band): V[xi][c][tile]. */
+    const size_t in_plane = (size_t)p->hin * p->win, v_stride = (size_t)p->cin * p->ldt;
+    share(p->cin * ch->nbands, ch->part, ch->parts, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+        int c = i / ch->nbands, b = i % ch->nbands, band = ch->band0 + b;
+        int img = band / p->tiles_y, ty = band % p->tiles_y;
+        cnn_winograd_input_band(p->m, x + ((size_t)img * p->cin + c) * in_plane, p->hin, p->win,
+                                p->row0 + ty * p->m, p->col0, p->tiles_x,
+                                ch->v + (size_t)c * p->ldt + (size_t)b * p->tiles_x, v_stride,
+                                ch->scratch);
+    }
+    barrier_if_shared(ch);
+
+    share(a2, ch->part, ch->parts, &lo, &hi);
+    for (int xi = lo; xi < hi; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, tiles, p->cin, 1.0f,
+                    u + (size_t)xi * p->cout * p->cin, p->cin, ch->v + (size_t)xi * v_stride,
+                    p->ldt, 0.0f, ch->mt + (size_t)xi * p->cout * p->ldt, p->ldt);
+    barrier_if_shared(ch);
+
+    /* Output transforms, item = (output channel, band). */
+    const size_t out_plane = (size_t)p->hout * p->wout, m_stride = (size_t)p->cout * p->ldt;
+    share(p->cout * ch->nbands, ch->part, ch->parts, &lo, &hi);
+    for (int i = lo; i < hi; i++) {
+        int k = i / ch->nbands, b = i % ch->nbands, band = ch->band0 + b;
+        int img = band / p->tiles_y, ty = band % p->tiles_y;
+        cnn_winograd_output_band(p->m, ch->mt + (size_t)k * p->ldt + (size_t)b * p->tiles_x,
+                                 m_stride, p->tiles_x, bias ? bias[k] : 0.0f,
+                                 y + ((size_t)img * p->cout + k) * out_plane, p->hout, p->wout,
+                                 ty * p->m, ch->scratch);
+    }
+    /* The next chunk reuses V and M. */
+    barrier_if_shared(ch);
+}
+
+/* Why one parallel region with single-threaded sgemm calls, not OpenMP
+ * transforms around sgemm calls that OpenBLAS threads itself: with the
+ * pthreads build of OpenBLAS, its threads and OpenMP's are two pools that
+ * spin while idle, so each hand-over between transforms and GEMMs left one
+ * pool spinning on the cores the other needed. On the 2-core machine this
+ * was written on, that made F(4x4) 2x to 10x slower on VGG-16's large
+ * layers (notes in the commit message). Here the threads never hand over:
+ * each runs its own GEMMs, and OpenBLAS is held to one thread for the
+ * duration of the call. openblas_set_num_threads() is process-wide, so a
+ * Winograd call must not run concurrently with other OpenBLAS users; the
+ * contexts are not thread-safe anyway. */
+void cnn_winograd_run(const cnn_winograd_plan *p, const float *x, const float *w, const float *bias,
+                      float *y, void *ws)
+{
+    float *u = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    float *sets = u + p->u_floats;
+    float *scratch = sets + buffer_sets(p) * (p->v_floats + p->m_floats);
+    const int chunks = (p->bands + p->bands_per_chunk - 1) / p->bands_per_chunk;
+    const int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+
+#pragma omp parallel num_threads(p->threads)
+    {
+        const int tid = thread_id(), nth = thread_count();
+        chunk ch = {.scratch = scratch + (size_t)tid * p->scratch_floats};
+        transform_filters(p, w, u);
+        if (p->shared) {
+            ch.v = sets;
+            ch.mt = sets + p->v_floats;
+            ch.part = tid;
+            ch.parts = nth;
+            for (int c = 0; c < chunks; c++) {
+                ch.band0 = c * p->bands_per_chunk;
+                ch.nbands = p->bands - ch.band0 < p->bands_per_chunk ? p->bands - ch.band0
+                                                                     : p->bands_per_chunk;
+                run_chunk(p, &ch, x, u, bias, y);
+            }
+        } else {
+            ch.v = sets + (size_t)tid * (p->v_floats + p->m_floats);
+            ch.mt = ch.v + p->v_floats;
+            ch.part = 0;
+            ch.parts = 1;
+#pragma omp for schedule(dynamic, 1)
+            for (int c = 0; c < chunks; c++) {
+                ch.band0 = c * p->bands_per_chunk;
+                ch.nbands = p->bands - ch.band0 < p->bands_per_chunk ? p->bands - ch.band0
+                                                                     : p->bands_per_chunk;
+                run_chunk(p, &ch, x, u, bias, y);
+            }
+        }
+    }
+    openblas_set_num_threads(blas_threads);
+}

@@ -1,0 +1,55 @@
+/* A Winograd convolution of a 3x3 stride-1 layer, planned once per call:
+ * the forward pass, or the backward-data pass as a forward convolution of dy
+ * with the 180-degree-rotated filter, channels swapped, padding 2 - pad.
+ *
+ * Tiles are processed in chunks of whole bands (rows of tiles), so that the
+ * workspace is bounded whatever the batch and image size. A chunk is the
+ * input transforms of its tiles, alpha^2 GEMMs and the output transforms.
+ * Two ways to share the work between threads, both in one parallel region
+ * with single-threaded sgemm calls (see winograd_plan.c for why):
+ *  - private: each thread takes whole chunks, with its own V and M, and
+ *    never waits for another (layers with many tiles);
+ *  - shared: all threads work on one chunk, splitting each stage (channels,
+ *    then the alpha^2 GEMMs, then output channels) with a barrier between
+ *    stages (layers with too few tiles to give every thread chunks).
+ * Workspace, each part 64-byte aligned, plus 64 bytes to align the caller's
+ * pointer:
+ *   [ U: alpha^2 x cout x cin | per buffer set (threads of them when private,
+ *     one when shared): V: alpha^2 x cin x ldt, M: alpha^2 x cout x ldt
+ *     | per thread: band scratch ] */
+#ifndef CNN_WINOGRAD_PLAN_H
+#define CNN_WINOGRAD_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ops.h"
+
+typedef struct cnn_winograd_plan {
+    int m, alpha;
+    int n, cin, cout;
+    int hin, win, hout, wout;
+    int row0, col0;       /* input position of output (0,0)'s tile: minus the padding */
+    bool flip;            /* backward data: w is [cin][cout][3][3], used rotated */
+    int tiles_x, tiles_y; /* per image */
+    int bands;            /* n * tiles_y */
+    int bands_per_chunk;
+    int ldt;     /* row stride of V and M: tiles per chunk, padded */
+    int threads; /* OpenMP threads */
+    bool shared; /* all threads on one chunk at a time, else a chunk per thread */
+    size_t u_floats, v_floats, m_floats, scratch_floats; /* V, M: per set; scratch: per thread */
+} cnn_winograd_plan;
+
+void cnn_winograd_plan_fwd(cnn_winograd_plan *p, int m, int threads, const cnn_conv_desc *d);
+void cnn_winograd_plan_bwd_data(cnn_winograd_plan *p, int m, int threads, const cnn_conv_desc *d);
+size_t cnn_winograd_plan_bytes(const cnn_winograd_plan *p);
+/* Override the chunk size (in bands, clamped to 1 .. p->bands) and the
+ * sharing, and resize the workspace to match: for tests of both schedules. */
+void cnn_winograd_plan_set_chunk(cnn_winograd_plan *p, int bands, bool shared);
+
+/* x [n][cin][hin][win] -> y [n][cout][hout][wout]; bias [cout] or NULL.
+ * ws holds at least cnn_winograd_plan_bytes(p) bytes. */
+void cnn_winograd_run(const cnn_winograd_plan *p, const float *x, const float *w, const float *bias,
+                      float *y, void *ws);
+
+#endif

@@ -1,0 +1,46 @@
+/* Winograd minimal filtering F(m x m, 3 x 3), m = 2 or 4 (Lavin & Gray 2015),
+ * with tiles of alpha = m + 2 input points per side:
+ *   input  V = B^T d B   (alpha x alpha from an alpha x alpha input tile d)
+ *   filter U = G g G^T   (alpha x alpha from a 3 x 3 filter g)
+ *   output Y = A^T M A   (m x m from the alpha x alpha product M)
+ * For m = 2 the interpolation points are 0, 1, -1, inf; for m = 4 they are
+ * 0, 1, -1, 2, -2, inf (the matrices are written out in winograd_transforms.c).
+ *
+ * Transform-domain layout, chosen so that each of the alpha^2 element-wise
+ * stages is one contiguous row-major GEMM M[xi] (K x T) = U[xi] (K x C) . V[xi] (C x T):
+ *   U[xi][k][c], V[xi][c][t], M[xi][k][t],  xi = xi_y * alpha + xi_x,
+ * with t the tile index. The band functions below fill or drain one "band"
+ * (one row of tiles of one channel plane) at once: its tiles are consecutive
+ * in t, so each of the alpha^2 outputs is written as one contiguous run, and
+ * the arithmetic runs over whole rows of tiles, which the compiler vectorises.
+ * Element xi of tile tx lives at v[xi * xi_stride + tx]. */
+#ifndef CNN_WINOGRAD_TRANSFORMS_H
+#define CNN_WINOGRAD_TRANSFORMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Floats of scratch the band functions need for a band of tiles_x tiles. */
+size_t cnn_winograd_input_scratch(int m, int tiles_x);
+size_t cnn_winograd_output_scratch(int m, int tiles_x);
+
+/* Input transform of one band. x is one h x w channel plane; tile tx covers
+ * input rows row0 .. row0 + alpha - 1 and columns col0 + tx*m .. + alpha - 1,
+ * where anything outside the plane reads as zero (so row0 and col0 are minus
+ * the padding; they may be positive, as in the backward pass of a convolution
+ * with padding above 2). */
+void cnn_winograd_input_band(int m, const float *x, int h, int w, int row0, int col0, int tiles_x,
+                             float *v, size_t xi_stride, float *scratch);
+
+/* Output transform of one band: writes rows row0 .. row0 + m - 1 of the
+ * h x w plane y (those that exist), all w columns, each value plus bias. */
+void cnn_winograd_output_band(int m, const float *mt, size_t xi_stride, int tiles_x, float bias,
+                              float *y, int h, int w, int row0, float *scratch);
+
+/* Filter transform of n 3 x 3 filters: filter i is the 9 floats g[r][s] at
+ * g + i * g_stride, rotated by 180 degrees when flip (the backward-data
+ * pass); element xi of its transform goes to u[xi * xi_stride + i]. */
+void cnn_winograd_filters(int m, int n, const float *g, size_t g_stride, bool flip, float *u,
+                          size_t xi_stride);
+
+#endif

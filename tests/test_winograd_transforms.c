@@ -1,0 +1,378 @@
+/* Unit tests of the Winograd transforms (impl_winograd/winograd_transforms.h) and of
+ * their composition into a convolution (impl_winograd/winograd_plan.h), below the
+ * backend table:
+ *  - each transform of a single tile against B^T d B, G g G^T, A^T M A
+ *    computed in double from the matrices written out here, independently of
+ *    the straight-line formulas in winograd_transforms.c;
+ *  - a band of several tiles against the same transform tile by tile, and
+ *    a batch of strided, rotated filters against one filter at a time;
+ *  - F(2x2,3x3) on integer-valued inputs and filters: every intermediate is
+ *    a small multiple of 1/4, so float32 is exact and the result must equal
+ *    an integer direct convolution bit for bit, forward and backward data;
+ *  - F(4x4,3x3) against a double-precision direct convolution, element by
+ *    element, relative to the largest sum of |terms| of any output;
+ *  - shapes whose output is not a multiple of the tile, smaller than one
+ *    tile, and paddings 0..3 (backward data with padding 3 reads dy with
+ *    negative padding), on 1 to 3 threads, with chunks that end inside an
+ *    image or straddle two, run privately or shared by the threads. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "winograd_plan.h"
+#include "ops.h"
+#include "test_util.h"
+#include "winograd_transforms.h"
+
+#define EPS32 5.9604644775390625e-08 /* 2^-24 */
+
+static const double BT2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double AT2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+
+static const double BT4[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                 {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+static const double G4[6][3] = {{1.0 / 4, 0, 0},
+                                {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                {0, 0, 1}};
+static const double AT4[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+static double bt(int m, int i, int j)
+{
+    return m == 2 ? BT2[i][j] : BT4[i][j];
+}
+static double gm(int m, int i, int j)
+{
+    return m == 2 ? G2[i][j] : G4[i][j];
+}
+static double at(int m, int i, int j)
+{
+    return m == 2 ? AT2[i][j] : AT4[i][j];
+}
+
+/* out = L X R^T for L (a x b), X (b x b), R (a x b), all row-major; also
+ * the same product of absolute values, the scale of the rounding error. */
+static void sandwich(int m, double (*mat)(int, int, int), int a, int b, const double *x,
+                     double *out, double *abs_out)
+{
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++) {
+            double s = 0, sa = 0;
+            for (int p = 0; p < b; p++)
+                for (int q = 0; q < b; q++) {
+                    double t = mat(m, i, p) * x[p * b + q] * mat(m, j, q);
+                    s += t;
+                    sa += fabs(t);
+                }
+            out[i * a + j] = s;
+            abs_out[i * a + j] = sa;
+        }
+}
+
+/* A transformed value is within k eps of the exact one, relative to the sum
+ * of |terms|: each of the few adds and multiplies along the way rounds once
+ * (k = 8 covers the longest chain, five operations in a pass, two passes). */
+static void check_close(const char *what, int m, const float *got, size_t stride, const double *ref,
+                        const double *abs_ref, int count)
+{
+    for (int i = 0; i < count; i++) {
+        double err = fabs(got[i * stride] - ref[i]);
+        TU_CHECK(err <= 8 * EPS32 * abs_ref[i], "F(%d) %s element %d: %.9g vs %.9g", m, what, i,
+                 got[i * stride], ref[i]);
+    }
+}
+
+static void test_single_tiles(int m, uint64_t *rng)
+{
+    const int alpha = m + 2;
+    float d[36], g[9], mt[36], v[36], u[36], y[16];
+    double dd[36], ref[36], aref[36];
+    float scratch[256];
+
+    tu_fill(d, alpha * alpha, rng, -1, 1);
+    for (int i = 0; i < alpha * alpha; i++)
+        dd[i] = d[i];
+    cnn_winograd_input_band(m, d, alpha, alpha, 0, 0, 1, v, 1, scratch);
+    sandwich(m, bt, alpha, alpha, dd, ref, aref);
+    check_close("input transform", m, v, 1, ref, aref, alpha * alpha);
+
+    tu_fill(g, 9, rng, -1, 1);
+    for (int i = 0; i < 9; i++)
+        dd[i] = g[i];
+    cnn_winograd_filters(m, 1, g, 9, false, u, 1);
+    sandwich(m, gm, alpha, 3, dd, ref, aref);
+    check_close("filter transform", m, u, 1, ref, aref, alpha * alpha);
+
+    tu_fill(mt, alpha * alpha, rng, -1, 1);
+    for (int i = 0; i < alpha * alpha; i++)
+        dd[i] = mt[i];
+    const float bias = 0.25f;
+    cnn_winograd_output_band(m, mt, 1, 1, bias, y, m, m, 0, scratch);
+    sandwich(m, at, m, alpha, dd, ref, aref);
+    for (int i = 0; i < m * m; i++) {
+        ref[i] += bias;
+        aref[i] += bias;
+    }
+    check_close("output transform", m, y, 1, ref, aref, m * m);
+}
+
+/* Three tiles side by side, on a plane whose width is not a multiple of m
+ * and with one column of padding on the left: every tile of the band must
+ * equal the single-tile transform of its own zero-padded patch. */
+static void test_band(int m, uint64_t *rng)
+{
+    const int alpha = m + 2, tiles = 3, h = alpha, w = tiles * m - 1;
+    float x[6 * 12], v[36 * 3], patch[36], one[36], scratch[1024];
+    tu_fill(x, h * w, rng, -1, 1);
+    cnn_winograd_input_band(m, x, h, w, 0, -1, tiles, v, tiles, scratch);
+    for (int t = 0; t < tiles; t++) {
+        for (int i = 0; i < alpha; i++)
+            for (int j = 0; j < alpha; j++) {
+                int col = t * m + j - 1;
+                patch[i * alpha + j] = col >= 0 && col < w ? x[i * w + col] : 0.0f;
+            }
+        cnn_winograd_input_band(m, patch, alpha, alpha, 0, 0, 1, one, 1, scratch);
+        for (int xi = 0; xi < alpha * alpha; xi++)
+            TU_CHECK(v[xi * tiles + t] == one[xi], "F(%d) band tile %d element %d: %g vs %g", m, t,
+                     xi, v[xi * tiles + t], one[xi]);
+    }
+
+    /* The output side: tile t of a band of M values must land in columns
+     * t*m .. t*m + m - 1, clipped to w, and rows past h must stay untouched. */
+    float mt[36 * 3], y[5 * 12], ys[16];
+    tu_fill(mt, alpha * alpha * tiles, rng, -1, 1);
+    for (int i = 0; i < 5 * 12; i++)
+        y[i] = NAN;
+    const int oh = m - 1; /* the band's last row lies outside the plane */
+    cnn_winograd_output_band(m, mt, tiles, tiles, 0.0f, y, oh, w, 0, scratch);
+    for (int t = 0; t < tiles; t++) {
+        for (int xi = 0; xi < alpha * alpha; xi++)
+            one[xi] = mt[xi * tiles + t];
+        cnn_winograd_output_band(m, one, 1, 1, 0.0f, ys, m, m, 0, scratch);
+        for (int i = 0; i < oh; i++)
+            for (int j = 0; j < m && t * m + j < w; j++)
+                TU_CHECK(y[i * w + t * m + j] == ys[i * m + j],
+                         "F(%d) output band tile %d (%d,%d): %g vs %g", m, t, i, j,
+                         y[i * w + t * m + j], ys[i * m + j]);
+    }
+    for (int i = oh * w; i < 5 * 12; i++)
+        TU_CHECK(isnan(y[i]), "F(%d) output band wrote past the plane at %d", m, i);
+}
+
+/* Many filters at once (more than one block of the implementation), read
+ * with a stride and, for backward data, rotated: each must equal the
+ * transform of its own taps, rotated by hand, bit for bit. */
+static void test_filter_batch(int m, uint64_t *rng)
+{
+    enum { N = 70, STRIDE = 11, XI_STRIDE = 75 };
+    const int alpha = m + 2;
+    float g[N * STRIDE], u[36 * XI_STRIDE], taps[9], one[36];
+    tu_fill(g, N * STRIDE, rng, -1, 1);
+    for (int flip = 0; flip <= 1; flip++) {
+        cnn_winograd_filters(m, N, g, STRIDE, flip, u, XI_STRIDE);
+        for (int i = 0; i < N; i++) {
+            for (int e = 0; e < 9; e++)
+                taps[e] = g[i * STRIDE + (flip ? 8 - e : e)];
+            cnn_winograd_filters(m, 1, taps, 9, false, one, 1);
+            for (int xi = 0; xi < alpha * alpha; xi++)
+                TU_CHECK(u[xi * XI_STRIDE + i] == one[xi], "F(%d) filter %d%s element %d: %g vs %g",
+                         m, i, flip ? " rotated" : "", xi, u[xi * XI_STRIDE + i], one[xi]);
+        }
+    }
+}
+
+/* y = conv(x, w) + b directly, in double, with the sum of |terms| per output. */
+static void direct_fwd(const cnn_conv_desc *d, const float *x, const float *w, const float *b,
+                       double *y, double *mag)
+{
+    for (int n = 0; n < d->n; n++)
+        for (int k = 0; k < d->k; k++)
+            for (int p = 0; p < d->p; p++)
+                for (int q = 0; q < d->q; q++) {
+                    double s = b ? b[k] : 0.0, sa = b ? fabs(b[k]) : 0.0;
+                    for (int c = 0; c < d->c; c++)
+                        for (int r = 0; r < 3; r++)
+                            for (int t = 0; t < 3; t++) {
+                                int hh = p - d->pad_h + r, ww = q - d->pad_w + t;
+                                if (hh < 0 || hh >= d->h || ww < 0 || ww >= d->w)
+                                    continue;
+                                double term = (double)x[((n * d->c + c) * d->h + hh) * d->w + ww] *
+                                              w[((k * d->c + c) * 3 + r) * 3 + t];
+                                s += term;
+                                sa += fabs(term);
+                            }
+                    size_t o = ((size_t)(n * d->k + k) * d->p + p) * d->q + q;
+                    y[o] = s;
+                    mag[o] = sa;
+                }
+}
+
+/* dx = the adjoint of conv with respect to x, directly, in double. */
+static void direct_bwd_data(const cnn_conv_desc *d, const float *dy, const float *w, double *dx,
+                            double *mag)
+{
+    size_t nx = (size_t)d->n * d->c * d->h * d->w;
+    memset(dx, 0, nx * sizeof *dx);
+    memset(mag, 0, nx * sizeof *mag);
+    for (int n = 0; n < d->n; n++)
+        for (int k = 0; k < d->k; k++)
+            for (int p = 0; p < d->p; p++)
+                for (int q = 0; q < d->q; q++)
+                    for (int c = 0; c < d->c; c++)
+                        for (int r = 0; r < 3; r++)
+                            for (int t = 0; t < 3; t++) {
+                                int hh = p - d->pad_h + r, ww = q - d->pad_w + t;
+                                if (hh < 0 || hh >= d->h || ww < 0 || ww >= d->w)
+                                    continue;
+                                double term = (double)dy[((n * d->k + k) * d->p + p) * d->q + q] *
+                                              w[((k * d->c + c) * 3 + r) * 3 + t];
+                                size_t o = ((size_t)(n * d->c + c) * d->h + hh) * d->w + ww;
+                                dx[o] += term;
+                                mag[o] += fabs(term);
+                            }
+}
+
+static void fill_int(float *x, size_t n, uint64_t *rng, int lo, int hi)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(lo + (int)(tu_next(rng) % (uint64_t)(hi - lo + 1)));
+}
+
+/* Run one pass of the planned convolution; compare with the direct one.
+ * exact: bitwise equality (integer data, F(2x2)); otherwise per element
+ * |err| <= tol * sum|terms|. */
+/* A schedule to force: chunk 0 keeps the plan's own. */
+typedef struct schedule {
+    int chunk;
+    bool shared;
+} schedule;
+
+/* The plan's own; chunks of one and two bands, so that chunks end inside an
+ * image, straddle two, and leave a short last chunk; each run by one thread
+ * (private) or by all (shared). */
+static const schedule schedules[] = {{0, false}, {1, false}, {2, false}, {1, true}, {2, true}};
+#define NSCHEDULES (int)(sizeof schedules / sizeof schedules[0])
+
+static void check_conv(int m, const cnn_conv_desc *d, bool bwd, bool integer, double tol,
+                       int threads, schedule sched, uint64_t *rng)
+{
+    size_t nx = (size_t)d->n * d->c * d->h * d->w, ny = (size_t)d->n * d->k * d->p * d->q;
+    size_t nw = (size_t)d->k * d->c * 9, nin = bwd ? ny : nx, nout = bwd ? nx : ny;
+    float *in = malloc(nin * sizeof *in), *w = malloc(nw * sizeof *w);
+    float *b = malloc((size_t)d->k * sizeof *b), *out = malloc(nout * sizeof *out);
+    double *ref = malloc(nout * sizeof *ref), *mag = malloc(nout * sizeof *mag);
+    if (integer) {
+        fill_int(in, nin, rng, -4, 4);
+        fill_int(w, nw, rng, -3, 3);
+        fill_int(b, (size_t)d->k, rng, -8, 8);
+    } else {
+        tu_fill(in, (int64_t)nin, rng, -1, 1);
+        tu_fill(w, (int64_t)nw, rng, -1, 1);
+        tu_fill(b, d->k, rng, -1, 1);
+    }
+    for (size_t i = 0; i < nout; i++)
+        out[i] = NAN;
+
+    cnn_winograd_plan p;
+    if (bwd)
+        cnn_winograd_plan_bwd_data(&p, m, threads, d);
+    else
+        cnn_winograd_plan_fwd(&p, m, threads, d);
+    if (sched.chunk)
+        cnn_winograd_plan_set_chunk(&p, sched.chunk, sched.shared);
+    void *ws = malloc(cnn_winograd_plan_bytes(&p));
+    cnn_winograd_run(&p, in, w, bwd ? NULL : b, out, ws);
+    if (bwd)
+        direct_bwd_data(d, in, w, ref, mag);
+    else
+        direct_fwd(d, in, w, b, ref, mag);
+
+    char desc[128];
+    cnn_op op = {.kind = CNN_OP_CONV, .conv = *d};
+    cnn_op_str(&op, desc, sizeof desc);
+    /* A Winograd output mixes every input of its tile, so its rounding
+     * error scales with the tile's inputs, not with its own terms (an output
+     * at the edge of dx may have a single term): judge every element against
+     * the largest sum of |terms| of the output. */
+    double scale = 0.0;
+    for (size_t i = 0; i < nout; i++)
+        scale = mag[i] > scale ? mag[i] : scale;
+    int bad = 0;
+    for (size_t i = 0; i < nout && bad < 3; i++) {
+        bool ok = integer ? out[i] == (float)ref[i] : fabs(out[i] - ref[i]) <= tol * scale;
+        if (!ok)
+            bad++;
+        TU_CHECK(ok, "F(%d) %s %s, %d threads, chunk %d%s, element %zu: %.9g vs %.9g", m,
+                 bwd ? "bwd_data" : "fwd", desc, threads, p.bands_per_chunk,
+                 p.shared ? " shared" : "", i, out[i], ref[i]);
+    }
+    free(in);
+    free(w);
+    free(b);
+    free(out);
+    free(ref);
+    free(mag);
+    free(ws);
+}
+
+typedef struct shape {
+    int n, c, h, w, k, pad_h, pad_w;
+} shape;
+
+/* Outputs not a multiple of either tile, smaller than a tile, single rows
+ * and columns, paddings 0..3 (pad 3 gives bwd_data negative padding), one
+ * channel in or out, and a batch whose bands straddle images. */
+static const shape shapes[] = {
+    {1, 1, 3, 3, 1, 0, 0}, {1, 2, 4, 4, 1, 0, 0},   {2, 3, 5, 7, 2, 1, 1}, {1, 1, 1, 1, 3, 1, 1},
+    {1, 2, 1, 6, 2, 1, 1}, {2, 4, 9, 6, 3, 2, 2},   {1, 3, 7, 5, 2, 3, 3}, {1, 2, 6, 9, 1, 0, 2},
+    {1, 2, 8, 8, 3, 3, 1}, {3, 5, 11, 13, 4, 1, 0}, {2, 1, 2, 2, 2, 2, 3},
+};
+
+int main(void)
+{
+    uint64_t rng = 42;
+    for (int m = 2; m <= 4; m += 2) {
+        for (int rep = 0; rep < 20; rep++)
+            test_single_tiles(m, &rng);
+        test_band(m, &rng);
+        test_filter_batch(m, &rng);
+    }
+
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const shape *s = &shapes[i];
+        cnn_conv_desc d = {.n = s->n,
+                           .c = s->c,
+                           .h = s->h,
+                           .w = s->w,
+                           .k = s->k,
+                           .r = 3,
+                           .s = 3,
+                           .stride_h = 1,
+                           .stride_w = 1,
+                           .pad_h = s->pad_h,
+                           .pad_w = s->pad_w,
+                           .has_bias = true};
+        if (cnn_conv_init(&d) != CNN_OK) {
+            TU_CHECK(false, "shape %zu: %s", i, cnn_last_error());
+            continue;
+        }
+        for (int bwd = 0; bwd <= 1; bwd++) {
+            for (int threads = 1; threads <= 3; threads++)
+                for (int i = 0; i < NSCHEDULES; i++)
+                    check_conv(2, &d, bwd, true, 0.0, threads, schedules[i], &rng);
+            /* F(4x4): the transforms' coefficients reach 8 (A^T) and 5
+             * (B^T) and the filter's fractions 1/6, 1/12, 1/24 are inexact;
+             * the worst error measured on these shapes is 1.44e-6 (24 eps)
+             * of the largest sum|terms|. 3.2e-5 leaves a 20x margin and
+             * still catches a wrong or missing tap, which costs a whole
+             * term: with at most 5 x 9 terms, about 1/45 of that scale. */
+            for (int i = 0; i < NSCHEDULES; i++)
+                check_conv(4, &d, bwd, false, 3.2e-5, 2, schedules[i], &rng);
+        }
+    }
+    return tu_finish("test_winograd_transforms");
+}
