@@ -1,0 +1,257 @@
+/* `cnnbench run` and `cnnbench models` end to end, as separate processes:
+ * outputs equal the library's for the same model, weights and input (the
+ * same code must give the same bits), and every kind of bad input gets the
+ * documented exit code, a message with the key words, and no output files. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "model.h"
+#include "npy.h"
+#include "test_util.h"
+
+#ifndef CNNBENCH_EXE
+#define CNNBENCH_EXE "cnnbench"
+#endif
+
+static const char *exe = CNNBENCH_EXE;
+static char dir[] = "/tmp/cnn_test_models_cli_XXXXXX";
+static char out_text[1 << 17], err_text[1 << 16];
+
+static const char *tmp(const char *name)
+{
+    static char buf[8][512];
+    static int next;
+    char *p = buf[next++ % 8];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    size_t got = fread(buf, 1, n - 1, f);
+    buf[got] = '\0';
+    fclose(f);
+}
+
+static bool exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* run("run", "--model", ..., NULL): stdout and stderr land in out_text and
+ * err_text; returns the exit code, or 128 + signal. */
+static int run(const char *first, ...)
+{
+    char *args[64];
+    int n = 0;
+    args[n++] = (char *)exe;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && n < 63; a = va_arg(ap, const char *))
+        args[n++] = (char *)a;
+    va_end(ap);
+    args[n] = NULL;
+    char out[512], err[512];
+    snprintf(out, sizeof out, "%s/stdout.txt", dir);
+    snprintf(err, sizeof err, "%s/stderr.txt", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
+            _exit(126);
+        execv(exe, args);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    slurp(out, out_text, sizeof out_text);
+    slurp(err, err_text, sizeof err_text);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void expect_exit(int got, int want, const char *what, const char *words[])
+{
+    TU_CHECK(got == want, "%s: exit %d, expected %d; stderr: %s", what, got, want, err_text);
+    const char *text = want == 0 ? out_text : err_text;
+    for (int i = 0; words && words[i]; i++)
+        TU_CHECK(strstr(text, words[i]) != NULL, "%s: output lacks '%s': %s", what, words[i], text);
+}
+#define WORDS(...) ((const char *[]){__VA_ARGS__, NULL})
+
+static float *write_input(const char *name, cnn_shape s, uint64_t seed)
+{
+    int64_t n = cnn_shape_numel(&s);
+    float *x = malloc((size_t)n * sizeof *x);
+    uint64_t rng = seed;
+    tu_fill(x, n, &rng, -1.0f, 1.0f);
+    TU_CHECK(cnn_npy_write_f32(tmp(name), &s, x) == CNN_OK, "write %s: %s", name, cnn_last_error());
+    return x;
+}
+
+/* The run's files equal the library's results for the same inputs. */
+static void test_run_matches_library(void)
+{
+    cnn_shape xs = cnn_shape4(3, 1, 32, 32);
+    float *x = write_input("x.npy", xs, 1);
+    int64_t labels64[3] = {4, 0, 9};
+    int32_t labels[3] = {4, 0, 9};
+    cnn_shape ls = cnn_shape1(3);
+    TU_CHECK(cnn_npy_write(tmp("y.npy"), CNN_DTYPE_I64, &ls, labels64) == CNN_OK, "write labels");
+
+    cnn_model *m = NULL;
+    cnn_exec_opts e = {.backends = "naive", .seed = 5};
+    TU_CHECK(cnn_model_create("fashion_cnn", &(cnn_model_opts){.batch = 3}, &m) == CNN_OK &&
+                 cnn_model_bind(m, &e) == CNN_OK && cnn_model_init_params(m, 17) == CNN_OK &&
+                 cnn_model_save_weights(m, tmp("w")) == CNN_OK,
+             "library model: %s", cnn_last_error());
+    float loss = NAN, logits[30];
+    TU_CHECK(cnn_model_set_input(m, x, cnn_shape_numel(&xs)) == CNN_OK &&
+                 cnn_model_set_labels(m, labels, 3) == CNN_OK &&
+                 cnn_model_forward(m, CNN_MODE_TRAIN) == CNN_OK &&
+                 cnn_model_get_logits(m, logits, 30) == CNN_OK &&
+                 cnn_model_loss(m, &loss) == CNN_OK && cnn_model_backward(m) == CNN_OK,
+             "library run: %s", cnn_last_error());
+
+    expect_exit(run("run", "--model", "fashion_cnn", "--backend", "naive", "--weights", tmp("w"),
+                    "--input", tmp("x.npy"), "--labels", tmp("y.npy"), "--mode", "train", "--seed",
+                    "5", "--out", tmp("out"), NULL),
+                0, "fashion_cnn train run", NULL);
+    cnn_shape s;
+    float *got = NULL;
+    TU_CHECK(cnn_npy_read_f32(tmp("out/logits.npy"), &s, &got) == CNN_OK, "logits.npy: %s",
+             cnn_last_error());
+    if (got)
+        TU_CHECK(s.ndim == 2 && s.dim[0] == 3 && s.dim[1] == 10 &&
+                     memcmp(got, logits, sizeof logits) == 0,
+                 "logits.npy differs from the library's logits");
+    free(got);
+    char text[64], want[64];
+    slurp(tmp("out/loss.txt"), text, sizeof text);
+    snprintf(want, sizeof want, "%.9g\n", loss);
+    TU_CHECK(strcmp(text, want) == 0, "loss.txt '%s', library '%s'", text, want);
+    for (int t = 0; t < cnn_model_tensor_count(m); t++) {
+        cnn_tensor_info ti;
+        cnn_model_tensor(m, t, &ti);
+        char path[256];
+        snprintf(path, sizeof path, "out/grad/%s.npy", ti.key);
+        int64_t n = cnn_shape_numel(&ti.shape);
+        float *ref = malloc((size_t)n * sizeof *ref);
+        cnn_model_get_grad(m, ti.key, ref, n);
+        got = NULL;
+        TU_CHECK(cnn_npy_read_f32(tmp(path), &s, &got) == CNN_OK, "%s: %s", path, cnn_last_error());
+        if (got)
+            TU_CHECK(cnn_shape_eq(&s, &ti.shape) && memcmp(got, ref, (size_t)n * sizeof *ref) == 0,
+                     "%s differs from the library's gradient", path);
+        free(got);
+        free(ref);
+    }
+    /* Eval mode without labels: only logits. */
+    expect_exit(run("run", "--model", "fashion_cnn", "--backend", "naive", "--weights", tmp("w"),
+                    "--input", tmp("x.npy"), "--out", tmp("out_eval"), NULL),
+                0, "fashion_cnn eval run", NULL);
+    TU_CHECK(exists(tmp("out_eval/logits.npy")) && !exists(tmp("out_eval/loss.txt")) &&
+                 !exists(tmp("out_eval/grad")),
+             "eval run without labels wrote more than logits");
+    free(x);
+    cnn_model_destroy(m);
+}
+
+static void test_bad_runs(void)
+{
+    free(write_input("x28.npy", cnn_shape4(2, 1, 28, 28), 2));
+    free(write_input("x3d.npy", cnn_shape2(28, 28), 3));
+    free(write_input("xr.npy", cnn_shape4(2, 3, 16, 16), 4));
+    cnn_shape xs = cnn_shape4(2, 1, 28, 28);
+    float *xn = write_input("xnan.npy", xs, 5);
+    xn[17] = NAN;
+    cnn_npy_write_f32(tmp("xnan.npy"), &xs, xn);
+    free(xn);
+    int64_t three[3] = {1, 2, 3}, two[2] = {1, 12};
+    cnn_shape s3 = cnn_shape1(3), s2 = cnn_shape1(2);
+    cnn_npy_write(tmp("y3.npy"), CNN_DTYPE_I64, &s3, three);
+    cnn_npy_write(tmp("ybad.npy"), CNN_DTYPE_I64, &s2, two);
+    cnn_npy_write(tmp("y2.npy"), CNN_DTYPE_I64, &s2, three);
+
+    expect_exit(run("run", "--model", "nosuchnet", "--backend", "naive", "--input", tmp("x28.npy"),
+                    "--out", tmp("bad"), NULL),
+                CLI_EXIT_USAGE, "unknown model", WORDS("nosuchnet", "resnet18", "lenet5"));
+    expect_exit(run("run", "--model", "lenet5", "--backend", "naive,nosuch", "--input",
+                    tmp("x28.npy"), "--out", tmp("bad"), NULL),
+                CLI_EXIT_USAGE, "unknown backend", WORDS("nosuch", "naive"));
+    expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--override", "conv1=nosuch",
+                    "--input", tmp("x28.npy"), "--out", tmp("bad"), NULL),
+                CLI_EXIT_USAGE, "unknown override backend", WORDS("nosuch"));
+    expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--mode", "test", "--input",
+                    tmp("x28.npy"), "--out", tmp("bad"), NULL),
+                CLI_EXIT_USAGE, "bad mode", WORDS("eval", "train"));
+    expect_exit(run("run", "--model", "fashion_cnn", "--backend", "naive", "--input",
+                    tmp("x28.npy"), "--out", tmp("bad"), NULL),
+                CLI_EXIT_FAIL, "fashion_cnn on 28x28",
+                WORDS("fc_layer.0", "2048", "2x1x28x28", "2x1x32x32"));
+    expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--input", tmp("x3d.npy"),
+                    "--out", tmp("bad"), NULL),
+                CLI_EXIT_FAIL, "2-d input", WORDS("28x28", "N x 1 x 28 x 28"));
+    expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--input", tmp("x28.npy"),
+                    "--labels", tmp("y3.npy"), "--out", tmp("bad"), NULL),
+                CLI_EXIT_FAIL, "3 labels for 2 images", WORDS("3 labels", "batch is 2"));
+    expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--input", tmp("x28.npy"),
+                    "--labels", tmp("ybad.npy"), "--out", tmp("bad"), NULL),
+                CLI_EXIT_FAIL, "label out of range", WORDS("12"));
+    expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--input", tmp("x28.npy"),
+                    "--weights", tmp("nowhere"), "--out", tmp("bad"), NULL),
+                CLI_EXIT_FAIL, "missing weights", WORDS("conv1.weight", "6x1x5x5"));
+    expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--input", tmp("xnan.npy"),
+                    "--labels", tmp("y2.npy"), "--out", tmp("bad"), NULL),
+                CLI_EXIT_FAIL, "NaN input", WORDS("logits", "NaN", "nothing was written"));
+    expect_exit(run("run", "--model", "resnet18", "--backend", "naive", "--classes", "4", "--input",
+                    tmp("xr.npy"), "--labels", tmp("y2.npy"), "--out", tmp("bad"), NULL),
+                CLI_EXIT_UNSUPPORTED, "eval gradients through BN",
+                WORDS("eval mode", "batch norm", "--mode train"));
+    TU_CHECK(!exists(tmp("bad")), "a failed run left %s behind", tmp("bad"));
+}
+
+static void test_models_command(void)
+{
+    expect_exit(run("models", NULL), 0, "models",
+                WORDS("resnet18", "11689512", "138357544", "61100840", "6624904", "3x224x224"));
+    expect_exit(
+        run("models", "--layers", "googlenet", NULL), 0, "models --layers googlenet",
+        WORDS("inception4e.branch4.1.conv", "inception5b.cat", "concat", "1x1024x1x1", "6624904"));
+    expect_exit(run("models", "--layers", "alexnet", "--size", "64", "--classes", "7", NULL), 0,
+                "alexnet at 64x64", WORDS("1x3x64x64", "1x7"));
+    expect_exit(run("models", "--layers", "nosuchnet", NULL), CLI_EXIT_USAGE, "unknown model",
+                WORDS("nosuchnet", "vgg16"));
+    expect_exit(run("models", "--layers", "lenet5", "--size", "32", NULL), CLI_EXIT_FAIL,
+                "lenet5 at 32x32", WORDS("fc1", "400"));
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    test_run_matches_library();
+    test_bad_runs();
+    test_models_command();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return tu_finish("test_models_cli");
+}
