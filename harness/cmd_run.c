@@ -111,6 +111,40 @@ static cnn_status write_grads(cnn_model *m, const char *out)
     return st;
 }
 
+/* plan.csv: every layer pass that ran, where, and how; the fallback column
+ * says whether that was the backend asked for first. */
+static cnn_status write_plan(cnn_model *m, const char *out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/plan.csv", out);
+    report_csv *csv = NULL;
+    cnn_status st = report_csv_open(path, "layer,op,pass,backend,algorithm,fallback", &csv);
+    for (int l = 0; l < cnn_model_layer_count(m) && st == CNN_OK; l++) {
+        cnn_layer_info li;
+        cnn_model_layer(m, l, &li);
+        for (int p = 0; p < CNN_PASS_COUNT && st == CNN_OK; p++) {
+            const char *alg = NULL, *be = cnn_model_layer_backend(m, l, (cnn_pass)p, &alg);
+            if (!be || cnn_model_layer_calls(m, l, (cnn_pass)p) == 0)
+                continue;
+            bool fell = false;
+            for (int f = 0; f < cnn_model_fallback_count(m); f++) {
+                cnn_fallback fb;
+                if (cnn_model_fallback(m, f, &fb) == CNN_OK && fb.pass == (cnn_pass)p &&
+                    strcmp(fb.layer, li.name) == 0)
+                    fell = true;
+            }
+            const char *row[6] = {li.name, cnn_op_name(li.op), cnn_pass_str((cnn_pass)p),
+                                  be,      alg ? alg : be,     fell ? "yes" : "no"};
+            st = report_csv_row(csv, 6, row);
+        }
+    }
+    if (csv) {
+        cnn_status cst = report_csv_close(csv, st == CNN_OK);
+        st = st == CNN_OK ? cst : st;
+    }
+    return st;
+}
+
 static cnn_status write_loss(const char *out, float loss)
 {
     char path[4096], tmp[4200];
@@ -227,6 +261,8 @@ static int run(const run_args *a)
         snprintf(path, sizeof path, "%s/logits.npy", a->out);
         st = cnn_npy_write_f32(path, &ys, logits);
     }
+    if (st == CNN_OK)
+        st = write_plan(m, a->out);
     if (st == CNN_OK && labels)
         st = write_loss(a->out, loss);
     if (st == CNN_OK && labels)
@@ -274,7 +310,8 @@ int cmd_run(int argc, char **argv)
     cli_cmd cmd = {
         .name = "run",
         .summary = "Run a whole model forward (and, with --labels, backward) on a backend list.\n"
-                   "Writes DIR/logits.npy; with --labels also DIR/loss.txt (mean cross-entropy)\n"
+                   "Writes DIR/logits.npy and DIR/plan.csv (the backend and algorithm of every\n"
+                   "layer pass that ran); with --labels also DIR/loss.txt (mean cross-entropy)\n"
                    "and DIR/grad/KEY.npy, the gradient of the mean loss for every parameter.",
         .details = "The batch and image size come from --input. Layers or passes that run on a "
                    "backend other than\nthe one asked for are listed on stderr. Nothing is "

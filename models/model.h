@@ -126,6 +126,8 @@ cnn_ctx *cnn_model_ctx(const cnn_model *m, int i);
  * pass does not apply or no backend supports it. */
 const char *cnn_model_layer_backend(const cnn_model *m, int layer, cnn_pass pass,
                                     const char **algorithm);
+/* How many times that pass has run since bind. */
+int64_t cnn_model_layer_calls(const cnn_model *m, int layer, cnn_pass pass);
 
 typedef struct cnn_fallback {
     const char *layer; /* layer name, or "(gradient sum)" / "(loss)" */

@@ -220,3 +220,10 @@ const char *cnn_model_layer_backend(const cnn_model *m, int layer, cnn_pass pass
         *algorithm = cnn_algorithm(ctx, &m->net.nodes[layer].op, pass);
     return ctx->backend->name;
 }
+
+int64_t cnn_model_layer_calls(const cnn_model *m, int layer, cnn_pass pass)
+{
+    if (!m->bound || layer < 0 || layer >= m->net.nnodes || pass < 0 || pass >= CNN_PASS_COUNT)
+        return 0;
+    return m->route[layer][pass].calls;
+}

@@ -193,6 +193,83 @@ static void test_shapes_and_errors(void)
     }
 }
 
+/* ---- initialisation --------------------------------------------------- */
+
+static void moments(const float *x, int64_t n, double *mean, double *std, double *maxabs)
+{
+    double s = 0, s2 = 0, m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        s += x[i];
+        s2 += (double)x[i] * x[i];
+        m = fmax(m, fabs(x[i]));
+    }
+    *mean = s / (double)n;
+    *std = sqrt(s2 / (double)n - *mean * *mean);
+    *maxabs = m;
+}
+
+/* The documented distributions, checked on tensors large enough for tight
+ * bounds: a sample std of n normals is off by about 1/sqrt(2n) relative
+ * (0.5% for 2.4M values: 2% bound), a uniform's by less. Same seed, same
+ * bits; another seed, other values. */
+static void test_init(void)
+{
+    cnn_model_opts o = {.classes = 1000, .h = 32, .w = 32};
+    cnn_model *a = make("resnet18", o, "naive", 42), *b = make("resnet18", o, "naive", 42);
+    cnn_model *c = make("resnet18", o, "naive", 43);
+    if (!a || !b || !c)
+        goto done;
+    struct {
+        const char *key;
+        int64_t n;
+        double std; /* normal: its std; uniform: its bound */
+        bool normal;
+    } cases[] = {
+        {"layer4.1.conv2.weight", 512 * 512 * 9, sqrt(2.0 / (512 * 9)), true},
+        {"conv1.weight", 64 * 3 * 49, sqrt(2.0 / (64 * 49)), true},
+        {"fc.weight", 1000 * 512, 1.0 / sqrt(512.0), false},
+        {"fc.bias", 1000, 1.0 / sqrt(512.0), false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t n = cases[i].n;
+        float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+        CHECK_OK(cnn_model_get_tensor(a, cases[i].key, x, n));
+        double mean, std, mx;
+        moments(x, n, &mean, &std, &mx);
+        double want_std = cases[i].normal ? cases[i].std : cases[i].std / sqrt(3.0);
+        double tol = cases[i].normal ? 5.0 / sqrt(2.0 * (double)n) + 1e-3 : 5.0 / sqrt((double)n);
+        TU_CHECK(fabs(std / want_std - 1.0) <= tol &&
+                     fabs(mean) <= 5.0 * want_std / sqrt((double)n),
+                 "%s: mean %.3g std %.5g, want 0 and %.5g", cases[i].key, mean, std, want_std);
+        if (!cases[i].normal)
+            TU_CHECK(mx <= cases[i].std && mx >= 0.99 * cases[i].std,
+                     "%s: max |w| %.5g, bound %.5g", cases[i].key, mx, cases[i].std);
+        CHECK_OK(cnn_model_get_tensor(b, cases[i].key, y, n));
+        TU_CHECK(memcmp(x, y, (size_t)n * sizeof *x) == 0, "%s: same seed, other values",
+                 cases[i].key);
+        CHECK_OK(cnn_model_get_tensor(c, cases[i].key, y, n));
+        TU_CHECK(memcmp(x, y, (size_t)n * sizeof *x) != 0, "%s: seeds 42 and 43 agree",
+                 cases[i].key);
+        free(x);
+        free(y);
+    }
+    const char *ones[] = {"bn1.weight", "layer1.0.bn2.running_var"};
+    const char *zeros[] = {"bn1.bias", "layer1.0.bn2.running_mean"};
+    for (int i = 0; i < 2; i++) {
+        float v[64];
+        CHECK_OK(cnn_model_get_tensor(a, ones[i], v, 64));
+        for (int k = 0; k < 64; k++)
+            TU_CHECK(v[k] == 1.0f, "%s[%d] = %g", ones[i], k, v[k]);
+        CHECK_OK(cnn_model_get_tensor(a, zeros[i], v, 64));
+        for (int k = 0; k < 64; k++)
+            TU_CHECK(v[k] == 0.0f, "%s[%d] = %g", zeros[i], k, v[k]);
+    }
+done:
+    cnn_model_destroy(a);
+    cnn_model_destroy(b);
+    cnn_model_destroy(c);
+}
+
 /* ---- running ------------------------------------------------------------ */
 
 static int64_t numel(cnn_shape s)
@@ -743,6 +820,7 @@ int main(void)
     }
     TIMED(test_catalogue());
     TIMED(test_shapes_and_errors());
+    TIMED(test_init());
     TIMED(test_forward_runs());
     TIMED(test_dropout_reproducible());
     TIMED(test_weights());
