@@ -79,7 +79,7 @@ int cmd_verify(int argc, char **argv)
     const char *backends = NULL, *ops = NULL, *shapes = "all", *models = NULL;
     const char *out_dir = "results", *csv_path = NULL;
     uint64_t seed = 1;
-    int threads = 0, batch = 2;
+    int threads = 0, batch = 2, image_size = 0;
     cli_opt opts[] = {
         {"backends", CLI_STRING, &backends, "LIST", "backends to check (default: all but naive)",
          false, false},
@@ -90,6 +90,8 @@ int cmd_verify(int argc, char **argv)
         {"models", CLI_STRING_OPT, &models, "[LIST]",
          "check whole models instead of single ops (default list: all six)", false, false},
         {"batch", CLI_INT, &batch, "N", "batch size for --models (default 2)", false, false},
+        {"image-size", CLI_INT, &image_size, "N",
+         "with --models: N x N input for the ImageNet-sized models (default 224)", false, false},
         {"seed", CLI_U64, &seed, "S", "seed of the random inputs (default 1)", false, false},
         {"threads", CLI_INT, &threads, "N", "CPU threads (default: OpenMP's)", false, false},
         {"out-dir", CLI_STRING, &out_dir, "DIR", "folder for the CSV (default results)", false,
@@ -119,6 +121,9 @@ int cmd_verify(int argc, char **argv)
         return rc;
     if (batch < 1)
         return cli_usage_error(&cmd, "--batch must be >= 1, got %d", batch);
+    if (image_size < 0 || (image_size > 0 && image_size < 32))
+        return cli_usage_error(&cmd, "--image-size must be at least 32 (five 2x poolings), got %d",
+                               image_size);
 
     verify_run run = {.seed = seed, .threads = cli_set_threads(threads), .ops = ops};
     if ((rc = select_backends(&cmd, backends, &run)) >= 0)
@@ -136,7 +141,8 @@ int cmd_verify(int argc, char **argv)
     }
     cnn_status st = verify_run_open(&run, csv_path);
     if (st == CNN_OK)
-        st = models ? verify_models_run(&run, models, batch) : verify_run_ops(&run, shapes);
+        st = models ? verify_models_run(&run, models, batch, image_size)
+                    : verify_run_ops(&run, shapes);
     bool ok = st == CNN_OK;
     verify_run_summary(&run, stdout);
     cnn_status cst = verify_run_close(&run, ok);

@@ -130,13 +130,22 @@ static void make_inputs(uint64_t seed, float *x, int64_t nx, int32_t *labels, in
 }
 
 /* Run one model on `backends` and collect its outputs. */
-static cnn_status run_model(const char *name, int batch, const char *backends, uint64_t seed,
-                            int threads, bool progress, model_out *out, char *fallbacks,
-                            size_t fallbacks_size)
+static cnn_model_opts model_opts(const char *name, int batch, int image_size)
+{
+    cnn_model_opts mo = {.batch = batch};
+    const cnn_model_desc *d = cnn_model_find(name);
+    if (image_size > 0 && d && d->h >= 64)
+        mo.h = mo.w = image_size;
+    return mo;
+}
+
+static cnn_status run_model(const char *name, const cnn_model_opts *mo, const char *backends,
+                            uint64_t seed, int threads, bool progress, model_out *out,
+                            char *fallbacks, size_t fallbacks_size)
 {
     cnn_model *m = NULL;
-    cnn_model_opts mo = {.batch = batch};
-    cnn_status st = cnn_model_create(name, &mo, &m);
+    int batch = mo->batch;
+    cnn_status st = cnn_model_create(name, mo, &m);
     cnn_exec_opts eo = {.backends = backends, .threads = threads, .seed = seed};
     if (st == CNN_OK)
         st = cnn_model_bind(m, &eo);
@@ -210,13 +219,11 @@ static cnn_status run_model(const char *name, int batch, const char *backends, u
  * gradient differently, which moves a few elements by O(1) but the L2 norm
  * little. Over 20 to 60 layers, 2e-4 for logits and loss and 2e-3 for
  * gradients sit one to two orders above the errors measured for im2col and
- * oneDNN (README), and far below what a wrong layer gives (> 1e-2).
- * Winograd's F(4x4,3x3) error per layer is ~10x larger (impl_winograd),
- * so its whole-model tolerance is 10x wider. */
-static double model_tol(const char *backend, bool gradient)
+ * oneDNN and Winograd (README), and far below what a wrong layer gives
+ * (> 1e-2). */
+static double model_tol(bool gradient)
 {
-    double t = gradient ? 2e-3 : 2e-4;
-    return strstr(backend, "winograd") ? 10.0 * t : t;
+    return gradient ? 2e-3 : 2e-4;
 }
 
 static cnn_status row(verify_run *run, int b, const char *algo, const char *model, const char *pass,
@@ -225,15 +232,15 @@ static cnn_status row(verify_run *run, int b, const char *algo, const char *mode
 {
     double rel, max_abs;
     verify_compare(got, ref, n, &rel, &max_abs);
-    double tol = model_tol(run->backends[b]->name, gradient);
+    double tol = model_tol(gradient);
     return verify_run_row(run, b, algo, model, pass, tensor, shape, rel, max_abs, tol,
                           rel <= tol ? "PASS" : "FAIL");
 }
 
-static cnn_status check_model(verify_run *run, const char *name, int batch)
+static cnn_status check_model(verify_run *run, const char *name, int batch, int image_size)
 {
     cnn_model *m = NULL;
-    cnn_model_opts mo = {.batch = batch};
+    cnn_model_opts mo = model_opts(name, batch, image_size);
     cnn_status st = cnn_model_create(name, &mo, &m);
     if (st != CNN_OK)
         return st;
@@ -246,14 +253,14 @@ static cnn_status check_model(verify_run *run, const char *name, int batch)
 
     fprintf(stderr, "verify: %s %s on naive (the reference; one line per layer)\n", name, shape);
     model_out ref = {0};
-    st = run_model(name, batch, "naive", run->seed, run->threads, true, &ref, fb, sizeof fb);
+    st = run_model(name, &mo, "naive", run->seed, run->threads, true, &ref, fb, sizeof fb);
     for (int b = 0; b < run->nbackends && st == CNN_OK; b++) {
         if (!run->ctx[b])
             continue;
         const char *be = run->backends[b]->name;
         fprintf(stderr, "verify: %s %s on %s\n", name, shape, be);
         model_out got = {0};
-        st = run_model(name, batch, be, run->seed, run->threads, false, &got, fb, sizeof fb);
+        st = run_model(name, &mo, be, run->seed, run->threads, false, &got, fb, sizeof fb);
         const char *algo = fb[0] ? fb : be;
         if (st == CNN_OK)
             st = row(run, b, algo, name, "eval_fwd", "logits", shape, got.logits_eval,
@@ -278,16 +285,16 @@ static cnn_status check_model(verify_run *run, const char *name, int batch)
     return st;
 }
 
-cnn_status verify_models_run(verify_run *run, const char *list, int batch)
+cnn_status verify_models_run(verify_run *run, const char *list, int batch, int image_size)
 {
     cnn_status st = CNN_OK;
     char name[64];
     if (!strcmp(list, "all")) {
         for (int i = 0; i < cnn_model_count() && st == CNN_OK; i++)
-            st = check_model(run, cnn_model_at(i)->name, batch);
+            st = check_model(run, cnn_model_at(i)->name, batch, image_size);
         return st;
     }
     for (const char *p = list; st == CNN_OK && next_name(&p, name, sizeof name);)
-        st = check_model(run, name, batch);
+        st = check_model(run, name, batch, image_size);
     return st;
 }

@@ -16,7 +16,9 @@ cnn_status verify_model_layer_ops(bool cheap, cnn_op **ops, int *n);
 /* Validate a --models list; returns -1 when valid, else the exit code. */
 int verify_models_check_names(const cli_cmd *cmd, const char *list);
 
-/* Each model forward and backward on each backend against naive. */
-cnn_status verify_models_run(verify_run *run, const char *list, int batch);
+/* Each model forward and backward on each backend against naive, at
+ * `batch`; image_size > 0 replaces the 224x224 input of the ImageNet-sized
+ * models (their adaptive pooling takes any size), 0 keeps it. */
+cnn_status verify_models_run(verify_run *run, const char *list, int batch, int image_size);
 
 #endif

@@ -247,7 +247,10 @@ void verify_run_summary(const verify_run *run, FILE *out)
     fprintf(out, "\nerror by algorithm (rel L2: median / max over rows):\n");
     for (int i = 0; i < run->ngroups; i++) {
         const verify_group *g = &run->groups[i];
-        if (!strstr(g->key, "|conv2d|") && !strstr(g->key, "|model") && !strstr(g->key, "|linear|"))
+        size_t len = strlen(g->key);
+        bool model = strstr(g->key, "|eval_fwd") || strstr(g->key, "|train_fwd") ||
+                     (len > 4 && !strcmp(g->key + len - 4, "|bwd"));
+        if (!strstr(g->key, "|conv2d|") && !strstr(g->key, "|linear|") && !model)
             continue;
         qsort(g->errs, (size_t)g->n, sizeof *g->errs, cmp_double);
         char key[160];
