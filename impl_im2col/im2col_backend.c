@@ -68,23 +68,19 @@ static const char *im2col_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pas
         return "reduction";
     const cnn_im2col_state *st = ctx->impl;
     cnn_im2col_plan pl = cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap);
-    if (pl.direct)
-        return "sgemm (1x1)";
-    bool tiled = pl.images == 1 && pl.rows < op->conv.p;
-    switch (pass) {
-    case CNN_FWD:
-        return pl.images > 1 ? "im2col+sgemm (batched)"
-               : tiled       ? "im2col+sgemm (row tiles)"
-                             : "im2col+sgemm";
-    case CNN_BWD_DATA:
-        return pl.images > 1 ? "sgemm+col2im (batched)"
-               : tiled       ? "sgemm+col2im (row tiles)"
-                             : "sgemm+col2im";
-    default:
-        return pl.images > 1 ? "im2col+sgemm (batched)"
-               : tiled       ? "im2col+sgemm (row tiles)"
-                             : "im2col+sgemm";
-    }
+    static const char *const names[][3] = {
+        [CNN_IM2COL_DIRECT] = {"sgemm (1x1)", "sgemm (1x1)", "sgemm (1x1)"},
+        [CNN_IM2COL_ROWS] = {"im2col+sgemm", "sgemm+col2im", "im2col+sgemm"},
+        [CNN_IM2COL_BATCH] = {"im2col+sgemm (batched)", "sgemm+col2im (batched)",
+                              "im2col+sgemm (batched)"},
+        [CNN_IM2COL_TAPS] = {"sgemm per tap", "sgemm per tap", "sgemm per tap"},
+    };
+    static const char *const tiled[3] = {"im2col+sgemm (row tiles)", "sgemm+col2im (row tiles)",
+                                         "im2col+sgemm (row tiles)"};
+    const int which = pass == CNN_FWD ? 0 : pass == CNN_BWD_DATA ? 1 : 2;
+    if (pl.path == CNN_IM2COL_ROWS && pl.rows < op->conv.p)
+        return tiled[which];
+    return names[pl.path][which];
 }
 
 const cnn_backend cnn_backend_im2col = {

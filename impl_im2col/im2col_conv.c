@@ -1,12 +1,10 @@
 /* Convolution passes as GEMMs over lowered input, following the plan from
- * im2col_plan.c. With CRS = C*R*S and a column block of width N (a row tile
- * of one image, or a batch of whole images):
- *   forward      y[K][N]    = w[K][CRS]   . col[CRS][N]
- *   bwd data     col[CRS][N] = w^T[CRS][K] . dy[K][N],  then col2im
- *   bwd filter   dw[K][CRS] += dy[K][N]    . col^T[N][CRS]
- * GEMMs run threaded inside OpenBLAS and are never called from an OpenMP
- * region; the lowering and staging loops between them are OpenMP, sized by
- * cnn_cpu_threads() (cpu_parallel.h says why that is often one thread). */
+ * im2col_plan.c (stride-1 forward on wide maps goes to im2col_taps.c). With CRS = C*R*S and a
+ * column block of width N (a row tile of one image, or a batch of whole images): forward y[K][N] =
+ * w[K][CRS]   . col[CRS][N] bwd data     col[CRS][N] = w^T[CRS][K] . dy[K][N],  then col2im bwd
+ * filter   dw[K][CRS] += dy[K][N]    . col^T[N][CRS] GEMMs run threaded inside OpenBLAS and are
+ * never called from an OpenMP region; the lowering and staging loops between them are OpenMP, sized
+ * by cnn_cpu_threads() (cpu_parallel.h says why that is often one thread). */
 #include "im2col_impl.h"
 #include "cpu_parallel.h"
 
@@ -30,7 +28,7 @@ static cnn_status conv_begin(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass
         return cnn_fail(CNN_ERR_INVALID_ARG, "im2col conv %s: workspace of %zu bytes, needs %zu",
                         cnn_pass_str(pass), ws_size, run->pl.bytes);
     run->col = ws;
-    run->stage = run->pl.stage_floats ? run->col + (run->pl.col_floats + 15) / 16 * 16 : NULL;
+    run->stage = cnn_im2col_stage(&run->pl, run->col);
     cnn_im2col_blas_threads(ctx);
     run->threads = cnn_cpu_threads(ctx);
     run->crs = d->c * d->r * d->s;
@@ -92,7 +90,11 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
     if (st != CNN_OK)
         return st;
     const float *bias = d->has_bias ? b : NULL;
-    if (run.pl.images > 1) {
+    if (run.pl.path == CNN_IM2COL_TAPS) {
+        cnn_im2col_taps_fwd(d, &run.pl, x, w, bias, y, run.col, run.threads);
+        return CNN_OK;
+    }
+    if (run.pl.path == CNN_IM2COL_BATCH) {
         for (int n0 = 0; n0 < d->n; n0 += run.pl.images) {
             const int nb = d->n - n0 < run.pl.images ? d->n - n0 : run.pl.images;
             const int width = (int)(nb * run.pq);
@@ -110,7 +112,7 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
             const int rows = d->p - p0 < run.pl.rows ? d->p - p0 : run.pl.rows;
             const int width = rows * d->q;
             const float *cols = xn;
-            if (!run.pl.direct) {
+            if (!run.pl.path == CNN_IM2COL_DIRECT) {
                 cnn_im2col_lower(d, xn, 1, p0, rows, run.col, run.threads);
                 cols = run.col;
             }
@@ -131,7 +133,7 @@ cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const 
     cnn_status st = conv_begin(ctx, d, CNN_BWD_DATA, ws, ws_size, &run);
     if (st != CNN_OK)
         return st;
-    if (run.pl.images > 1) {
+    if (run.pl.path == CNN_IM2COL_BATCH) {
         for (int n0 = 0; n0 < d->n; n0 += run.pl.images) {
             const int nb = d->n - n0 < run.pl.images ? d->n - n0 : run.pl.images;
             const int width = (int)(nb * run.pq);
@@ -145,7 +147,7 @@ cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const 
     for (int n = 0; n < d->n; n++) {
         const float *dyn = dy + n * run.kpq;
         float *dxn = dx + n * run.chw;
-        if (run.pl.direct) {
+        if (run.pl.path == CNN_IM2COL_DIRECT) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->c, (int)run.pq, d->k, 1.0f, w,
                         d->c, dyn, (int)run.pq, 0.0f, dxn, (int)run.pq);
             continue;
@@ -171,7 +173,7 @@ cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, cons
     if (st != CNN_OK)
         return st;
     float beta = 0.0f;
-    if (run.pl.images > 1) {
+    if (run.pl.path == CNN_IM2COL_BATCH) {
         for (int n0 = 0; n0 < d->n; n0 += run.pl.images, beta = 1.0f) {
             const int nb = d->n - n0 < run.pl.images ? d->n - n0 : run.pl.images;
             const int width = (int)(nb * run.pq);
@@ -188,7 +190,7 @@ cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, cons
             const int rows = d->p - p0 < run.pl.rows ? d->p - p0 : run.pl.rows;
             const int width = rows * d->q;
             const float *cols = xn;
-            if (!run.pl.direct) {
+            if (!run.pl.path == CNN_IM2COL_DIRECT) {
                 cnn_im2col_lower(d, xn, 1, p0, rows, run.col, run.threads);
                 cols = run.col;
             }

@@ -12,24 +12,46 @@ typedef struct cnn_im2col_state {
     size_t ws_cap; /* bytes; see CNN_IM2COL_DEFAULT_WS_CAP */
 } cnn_im2col_state;
 
-/* How one convolution pass is cut into GEMMs (im2col_plan.c). Exactly one
- * of three shapes:
- *  - direct: a 1x1, stride-1, unpadded conv whose input already is the
- *    column matrix; one GEMM per image, no workspace;
- *  - row tiles (images == 1): per image, `rows` output rows at a time,
- *    their columns [C*R*S][rows*Q] in the workspace;
- *  - batched (images > 1): `images` images per GEMM for layers with few
- *    output pixels; columns [C*R*S][images*P*Q] plus a [K][images*P*Q]
- *    staging buffer for the output (forward) or dy (backward), since NCHW
- *    keeps each image's [K][P*Q] block apart. */
+/* How one convolution pass is cut into GEMMs (im2col_plan.c). */
+typedef enum cnn_im2col_path {
+    /* A 1x1, stride-1, unpadded conv: the input already is the column
+     * matrix; one GEMM per image, no workspace. */
+    CNN_IM2COL_DIRECT,
+    /* Per image, `rows` output rows at a time: their columns
+     * [C*R*S][rows*Q] in the workspace. */
+    CNN_IM2COL_ROWS,
+    /* `images` images per GEMM, for layers with few output pixels: columns
+     * [C*R*S][images*P*Q] plus a [K][images*P*Q] staging buffer for the
+     * output (forward) or dy (backward), since NCHW keeps each image's
+     * [K][P*Q] block apart. */
+    CNN_IM2COL_BATCH,
+    /* Forward of a stride-1 conv on wide maps (im2col_taps.c): no lowering,
+     * one GEMM per kernel tap over `rows` output rows of zero-padded input;
+     * the padded rows [C][rows+R-1][W+2pw] are the columns, the output of
+     * padded width is staged, and the weights regrouped by tap. */
+    CNN_IM2COL_TAPS,
+} cnn_im2col_path;
+
 typedef struct cnn_im2col_plan {
-    bool direct;
+    cnn_im2col_path path;
     int images;
     int rows;
-    size_t col_floats;
-    size_t stage_floats; /* starts at the 64-byte boundary after the columns */
+    /* The workspace holds these three buffers in this order, each starting
+     * on a 64-byte boundary. */
+    size_t col_floats, stage_floats, weight_floats;
     size_t bytes;
 } cnn_im2col_plan;
+
+/* The buffers of a plan within a workspace. */
+static inline float *cnn_im2col_stage(const cnn_im2col_plan *pl, float *ws)
+{
+    return ws + (pl->col_floats + 15) / 16 * 16;
+}
+
+static inline float *cnn_im2col_weights(const cnn_im2col_plan *pl, float *ws)
+{
+    return cnn_im2col_stage(pl, ws) + (pl->stage_floats + 15) / 16 * 16;
+}
 
 cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size_t cap);
 
@@ -49,6 +71,10 @@ void cnn_im2col_lower(const cnn_conv_desc *d, const float *x, int images, int p0
  * order starting at 0 builds the whole gradient. */
 void cnn_im2col_raise(const cnn_conv_desc *d, const float *col, int images, int p0, int rows,
                       float *dx, int threads);
+
+/* Forward along CNN_IM2COL_TAPS; ws is the plan's workspace. */
+void cnn_im2col_taps_fwd(const cnn_conv_desc *d, const cnn_im2col_plan *pl, const float *x,
+                         const float *w, const float *bias, float *y, float *ws, int threads);
 
 /* Conv passes (im2col_conv.c) and linear passes (im2col_linear.c), with the
  * signatures of their cnn_backend entries. */

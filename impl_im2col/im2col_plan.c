@@ -42,10 +42,68 @@ static size_t min_size(size_t a, size_t b)
     return a < b ? a : b;
 }
 
+static size_t plan_bytes(const cnn_im2col_plan *pl)
+{
+    return (round_up_64b(pl->col_floats) + round_up_64b(pl->stage_floats) + pl->weight_floats) *
+           sizeof(float);
+}
+
+/* Rows per tile for `want` columns of `width` pixels, at most `fit`, and
+ * then equal tiles rather than full ones and a short last one: each GEMM
+ * has the same width, none of them a sliver. */
+static int tile_rows(size_t want, size_t width, size_t fit, int p)
+{
+    size_t rows = min_size((want + width - 1) / width, fit);
+    rows = rows < 1 ? 1 : min_size(rows, (size_t)p);
+    size_t tiles = ((size_t)p + rows - 1) / rows;
+    return (int)(((size_t)p + tiles - 1) / tiles);
+}
+
+/* Stride-1 forward on wide maps runs one GEMM per kernel tap over padded
+ * input rows (im2col_taps.c) instead of lowering: the lowering writes and
+ * re-reads R*S copies of the input, and on 2 cores it runs on one while the
+ * other waits. Per-tap GEMMs compute S-1 extra columns per output row, a
+ * cost below 1/16 once Q >= 16*(S-1); their inner dimension is C, which
+ * must be wide enough for sgemm to run well. Measured single-threaded
+ * (CPU time): VGG-16 conv1_2 / conv2_2 / conv3_2 at batch 4 took 194 / 180
+ * / 174 ms against 203 / 186 / 179 ms lowered; a conv with C = 16 took
+ * 63 ms against 54. On both cores conv1_2 took 111 ms against 130: what
+ * is left besides the GEMMs (98 ms) is the padding and copying out. */
+#define TAPS_MIN_CHANNELS 32
+#define TAPS_MIN_WIDTH_PER_TAP 16
+
+static bool plan_taps(const cnn_conv_desc *d, size_t cap, cnn_im2col_plan *plan)
+{
+    if (d->stride_h != 1 || d->stride_w != 1 || d->r * d->s == 1 || d->c < TAPS_MIN_CHANNELS ||
+        d->q < TAPS_MIN_WIDTH_PER_TAP * (d->s - 1))
+        return false;
+    const size_t c = (size_t)d->c, k = (size_t)d->k, wp = (size_t)d->w + 2 * (size_t)d->pad_w;
+    cnn_im2col_plan pl = {.path = CNN_IM2COL_TAPS, .images = 1};
+    pl.weight_floats = k * c * d->r * d->s;
+    /* A tile of `rows` output rows needs rows + R - 1 padded input rows per
+     * channel, S - 1 floats of slack read by the last row's extra columns,
+     * and rows padded output rows; 32 floats cover the alignment. */
+    const size_t fixed = c * ((size_t)d->r - 1) * wp + (size_t)d->s - 1 + 32 + pl.weight_floats;
+    const size_t per_row = (c + k) * wp;
+    if ((fixed + per_row) * sizeof(float) > cap)
+        return false;
+    size_t want = BLOCK_CACHE_BYTES / ((c + k) * sizeof(float));
+    if (pl.weight_floats / WEIGHTS_PER_COLUMN > want)
+        want = pl.weight_floats / WEIGHTS_PER_COLUMN;
+    pl.rows = tile_rows(want, wp, (cap / sizeof(float) - fixed) / per_row, d->p);
+    pl.col_floats = c * ((size_t)pl.rows + d->r - 1) * wp + d->s - 1;
+    pl.stage_floats = k * (size_t)pl.rows * wp;
+    pl.bytes = plan_bytes(&pl);
+    *plan = pl;
+    return true;
+}
+
 cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size_t cap)
 {
-    cnn_im2col_plan pl = {.direct = false, .images = 1, .rows = d->p};
+    cnn_im2col_plan pl = {.path = CNN_IM2COL_ROWS, .images = 1, .rows = d->p};
     if (pass != CNN_FWD && pass != CNN_BWD_DATA && pass != CNN_BWD_WEIGHT)
+        return pl;
+    if (pass == CNN_FWD && plan_taps(d, cap, &pl))
         return pl;
     const size_t crs = (size_t)d->c * d->r * d->s, pq = (size_t)d->p * d->q;
     const bool pointwise = d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 &&
@@ -56,32 +114,33 @@ cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size
         size_t images = min_size((size_t)d->n, (want + pq - 1) / pq);
         images = min_size(images, cap / per_image);
         if (images > 1) {
+            pl.path = CNN_IM2COL_BATCH;
             pl.images = (int)images;
             pl.col_floats = crs * pq * images;
             pl.stage_floats = (size_t)d->k * pq * images;
-            pl.bytes = (round_up_64b(pl.col_floats) + pl.stage_floats) * sizeof(float);
+            pl.bytes = plan_bytes(&pl);
             return pl;
         }
     }
     if (pointwise) {
-        pl.direct = true;
+        pl.path = CNN_IM2COL_DIRECT;
         return pl;
     }
-    /* Equal tiles rather than full ones and a short last one: each GEMM then
-     * has the same width, none of them a sliver. */
     const size_t row_floats = crs * (size_t)d->q;
-    size_t rows = min_size((want + d->q - 1) / d->q, cap / (row_floats * sizeof(float)));
-    rows = rows < 1 ? 1 : min_size(rows, (size_t)d->p);
-    size_t tiles = ((size_t)d->p + rows - 1) / rows;
-    pl.rows = (int)(((size_t)d->p + tiles - 1) / tiles);
+    pl.rows = tile_rows(want, d->q, cap / (row_floats * sizeof(float)), d->p);
     pl.col_floats = (size_t)pl.rows * row_floats;
-    pl.bytes = pl.col_floats * sizeof(float);
+    pl.bytes = plan_bytes(&pl);
     return pl;
 }
 
 bool cnn_im2col_plan_fits(const cnn_conv_desc *d, const cnn_im2col_plan *pl)
 {
     const size_t crs = (size_t)d->c * d->r * d->s, pq = (size_t)d->p * d->q;
-    const size_t width = pl->images > 1 ? pq * (size_t)pl->images : (size_t)pl->rows * d->q;
-    return crs <= INT_MAX && pq <= INT_MAX && width <= INT_MAX;
+    const size_t wp = (size_t)d->w + 2 * (size_t)d->pad_w;
+    size_t width = (size_t)pl->rows * d->q;
+    if (pl->path == CNN_IM2COL_BATCH)
+        width = pq * (size_t)pl->images;
+    if (pl->path == CNN_IM2COL_TAPS)
+        width = pl->col_floats; /* the leading dimension of the padded rows */
+    return crs <= INT_MAX && pq <= INT_MAX && width <= INT_MAX && wp <= INT_MAX;
 }

@@ -31,8 +31,8 @@
 #define TOL_GEMM 1e-5
 #define TOL_ELT 1e-6
 /* Small enough that the tiling cases below tile, large enough that their
- * batched case takes two images per GEMM. */
-#define TINY_CAP ((size_t)16 << 10)
+ * batched case takes three images per GEMM. */
+#define TINY_CAP ((size_t)64 << 10)
 
 static cnn_ctx *naive, *fast, *tiny;
 static uint64_t rng = 77;
@@ -133,8 +133,12 @@ static const conv_case conv_cases[] = {
     {8, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, true}, /* VGG-like, batched */
     {1, 4, 41, 40, 5, 3, 3, 1, 1, 1, 1, true},   /* row tiles under TINY_CAP */
     {1, 3, 37, 29, 4, 5, 5, 2, 2, 2, 2, true},   /* row tiles, windows overlap tiles */
-    {7, 6, 6, 5, 8, 3, 3, 1, 1, 1, 1, true},     /* chunks of 2 under TINY_CAP */
-    {1, 16, 4, 100, 2, 3, 3, 1, 1, 1, 1, false}, /* one row exceeds TINY_CAP */
+    {7, 12, 7, 6, 8, 3, 3, 1, 1, 1, 1, true},    /* chunks of 3 under TINY_CAP */
+    {1, 16, 4, 300, 2, 3, 3, 1, 1, 1, 1, false}, /* one row exceeds TINY_CAP */
+    {2, 32, 34, 40, 8, 3, 3, 1, 1, 1, 1, true},  /* per-tap GEMMs; tiles under TINY_CAP */
+    {1, 33, 20, 70, 5, 3, 5, 1, 1, 1, 2, false}, /* per tap, rectangular kernel */
+    {2, 32, 12, 40, 4, 3, 3, 1, 1, 0, 0, true},  /* per tap, no padding */
+    {1, 32, 9, 36, 3, 2, 2, 1, 1, 2, 2, true},   /* per tap, padding wider than the kernel */
 };
 
 static cnn_op conv_op(const conv_case *cc)
@@ -223,9 +227,10 @@ static void check_conv_plan(const conv_data *cd)
         TU_CHECK(strstr(fwd, "row tiles") != NULL, "expected row tiles, got %s", fwd);
     if (d->n == 7)
         TU_CHECK(strstr(fwd, "batched") != NULL, "expected batches, got %s", fwd);
-    if (d->w == 100)
+    if (d->w == 300)
         TU_CHECK(ws == one_row, "one row needs %zu bytes, asked %zu", one_row, ws);
-    const bool pointwise = d->r == 1 && d->s == 1 && d->stride_h == 1 && d->pad_h == 0;
+    const bool stride1 = d->stride_h == 1 && d->stride_w == 1;
+    const bool pointwise = d->r == 1 && d->s == 1 && stride1 && d->pad_h == 0;
     const char *fast_fwd = cnn_algorithm(fast, &cd->op, CNN_FWD);
     if (pointwise && d->c < 128)
         TU_CHECK(strcmp(fast_fwd, "sgemm (1x1)") == 0 &&
@@ -233,6 +238,14 @@ static void check_conv_plan(const conv_data *cd)
                  "1x1 conv with small weights should be sgemm alone, got %s", fast_fwd);
     if (pointwise && d->c >= 128)
         TU_CHECK(strstr(fast_fwd, "batched") != NULL, "expected batches, got %s", fast_fwd);
+    if (stride1 && d->c >= 32 && d->r * d->s > 1) {
+        TU_CHECK(strcmp(fast_fwd, "sgemm per tap") == 0, "expected per-tap GEMMs, got %s",
+                 fast_fwd);
+        TU_CHECK(strcmp(fwd, "sgemm per tap") == 0 || d->h < 34 || d->k == 64,
+                 "expected per-tap GEMMs under the small cap, got %s", fwd);
+        TU_CHECK(strcmp(fwd, "sgemm per tap") != 0 || d->k != 64,
+                 "per-tap weights do not fit the small cap, yet got %s", fwd);
+    }
 }
 
 static void test_conv(void)
@@ -255,7 +268,7 @@ static void test_conv(void)
         run_conv(naive, &cd, CNN_BWD_WEIGHT, cd.dw);
         run_conv(naive, &cd, CNN_BWD_BIAS, cd.db);
         check_conv_ctx(fast, "im2col", &cd);
-        check_conv_ctx(tiny, "im2col(16KiB cap)", &cd);
+        check_conv_ctx(tiny, "im2col(64KiB cap)", &cd);
         check_conv_plan(&cd);
         free(cd.x), free(cd.w), free(cd.b), free(cd.dy);
         free(cd.y), free(cd.dx), free(cd.dw), free(cd.db);
