@@ -193,8 +193,16 @@ static cnn_status load_model(const run_args *a, cnn_shape *xs, float **x, cnn_mo
     if (st == CNN_OK)
         st = a->weights ? cnn_model_load_weights(*m, a->weights)
                         : cnn_model_init_params(*m, a->seed);
-    if (st == CNN_OK && a->progress)
+    if (st == CNN_OK && a->progress) {
+        cnn_model_mem mem;
+        cnn_model_memory(*m, &mem);
+        fprintf(stderr,
+                "%s: device memory: parameters %.1f MiB, gradients %.1f MiB, activations %.1f "
+                "MiB, workspace %.1f MiB\n",
+                a->model, mem.params / 1048576.0, mem.grads / 1048576.0,
+                mem.activations / 1048576.0, mem.workspace / 1048576.0);
         cnn_model_set_hook(*m, cnn_model_progress_hook, stderr, false);
+    }
     return st;
 }
 

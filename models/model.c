@@ -10,6 +10,8 @@
 #include "model_internal.h"
 #include "registry.h"
 
+static cnn_status need_bound(const cnn_model *m, const char *what);
+
 /* ---- creation and queries ------------------------------------------------ */
 
 cnn_status cnn_model_create_net(const cnn_model_desc *d, net_builder build,
@@ -409,6 +411,20 @@ cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts)
     if (st != CNN_OK)
         return st;
     m->bound = true;
+    return CNN_OK;
+}
+
+cnn_status cnn_model_memory(const cnn_model *m, cnn_model_mem *out)
+{
+    cnn_status st = need_bound(m, "asking for its memory");
+    if (st != CNN_OK)
+        return st;
+    *out = (cnn_model_mem){
+        .params = (size_t)m->net.block_floats * sizeof(float),
+        .grads = m->grads ? (size_t)m->net.grad_floats * sizeof(float) : 0,
+        .activations = (size_t)m->act_floats * sizeof(float),
+        .workspace = m->ws_size,
+    };
     return CNN_OK;
 }
 

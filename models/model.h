@@ -118,6 +118,12 @@ typedef struct cnn_exec_opts {
  * CUDA backends in one run: CNN_ERR_UNSUPPORTED. */
 cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts);
 
+/* Bytes of the four allocations a bound model holds on its device. */
+typedef struct cnn_model_mem {
+    size_t params, grads, activations, workspace;
+} cnn_model_mem;
+cnn_status cnn_model_memory(const cnn_model *m, cnn_model_mem *out);
+
 /* Every backend context the run uses (the first is where memory lives). */
 int cnn_model_ctx_count(const cnn_model *m);
 cnn_ctx *cnn_model_ctx(const cnn_model *m, int i);
