@@ -6,7 +6,10 @@
  * read by several consumers (a ResNet block input, an Inception input) are
  * summed explicitly: the first contribution is written straight into the
  * slot, each later one into the scratch area and then added with add_fwd
- * (y = a + b with y aliasing a, which element-wise kernels allow). */
+ * as y = a + b with y aliasing a. backend.h does not promise that aliasing
+ * works; an element-wise kernel reads a[i] before writing y[i], so it does,
+ * and the whole-model checks against PyTorch on naive, im2col and oneDNN
+ * (ResNet, GoogLeNet) would show a backend where it does not. */
 #include "model_internal.h"
 
 static float *dy_of(const cnn_model *m, int id)
