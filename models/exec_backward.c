@@ -159,7 +159,7 @@ static cnn_status backward_node(cnn_model *m, int i, cnn_ctx **ctx, cnn_pass *pa
             st = cnn_adapool_bwd(*ctx, &nd->op.adapool, dy, dx, m->ws, m->ws_size);
             break;
         case CNN_OP_ACT: st = cnn_act_bwd(*ctx, &nd->op.act, y, dy, dx); break;
-        case CNN_OP_DROPOUT: st = cnn_dropout_bwd(*ctx, &nd->op.dropout, dy, dx); break;
+        case CNN_OP_DROPOUT: st = cnn_dropout_bwd(*ctx, &m->dropout[i], dy, dx); break;
         default:
             st = cnn_fail(CNN_ERR_INVALID_ARG, "operation %s cannot be a layer",
                           cnn_op_name(&nd->op));

@@ -6,7 +6,7 @@
 
 static cnn_status forward_node(cnn_model *m, int i, cnn_mode mode, cnn_ctx **ctx, cnn_pass *pass)
 {
-    cnn_node *nd = &m->net.nodes[i];
+    const cnn_node *nd = &m->net.nodes[i];
     const float *x = model_y(m, nd->in[0]);
     float *y = model_y(m, i);
     *pass = CNN_FWD;
@@ -41,10 +41,12 @@ static cnn_status forward_node(cnn_model *m, int i, cnn_mode mode, cnn_ctx **ctx
     case CNN_OP_DROPOUT:
         /* Eval mode runs the same entry with p = 0, which keeps every element
          * and scales by 1: an exact copy on any backend, and its backward is
-         * the identity. The descriptor keeps this step's seed for backward. */
-        nd->op.dropout.p = mode == CNN_MODE_TRAIN ? nd->dropout_p : 0.0;
-        nd->op.dropout.seed = cnn_dropout_seed(m->opts.seed, i, m->step);
-        return cnn_dropout_fwd(c, &nd->op.dropout, x, y);
+         * the identity. The descriptor of this forward, seed included, is
+         * kept for backward; the layer's own stays as built. */
+        m->dropout[i] = nd->op.dropout;
+        m->dropout[i].p = mode == CNN_MODE_TRAIN ? nd->dropout_p : 0.0;
+        m->dropout[i].seed = cnn_dropout_seed(m->opts.seed, i, m->step);
+        return cnn_dropout_fwd(c, &m->dropout[i], x, y);
     case CNN_OP_CONCAT: {
         const float *xs[CNN_MAX_CONCAT];
         for (int k = 0; k < nd->nin; k++)

@@ -80,6 +80,7 @@ void cnn_model_destroy(cnn_model *m)
     free(m->mem);
     free(m->batches_tracked);
     free(m->written);
+    free(m->dropout);
     free(m->fallbacks);
     net_free(&m->net);
     free(m);
@@ -394,8 +395,9 @@ cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts)
     int nn = m->net.nnodes;
     m->mem = calloc((size_t)nn, sizeof *m->mem);
     m->written = calloc((size_t)nn, sizeof *m->written);
+    m->dropout = calloc((size_t)nn, sizeof *m->dropout);
     m->batches_tracked = calloc((size_t)m->net.nbn + 1, sizeof *m->batches_tracked);
-    if (!m->mem || !m->written || !m->batches_tracked)
+    if (!m->mem || !m->written || !m->dropout || !m->batches_tracked)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "model %s: no memory", m->desc->name);
     st = model_plan(m);
     if (st != CNN_OK)

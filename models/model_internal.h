@@ -67,7 +67,8 @@ struct cnn_model {
     uint64_t step;
     bool have_forward, have_loss, have_labels;
     cnn_mode fwd_mode;
-    bool *written; /* [nnodes], backward: gradient slot holds a value */
+    bool *written;             /* [nnodes], backward: gradient slot holds a value */
+    cnn_dropout_desc *dropout; /* [nnodes], the last forward's mask of each dropout node */
 
     cnn_layer_hook hook;
     void *hook_user;
