@@ -1,34 +1,9 @@
-/* How far a float32 Winograd convolution may be from the exact result.
- *
- * Two sources of rounding error:
- *  - the transforms: each product U[xi]V[xi] carries the error of B^T d B
- *    and G g G^T, a few eps relative to the largest terms of the tile, and
- *    A^T then amplifies it (its coefficients reach 8 in F(4x4)). These
- *    errors are independent per term, so relative to an output that is
- *    itself a sum of C*9 random-signed terms they stay constant in C;
- *  - the GEMMs: a float sum over C channels, whose relative error grows
- *    like sqrt(C) eps for random-signed terms.
- * Hence tol = s * eps * (a_F + b_F sqrt(C)) rather than a pure sqrt(C) law,
- * which would have to be loose at large C to hold at C = 3.
- *
- * Measured (relative L2 against the double-accumulating naive backend,
- * inputs uniform in [-1,1] or [0,1], He weights N(0, 2/(9C)), K = 16 and
- * 32, 28x28 and 56x56, padding 1, forward and backward data, worst over 2-3
- * seeds each; OpenBLAS 0.3.21 sgemm on AVX2), in units of eps = 2^-24:
- *              C =    3     64    256    512
- *   F(2x2,3x3)      2.1    4.3    8.0    7.9
- *   F(4x4,3x3)     14.7   28.0   50.3   51.2
- *   (im2col, for scale: 1.7, 4.9, 5.1, 5.2)
- * So F(2x2) costs 1.5x im2col's error at C = 512 and F(4x4) 10x. The fits
- * a + b sqrt(C) that bound every measurement are a = 2, b = 0.4 for F(2x2)
- * and a = 12, b = 2.5 for F(4x4); s = 4 is the safety factor, for other
- * shapes, data and BLAS blockings. An indexing error costs a whole term,
- * O(1/sqrt(9C)) relative: 1.5% at C = 512, far above these (at C = 512,
- * 2.6e-6 for F(2x2) and 1.6e-5 for F(4x4)). */
 #include "winograd.h"
 
 #include <math.h>
 
+/* The derivation and the measurements behind the constants are in
+ * winograd.h. */
 double cnn_winograd_tolerance(int tile_m, int c)
 {
     const double eps = 5.9604644775390625e-08; /* 2^-24 */

@@ -12,7 +12,7 @@
  * double and rounds once):
  *  - forward and backward data: cnn_winograd_tolerance(tile, reduction
  *    channels), whose derivation and measurements are in
- *    impl_winograd/winograd_tolerance.c; the data here are drawn as there
+ *    impl_winograd/winograd.h; the data here are drawn as there
  *    (uniform [-1,1] inputs and gradients, He-scaled weights);
  *  - backward filter (im2col): a float sum over N*P*Q products, whose
  *    rounding grows like sqrt(N*P*Q) eps; 4x that, plus 1e-6 for the short
