@@ -24,11 +24,6 @@ static float *target_for(const cnn_model *m, int src, int64_t piece)
     return m->written[src] ? model_act(m, m->scratch_off + piece) : dy_of(m, src);
 }
 
-static int64_t numel_of(const cnn_model *m, int id)
-{
-    return cnn_shape_numel(&m->net.nodes[id].y);
-}
-
 /* Fold a contribution written to `target` (by target_for) into src's slot. */
 static cnn_status commit(cnn_model *m, int src, const float *target)
 {
@@ -40,7 +35,7 @@ static cnn_status commit(cnn_model *m, int src, const float *target)
     cnn_status st = model_route(m, CNN_LAYER_SUM, CNN_FWD, &ctx);
     if (st != CNN_OK)
         return st;
-    cnn_add_desc d = {.count = numel_of(m, src)};
+    cnn_add_desc d = {.count = net_numel(&m->net, src)};
     return cnn_add_fwd(ctx, &d, dy, target, dy);
 }
 
@@ -57,8 +52,7 @@ static cnn_status concat_backward(cnn_model *m, int i, cnn_ctx *ctx)
         /* Pieces for the image or for a node already fed by an earlier piece
          * of this concat go to the scratch too. */
         dxs[k] = taken || m->written[src] ? model_act(m, m->scratch_off + piece) : dy_of(m, src);
-        cnn_shape s = src == CNN_NET_INPUT ? m->net.input : m->net.nodes[src].y;
-        piece += (cnn_shape_numel(&s) + CNN_ALIGN_FLOATS - 1) / CNN_ALIGN_FLOATS * CNN_ALIGN_FLOATS;
+        piece += net_align(net_numel(&m->net, src));
     }
     cnn_status st = cnn_concat_bwd(ctx, &nd->op.concat, dy_of(m, i), dxs);
     for (int k = 0; k < nd->nin && st == CNN_OK; k++)
@@ -206,7 +200,8 @@ cnn_status cnn_model_backward(cnn_model *m)
         /* A node no path from the loss reaches gets a zero gradient, so its
          * parameters' gradients are exactly zero, not stale. */
         if (!m->written[i]) {
-            st = cnn_mem_zero(m->ctx[0], dy_of(m, i), (size_t)numel_of(m, i) * sizeof(float));
+            st =
+                cnn_mem_zero(m->ctx[0], dy_of(m, i), (size_t)net_numel(&m->net, i) * sizeof(float));
             m->written[i] = true;
         }
         if (st == CNN_OK)

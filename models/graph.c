@@ -29,6 +29,12 @@ cnn_shape net_shape(const cnn_net *net, int id)
     return id == CNN_NET_INPUT ? net->input : net->nodes[id].y;
 }
 
+int64_t net_numel(const cnn_net *net, int id)
+{
+    cnn_shape s = net_shape(net, id);
+    return cnn_shape_numel(&s);
+}
+
 int net_channels(const cnn_net *net, int id)
 {
     cnn_shape s = net_shape(net, id);
@@ -131,12 +137,6 @@ static int add_tensor(cnn_net *net, int node, const char *suffix, cnn_shape shap
     return net->ntensors++;
 }
 
-static int64_t numel_of(const cnn_net *net, int id)
-{
-    cnn_shape x = net_shape(net, id);
-    return cnn_shape_numel(&x);
-}
-
 int net_conv(cnn_net *net, const char *name, int in, int k, int r, int stride, int pad, bool bias)
 {
     if (failed(net, &in, 1))
@@ -205,7 +205,7 @@ static int act(cnn_net *net, const char *name, int in, cnn_act_mode mode)
         return CNN_NET_BAD;
     cnn_op op = {.kind = CNN_OP_ACT};
     op.act.mode = mode;
-    op.act.count = numel_of(net, in);
+    op.act.count = net_numel(net, in);
     return add_node(net, name, &op, &in, 1, net_shape(net, in));
 }
 
@@ -308,7 +308,7 @@ int net_dropout(cnn_net *net, const char *name, int in, double p)
         return CNN_NET_BAD;
     cnn_op op = {.kind = CNN_OP_DROPOUT};
     op.dropout.p = p;
-    op.dropout.count = numel_of(net, in);
+    op.dropout.count = net_numel(net, in);
     int id = add_node(net, name, &op, &in, 1, net_shape(net, in));
     if (id >= 0)
         net->nodes[id].dropout_p = p;
@@ -363,11 +363,6 @@ int net_add(cnn_net *net, const char *name, int a, int b)
     return add_node(net, name, &op, ins, 2, sa);
 }
 
-static int64_t align_up(int64_t v)
-{
-    return (v + CNN_ALIGN_FLOATS - 1) / CNN_ALIGN_FLOATS * CNN_ALIGN_FLOATS;
-}
-
 cnn_status net_finish(cnn_net *net)
 {
     if (net->err != CNN_OK)
@@ -388,7 +383,7 @@ cnn_status net_finish(cnn_net *net)
             if (t->trainable != (pass == 0))
                 continue;
             t->offset = off;
-            off = align_up(off + cnn_shape_numel(&t->shape));
+            off = net_align(off + cnn_shape_numel(&t->shape));
             if (t->trainable)
                 net->trainable_floats += cnn_shape_numel(&t->shape);
         }

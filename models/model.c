@@ -306,15 +306,12 @@ static cnn_status parse_overrides(cnn_model *m)
     return CNN_OK;
 }
 
-static int64_t align_up(int64_t v)
+/* The next region of n floats at *off, aligned; returns its offset. */
+static int64_t take(int64_t *off, int64_t n)
 {
-    return (v + CNN_ALIGN_FLOATS - 1) / CNN_ALIGN_FLOATS * CNN_ALIGN_FLOATS;
-}
-
-static int64_t node_numel(const cnn_model *m, int id)
-{
-    cnn_shape s = id == CNN_NET_INPUT ? m->net.input : m->net.nodes[id].y;
-    return cnn_shape_numel(&s);
+    int64_t at = *off;
+    *off += net_align(n);
+    return at;
 }
 
 /* Offsets of every activation-block region; returns the block's size. */
@@ -322,32 +319,30 @@ static int64_t layout(cnn_model *m)
 {
     bool grads = !m->opts.forward_only;
     int64_t off = 0, scratch = 1, zeros = 1;
-#define TAKE(n) (off += align_up(n), off - align_up(n))
-    m->x_off = TAKE(node_numel(m, CNN_NET_INPUT));
+    m->x_off = take(&off, net_numel(&m->net, CNN_NET_INPUT));
     for (int i = 0; i < m->net.nnodes; i++) {
         const cnn_node *nd = &m->net.nodes[i];
-        int64_t n = node_numel(m, i);
-        m->mem[i].y = TAKE(n);
-        m->mem[i].dy = grads ? TAKE(n) : -1;
+        int64_t n = net_numel(&m->net, i);
+        m->mem[i].y = take(&off, n);
+        m->mem[i].dy = grads ? take(&off, n) : -1;
         if (nd->op.kind == CNN_OP_BN) {
-            m->mem[i].save_mean = TAKE(nd->op.bn.c);
-            m->mem[i].save_invstd = TAKE(nd->op.bn.c);
+            m->mem[i].save_mean = take(&off, nd->op.bn.c);
+            m->mem[i].save_invstd = take(&off, nd->op.bn.c);
         }
         /* Concat pieces sit side by side in the scratch; a single input
          * needs its own size. */
         int64_t in_total = 0;
         for (int k = 0; k < nd->nin; k++)
-            in_total += align_up(node_numel(m, nd->in[k]));
+            in_total += net_align(net_numel(&m->net, nd->in[k]));
         scratch = in_total > scratch ? in_total : scratch;
         zeros = n > zeros ? n : zeros;
     }
     int n = (int)m->net.input.dim[0];
-    m->prob_off = TAKE((int64_t)n * m->net.classes);
-    m->loss_off = TAKE(1);
-    m->labels_off = TAKE(n); /* int32 values in float-sized slots */
-    m->scratch_off = grads ? TAKE(scratch) : -1;
-    m->zeros_off = grads ? TAKE(zeros) : -1;
-#undef TAKE
+    m->prob_off = take(&off, (int64_t)n * m->net.classes);
+    m->loss_off = take(&off, 1);
+    m->labels_off = take(&off, n); /* int32 values in float-sized slots */
+    m->scratch_off = grads ? take(&off, scratch) : -1;
+    m->zeros_off = grads ? take(&off, zeros) : -1;
     return off;
 }
 
@@ -461,7 +456,7 @@ static cnn_status check_count(const cnn_model *m, const char *what, int64_t want
 cnn_status cnn_model_set_input(cnn_model *m, const float *host, int64_t count)
 {
     cnn_status st = need_bound(m, "setting the input");
-    int64_t n = node_numel(m, CNN_NET_INPUT);
+    int64_t n = net_numel(&m->net, CNN_NET_INPUT);
     if (st == CNN_OK)
         st = check_count(m, "the input", n, count);
     if (st == CNN_OK)
@@ -554,7 +549,7 @@ cnn_status cnn_model_get_output(cnn_model *m, int layer, float *host, int64_t co
     if (layer < 0 || layer >= m->net.nnodes)
         return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: layer %d out of range [0, %d)",
                         m->desc->name, layer, m->net.nnodes);
-    cnn_status st = check_count(m, m->net.nodes[layer].name, node_numel(m, layer), count);
+    cnn_status st = check_count(m, m->net.nodes[layer].name, net_numel(&m->net, layer), count);
     if (st != CNN_OK)
         return st;
     return cnn_mem_download(m->ctx[0], host, model_y(m, layer), (size_t)count * sizeof(float));

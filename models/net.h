@@ -91,9 +91,17 @@ void net_free(cnn_net *net);
 /* Check the build, lay the tensors out and return the first error. */
 cnn_status net_finish(cnn_net *net);
 
-/* The output shape of node id (the input image for CNN_NET_INPUT). */
+/* The output shape of node id (the input image for CNN_NET_INPUT), its
+ * element count and channels. */
 cnn_shape net_shape(const cnn_net *net, int id);
+int64_t net_numel(const cnn_net *net, int id);
 int net_channels(const cnn_net *net, int id);
+
+/* v rounded up to a whole number of CNN_ALIGN_FLOATS. */
+static inline int64_t net_align(int64_t v)
+{
+    return (v + CNN_ALIGN_FLOATS - 1) / CNN_ALIGN_FLOATS * CNN_ALIGN_FLOATS;
+}
 
 /* "prefix.suffix" into buf[CNN_NAME_BUF]; returns buf. */
 const char *net_join(char *buf, const char *prefix, const char *suffix);
