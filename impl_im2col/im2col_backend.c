@@ -2,6 +2,7 @@
 #include "im2col.h"
 #include "im2col_impl.h"
 #include "cpu_ops.h"
+#include "cpu_parallel.h"
 
 #include <cblas.h>
 #include <stdlib.h>
@@ -10,6 +11,13 @@ void cnn_im2col_blas_threads(const cnn_ctx *ctx)
 {
     if (ctx->opts.threads > 0 && openblas_get_num_threads() != ctx->opts.threads)
         openblas_set_num_threads(ctx->opts.threads);
+}
+
+int cnn_im2col_tile_threads(const cnn_ctx *ctx)
+{
+    if (openblas_get_parallel() == OPENBLAS_THREAD && openblas_get_num_threads() > 1)
+        return 1;
+    return cnn_cpu_threads(ctx);
 }
 
 static cnn_status im2col_init(cnn_ctx *ctx)

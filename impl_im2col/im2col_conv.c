@@ -1,10 +1,13 @@
 /* Convolution passes as GEMMs over lowered input, following the plan from
- * im2col_plan.c (stride-1 forward on wide maps goes to im2col_taps.c). With CRS = C*R*S and a
- * column block of width N (a row tile of one image, or a batch of whole images): forward y[K][N] =
- * w[K][CRS]   . col[CRS][N] bwd data     col[CRS][N] = w^T[CRS][K] . dy[K][N],  then col2im bwd
- * filter   dw[K][CRS] += dy[K][N]    . col^T[N][CRS] GEMMs run threaded inside OpenBLAS and are
- * never called from an OpenMP region; the lowering and staging loops between them are OpenMP, sized
- * by cnn_cpu_threads() (cpu_parallel.h says why that is often one thread). */
+ * im2col_plan.c (stride-1 forward on wide maps goes to im2col_taps.c).
+ * With CRS = C*R*S and a column block of width N (a row tile of one image,
+ * or a batch of whole images):
+ *   forward      y[K][N]     = w[K][CRS]   . col[CRS][N]
+ *   bwd data     col[CRS][N] = w^T[CRS][K] . dy[K][N],  then col2im
+ *   bwd filter   dw[K][CRS] += dy[K][N]    . col^T[N][CRS]
+ * GEMMs run threaded inside OpenBLAS and are never called from an OpenMP
+ * region; the lowering and staging loops between them are OpenMP, sized by
+ * cnn_im2col_tile_threads() (often one thread: im2col_impl.h says why). */
 #include "im2col_impl.h"
 #include "cpu_parallel.h"
 
@@ -30,7 +33,7 @@ static cnn_status conv_begin(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass
     run->col = ws;
     run->stage = cnn_im2col_stage(&run->pl, run->col);
     cnn_im2col_blas_threads(ctx);
-    run->threads = cnn_cpu_threads(ctx);
+    run->threads = cnn_im2col_tile_threads(ctx);
     run->crs = d->c * d->r * d->s;
     run->pq = (int64_t)d->p * d->q;
     run->chw = (int64_t)d->c * d->h * d->w;

@@ -98,4 +98,16 @@ cnn_status cnn_im2col_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d, 
  * can share it. */
 void cnn_im2col_blas_threads(const cnn_ctx *ctx);
 
+/* Threads for the loops between the GEMMs of one convolution pass
+ * (lowering, col2im, padding, staging). With a pthreads OpenBLAS running
+ * more than one thread this is 1: such loops alternate with GEMMs every
+ * fraction of a millisecond, and each side's idle workers are still
+ * spinning when the other side starts (OpenBLAS's for up to ~2^28 cycles,
+ * libgomp's for its spin count), so both fight for the cores. On this
+ * project's 2-core machine a two-thread lowering made VGG-16's conv1_2 3x
+ * slower overall than lowering on the calling thread alone. An OpenMP
+ * OpenBLAS shares the runtime's team and gets the context's count. Loops
+ * that run once per call (bias reductions, the CPU ops) are unaffected. */
+int cnn_im2col_tile_threads(const cnn_ctx *ctx);
+
 #endif

@@ -391,6 +391,9 @@ static void test_pools(void)
     /* A ceil-mode window that starts in the right padding: divisor 1. */
     test_pool(pool(AVG, 1, 2, 5, 5, 2, 2, 2, 2, 1, 1, true), false);
     test_pool(pool(AVG, 8, 16, 32, 32, 2, 2, 2, 2, 0, 0, false), false);
+    /* Rows of more than 256 outputs: max backward scans them in chunks. */
+    test_pool(pool(MAX, 1, 2, 5, 601, 3, 3, 1, 2, 1, 1, true), true);
+    test_pool(pool(MAX, 2, 3, 4, 700, 2, 3, 2, 1, 1, 1, false), false);
 }
 
 static void test_adapool(int n, int c, int h, int w, int p, int q)
@@ -644,10 +647,11 @@ int main(void)
     TU_CHECK(cnn_im2col_set_workspace_cap(naive, 1) == CNN_ERR_INVALID_ARG,
              "the cap of a non-im2col context must be refused");
 
-    /* Twice: with OpenBLAS at its default thread count the OpenMP loops of
-     * the backend run on the calling thread (cpu_parallel.h says why); with
-     * OpenBLAS on one thread they run on an OpenMP team. The contexts have
-     * threads = 0, so they leave OpenBLAS's setting alone. */
+    /* Twice: with OpenBLAS at its default thread count the loops between a
+     * convolution's GEMMs run on the calling thread (see
+     * cnn_im2col_tile_threads); with OpenBLAS on one thread they run on an
+     * OpenMP team. The contexts have threads = 0, so they leave OpenBLAS's
+     * setting alone. */
     const int blas_threads = openblas_get_num_threads();
     for (int pass = 0; pass < 2; pass++) {
         layout = pass ? "[1 BLAS thread] " : "";
