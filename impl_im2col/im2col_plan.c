@@ -61,14 +61,15 @@ static int tile_rows(size_t want, size_t width, size_t fit, int p)
 
 /* Stride-1 forward on wide maps runs one GEMM per kernel tap over padded
  * input rows (im2col_taps.c) instead of lowering: the lowering writes and
- * re-reads R*S copies of the input, and on 2 cores it runs on one while the
- * other waits. Per-tap GEMMs compute S-1 extra columns per output row, a
- * cost below 1/16 once Q >= 16*(S-1); their inner dimension is C, which
- * must be wide enough for sgemm to run well. Measured single-threaded
- * (CPU time): VGG-16 conv1_2 / conv2_2 / conv3_2 at batch 4 took 194 / 180
- * / 174 ms against 203 / 186 / 179 ms lowered; a conv with C = 16 took
- * 63 ms against 54. On both cores conv1_2 took 111 ms against 130: what
- * is left besides the GEMMs (98 ms) is the padding and copying out. */
+ * re-reads R*S copies of the input. Per-tap GEMMs compute S-1 extra columns
+ * per output row, a cost below 1/16 once Q >= 16*(S-1); their inner
+ * dimension is C, which must be wide enough for sgemm to run well.
+ * Measured single-threaded (CPU time): VGG-16 conv1_2 / conv2_2 / conv3_2
+ * at batch 4 took 194 / 180 / 174 ms against 203 / 186 / 179 ms lowered; a
+ * conv with C = 16 took 63 ms against 54. On both cores with the pthreads
+ * OpenBLAS, whose lowering runs on one core (cnn_im2col_tile_threads),
+ * conv1_2 took 111 ms against 130; with the OpenMP OpenBLAS the two paths
+ * are within the machine's noise of each other (105 to 124 ms). */
 #define TAPS_MIN_CHANNELS 32
 #define TAPS_MIN_WIDTH_PER_TAP 16
 
