@@ -647,11 +647,12 @@ int main(void)
     TU_CHECK(cnn_im2col_set_workspace_cap(naive, 1) == CNN_ERR_INVALID_ARG,
              "the cap of a non-im2col context must be refused");
 
-    /* Twice: with OpenBLAS at its default thread count the loops between a
-     * convolution's GEMMs run on the calling thread (see
-     * cnn_im2col_tile_threads); with OpenBLAS on one thread they run on an
-     * OpenMP team. The contexts have threads = 0, so they leave OpenBLAS's
-     * setting alone. */
+    /* Twice, with OpenBLAS at its default thread count and at one, so that
+     * the loops between a convolution's GEMMs run both on the calling thread
+     * and on an OpenMP team (cnn_im2col_tile_threads): with a pthreads
+     * OpenBLAS they get a team only in the second pass; with the OpenMP
+     * build, whose thread count is OpenMP's own, only in the first. The
+     * contexts have threads = 0, so they leave the setting alone. */
     const int blas_threads = openblas_get_num_threads();
     for (int pass = 0; pass < 2; pass++) {
         layout = pass ? "[1 BLAS thread] " : "";
