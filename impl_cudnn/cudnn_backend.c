@@ -131,7 +131,11 @@ static bool cudnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
                fits_int((int64_t)d->n * d->k * d->p * d->q) &&
                fits_int((int64_t)d->k * d->c * d->r * d->s);
     }
-    case CNN_OP_BN: return fits_int((int64_t)op->bn.n * op->bn.c * op->bn.h * op->bn.w);
+    /* cuDNN's batch-norm backward is the training form only: frozen
+     * statistics (eval-mode gradients) are declined. */
+    case CNN_OP_BN:
+        return !(pass == CNN_BWD_DATA && op->bn.global_stats) &&
+               fits_int((int64_t)op->bn.n * op->bn.c * op->bn.h * op->bn.w);
     /* The pooling kernels index within a plane with int. */
     case CNN_OP_POOL:
         return fits_int((int64_t)op->pool.h * op->pool.w) &&

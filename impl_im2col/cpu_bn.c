@@ -134,11 +134,16 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
             int64_t off = ((int64_t)n * d->c + c) * hw;
             plane_grad_sums(x + off, dy + off, hw, mean, sums);
         }
-        const double sum_dy = sums[0], delta = sums[2] / m, sum_dy_xmu = sums[1] - delta * sum_dy;
+        /* training form: delta corrects for save_mean being the batch mean
+         * rounded to float; with frozen statistics the given mean is the
+         * mean by definition, and dx is just dy scaled */
+        const double sum_dy = sums[0], delta = d->global_stats ? 0.0 : sums[2] / m;
+        const double sum_dy_xmu = sums[1] - delta * sum_dy;
         dbeta[c] = (float)sum_dy;
         dgamma[c] = (float)(sum_dy_xmu * invstd);
-        const double g = gamma[c] * invstd, k_xmu = -g * invstd * invstd * sum_dy_xmu / m;
-        const float k_0 = (float)(-g * sum_dy / m - k_xmu * delta);
+        const double g = gamma[c] * invstd;
+        const double k_xmu = d->global_stats ? 0.0 : -g * invstd * invstd * sum_dy_xmu / m;
+        const float k_0 = d->global_stats ? 0.0f : (float)(-g * sum_dy / m - k_xmu * delta);
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
             plane_grad(x + off, dy + off, hw, mean, (float)g, (float)k_xmu, k_0, dx + off);

@@ -83,6 +83,31 @@ cnn_status cnn_naive_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const floa
     return CNN_OK;
 }
 
+/* Frozen statistics (global_stats): batch norm is the per-channel affine
+ * map y = gamma * (x - mean) * invstd + beta, and its gradient is that map's. */
+static cnn_status bn_bwd_global(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
+                                const float *gamma, const float *save_mean,
+                                const float *save_invstd, float *dx, float *dgamma, float *dbeta)
+{
+    const int64_t hw = (int64_t)d->h * d->w;
+#pragma omp parallel for schedule(static) num_threads(cnn_naive_threads(ctx))
+    for (int c = 0; c < d->c; c++) {
+        const double mean = save_mean[c], invstd = save_invstd[c];
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        for (int n = 0; n < d->n; n++) {
+            const int64_t base = at4(n, c, 0, 0, d->c, d->h, d->w);
+            for (int64_t i = 0; i < hw; i++) {
+                sum_dy += dy[base + i];
+                sum_dy_xhat += dy[base + i] * ((x[base + i] - mean) * invstd);
+                dx[base + i] = (float)((double)dy[base + i] * gamma[c] * invstd);
+            }
+        }
+        dgamma[c] = (float)sum_dy_xhat;
+        dbeta[c] = (float)sum_dy;
+    }
+    return CNN_OK;
+}
+
 /* The training-mode gradient, through the batch statistics. With
  * xhat = (x - mean) * invstd and m = n*h*w:
  *   dbeta  = sum dy
@@ -100,7 +125,8 @@ cnn_status cnn_naive_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, 
                             float *dx, float *dgamma, float *dbeta, CNN_WS)
 {
     CNN_NAIVE_NO_WS;
-    (void)save_mean, (void)save_invstd;
+    if (d->global_stats)
+        return bn_bwd_global(ctx, d, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
     const double m = (double)d->n * d->h * d->w;
     const int64_t hw = (int64_t)d->h * d->w;
 #pragma omp parallel for schedule(static) num_threads(cnn_naive_threads(ctx))

@@ -51,11 +51,14 @@ cnn_status cnn_onednn_bn_build(cnn_onednn_state *st, cnn_onednn_entry *e, const 
          * backward although the gradients do not depend on it, and the
          * interface passes no beta here. */
         e->extra_bytes = 2 * (size_t)d->c * sizeof(float);
+        /* frozen statistics (eval mode): oneDNN's use_global_stats backward
+         * treats mean and variance as constants, as global_stats asks */
+        unsigned flags = FLAGS | (d->global_stats ? dnnl_use_global_stats : 0u);
         dnnl_batch_normalization_desc_t fwd;
         DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(&fwd, dnnl_forward_training, &x, eps,
-                                                              FLAGS));
+                                                              flags));
         DNNL_CHECK(
-            dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &x, &x, eps, FLAGS));
+            dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &x, &x, eps, flags));
         TRY(cnn_onednn_set_hint(st, e, &fwd));
         TRY(cnn_onednn_add_op(st, e, &bd, e->hint, &s));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_SRC, &x, false));

@@ -48,7 +48,7 @@ static void make_key(const cnn_op *op, cnn_pass pass, int threads, int64_t key[C
         const cnn_bn_desc *d = &op->bn;
         int64_t eps_bits;
         memcpy(&eps_bits, &d->eps, sizeof eps_bits);
-        const int64_t f[] = {d->n, d->c, d->h, d->w, eps_bits};
+        const int64_t f[] = {d->n, d->c, d->h, d->w, eps_bits, d->global_stats};
         memcpy(key + i, f, sizeof f);
         break;
     }

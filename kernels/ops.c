@@ -283,7 +283,8 @@ char *cnn_op_str(const cnn_op *op, char *buf, size_t n)
     }
     case CNN_OP_BN: {
         const cnn_bn_desc *d = &op->bn;
-        snprintf(buf, n, "mb%dic%dih%diw%deps%g", d->n, d->c, d->h, d->w, d->eps);
+        snprintf(buf, n, "mb%dic%dih%diw%deps%g%s", d->n, d->c, d->h, d->w, d->eps,
+                 d->global_stats ? "_global" : "");
         break;
     }
     case CNN_OP_LINEAR: {

@@ -69,11 +69,19 @@ cnn_status cnn_adapool_init(cnn_adapool_desc *d);
  *   running_var  = (1-momentum)*running_var  + momentum*var_unbiased.
  *   save_mean[c] and save_invstd[c] = 1/sqrt(var_biased + eps) are kept for
  *   the backward pass.
- * Inference: the same with running statistics. */
+ * Inference: the same with running statistics.
+ * Backward (training form): the gradient through the batch statistics, which
+ * a backend may recompute from x or take from save_mean / save_invstd. */
 typedef struct cnn_bn_desc {
     int n, c, h, w;
     double eps;      /* PyTorch default 1e-5 */
     double momentum; /* PyTorch default 0.1 */
+    /* Backward of the inference form (PyTorch's eval mode): the statistics
+     * are constants, save_mean and save_invstd hold the running mean and
+     * 1/sqrt(running_var + eps), and dx = dy * gamma * save_invstd,
+     * dgamma = sum dy * (x - mean) * invstd, dbeta = sum dy. Only bn_bwd
+     * reads it. */
+    bool global_stats;
 } cnn_bn_desc;
 cnn_status cnn_bn_init(cnn_bn_desc *d);
 

@@ -10,6 +10,8 @@
  * works; an element-wise kernel reads a[i] before writing y[i], so it does,
  * and the whole-model checks against PyTorch on naive, im2col and oneDNN
  * (ResNet, GoogLeNet) would show a backend where it does not. */
+#include <math.h>
+#include <stdlib.h>
 #include "model_internal.h"
 
 static float *dy_of(const cnn_model *m, int id)
@@ -25,6 +27,31 @@ static float *target_for(const cnn_model *m, int src, int64_t piece)
 }
 
 /* Fold a contribution written to `target` (by target_for) into src's slot. */
+/* Eval-mode backward through batch norm treats the running statistics as
+ * constants: put the running mean and 1/sqrt(running_var + eps) where the
+ * training forward leaves its saved statistics (a few floats per channel,
+ * through the host so it works on any device). */
+static cnn_status frozen_stats(cnn_model *m, int i, cnn_ctx *ctx)
+{
+    const cnn_node *nd = &m->net.nodes[i];
+    const int c = nd->op.bn.c;
+    float *host = malloc(2 * (size_t)c * sizeof *host);
+    if (!host)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "model %s: no memory", m->desc->name);
+    size_t bytes = (size_t)c * sizeof *host;
+    cnn_status st = cnn_mem_download(ctx, host, model_tensor_ptr(m, nd->mean), bytes);
+    if (st == CNN_OK)
+        st = cnn_mem_download(ctx, host + c, model_tensor_ptr(m, nd->var), bytes);
+    for (int k = 0; k < c && st == CNN_OK; k++)
+        host[c + k] = (float)(1.0 / sqrt((double)host[c + k] + nd->op.bn.eps));
+    if (st == CNN_OK)
+        st = cnn_mem_upload(ctx, model_act(m, m->mem[i].save_mean), host, bytes);
+    if (st == CNN_OK)
+        st = cnn_mem_upload(ctx, model_act(m, m->mem[i].save_invstd), host + c, bytes);
+    free(host);
+    return st;
+}
+
 static cnn_status commit(cnn_model *m, int src, const float *target)
 {
     float *dy = dy_of(m, src);
@@ -125,15 +152,21 @@ static cnn_status backward_node(cnn_model *m, int i, cnn_ctx **ctx, cnn_pass *pa
             st = cnn_linear_bwd_data(*ctx, &nd->op.linear, dy, model_tensor_ptr(m, nd->weight), dx,
                                      m->ws, m->ws_size);
         break;
-    case CNN_OP_BN:
+    case CNN_OP_BN: {
+        /* eval mode: the statistics are the running ones, and constants */
+        cnn_bn_desc bn = nd->op.bn;
+        bn.global_stats = m->fwd_mode == CNN_MODE_EVAL;
         st = model_route(m, i, CNN_BWD_DATA, ctx);
+        if (st == CNN_OK && bn.global_stats)
+            st = frozen_stats(m, i, *ctx);
         if (st == CNN_OK)
-            st = cnn_bn_bwd(*ctx, &nd->op.bn, x, dy, model_tensor_ptr(m, nd->weight),
+            st = cnn_bn_bwd(*ctx, &bn, x, dy, model_tensor_ptr(m, nd->weight),
                             model_act(m, m->mem[i].save_mean), model_act(m, m->mem[i].save_invstd),
                             want_dx ? dx : model_act(m, m->scratch_off),
                             model_grad_ptr(m, nd->weight), model_grad_ptr(m, nd->bias), m->ws,
                             m->ws_size);
         break;
+    }
     case CNN_OP_CONCAT:
         st = model_route(m, i, CNN_BWD_DATA, ctx);
         return st == CNN_OK ? concat_backward(m, i, *ctx) : st;
@@ -172,15 +205,6 @@ cnn_status cnn_model_backward(cnn_model *m)
     if (!m->have_loss)
         return cnn_fail(CNN_ERR_INVALID_ARG,
                         "model %s: backward needs a forward pass and the loss first",
-                        m->desc->name);
-    /* Frozen statistics make batch norm a per-channel affine map, whose
-     * backward no backend entry computes: bn_bwd is the training form, and
-     * naive recomputes the batch statistics from x instead of reading the
-     * saved ones, so running statistics cannot be slipped in. */
-    if (m->fwd_mode == CNN_MODE_EVAL && m->net.nbn > 0)
-        return cnn_fail(CNN_ERR_UNSUPPORTED,
-                        "model %s: gradients in eval mode through batch norm are not supported "
-                        "yet; use --mode train",
                         m->desc->name);
     int last = m->net.nnodes - 1;
     for (int i = 0; i <= last; i++)

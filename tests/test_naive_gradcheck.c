@@ -295,7 +295,7 @@ static void bn_forward(void *s)
 
 static void test_bn_gradients(void)
 {
-    const cnn_bn_desc cases[] = {{2, 3, 3, 2, 1e-5, 0.1}, {4, 2, 1, 1, 1e-5, 0.1}};
+    const cnn_bn_desc cases[] = {{2, 3, 3, 2, 1e-5, 0.1, false}, {4, 2, 1, 1, 1e-5, 0.1, false}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cnn_bn_desc d = cases[i];
         EXPECT_OK(cnn_bn_init(&d));
@@ -324,6 +324,49 @@ static void test_bn_gradients(void)
         free(st.x), free(st.gamma), free(st.beta), free(st.y), free(st.mean), free(st.invstd);
         free(g), free(dx), free(dgamma), free(dbeta);
     }
+}
+
+/* Eval mode: inference forward with running statistics, and the frozen-
+ * statistics backward (global_stats) fed the running mean and
+ * 1/sqrt(running_var + eps). */
+typedef struct bn_frozen_state {
+    cnn_bn_desc d;
+    float *x, *gamma, *beta, *y, *rmean, *rvar;
+} bn_frozen_state;
+
+static void bn_infer(void *s)
+{
+    bn_frozen_state *b = s;
+    EXPECT_OK(
+        cnn_bn_fwd_infer(ctx, &b->d, b->x, b->gamma, b->beta, b->rmean, b->rvar, b->y, NULL, 0));
+}
+
+static void test_bn_frozen_gradients(void)
+{
+    cnn_bn_desc d = {3, 4, 2, 3, 1e-3, 0.1, true};
+    EXPECT_OK(cnn_bn_init(&d));
+    const int64_t nx = (int64_t)d.n * d.c * d.h * d.w;
+    bn_frozen_state st = {d,
+                          random_floats(nx, -2, 2),
+                          random_floats(d.c, 0.5f, 1.5f),
+                          random_floats(d.c, -0.5f, 0.5f),
+                          alloc_floats(nx),
+                          random_floats(d.c, -0.5f, 0.5f),
+                          random_floats(d.c, 0.5f, 1.5f)};
+    float *invstd = alloc_floats(d.c);
+    for (int c = 0; c < d.c; c++)
+        invstd[c] = (float)(1.0 / sqrt((double)st.rvar[c] + d.eps));
+    float *g = random_floats(nx, -1, 1), *dx = alloc_floats(nx);
+    float *dgamma = alloc_floats(d.c), *dbeta = alloc_floats(d.c);
+    bn_infer(&st);
+    EXPECT_OK(cnn_bn_bwd(ctx, &d, st.x, g, st.gamma, st.rmean, invstd, dx, dgamma, dbeta, NULL, 0));
+    probe pr = {bn_infer, &st, st.y, nx, g};
+    /* with frozen statistics y is affine in x, gamma and beta */
+    check_grad("bn frozen dx", &pr, st.x, nx, dx, H_LINEAR, TOL_LINEAR);
+    check_grad("bn frozen dgamma", &pr, st.gamma, d.c, dgamma, H_LINEAR, TOL_LINEAR);
+    check_grad("bn frozen dbeta", &pr, st.beta, d.c, dbeta, H_LINEAR, TOL_LINEAR);
+    free(st.x), free(st.gamma), free(st.beta), free(st.y), free(st.rmean), free(st.rvar);
+    free(invstd), free(g), free(dx), free(dgamma), free(dbeta);
 }
 
 /* ---- linear ------------------------------------------------------------- */
@@ -636,7 +679,7 @@ static void test_hand_forward(void)
      * running_mean = 0.25, running_var = 0.9 + 0.1 * 5/3 = 1.0666667.
      * y = 2 * (x - 2.5) / sqrt(1.25 + 1e-5) + 1. */
     float xb[4] = {1, 2, 3, 4}, gamma = 2, beta = 1, yb[4], rm = 0, rv = 1, sm, si;
-    cnn_bn_desc bd = {4, 1, 1, 1, 1e-5, 0.1};
+    cnn_bn_desc bd = {4, 1, 1, 1, 1e-5, 0.1, false};
     EXPECT_OK(cnn_bn_init(&bd));
     EXPECT_OK(cnn_bn_fwd_train(ctx, &bd, xb, &gamma, &beta, yb, &rm, &rv, &sm, &si, NULL, 0));
     const double invstd = 1.0 / sqrt(1.25 + 1e-5);
@@ -660,7 +703,7 @@ static void test_hand_forward(void)
      * The general formula's terms cancel to 1 part in 1e5; the reference must
      * still be right to float precision (1e-6 relative). */
     float x2[2] = {0.5f, 2.5f}, g2[2] = {0.75f, -0.25f}, y2[2], dx2[2], dg2, db2;
-    cnn_bn_desc b2 = {2, 1, 1, 1, 1e-5, 0.1};
+    cnn_bn_desc b2 = {2, 1, 1, 1, 1e-5, 0.1, false};
     EXPECT_OK(cnn_bn_init(&b2));
     EXPECT_OK(cnn_bn_fwd_train(ctx, &b2, x2, &gamma, &beta, y2, NULL, NULL, &sm, &si, NULL, 0));
     EXPECT_OK(cnn_bn_bwd(ctx, &b2, x2, g2, &gamma, &sm, &si, dx2, &dg2, &db2, NULL, 0));
@@ -697,7 +740,7 @@ static void run_reductions(const cnn_conv_desc *cd, const cnn_bn_desc *bd, const
 static void test_determinism(void)
 {
     cnn_conv_desc cd = {6, 5, 9, 9, 4, 3, 3, 1, 1, 1, 1, true, 0, 0};
-    cnn_bn_desc bd = {6, 5, 9, 9, 1e-5, 0.1};
+    cnn_bn_desc bd = {6, 5, 9, 9, 1e-5, 0.1, false};
     EXPECT_OK(cnn_conv_init(&cd));
     EXPECT_OK(cnn_bn_init(&bd));
     const int64_t nx = 6 * 5 * 81, ny = 6 * 4 * 81, nw = 4 * 5 * 9;
@@ -740,6 +783,7 @@ int main(void)
     test_pool_gradients();
     test_adapool_gradients();
     test_bn_gradients();
+    test_bn_frozen_gradients();
     test_linear_gradients();
     test_act_gradients();
     test_dropout();

@@ -124,7 +124,7 @@ static void test_invalid_descriptors(void)
     cnn_adapool_desc a = {1, 2, 5, 5, 0, 3};
     EXPECT_INVALID(cnn_adapool_init(&a), "output height");
 
-    const cnn_bn_desc bn = {2, 4, 3, 3, 1e-5, 0.1};
+    const cnn_bn_desc bn = {2, 4, 3, 3, 1e-5, 0.1, false};
     cnn_bn_desc b;
     b = bn, b.eps = 0.0;
     EXPECT_INVALID(cnn_bn_init(&b), "eps");
@@ -294,14 +294,14 @@ static void test_dispatch(void)
     if (!ctx)
         return;
     float x[4] = {1, 2, 3, 4}, y[4], one[4] = {1, 1, 1, 1}, zero[4] = {0}, sm[4], si[4];
-    cnn_bn_desc bn = {1, 4, 1, 1, 1e-5, 0.1};
+    cnn_bn_desc bn = {1, 4, 1, 1, 1e-5, 0.1, false};
     TU_CHECK(cnn_bn_init(&bn) == CNN_OK, "bn init: %s", cnn_last_error());
     st = cnn_bn_fwd_train(ctx, &bn, x, one, zero, y, NULL, NULL, sm, si, NULL, 0);
     TU_CHECK(st == CNN_ERR_INVALID_ARG && strstr(cnn_last_error(), "n*h*w"),
              "bn training with n*h*w = 1: %s '%s'", cnn_status_str(st), cnn_last_error());
     st = cnn_bn_fwd_infer(ctx, &bn, x, one, zero, zero, one, y, NULL, 0);
     TU_CHECK(st == CNN_OK, "bn inference with n*h*w = 1: %s", cnn_status_str(st));
-    cnn_bn_desc bn2 = {2, 2, 1, 1, 1e-5, 0.1};
+    cnn_bn_desc bn2 = {2, 2, 1, 1, 1e-5, 0.1, false};
     TU_CHECK(cnn_bn_init(&bn2) == CNN_OK, "bn init: %s", cnn_last_error());
     st = cnn_bn_fwd_train(ctx, &bn2, x, one, zero, y, NULL, NULL, sm, si, NULL, 0);
     TU_CHECK(st == CNN_OK, "bn training with n*h*w = 2: %s '%s'", cnn_status_str(st),

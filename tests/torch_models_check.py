@@ -153,10 +153,13 @@ CASES = [
     ("vgg16", lambda k: tvm.vgg16(num_classes=k), (1, 3, 32, 32), 10, "train", True),
     ("googlenet", lambda k: tvm.googlenet(num_classes=k, aux_logits=False, transform_input=False,
                                           init_weights=True), (2, 3, 64, 64), 10, "train", True),
+    # eval-mode gradients: resnet18's agree with torch to 3e-7, googlenet's at
+    # this size differ by up to 1e-2 (conv1; cause not yet pinned down), so
+    # googlenet compares logits only here
     ("googlenet", lambda k: tvm.googlenet(num_classes=k, aux_logits=False, transform_input=False,
                                           init_weights=True), (2, 3, 64, 64), 10, "eval", False),
     ("resnet18", lambda k: tvm.resnet18(num_classes=k), (2, 3, 64, 64), 10, "train", True),
-    ("resnet18", lambda k: tvm.resnet18(num_classes=k), (2, 3, 64, 64), 10, "eval", False),
+    ("resnet18", lambda k: tvm.resnet18(num_classes=k), (2, 3, 64, 64), 10, "eval", True),
 ]
 
 
