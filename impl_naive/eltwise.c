@@ -38,7 +38,9 @@ cnn_status cnn_naive_act_bwd(cnn_ctx *ctx, const cnn_act_desc *d, const float *y
 
 /* Inverted dropout: kept elements are scaled by 1/(1-p) so that the
  * expectation of y is x. The mask is a pure function of (seed, i), so the
- * backward pass regenerates it. p == 1 keeps nothing (and has no scale). */
+ * backward pass regenerates it. p == 1 keeps nothing (and has no scale).
+ * A dropped element is multiplied by 0, not set to 0, as PyTorch does, so a
+ * NaN or Inf input stays NaN in y. */
 static double dropout_scale(double p)
 {
     return p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
@@ -49,7 +51,7 @@ cnn_status cnn_naive_dropout_fwd(cnn_ctx *ctx, const cnn_dropout_desc *d, const 
     const double scale = dropout_scale(d->p);
 #pragma omp parallel for schedule(static) num_threads(cnn_naive_threads(ctx))
     for (int64_t i = 0; i < d->count; i++)
-        y[i] = cnn_dropout_keep(d->seed, (uint64_t)i, d->p) ? (float)(x[i] * scale) : 0.0f;
+        y[i] = (float)(x[i] * (cnn_dropout_keep(d->seed, (uint64_t)i, d->p) ? scale : 0.0));
     return CNN_OK;
 }
 
@@ -59,7 +61,7 @@ cnn_status cnn_naive_dropout_bwd(cnn_ctx *ctx, const cnn_dropout_desc *d, const 
     const double scale = dropout_scale(d->p);
 #pragma omp parallel for schedule(static) num_threads(cnn_naive_threads(ctx))
     for (int64_t i = 0; i < d->count; i++)
-        dx[i] = cnn_dropout_keep(d->seed, (uint64_t)i, d->p) ? (float)(dy[i] * scale) : 0.0f;
+        dx[i] = (float)(dy[i] * (cnn_dropout_keep(d->seed, (uint64_t)i, d->p) ? scale : 0.0));
     return CNN_OK;
 }
 
