@@ -41,11 +41,8 @@ static int act_main(int argc, char **argv, cnn_act_mode m)
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
-    int rc = cli_parse(&cmd, argc, argv);
-    if (rc >= 0)
-        return rc;
     op_session s;
-    rc = op_begin(&s, m == CNN_ACT_RELU ? "relu" : "sigmoid", &cmd, &a);
+    int rc = op_begin(&s, m == CNN_ACT_RELU ? "relu" : "sigmoid", &cmd, argc, argv, &a);
     if (rc >= 0)
         return rc;
     return op_end(&s, run(&s, &a, m));

@@ -29,10 +29,7 @@ static cnn_status run(op_session *s, const op_args *a, const bn_args *b)
 
     cnn_op op = {.kind = CNN_OP_BN};
     cnn_bn_desc *d = &op.bn;
-    OP_TRY(op_dim(s, "x", &xs, 0, &d->n));
-    OP_TRY(op_dim(s, "x", &xs, 1, &d->c));
-    OP_TRY(op_dim(s, "x", &xs, 2, &d->h));
-    OP_TRY(op_dim(s, "x", &xs, 3, &d->w));
+    OP_TRY(op_nchw(s, &xs, &d->n, &d->c, &d->h, &d->w));
     d->eps = b->eps;
     d->momentum = b->momentum;
     OP_TRY(cnn_bn_init(d));
@@ -90,11 +87,8 @@ int op_batchnorm2d(int argc, char **argv)
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
-    int rc = cli_parse(&cmd, argc, argv);
-    if (rc >= 0)
-        return rc;
     op_session s;
-    rc = op_begin(&s, "batchnorm2d", &cmd, &a);
+    int rc = op_begin(&s, "batchnorm2d", &cmd, argc, argv, &a);
     if (rc >= 0)
         return rc;
     return op_end(&s, run(&s, &a, &b));

@@ -7,40 +7,21 @@ typedef struct conv_args {
     int stride[2], pad[2];
 } conv_args;
 
+static const op_layer_names conv_names = {4, "[n][c][h][w]", "[k][c][r][s]", "input channels",
+                                          "output channel"};
+
 static cnn_status run(op_session *s, const op_args *a, const conv_args *c)
 {
-    cnn_shape xs, ws, bs, dys;
-    const float *x, *w, *b = NULL, *dy = NULL;
-    char xb[64], wb[64];
-    OP_TRY(op_input(s, "x", a->x, &xs, &x));
-    OP_TRY(op_input(s, "w", c->w, &ws, &w));
-    if (c->bias)
-        OP_TRY(op_input(s, "bias", c->bias, &bs, &b));
-    if (a->dy)
-        OP_TRY(op_input(s, "dy", a->dy, &dys, &dy));
-    OP_TRY(op_want_ndim(s, "x", &xs, 4, "[n][c][h][w]"));
-    OP_TRY(op_want_ndim(s, "w", &ws, 4, "[k][c][r][s]"));
-    if (ws.dim[1] != xs.dim[1])
-        return cnn_fail(CNN_ERR_INVALID_ARG,
-                        "conv2d: --w has %lld input channels but --x has %lld (x %s, w %s)",
-                        (long long)ws.dim[1], (long long)xs.dim[1],
-                        cnn_shape_str(&xs, xb, sizeof xb), cnn_shape_str(&ws, wb, sizeof wb));
-    if (b) {
-        cnn_shape want = cnn_shape1(ws.dim[0]);
-        snprintf(xb, sizeof xb, "one per output channel of --w %s",
-                 cnn_shape_str(&ws, wb, sizeof wb));
-        OP_TRY(op_want_shape(s, "bias", &bs, &want, xb));
-    }
+    op_layer_in in;
+    OP_TRY(op_layer_inputs(s, a, c->w, c->bias, &conv_names, &in));
+    const float *x = in.x, *w = in.w, *b = in.b, *dy = in.dy;
 
     cnn_op op = {.kind = CNN_OP_CONV};
     cnn_conv_desc *d = &op.conv;
-    OP_TRY(op_dim(s, "x", &xs, 0, &d->n));
-    OP_TRY(op_dim(s, "x", &xs, 1, &d->c));
-    OP_TRY(op_dim(s, "x", &xs, 2, &d->h));
-    OP_TRY(op_dim(s, "x", &xs, 3, &d->w));
-    OP_TRY(op_dim(s, "w", &ws, 0, &d->k));
-    OP_TRY(op_dim(s, "w", &ws, 2, &d->r));
-    OP_TRY(op_dim(s, "w", &ws, 3, &d->s));
+    OP_TRY(op_nchw(s, &in.xs, &d->n, &d->c, &d->h, &d->w));
+    OP_TRY(op_dim(s, "w", &in.ws, 0, &d->k));
+    OP_TRY(op_dim(s, "w", &in.ws, 2, &d->r));
+    OP_TRY(op_dim(s, "w", &in.ws, 3, &d->s));
     d->stride_h = c->stride[0];
     d->stride_w = c->stride[1];
     d->pad_h = c->pad[0];
@@ -49,7 +30,7 @@ static cnn_status run(op_session *s, const op_args *a, const conv_args *c)
     OP_TRY(cnn_conv_init(d));
     cnn_shape ys = cnn_op_y_shape(&op);
     if (dy)
-        OP_TRY(op_want_shape(s, "dy", &dys, &ys, "the shape of y"));
+        OP_TRY(op_want_shape(s, "dy", &in.dys, &ys, "the shape of y"));
 
     cnn_pass passes[] = {CNN_FWD, CNN_BWD_DATA, CNN_BWD_WEIGHT, CNN_BWD_BIAS};
     int npasses = !dy ? 1 : b ? 4 : 3;
@@ -59,12 +40,12 @@ static cnn_status run(op_session *s, const op_args *a, const conv_args *c)
     OP_TRY(op_output_new(s, "y", ys, NULL, &y));
     OP_TRY(cnn_conv_fwd(s->ctx, d, x, w, b, y, s->ws, s->ws_size));
     if (dy) {
-        OP_TRY(op_output_new(s, "dx", xs, NULL, &dx));
-        OP_TRY(op_output_new(s, "dw", ws, NULL, &dw));
+        OP_TRY(op_output_new(s, "dx", in.xs, NULL, &dx));
+        OP_TRY(op_output_new(s, "dw", in.ws, NULL, &dw));
         OP_TRY(cnn_conv_bwd_data(s->ctx, d, dy, w, dx, s->ws, s->ws_size));
         OP_TRY(cnn_conv_bwd_filter(s->ctx, d, x, dy, dw, s->ws, s->ws_size));
         if (b) {
-            OP_TRY(op_output_new(s, "db", bs, NULL, &db));
+            OP_TRY(op_output_new(s, "db", in.bs, NULL, &db));
             OP_TRY(cnn_conv_bwd_bias(s->ctx, d, dy, db, s->ws, s->ws_size));
         }
     }
@@ -92,11 +73,8 @@ int op_conv2d(int argc, char **argv)
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
-    int rc = cli_parse(&cmd, argc, argv);
-    if (rc >= 0)
-        return rc;
     op_session s;
-    rc = op_begin(&s, "conv2d", &cmd, &a);
+    int rc = op_begin(&s, "conv2d", &cmd, argc, argv, &a);
     if (rc >= 0)
         return rc;
     return op_end(&s, run(&s, &a, &c));

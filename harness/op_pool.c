@@ -12,14 +12,6 @@ static cnn_status read_x_dy(op_session *s, const op_args *a, cnn_shape *xs, cons
     return op_want_ndim(s, "x", xs, 4, "[n][c][h][w]");
 }
 
-static cnn_status nchw(op_session *s, const cnn_shape *xs, int *n, int *c, int *h, int *w)
-{
-    OP_TRY(op_dim(s, "x", xs, 0, n));
-    OP_TRY(op_dim(s, "x", xs, 1, c));
-    OP_TRY(op_dim(s, "x", xs, 2, h));
-    return op_dim(s, "x", xs, 3, w);
-}
-
 typedef struct pool_args {
     int kernel[2], stride[2], pad[2];
     bool stride_given, ceil;
@@ -33,7 +25,7 @@ static cnn_status run_pool(op_session *s, const op_args *a, const pool_args *p, 
     cnn_op op = {.kind = CNN_OP_POOL};
     cnn_pool_desc *d = &op.pool;
     d->mode = m;
-    OP_TRY(nchw(s, &xs, &d->n, &d->c, &d->h, &d->w));
+    OP_TRY(op_nchw(s, &xs, &d->n, &d->c, &d->h, &d->w));
     d->kh = p->kernel[0];
     d->kw = p->kernel[1];
     /* PyTorch: the stride defaults to the kernel size. */
@@ -84,16 +76,13 @@ static int pool_main(int argc, char **argv, cnn_pool_mode m)
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
-    int rc = cli_parse(&cmd, argc, argv);
+    op_session s;
+    int rc = op_begin(&s, m == CNN_POOL_MAX ? "maxpool2d" : "avgpool2d", &cmd, argc, argv, &a);
     if (rc >= 0)
         return rc;
     for (int i = 0; i < cmd.nopts; i++)
         if (opts[i].dest == p.stride)
             p.stride_given = opts[i].seen;
-    op_session s;
-    rc = op_begin(&s, m == CNN_POOL_MAX ? "maxpool2d" : "avgpool2d", &cmd, &a);
-    if (rc >= 0)
-        return rc;
     return op_end(&s, run_pool(&s, &a, &p, m));
 }
 
@@ -114,7 +103,7 @@ static cnn_status run_adapool(op_session *s, const op_args *a, const int size[2]
     OP_TRY(read_x_dy(s, a, &xs, &x, &dys, &dy));
     cnn_op op = {.kind = CNN_OP_ADAPOOL};
     cnn_adapool_desc *d = &op.adapool;
-    OP_TRY(nchw(s, &xs, &d->n, &d->c, &d->h, &d->w));
+    OP_TRY(op_nchw(s, &xs, &d->n, &d->c, &d->h, &d->w));
     d->p = size[0];
     d->q = size[1];
     OP_TRY(cnn_adapool_init(d));
@@ -151,11 +140,8 @@ int op_adaptive_avgpool2d(int argc, char **argv)
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
-    int rc = cli_parse(&cmd, argc, argv);
-    if (rc >= 0)
-        return rc;
     op_session s;
-    rc = op_begin(&s, "adaptive_avgpool2d", &cmd, &a);
+    int rc = op_begin(&s, "adaptive_avgpool2d", &cmd, argc, argv, &a);
     if (rc >= 0)
         return rc;
     return op_end(&s, run_adapool(&s, &a, size));

@@ -11,10 +11,13 @@
 #include "registry.h"
 #include "report.h"
 
-int op_begin(op_session *s, const char *name, const cli_cmd *cmd, const op_args *a)
+int op_begin(op_session *s, const char *name, cli_cmd *cmd, int argc, char **argv, const op_args *a)
 {
     memset(s, 0, sizeof *s);
     s->name = name;
+    int rc = cli_parse(cmd, argc, argv);
+    if (rc >= 0)
+        return rc;
     const cnn_backend *be = cnn_backend_find(a->backend);
     if (!be) {
         char names[512];
@@ -242,5 +245,43 @@ cnn_status op_dim(const op_session *s, const char *opt, const cnn_shape *sh, int
                         s->name, opt, i, cnn_shape_str(sh, buf, sizeof buf));
     }
     *out = (int)sh->dim[i];
+    return CNN_OK;
+}
+
+cnn_status op_nchw(const op_session *s, const cnn_shape *xs, int *n, int *c, int *h, int *w)
+{
+    OP_TRY(op_dim(s, "x", xs, 0, n));
+    OP_TRY(op_dim(s, "x", xs, 1, c));
+    OP_TRY(op_dim(s, "x", xs, 2, h));
+    return op_dim(s, "x", xs, 3, w);
+}
+
+cnn_status op_layer_inputs(op_session *s, const op_args *a, const char *w, const char *bias,
+                           const op_layer_names *names, op_layer_in *in)
+{
+    *in = (op_layer_in){0};
+    /* Every file is read before any shape is checked: the order decides
+     * which error a run with several bad options reports. */
+    OP_TRY(op_input(s, "x", a->x, &in->xs, &in->x));
+    OP_TRY(op_input(s, "w", w, &in->ws, &in->w));
+    if (bias)
+        OP_TRY(op_input(s, "bias", bias, &in->bs, &in->b));
+    if (a->dy)
+        OP_TRY(op_input(s, "dy", a->dy, &in->dys, &in->dy));
+    OP_TRY(op_want_ndim(s, "x", &in->xs, names->ndim, names->x_layout));
+    OP_TRY(op_want_ndim(s, "w", &in->ws, names->ndim, names->w_layout));
+    char xb[64], wb[64];
+    if (in->ws.dim[1] != in->xs.dim[1])
+        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: --w has %lld %s but --x has %lld (x %s, w %s)",
+                        s->name, (long long)in->ws.dim[1], names->in, (long long)in->xs.dim[1],
+                        cnn_shape_str(&in->xs, xb, sizeof xb),
+                        cnn_shape_str(&in->ws, wb, sizeof wb));
+    if (in->b) {
+        cnn_shape want = cnn_shape1(in->ws.dim[0]);
+        char what[64];
+        snprintf(what, sizeof what, "one per %s of --w %s", names->out,
+                 cnn_shape_str(&in->ws, wb, sizeof wb));
+        OP_TRY(op_want_shape(s, "bias", &in->bs, &want, what));
+    }
     return CNN_OK;
 }

@@ -69,10 +69,12 @@ typedef struct op_session {
             return st_;                                                                            \
     } while (0)
 
-/* Look the backend up (usage error listing the valid names), apply
- * --threads, check the backend is usable here and create its context.
- * Returns -1 on success, else the exit code (the session is then closed). */
-int op_begin(op_session *s, const char *name, const cli_cmd *cmd, const op_args *a);
+/* Parse the command line into cmd's options, look the backend up (usage
+ * error listing the valid names), apply --threads, check the backend is
+ * usable here and create its context. Returns -1 on success, else the exit
+ * code (the session is then closed). */
+int op_begin(op_session *s, const char *name, cli_cmd *cmd, int argc, char **argv,
+             const op_args *a);
 
 /* Finish: report st if it is an error, free everything, return the exit
  * code. */
@@ -104,6 +106,31 @@ cnn_status op_want_shape(const op_session *s, const char *opt, const cnn_shape *
                          const cnn_shape *want, const char *what);
 /* sh->dim[i] as an int, or an error when it does not fit. */
 cnn_status op_dim(const op_session *s, const char *opt, const cnn_shape *sh, int i, int *out);
+/* op_dim of all four dimensions of an [n][c][h][w] --x. */
+cnn_status op_nchw(const op_session *s, const cnn_shape *xs, int *n, int *c, int *h, int *w);
+
+/* The inputs of a layer with weights (conv2d, linear); b and dy are NULL
+ * when not given. */
+typedef struct op_layer_in {
+    cnn_shape xs, ws, bs, dys;
+    const float *x, *w, *b, *dy;
+} op_layer_in;
+
+/* What the messages of op_layer_inputs call a layer's dimensions. */
+typedef struct op_layer_names {
+    int ndim;             /* of both x and w */
+    const char *x_layout; /* "[n][c][h][w]" */
+    const char *w_layout; /* "[k][c][r][s]" */
+    const char *in;       /* what dim[1] of x and w count: "input channels" */
+    const char *out;      /* what the bias has one value per: "output channel" */
+} op_layer_names;
+
+/* Read --x, --w, --bias and --dy (the last two only when given, from the
+ * paths in a, w and bias), then check that x and w have ndim dimensions and
+ * the same dim[1], and that the bias has one value per w.dim[0]. The shape
+ * of dy depends on the layer's options, so the caller checks it. */
+cnn_status op_layer_inputs(op_session *s, const op_args *a, const char *w, const char *bias,
+                           const op_layer_names *names, op_layer_in *in);
 
 /* The operations, one file each; argv holds the words after the op name. */
 int op_conv2d(int argc, char **argv);

@@ -51,42 +51,11 @@
 static cnn_ctx *ref, *gpu;
 static uint64_t rng = 2024;
 
-#define EXPECT_OK(call)                                                                            \
-    do {                                                                                           \
-        cnn_status st_ = (call);                                                                   \
-        TU_CHECK(st_ == CNN_OK, "%s: %s: %s", #call, cnn_status_str(st_), cnn_last_error());       \
-    } while (0)
-
 /* ---- host and device buffers ------------------------------------------- */
-
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static float *nan_buf(int64_t n)
-{
-    float *p = xmalloc(sizeof(float) * (size_t)n);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
-
-static float *rand_buf(int64_t n, float lo, float hi)
-{
-    float *p = xmalloc(sizeof(float) * (size_t)n);
-    tu_fill(p, n, &rng, lo, hi);
-    return p;
-}
 
 static float *copy_buf(const float *src, int64_t n)
 {
-    float *p = xmalloc(sizeof(float) * (size_t)n);
+    float *p = tu_xmalloc(sizeof(float) * (size_t)n);
     memcpy(p, src, sizeof(float) * (size_t)n);
     return p;
 }
@@ -109,7 +78,7 @@ static void dev_free(void *p)
 static void *dev_up_bytes(const void *host, size_t bytes)
 {
     void *d = dev_alloc(bytes);
-    EXPECT_OK(cnn_mem_upload(gpu, d, host, bytes));
+    TU_EXPECT_OK(cnn_mem_upload(gpu, d, host, bytes));
     return d;
 }
 
@@ -121,7 +90,7 @@ static float *dev_up(const float *host, int64_t n)
 /* Device buffer of n NaNs. */
 static float *dev_nan(int64_t n)
 {
-    float *h = nan_buf(n);
+    float *h = tu_nan_buf(n);
     float *d = dev_up(h, n);
     free(h);
     return d;
@@ -130,8 +99,8 @@ static float *dev_nan(int64_t n)
 /* A host copy of a device result (NaN where the download failed). */
 static float *dev_down(const float *d, int64_t n)
 {
-    float *h = nan_buf(n);
-    EXPECT_OK(cnn_mem_download(gpu, h, d, sizeof(float) * (size_t)n));
+    float *h = tu_nan_buf(n);
+    TU_EXPECT_OK(cnn_mem_download(gpu, h, d, sizeof(float) * (size_t)n));
     return h;
 }
 
@@ -144,14 +113,6 @@ static void *dev_ws(const cnn_op *op, cnn_pass pass, size_t *size)
 
 /* ---- comparisons ------------------------------------------------------- */
 
-static double norm2(const float *a, int64_t n)
-{
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        s += (double)a[i] * a[i];
-    return sqrt(s);
-}
-
 /* Relative L2 error within tol (NaN fails), and a reference that is not all
  * zeros: a comparison of zeros with zeros proves nothing. */
 static void expect_close(const char *what, const char *key, const float *got, const float *ref_,
@@ -160,7 +121,7 @@ static void expect_close(const char *what, const char *key, const float *got, co
     double err = tu_rel_l2(got, ref_, n);
     if (getenv("V"))
         printf("  %-44s %-52s %.3g\n", what, key, err);
-    TU_CHECK(norm2(ref_, n) > 0.0, "%s %s: reference is all zeros", what, key);
+    TU_CHECK(tu_norm2(ref_, n) > 0.0, "%s %s: reference is all zeros", what, key);
     TU_CHECK(err <= tol, "%s %s: rel L2 error %.3g > %.1g", what, key, err, tol);
 }
 
@@ -215,12 +176,7 @@ static int check_unavailable(const cnn_backend *be, const char *why)
 
 /* ---- convolution -------------------------------------------------------- */
 
-typedef struct conv_case {
-    int n, c, h, w, k, r, s, sh, sw, ph, pw;
-    bool bias;
-} conv_case;
-
-static const conv_case conv_cases[] = {
+static const tu_conv_case conv_cases[] = {
     {2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, true},     /* odd, non-square */
     {3, 5, 11, 6, 7, 3, 2, 2, 1, 1, 0, true},    /* rectangular kernel and stride */
     {2, 3, 35, 35, 8, 11, 11, 4, 4, 2, 2, true}, /* 11x11 stride 4 (AlexNet conv1) */
@@ -238,82 +194,45 @@ static const conv_case conv_cases[] = {
 /* 1x1 convolutions: no Winograd variant applies, so every algorithm is a
  * dot product (or an FFT, near 1e-6), and they are held to TOL_FP32, which
  * TF32 would miss by more than an order of magnitude. */
-static const conv_case conv_fp32_cases[] = {
+static const tu_conv_case conv_fp32_cases[] = {
     {4, 64, 8, 7, 32, 1, 1, 1, 1, 0, 0, false},
     {8, 16, 14, 14, 24, 1, 1, 1, 1, 0, 0, true},
 };
 
-typedef struct conv_io {
-    const float *x, *w, *b, *dy;
-} conv_io;
-
-static int64_t conv_out_size(const cnn_conv_desc *d, cnn_pass pass)
-{
-    switch (pass) {
-    case CNN_FWD: return (int64_t)d->n * d->k * d->p * d->q;
-    case CNN_BWD_DATA: return (int64_t)d->n * d->c * d->h * d->w;
-    case CNN_BWD_WEIGHT: return (int64_t)d->k * d->c * d->r * d->s;
-    default: return d->k;
-    }
-}
-
-static cnn_status run_conv(cnn_ctx *ctx, const cnn_op *op, const conv_io *io, cnn_pass pass,
-                           float *out, void *ws, size_t ws_size)
-{
-    const cnn_conv_desc *d = &op->conv;
-    switch (pass) {
-    case CNN_FWD: return cnn_conv_fwd(ctx, d, io->x, io->w, io->b, out, ws, ws_size);
-    case CNN_BWD_DATA: return cnn_conv_bwd_data(ctx, d, io->dy, io->w, out, ws, ws_size);
-    case CNN_BWD_WEIGHT: return cnn_conv_bwd_filter(ctx, d, io->x, io->dy, out, ws, ws_size);
-    default: return cnn_conv_bwd_bias(ctx, d, io->dy, out, ws, ws_size);
-    }
-}
-
 /* One pass on the device; a host copy of its output. */
-static float *gpu_conv(const cnn_op *op, const conv_io *dio, cnn_pass pass)
+static float *gpu_conv(const cnn_op *op, const tu_conv_io *dio, cnn_pass pass)
 {
-    const int64_t n = conv_out_size(&op->conv, pass);
+    const int64_t n = tu_conv_out_size(&op->conv, pass);
     size_t ws_size;
     void *ws = dev_ws(op, pass, &ws_size);
     float *out = dev_nan(n);
-    EXPECT_OK(run_conv(gpu, op, dio, pass, out, ws, ws_size));
+    TU_EXPECT_OK(tu_conv_pass(gpu, &op->conv, dio, pass, out, ws, ws_size));
     float *h = dev_down(out, n);
     dev_free(out);
     dev_free(ws);
     return h;
 }
 
-static void test_conv(const conv_case *cc, double tol)
+static void test_conv(const tu_conv_case *cc, double tol)
 {
     static const cnn_pass passes[] = {CNN_FWD, CNN_BWD_DATA, CNN_BWD_WEIGHT, CNN_BWD_BIAS};
-    cnn_op op = {.kind = CNN_OP_CONV};
-    op.conv = (cnn_conv_desc){.n = cc->n,
-                              .c = cc->c,
-                              .h = cc->h,
-                              .w = cc->w,
-                              .k = cc->k,
-                              .r = cc->r,
-                              .s = cc->s,
-                              .stride_h = cc->sh,
-                              .stride_w = cc->sw,
-                              .pad_h = cc->ph,
-                              .pad_w = cc->pw,
-                              .has_bias = cc->bias};
-    EXPECT_OK(cnn_op_init(&op));
+    cnn_op op = tu_conv_op(cc);
+    TU_EXPECT_OK(cnn_op_init(&op));
     const cnn_conv_desc *d = &op.conv;
-    const int64_t nx = conv_out_size(d, CNN_BWD_DATA), nw = conv_out_size(d, CNN_BWD_WEIGHT),
-                  ny = conv_out_size(d, CNN_FWD);
-    float *x = rand_buf(nx, -1, 1), *w = rand_buf(nw, -1, 1), *b = rand_buf(d->k, -1, 1),
-          *dy = rand_buf(ny, -1, 1);
-    conv_io hio = {x, w, cc->bias ? b : NULL, dy};
-    conv_io dio = {dev_up(x, nx), dev_up(w, nw), cc->bias ? dev_up(b, d->k) : NULL, dev_up(dy, ny)};
+    const int64_t nx = tu_conv_out_size(d, CNN_BWD_DATA), nw = tu_conv_out_size(d, CNN_BWD_WEIGHT),
+                  ny = tu_conv_out_size(d, CNN_FWD);
+    float *x = tu_rand_buf(nx, &rng, -1, 1), *w = tu_rand_buf(nw, &rng, -1, 1),
+          *b = tu_rand_buf(d->k, &rng, -1, 1), *dy = tu_rand_buf(ny, &rng, -1, 1);
+    tu_conv_io hio = {x, w, cc->bias ? b : NULL, dy};
+    tu_conv_io dio = {dev_up(x, nx), dev_up(w, nw), cc->bias ? dev_up(b, d->k) : NULL,
+                      dev_up(dy, ny)};
     char key[160], what[160];
     cnn_op_str(&op, key, sizeof key);
     for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
         const cnn_pass pass = passes[i];
-        const int64_t n = conv_out_size(d, pass);
-        float *want = nan_buf(n);
-        EXPECT_OK(run_conv(ref, &op, &hio, pass, want, NULL, 0));
+        const int64_t n = tu_conv_out_size(d, pass);
+        float *want = tu_nan_buf(n);
+        TU_EXPECT_OK(tu_conv_pass(ref, &op.conv, &hio, pass, want, NULL, 0));
         float *got = gpu_conv(&op, &dio, pass);
         const char *algo = cnn_algorithm(gpu, &op, pass);
         size_t ws = cnn_workspace_size(gpu, &op, pass);
@@ -332,7 +251,7 @@ static void test_conv(const conv_case *cc, double tol)
         if (ws > 0) {
             void *short_ws = dev_alloc(ws);
             float *out = dev_nan(n);
-            cnn_status st = run_conv(gpu, &op, &dio, pass, out, short_ws, ws - 1);
+            cnn_status st = tu_conv_pass(gpu, &op.conv, &dio, pass, out, short_ws, ws - 1);
             TU_CHECK(st == CNN_ERR_INVALID_ARG, "%s %s: short workspace gave %s", key,
                      cnn_pass_str(pass), cnn_status_str(st));
             dev_free(out);
@@ -354,26 +273,26 @@ static void test_conv(const conv_case *cc, double tol)
 static void test_pool(cnn_pool_desc pd, bool nans)
 {
     cnn_op op = {.kind = CNN_OP_POOL, .pool = pd};
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const cnn_pool_desc *d = &op.pool;
     const int64_t nx = (int64_t)d->n * d->c * d->h * d->w, ny = (int64_t)d->n * d->c * d->p * d->q;
-    float *x = rand_buf(nx, -2, 2), *dy = rand_buf(ny, -1, 1);
+    float *x = tu_rand_buf(nx, &rng, -2, 2), *dy = tu_rand_buf(ny, &rng, -1, 1);
     if (d->mode == CNN_POOL_MAX)
         for (int64_t i = 0; i < nx; i++)
             x[i] = floorf(x[i]);
     if (nans)
         for (int64_t i = 3; i < nx; i += 17)
             x[i] = NAN;
-    float *y = nan_buf(ny), *dx = nan_buf(nx);
-    EXPECT_OK(cnn_pool_fwd(ref, d, x, y, NULL, 0));
-    EXPECT_OK(cnn_pool_bwd(ref, d, x, y, dy, dx, NULL, 0));
+    float *y = tu_nan_buf(ny), *dx = tu_nan_buf(nx);
+    TU_EXPECT_OK(cnn_pool_fwd(ref, d, x, y, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_bwd(ref, d, x, y, dy, dx, NULL, 0));
 
     float *dx_in = dev_up(x, nx), *ddy = dev_up(dy, ny);
     float *gy[2], *gdx[2];
     for (int rep = 0; rep < 2; rep++) {
         float *dyv = dev_nan(ny), *ddx = dev_nan(nx);
-        EXPECT_OK(cnn_pool_fwd(gpu, d, dx_in, dyv, NULL, 0));
-        EXPECT_OK(cnn_pool_bwd(gpu, d, dx_in, dyv, ddy, ddx, NULL, 0));
+        TU_EXPECT_OK(cnn_pool_fwd(gpu, d, dx_in, dyv, NULL, 0));
+        TU_EXPECT_OK(cnn_pool_bwd(gpu, d, dx_in, dyv, ddy, ddx, NULL, 0));
         gy[rep] = dev_down(dyv, ny);
         gdx[rep] = dev_down(ddx, nx);
         dev_free(dyv), dev_free(ddx);
@@ -393,55 +312,38 @@ static void test_pool(cnn_pool_desc pd, bool nans)
     free(x), free(dy), free(y), free(dx);
 }
 
-static cnn_pool_desc pool(cnn_pool_mode mode, int n, int c, int h, int w, int kh, int kw, int sh,
-                          int sw, int ph, int pw, bool ceil_mode)
-{
-    return (cnn_pool_desc){.mode = mode,
-                           .n = n,
-                           .c = c,
-                           .h = h,
-                           .w = w,
-                           .kh = kh,
-                           .kw = kw,
-                           .stride_h = sh,
-                           .stride_w = sw,
-                           .pad_h = ph,
-                           .pad_w = pw,
-                           .ceil_mode = ceil_mode};
-}
-
 static void test_pools(void)
 {
     const cnn_pool_mode MAX = CNN_POOL_MAX, AVG = CNN_POOL_AVG;
-    test_pool(pool(MAX, 2, 3, 8, 8, 2, 2, 2, 2, 0, 0, false), false);
-    test_pool(pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, false), false);
-    test_pool(pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), false);
-    test_pool(pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), true);
-    test_pool(pool(MAX, 1, 2, 6, 7, 3, 2, 3, 1, 1, 0, false), false);
-    test_pool(pool(MAX, 2, 1, 7, 7, 2, 2, 2, 2, 0, 0, true), false);   /* ceil adds a window */
-    test_pool(pool(MAX, 1, 3, 13, 11, 4, 4, 4, 4, 2, 1, true), false); /* stride 4 */
-    test_pool(pool(MAX, 2, 2, 5, 6, 1, 1, 1, 1, 0, 0, false), false);  /* 1x1: identity */
-    test_pool(pool(AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), false);
-    test_pool(pool(AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, false), false);
-    test_pool(pool(AVG, 2, 2, 6, 5, 3, 2, 2, 1, 1, 0, false), false);
+    test_pool(tu_pool(MAX, 2, 3, 8, 8, 2, 2, 2, 2, 0, 0, false), false);
+    test_pool(tu_pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, false), false);
+    test_pool(tu_pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), false);
+    test_pool(tu_pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), true);
+    test_pool(tu_pool(MAX, 1, 2, 6, 7, 3, 2, 3, 1, 1, 0, false), false);
+    test_pool(tu_pool(MAX, 2, 1, 7, 7, 2, 2, 2, 2, 0, 0, true), false);   /* ceil adds a window */
+    test_pool(tu_pool(MAX, 1, 3, 13, 11, 4, 4, 4, 4, 2, 1, true), false); /* stride 4 */
+    test_pool(tu_pool(MAX, 2, 2, 5, 6, 1, 1, 1, 1, 0, 0, false), false);  /* 1x1: identity */
+    test_pool(tu_pool(AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), false);
+    test_pool(tu_pool(AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, false), false);
+    test_pool(tu_pool(AVG, 2, 2, 6, 5, 3, 2, 2, 1, 1, 0, false), false);
     /* A ceil-mode window that starts in the right padding: divisor 1. */
-    test_pool(pool(AVG, 1, 2, 5, 5, 2, 2, 2, 2, 1, 1, true), false);
-    test_pool(pool(AVG, 1, 4, 11, 10, 5, 3, 3, 2, 2, 1, true), false);
-    test_pool(pool(AVG, 8, 16, 32, 32, 2, 2, 2, 2, 0, 0, false), false);
+    test_pool(tu_pool(AVG, 1, 2, 5, 5, 2, 2, 2, 2, 1, 1, true), false);
+    test_pool(tu_pool(AVG, 1, 4, 11, 10, 5, 3, 3, 2, 2, 1, true), false);
+    test_pool(tu_pool(AVG, 8, 16, 32, 32, 2, 2, 2, 2, 0, 0, false), false);
 }
 
 static void test_adapool(int n, int c, int h, int w, int p, int q)
 {
     cnn_op op = {.kind = CNN_OP_ADAPOOL, .adapool = {n, c, h, w, p, q}};
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const int64_t nx = (int64_t)n * c * h * w, ny = (int64_t)n * c * p * q;
-    float *x = rand_buf(nx, -1, 1), *dy = rand_buf(ny, -1, 1);
-    float *y = nan_buf(ny), *dx = nan_buf(nx);
-    EXPECT_OK(cnn_adapool_fwd(ref, &op.adapool, x, y, NULL, 0));
-    EXPECT_OK(cnn_adapool_bwd(ref, &op.adapool, dy, dx, NULL, 0));
+    float *x = tu_rand_buf(nx, &rng, -1, 1), *dy = tu_rand_buf(ny, &rng, -1, 1);
+    float *y = tu_nan_buf(ny), *dx = tu_nan_buf(nx);
+    TU_EXPECT_OK(cnn_adapool_fwd(ref, &op.adapool, x, y, NULL, 0));
+    TU_EXPECT_OK(cnn_adapool_bwd(ref, &op.adapool, dy, dx, NULL, 0));
     float *dxin = dev_up(x, nx), *ddy = dev_up(dy, ny), *dyv = dev_nan(ny), *ddx = dev_nan(nx);
-    EXPECT_OK(cnn_adapool_fwd(gpu, &op.adapool, dxin, dyv, NULL, 0));
-    EXPECT_OK(cnn_adapool_bwd(gpu, &op.adapool, ddy, ddx, NULL, 0));
+    TU_EXPECT_OK(cnn_adapool_fwd(gpu, &op.adapool, dxin, dyv, NULL, 0));
+    TU_EXPECT_OK(cnn_adapool_bwd(gpu, &op.adapool, ddy, ddx, NULL, 0));
     float *gy = dev_down(dyv, ny), *gdx = dev_down(ddx, nx);
     char key[96];
     cnn_op_str(&op, key, sizeof key);
@@ -460,17 +362,18 @@ static void test_adapool(int n, int c, int h, int w, int p, int q)
 static void test_bn(int n, int c, int h, int w, double eps, double momentum)
 {
     cnn_op op = {.kind = CNN_OP_BN, .bn = {n, c, h, w, eps, momentum}};
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const cnn_bn_desc *d = &op.bn;
     const int64_t nx = (int64_t)n * c * h * w;
-    float *x = rand_buf(nx, -1, 3), *dy = rand_buf(nx, -1, 1), *gamma = rand_buf(c, 0.5f, 1.5f),
-          *beta = rand_buf(c, -1, 1), *rm0 = rand_buf(c, -1, 1), *rv0 = rand_buf(c, 0.5f, 2);
-    float *y = nan_buf(nx), *yi = nan_buf(nx), *dx = nan_buf(nx), *sm = nan_buf(c),
-          *si = nan_buf(c), *dg = nan_buf(c), *db = nan_buf(c);
+    float *x = tu_rand_buf(nx, &rng, -1, 3), *dy = tu_rand_buf(nx, &rng, -1, 1),
+          *gamma = tu_rand_buf(c, &rng, 0.5f, 1.5f), *beta = tu_rand_buf(c, &rng, -1, 1),
+          *rm0 = tu_rand_buf(c, &rng, -1, 1), *rv0 = tu_rand_buf(c, &rng, 0.5f, 2);
+    float *y = tu_nan_buf(nx), *yi = tu_nan_buf(nx), *dx = tu_nan_buf(nx), *sm = tu_nan_buf(c),
+          *si = tu_nan_buf(c), *dg = tu_nan_buf(c), *db = tu_nan_buf(c);
     float *rm = copy_buf(rm0, c), *rv = copy_buf(rv0, c);
-    EXPECT_OK(cnn_bn_fwd_train(ref, d, x, gamma, beta, y, rm, rv, sm, si, NULL, 0));
-    EXPECT_OK(cnn_bn_fwd_infer(ref, d, x, gamma, beta, rm0, rv0, yi, NULL, 0));
-    EXPECT_OK(cnn_bn_bwd(ref, d, x, dy, gamma, sm, si, dx, dg, db, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_fwd_train(ref, d, x, gamma, beta, y, rm, rv, sm, si, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_fwd_infer(ref, d, x, gamma, beta, rm0, rv0, yi, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_bwd(ref, d, x, dy, gamma, sm, si, dx, dg, db, NULL, 0));
 
     float *gx = dev_up(x, nx), *gdy = dev_up(dy, nx), *ggamma = dev_up(gamma, c),
           *gbeta = dev_up(beta, c), *grm = dev_up(rm0, c), *grv = dev_up(rv0, c),
@@ -480,13 +383,13 @@ static void test_bn(int n, int c, int h, int w, double eps, double momentum)
           *gsi = dev_nan(c), *gdg = dev_nan(c), *gdb = dev_nan(c);
     size_t ws_size;
     void *ws = dev_ws(&op, CNN_FWD, &ws_size);
-    EXPECT_OK(cnn_bn_fwd_train(gpu, d, gx, ggamma, gbeta, gy, grm, grv, gsm, gsi, ws, ws_size));
+    TU_EXPECT_OK(cnn_bn_fwd_train(gpu, d, gx, ggamma, gbeta, gy, grm, grv, gsm, gsi, ws, ws_size));
     dev_free(ws);
     ws = dev_ws(&op, CNN_FWD_INFER, &ws_size);
-    EXPECT_OK(cnn_bn_fwd_infer(gpu, d, gx, ggamma, gbeta, grm0, grv0, gyi, ws, ws_size));
+    TU_EXPECT_OK(cnn_bn_fwd_infer(gpu, d, gx, ggamma, gbeta, grm0, grv0, gyi, ws, ws_size));
     dev_free(ws);
     ws = dev_ws(&op, CNN_BWD_DATA, &ws_size);
-    EXPECT_OK(cnn_bn_bwd(gpu, d, gx, gdy, ggamma, gsm_ref, gsi_ref, gdx, gdg, gdb, ws, ws_size));
+    TU_EXPECT_OK(cnn_bn_bwd(gpu, d, gx, gdy, ggamma, gsm_ref, gsi_ref, gdx, gdg, gdb, ws, ws_size));
     dev_free(ws);
 
     char key[96];
@@ -513,27 +416,27 @@ static void test_bn(int n, int c, int h, int w, double eps, double momentum)
 static void test_linear(int n, int in, int out, bool bias)
 {
     cnn_op op = {.kind = CNN_OP_LINEAR, .linear = {.n = n, .in = in, .out = out, .has_bias = bias}};
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const cnn_linear_desc *d = &op.linear;
     const int64_t nx = (int64_t)n * in, ny = (int64_t)n * out, nw = (int64_t)out * in;
-    float *x = rand_buf(nx, -1, 1), *w = rand_buf(nw, -1, 1), *b = rand_buf(out, -1, 1),
-          *dy = rand_buf(ny, -1, 1);
-    float *y = nan_buf(ny), *dx = nan_buf(nx), *dw = nan_buf(nw), *db = nan_buf(out);
-    EXPECT_OK(cnn_linear_fwd(ref, d, x, w, bias ? b : NULL, y, NULL, 0));
-    EXPECT_OK(cnn_linear_bwd_data(ref, d, dy, w, dx, NULL, 0));
-    EXPECT_OK(cnn_linear_bwd_weight(ref, d, x, dy, dw, bias ? db : NULL, NULL, 0));
+    float *x = tu_rand_buf(nx, &rng, -1, 1), *w = tu_rand_buf(nw, &rng, -1, 1),
+          *b = tu_rand_buf(out, &rng, -1, 1), *dy = tu_rand_buf(ny, &rng, -1, 1);
+    float *y = tu_nan_buf(ny), *dx = tu_nan_buf(nx), *dw = tu_nan_buf(nw), *db = tu_nan_buf(out);
+    TU_EXPECT_OK(cnn_linear_fwd(ref, d, x, w, bias ? b : NULL, y, NULL, 0));
+    TU_EXPECT_OK(cnn_linear_bwd_data(ref, d, dy, w, dx, NULL, 0));
+    TU_EXPECT_OK(cnn_linear_bwd_weight(ref, d, x, dy, dw, bias ? db : NULL, NULL, 0));
 
     float *gx = dev_up(x, nx), *gw = dev_up(w, nw), *gb = dev_up(b, out), *gdy = dev_up(dy, ny);
     float *gy = dev_nan(ny), *gdx = dev_nan(nx), *gdw = dev_nan(nw), *gdb = dev_nan(out);
     size_t ws_size;
     void *ws = dev_ws(&op, CNN_FWD, &ws_size);
-    EXPECT_OK(cnn_linear_fwd(gpu, d, gx, gw, bias ? gb : NULL, gy, ws, ws_size));
+    TU_EXPECT_OK(cnn_linear_fwd(gpu, d, gx, gw, bias ? gb : NULL, gy, ws, ws_size));
     dev_free(ws);
     ws = dev_ws(&op, CNN_BWD_DATA, &ws_size);
-    EXPECT_OK(cnn_linear_bwd_data(gpu, d, gdy, gw, gdx, ws, ws_size));
+    TU_EXPECT_OK(cnn_linear_bwd_data(gpu, d, gdy, gw, gdx, ws, ws_size));
     dev_free(ws);
     ws = dev_ws(&op, CNN_BWD_WEIGHT, &ws_size);
-    EXPECT_OK(cnn_linear_bwd_weight(gpu, d, gx, gdy, gdw, bias ? gdb : NULL, ws, ws_size));
+    TU_EXPECT_OK(cnn_linear_bwd_weight(gpu, d, gx, gdy, gdw, bias ? gdb : NULL, ws, ws_size));
     dev_free(ws);
 
     char key[64];
@@ -558,8 +461,8 @@ static void test_linear(int n, int in, int out, bool bias)
 static void test_act(cnn_act_mode mode, int64_t count)
 {
     cnn_op op = {.kind = CNN_OP_ACT, .act = {.mode = mode, .count = count}};
-    EXPECT_OK(cnn_op_init(&op));
-    float *x = rand_buf(count, -8, 8), *dy = rand_buf(count, -1, 1);
+    TU_EXPECT_OK(cnn_op_init(&op));
+    float *x = tu_rand_buf(count, &rng, -8, 8), *dy = tu_rand_buf(count, &rng, -1, 1);
     if (mode == CNN_ACT_RELU) {
         for (int64_t i = 0; i < count; i += 101)
             x[i] = 0.0f;
@@ -568,13 +471,13 @@ static void test_act(cnn_act_mode mode, int64_t count)
         for (int64_t i = 77; i < count; i += 997)
             x[i] = NAN;
     }
-    float *y = nan_buf(count), *dx = nan_buf(count);
-    EXPECT_OK(cnn_act_fwd(ref, &op.act, x, y));
-    EXPECT_OK(cnn_act_bwd(ref, &op.act, y, dy, dx));
+    float *y = tu_nan_buf(count), *dx = tu_nan_buf(count);
+    TU_EXPECT_OK(cnn_act_fwd(ref, &op.act, x, y));
+    TU_EXPECT_OK(cnn_act_bwd(ref, &op.act, y, dy, dx));
     float *gx = dev_up(x, count), *gdy = dev_up(dy, count), *gy = dev_nan(count),
           *gdx = dev_nan(count);
-    EXPECT_OK(cnn_act_fwd(gpu, &op.act, gx, gy));
-    EXPECT_OK(cnn_act_bwd(gpu, &op.act, gy, gdy, gdx));
+    TU_EXPECT_OK(cnn_act_fwd(gpu, &op.act, gx, gy));
+    TU_EXPECT_OK(cnn_act_bwd(gpu, &op.act, gy, gdy, gdx));
     float *hy = dev_down(gy, count), *hdx = dev_down(gdx, count);
     char key[64];
     cnn_op_str(&op, key, sizeof key);
@@ -592,15 +495,15 @@ static void test_act(cnn_act_mode mode, int64_t count)
 static void test_dropout(int64_t count, double p, uint64_t seed)
 {
     cnn_op op = {.kind = CNN_OP_DROPOUT, .dropout = {.count = count, .p = p, .seed = seed}};
-    EXPECT_OK(cnn_op_init(&op));
-    float *x = rand_buf(count, -1, 1), *dy = rand_buf(count, -1, 1);
-    float *y = nan_buf(count), *dx = nan_buf(count);
-    EXPECT_OK(cnn_dropout_fwd(ref, &op.dropout, x, y));
-    EXPECT_OK(cnn_dropout_bwd(ref, &op.dropout, dy, dx));
+    TU_EXPECT_OK(cnn_op_init(&op));
+    float *x = tu_rand_buf(count, &rng, -1, 1), *dy = tu_rand_buf(count, &rng, -1, 1);
+    float *y = tu_nan_buf(count), *dx = tu_nan_buf(count);
+    TU_EXPECT_OK(cnn_dropout_fwd(ref, &op.dropout, x, y));
+    TU_EXPECT_OK(cnn_dropout_bwd(ref, &op.dropout, dy, dx));
     float *gx = dev_up(x, count), *gdy = dev_up(dy, count), *gy = dev_nan(count),
           *gdx = dev_nan(count);
-    EXPECT_OK(cnn_dropout_fwd(gpu, &op.dropout, gx, gy));
-    EXPECT_OK(cnn_dropout_bwd(gpu, &op.dropout, gdy, gdx));
+    TU_EXPECT_OK(cnn_dropout_fwd(gpu, &op.dropout, gx, gy));
+    TU_EXPECT_OK(cnn_dropout_bwd(gpu, &op.dropout, gdy, gdx));
     float *hy = dev_down(gy, count), *hdx = dev_down(gdx, count);
     char key[64];
     cnn_op_str(&op, key, sizeof key);
@@ -621,11 +524,12 @@ static void test_dropout(int64_t count, double p, uint64_t seed)
 static void test_add(int64_t count)
 {
     cnn_op op = {.kind = CNN_OP_ADD, .add = {.count = count}};
-    EXPECT_OK(cnn_op_init(&op));
-    float *a = rand_buf(count, -1, 1), *b = rand_buf(count, -1, 1), *y = nan_buf(count);
-    EXPECT_OK(cnn_add_fwd(ref, &op.add, a, b, y));
+    TU_EXPECT_OK(cnn_op_init(&op));
+    float *a = tu_rand_buf(count, &rng, -1, 1), *b = tu_rand_buf(count, &rng, -1, 1),
+          *y = tu_nan_buf(count);
+    TU_EXPECT_OK(cnn_add_fwd(ref, &op.add, a, b, y));
     float *ga = dev_up(a, count), *gb = dev_up(b, count), *gy = dev_nan(count);
-    EXPECT_OK(cnn_add_fwd(gpu, &op.add, ga, gb, gy));
+    TU_EXPECT_OK(cnn_add_fwd(gpu, &op.add, ga, gb, gy));
     float *hy = dev_down(gy, count);
     char key[64];
     cnn_op_str(&op, key, sizeof key);
@@ -639,21 +543,21 @@ static void test_add(int64_t count)
 static void test_xent(int n, int classes, float scale)
 {
     cnn_op op = {.kind = CNN_OP_XENT, .xent = {.n = n, .classes = classes}};
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const int64_t nl = (int64_t)n * classes;
-    float *logits = rand_buf(nl, -scale, scale);
-    int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)n);
+    float *logits = tu_rand_buf(nl, &rng, -scale, scale);
+    int32_t *labels = tu_xmalloc(sizeof(int32_t) * (size_t)n);
     for (int i = 0; i < n; i++)
         labels[i] = (int32_t)(tu_next(&rng) % (uint64_t)classes);
-    float *prob = nan_buf(nl), *dl = nan_buf(nl), loss = NAN;
-    EXPECT_OK(cnn_xent_fwd(ref, &op.xent, logits, labels, prob, &loss));
-    EXPECT_OK(cnn_xent_bwd(ref, &op.xent, prob, labels, dl));
+    float *prob = tu_nan_buf(nl), *dl = tu_nan_buf(nl), loss = NAN;
+    TU_EXPECT_OK(cnn_xent_fwd(ref, &op.xent, logits, labels, prob, &loss));
+    TU_EXPECT_OK(cnn_xent_bwd(ref, &op.xent, prob, labels, dl));
 
     float *glog = dev_up(logits, nl), *gprob = dev_nan(nl), *gloss = dev_nan(1),
           *gprob_ref = dev_up(prob, nl), *gdl = dev_nan(nl);
     int32_t *glab = dev_up_bytes(labels, sizeof(int32_t) * (size_t)n);
-    EXPECT_OK(cnn_xent_fwd(gpu, &op.xent, glog, glab, gprob, gloss));
-    EXPECT_OK(cnn_xent_bwd(gpu, &op.xent, gprob_ref, glab, gdl));
+    TU_EXPECT_OK(cnn_xent_fwd(gpu, &op.xent, glog, glab, gprob, gloss));
+    TU_EXPECT_OK(cnn_xent_bwd(gpu, &op.xent, gprob_ref, glab, gdl));
     float *hprob = dev_down(gprob, nl), *hloss = dev_down(gloss, 1), *hdl = dev_down(gdl, nl);
     char key[64];
     cnn_op_str(&op, key, sizeof key);
@@ -668,9 +572,9 @@ static void test_xent(int n, int classes, float scale)
     /* A label out of range cannot be reported without a device sync: it
      * poisons the loss and its row's gradient instead. */
     int32_t bad = classes;
-    EXPECT_OK(cnn_mem_upload(gpu, glab, &bad, sizeof bad));
-    EXPECT_OK(cnn_xent_fwd(gpu, &op.xent, glog, glab, gprob, gloss));
-    EXPECT_OK(cnn_xent_bwd(gpu, &op.xent, gprob_ref, glab, gdl));
+    TU_EXPECT_OK(cnn_mem_upload(gpu, glab, &bad, sizeof bad));
+    TU_EXPECT_OK(cnn_xent_fwd(gpu, &op.xent, glog, glab, gprob, gloss));
+    TU_EXPECT_OK(cnn_xent_bwd(gpu, &op.xent, gprob_ref, glab, gdl));
     free(hloss);
     free(hdl);
     hloss = dev_down(gloss, 1);
@@ -690,23 +594,23 @@ static void test_concat(int n, int h, int w, int count, const int *c)
     cnn_op op = {.kind = CNN_OP_CONCAT, .concat = {.n = n, .h = h, .w = w, .count = count}};
     for (int i = 0; i < count; i++)
         op.concat.c[i] = c[i];
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const cnn_concat_desc *d = &op.concat;
     const int64_t ny = (int64_t)n * d->c_out * h * w;
     float *xs[CNN_MAX_CONCAT], *dxs[CNN_MAX_CONCAT], *gxs[CNN_MAX_CONCAT], *gdxs[CNN_MAX_CONCAT];
-    float *dy = rand_buf(ny, -1, 1), *y = nan_buf(ny);
+    float *dy = tu_rand_buf(ny, &rng, -1, 1), *y = tu_nan_buf(ny);
     for (int i = 0; i < count; i++) {
         const int64_t ni = (int64_t)n * c[i] * h * w;
-        xs[i] = rand_buf(ni, -1, 1);
-        dxs[i] = nan_buf(ni);
+        xs[i] = tu_rand_buf(ni, &rng, -1, 1);
+        dxs[i] = tu_nan_buf(ni);
         gxs[i] = dev_up(xs[i], ni);
         gdxs[i] = dev_nan(ni);
     }
-    EXPECT_OK(cnn_concat_fwd(ref, d, (const float *const *)xs, y));
-    EXPECT_OK(cnn_concat_bwd(ref, d, dy, dxs));
+    TU_EXPECT_OK(cnn_concat_fwd(ref, d, (const float *const *)xs, y));
+    TU_EXPECT_OK(cnn_concat_bwd(ref, d, dy, dxs));
     float *gy = dev_nan(ny), *gdy = dev_up(dy, ny);
-    EXPECT_OK(cnn_concat_fwd(gpu, d, (const float *const *)gxs, gy));
-    EXPECT_OK(cnn_concat_bwd(gpu, d, gdy, gdxs));
+    TU_EXPECT_OK(cnn_concat_fwd(gpu, d, (const float *const *)gxs, gy));
+    TU_EXPECT_OK(cnn_concat_bwd(gpu, d, gdy, gdxs));
     char key[96];
     cnn_op_str(&op, key, sizeof key);
     float *hy = dev_down(gy, ny);
@@ -785,7 +689,7 @@ int main(void)
     test_concat(3, 1, 1, 2, c2);
     test_concat(2, 4, 4, 1, c1);
 
-    EXPECT_OK(cnn_sync(gpu));
+    TU_EXPECT_OK(cnn_sync(gpu));
     cnn_ctx_destroy(gpu);
     cnn_ctx_destroy(ref);
     return tu_finish("test_cudnn");

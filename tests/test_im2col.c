@@ -39,52 +39,6 @@ static uint64_t rng = 77;
 /* Which thread layout the checks run under (see main). */
 static const char *layout = "";
 
-#define EXPECT_OK(call)                                                                            \
-    do {                                                                                           \
-        cnn_status st_ = (call);                                                                   \
-        TU_CHECK(st_ == CNN_OK, "%s: %s", cnn_status_str(st_), cnn_last_error());                  \
-    } while (0)
-
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static float *nan_buf(int64_t n)
-{
-    float *p = xmalloc(sizeof(float) * (size_t)n);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
-
-static float *rand_buf(int64_t n, float lo, float hi)
-{
-    float *p = xmalloc(sizeof(float) * (size_t)n);
-    tu_fill(p, n, &rng, lo, hi);
-    return p;
-}
-
-/* A workspace of exactly the size asked for. */
-static void *ws_for(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, size_t *size)
-{
-    *size = cnn_workspace_size(ctx, op, pass);
-    return *size ? xmalloc(*size) : NULL;
-}
-
-static double norm2(const float *a, int64_t n)
-{
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        s += (double)a[i] * a[i];
-    return sqrt(s);
-}
-
 /* Relative L2 error within tol, and a reference that is not all zeros (a
  * comparison of zeros with zeros proves nothing). */
 static void expect_close(const char *what, const char *key, const float *got, const float *ref,
@@ -93,7 +47,7 @@ static void expect_close(const char *what, const char *key, const float *got, co
     double err = tu_rel_l2(got, ref, n);
     if (getenv("V"))
         printf("%-60s %-50s %.3g\n", what, key, err);
-    TU_CHECK(norm2(ref, n) > 0.0, "%s%s %s: reference is all zeros", layout, what, key);
+    TU_CHECK(tu_norm2(ref, n) > 0.0, "%s%s %s: reference is all zeros", layout, what, key);
     TU_CHECK(err <= tol, "%s%s %s: rel L2 error %.3g > %.1g", layout, what, key, err, tol);
 }
 
@@ -112,12 +66,7 @@ static void expect_same(const char *what, const char *key, const float *got, con
 
 /* ---- convolution ------------------------------------------------------ */
 
-typedef struct conv_case {
-    int n, c, h, w, k, r, s, sh, sw, ph, pw;
-    bool bias;
-} conv_case;
-
-static const conv_case conv_cases[] = {
+static const tu_conv_case conv_cases[] = {
     {2, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1, true},     /* odd, non-square */
     {3, 5, 11, 6, 7, 3, 2, 2, 1, 1, 0, true},    /* rectangular kernel and stride */
     {2, 3, 35, 35, 8, 11, 11, 4, 4, 2, 2, true}, /* 11x11 stride 4 (AlexNet conv1) */
@@ -141,24 +90,6 @@ static const conv_case conv_cases[] = {
     {1, 32, 9, 36, 3, 2, 2, 1, 1, 2, 2, true},   /* per tap, padding wider than the kernel */
 };
 
-static cnn_op conv_op(const conv_case *cc)
-{
-    cnn_op op = {.kind = CNN_OP_CONV};
-    op.conv = (cnn_conv_desc){.n = cc->n,
-                              .c = cc->c,
-                              .h = cc->h,
-                              .w = cc->w,
-                              .k = cc->k,
-                              .r = cc->r,
-                              .s = cc->s,
-                              .stride_h = cc->sh,
-                              .stride_w = cc->sw,
-                              .pad_h = cc->ph,
-                              .pad_w = cc->pw,
-                              .has_bias = cc->bias};
-    return op;
-}
-
 typedef struct conv_data {
     cnn_op op;
     float *x, *w, *b, *dy;
@@ -168,27 +99,10 @@ typedef struct conv_data {
 static void run_conv(cnn_ctx *ctx, conv_data *cd, cnn_pass pass, float *out)
 {
     size_t ws_size;
-    void *ws = ws_for(ctx, &cd->op, pass, &ws_size);
-    const cnn_conv_desc *d = &cd->op.conv;
-    switch (pass) {
-    case CNN_FWD: EXPECT_OK(cnn_conv_fwd(ctx, d, cd->x, cd->w, cd->b, out, ws, ws_size)); break;
-    case CNN_BWD_DATA: EXPECT_OK(cnn_conv_bwd_data(ctx, d, cd->dy, cd->w, out, ws, ws_size)); break;
-    case CNN_BWD_WEIGHT:
-        EXPECT_OK(cnn_conv_bwd_filter(ctx, d, cd->x, cd->dy, out, ws, ws_size));
-        break;
-    default: EXPECT_OK(cnn_conv_bwd_bias(ctx, d, cd->dy, out, ws, ws_size)); break;
-    }
+    void *ws = tu_ws_for(ctx, &cd->op, pass, &ws_size);
+    tu_conv_io io = {cd->x, cd->w, cd->b, cd->dy};
+    TU_EXPECT_OK(tu_conv_pass(ctx, &cd->op.conv, &io, pass, out, ws, ws_size));
     free(ws);
-}
-
-static int64_t conv_out_size(const cnn_conv_desc *d, cnn_pass pass)
-{
-    switch (pass) {
-    case CNN_FWD: return (int64_t)d->n * d->k * d->p * d->q;
-    case CNN_BWD_DATA: return (int64_t)d->n * d->c * d->h * d->w;
-    case CNN_BWD_WEIGHT: return (int64_t)d->k * d->c * d->r * d->s;
-    default: return d->k;
-    }
 }
 
 static void check_conv_ctx(cnn_ctx *ctx, const char *name, conv_data *cd)
@@ -203,8 +117,8 @@ static void check_conv_ctx(cnn_ctx *ctx, const char *name, conv_data *cd)
                            : pass == CNN_BWD_DATA   ? cd->dx
                            : pass == CNN_BWD_WEIGHT ? cd->dw
                                                     : cd->db;
-        const int64_t n = conv_out_size(d, pass);
-        float *out = nan_buf(n);
+        const int64_t n = tu_conv_out_size(d, pass);
+        float *out = tu_nan_buf(n);
         run_conv(ctx, cd, pass, out);
         snprintf(what, sizeof what, "%s conv %s [%s]", name, cnn_pass_str(pass),
                  cnn_algorithm(ctx, &cd->op, pass));
@@ -251,18 +165,18 @@ static void check_conv_plan(const conv_data *cd)
 static void test_conv(void)
 {
     for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
-        const conv_case *cc = &conv_cases[i];
-        conv_data cd = {.op = conv_op(cc)};
-        EXPECT_OK(cnn_op_init(&cd.op));
+        const tu_conv_case *cc = &conv_cases[i];
+        conv_data cd = {.op = tu_conv_op(cc)};
+        TU_EXPECT_OK(cnn_op_init(&cd.op));
         const cnn_conv_desc *d = &cd.op.conv;
-        cd.x = rand_buf(conv_out_size(d, CNN_BWD_DATA), -1.0f, 1.0f);
-        cd.w = rand_buf(conv_out_size(d, CNN_BWD_WEIGHT), -1.0f, 1.0f);
-        cd.b = cc->bias ? rand_buf(d->k, -1.0f, 1.0f) : NULL;
-        cd.dy = rand_buf(conv_out_size(d, CNN_FWD), -1.0f, 1.0f);
-        cd.y = nan_buf(conv_out_size(d, CNN_FWD));
-        cd.dx = nan_buf(conv_out_size(d, CNN_BWD_DATA));
-        cd.dw = nan_buf(conv_out_size(d, CNN_BWD_WEIGHT));
-        cd.db = nan_buf(d->k);
+        cd.x = tu_rand_buf(tu_conv_out_size(d, CNN_BWD_DATA), &rng, -1.0f, 1.0f);
+        cd.w = tu_rand_buf(tu_conv_out_size(d, CNN_BWD_WEIGHT), &rng, -1.0f, 1.0f);
+        cd.b = cc->bias ? tu_rand_buf(d->k, &rng, -1.0f, 1.0f) : NULL;
+        cd.dy = tu_rand_buf(tu_conv_out_size(d, CNN_FWD), &rng, -1.0f, 1.0f);
+        cd.y = tu_nan_buf(tu_conv_out_size(d, CNN_FWD));
+        cd.dx = tu_nan_buf(tu_conv_out_size(d, CNN_BWD_DATA));
+        cd.dw = tu_nan_buf(tu_conv_out_size(d, CNN_BWD_WEIGHT));
+        cd.db = tu_nan_buf(d->k);
         run_conv(naive, &cd, CNN_FWD, cd.y);
         run_conv(naive, &cd, CNN_BWD_DATA, cd.dx);
         run_conv(naive, &cd, CNN_BWD_WEIGHT, cd.dw);
@@ -279,13 +193,13 @@ static void test_conv(void)
  * images per GEMM: the default cap must hold both to 32 MiB. */
 static void test_conv_cap(void)
 {
-    static const conv_case vgg[] = {
+    static const tu_conv_case vgg[] = {
         {4, 64, 224, 224, 64, 3, 3, 1, 1, 1, 1, true},
         {4, 512, 28, 28, 512, 3, 3, 1, 1, 1, 1, true},
     };
     for (size_t i = 0; i < sizeof vgg / sizeof vgg[0]; i++) {
-        cnn_op op = conv_op(&vgg[i]);
-        EXPECT_OK(cnn_op_init(&op));
+        cnn_op op = tu_conv_op(&vgg[i]);
+        TU_EXPECT_OK(cnn_op_init(&op));
         static const cnn_pass passes[] = {CNN_FWD, CNN_BWD_DATA, CNN_BWD_WEIGHT};
         for (size_t j = 0; j < 3; j++) {
             size_t ws = cnn_workspace_size(fast, &op, passes[j]);
@@ -300,19 +214,20 @@ static void test_conv_cap(void)
 static void test_linear(int n, int in, int out, bool bias)
 {
     cnn_op op = {.kind = CNN_OP_LINEAR, .linear = {.n = n, .in = in, .out = out, .has_bias = bias}};
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const cnn_linear_desc *d = &op.linear;
     const int64_t nx = (int64_t)d->n * d->in, ny = (int64_t)d->n * d->out,
                   nw = (int64_t)d->out * d->in;
-    float *x = rand_buf(nx, -1, 1), *w = rand_buf(nw, -1, 1), *b = rand_buf(d->out, -1, 1),
-          *dy = rand_buf(ny, -1, 1);
+    float *x = tu_rand_buf(nx, &rng, -1, 1), *w = tu_rand_buf(nw, &rng, -1, 1),
+          *b = tu_rand_buf(d->out, &rng, -1, 1), *dy = tu_rand_buf(ny, &rng, -1, 1);
     cnn_ctx *ctxs[2] = {naive, fast};
     float *y[2], *dx[2], *dw[2], *db[2];
     for (int i = 0; i < 2; i++) {
-        y[i] = nan_buf(ny), dx[i] = nan_buf(nx), dw[i] = nan_buf(nw), db[i] = nan_buf(d->out);
-        EXPECT_OK(cnn_linear_fwd(ctxs[i], d, x, w, bias ? b : NULL, y[i], NULL, 0));
-        EXPECT_OK(cnn_linear_bwd_data(ctxs[i], d, dy, w, dx[i], NULL, 0));
-        EXPECT_OK(cnn_linear_bwd_weight(ctxs[i], d, x, dy, dw[i], bias ? db[i] : NULL, NULL, 0));
+        y[i] = tu_nan_buf(ny), dx[i] = tu_nan_buf(nx);
+        dw[i] = tu_nan_buf(nw), db[i] = tu_nan_buf(d->out);
+        TU_EXPECT_OK(cnn_linear_fwd(ctxs[i], d, x, w, bias ? b : NULL, y[i], NULL, 0));
+        TU_EXPECT_OK(cnn_linear_bwd_data(ctxs[i], d, dy, w, dx[i], NULL, 0));
+        TU_EXPECT_OK(cnn_linear_bwd_weight(ctxs[i], d, x, dy, dw[i], bias ? db[i] : NULL, NULL, 0));
     }
     char key[64];
     cnn_op_str(&op, key, sizeof key);
@@ -334,20 +249,20 @@ static void test_linear(int n, int in, int out, bool bias)
 static void test_pool(cnn_pool_desc pd, bool nans)
 {
     cnn_op op = {.kind = CNN_OP_POOL, .pool = pd};
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const cnn_pool_desc *d = &op.pool;
     const int64_t nx = (int64_t)d->n * d->c * d->h * d->w, ny = (int64_t)d->n * d->c * d->p * d->q;
-    float *x = rand_buf(nx, 0, 4), *dy = rand_buf(ny, -1, 1);
+    float *x = tu_rand_buf(nx, &rng, 0, 4), *dy = tu_rand_buf(ny, &rng, -1, 1);
     for (int64_t i = 0; i < nx; i++)
         x[i] = floorf(x[i]);
     if (nans)
         for (int64_t i = 3; i < nx; i += 17)
             x[i] = NAN;
-    float *y[2] = {nan_buf(ny), nan_buf(ny)}, *dx[2] = {nan_buf(nx), nan_buf(nx)};
+    float *y[2] = {tu_nan_buf(ny), tu_nan_buf(ny)}, *dx[2] = {tu_nan_buf(nx), tu_nan_buf(nx)};
     cnn_ctx *ctxs[2] = {naive, fast};
     for (int i = 0; i < 2; i++) {
-        EXPECT_OK(cnn_pool_fwd(ctxs[i], d, x, y[i], NULL, 0));
-        EXPECT_OK(cnn_pool_bwd(ctxs[i], d, x, y[i], dy, dx[i], NULL, 0));
+        TU_EXPECT_OK(cnn_pool_fwd(ctxs[i], d, x, y[i], NULL, 0));
+        TU_EXPECT_OK(cnn_pool_bwd(ctxs[i], d, x, y[i], dy, dx[i], NULL, 0));
     }
     char key[160];
     cnn_op_str(&op, key, sizeof key);
@@ -362,51 +277,34 @@ static void test_pool(cnn_pool_desc pd, bool nans)
     free(x), free(dy);
 }
 
-static cnn_pool_desc pool(cnn_pool_mode mode, int n, int c, int h, int w, int kh, int kw, int sh,
-                          int sw, int ph, int pw, bool ceil_mode)
-{
-    return (cnn_pool_desc){.mode = mode,
-                           .n = n,
-                           .c = c,
-                           .h = h,
-                           .w = w,
-                           .kh = kh,
-                           .kw = kw,
-                           .stride_h = sh,
-                           .stride_w = sw,
-                           .pad_h = ph,
-                           .pad_w = pw,
-                           .ceil_mode = ceil_mode};
-}
-
 static void test_pools(void)
 {
     const cnn_pool_mode MAX = CNN_POOL_MAX, AVG = CNN_POOL_AVG;
-    test_pool(pool(MAX, 2, 3, 8, 8, 2, 2, 2, 2, 0, 0, false), false);
-    test_pool(pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), false);
-    test_pool(pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), true);
-    test_pool(pool(MAX, 1, 2, 6, 7, 3, 2, 3, 1, 1, 0, false), false);
-    test_pool(pool(AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), false);
-    test_pool(pool(AVG, 2, 2, 6, 5, 3, 2, 2, 1, 1, 0, false), false);
+    test_pool(tu_pool(MAX, 2, 3, 8, 8, 2, 2, 2, 2, 0, 0, false), false);
+    test_pool(tu_pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), false);
+    test_pool(tu_pool(MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), true);
+    test_pool(tu_pool(MAX, 1, 2, 6, 7, 3, 2, 3, 1, 1, 0, false), false);
+    test_pool(tu_pool(AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), false);
+    test_pool(tu_pool(AVG, 2, 2, 6, 5, 3, 2, 2, 1, 1, 0, false), false);
     /* A ceil-mode window that starts in the right padding: divisor 1. */
-    test_pool(pool(AVG, 1, 2, 5, 5, 2, 2, 2, 2, 1, 1, true), false);
-    test_pool(pool(AVG, 8, 16, 32, 32, 2, 2, 2, 2, 0, 0, false), false);
+    test_pool(tu_pool(AVG, 1, 2, 5, 5, 2, 2, 2, 2, 1, 1, true), false);
+    test_pool(tu_pool(AVG, 8, 16, 32, 32, 2, 2, 2, 2, 0, 0, false), false);
     /* Rows of more than 256 outputs: max backward scans them in chunks. */
-    test_pool(pool(MAX, 1, 2, 5, 601, 3, 3, 1, 2, 1, 1, true), true);
-    test_pool(pool(MAX, 2, 3, 4, 700, 2, 3, 2, 1, 1, 1, false), false);
+    test_pool(tu_pool(MAX, 1, 2, 5, 601, 3, 3, 1, 2, 1, 1, true), true);
+    test_pool(tu_pool(MAX, 2, 3, 4, 700, 2, 3, 2, 1, 1, 1, false), false);
 }
 
 static void test_adapool(int n, int c, int h, int w, int p, int q)
 {
     cnn_op op = {.kind = CNN_OP_ADAPOOL, .adapool = {n, c, h, w, p, q}};
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const int64_t nx = (int64_t)n * c * h * w, ny = (int64_t)n * c * p * q;
-    float *x = rand_buf(nx, -1, 1), *dy = rand_buf(ny, -1, 1);
-    float *y[2] = {nan_buf(ny), nan_buf(ny)}, *dx[2] = {nan_buf(nx), nan_buf(nx)};
+    float *x = tu_rand_buf(nx, &rng, -1, 1), *dy = tu_rand_buf(ny, &rng, -1, 1);
+    float *y[2] = {tu_nan_buf(ny), tu_nan_buf(ny)}, *dx[2] = {tu_nan_buf(nx), tu_nan_buf(nx)};
     cnn_ctx *ctxs[2] = {naive, fast};
     for (int i = 0; i < 2; i++) {
-        EXPECT_OK(cnn_adapool_fwd(ctxs[i], &op.adapool, x, y[i], NULL, 0));
-        EXPECT_OK(cnn_adapool_bwd(ctxs[i], &op.adapool, dy, dx[i], NULL, 0));
+        TU_EXPECT_OK(cnn_adapool_fwd(ctxs[i], &op.adapool, x, y[i], NULL, 0));
+        TU_EXPECT_OK(cnn_adapool_bwd(ctxs[i], &op.adapool, dy, dx[i], NULL, 0));
     }
     char key[96];
     cnn_op_str(&op, key, sizeof key);
@@ -423,23 +321,26 @@ static void test_adapool(int n, int c, int h, int w, int p, int q)
 static void test_bn(int n, int c, int h, int w)
 {
     cnn_op op = {.kind = CNN_OP_BN, .bn = {n, c, h, w, 1e-5, 0.1}};
-    EXPECT_OK(cnn_op_init(&op));
+    TU_EXPECT_OK(cnn_op_init(&op));
     const cnn_bn_desc *d = &op.bn;
     const int64_t nx = (int64_t)n * c * h * w;
-    float *x = rand_buf(nx, 9, 11), *dy = rand_buf(nx, -1, 1), *gamma = rand_buf(c, 0.5f, 1.5f),
-          *beta = rand_buf(c, -1, 1), *rm0 = rand_buf(c, -1, 1), *rv0 = rand_buf(c, 0.5f, 2);
+    float *x = tu_rand_buf(nx, &rng, 9, 11), *dy = tu_rand_buf(nx, &rng, -1, 1),
+          *gamma = tu_rand_buf(c, &rng, 0.5f, 1.5f), *beta = tu_rand_buf(c, &rng, -1, 1),
+          *rm0 = tu_rand_buf(c, &rng, -1, 1), *rv0 = tu_rand_buf(c, &rng, 0.5f, 2);
     float *y[2], *yi[2], *dx[2], *rm[2], *rv[2], *sm[2], *si[2], *dg[2], *db[2];
     cnn_ctx *ctxs[2] = {naive, fast};
     for (int i = 0; i < 2; i++) {
-        y[i] = nan_buf(nx), yi[i] = nan_buf(nx), dx[i] = nan_buf(nx);
-        sm[i] = nan_buf(c), si[i] = nan_buf(c), dg[i] = nan_buf(c), db[i] = nan_buf(c);
-        rm[i] = xmalloc(sizeof(float) * (size_t)c), rv[i] = xmalloc(sizeof(float) * (size_t)c);
+        y[i] = tu_nan_buf(nx), yi[i] = tu_nan_buf(nx), dx[i] = tu_nan_buf(nx);
+        sm[i] = tu_nan_buf(c), si[i] = tu_nan_buf(c), dg[i] = tu_nan_buf(c), db[i] = tu_nan_buf(c);
+        rm[i] = tu_xmalloc(sizeof(float) * (size_t)c);
+        rv[i] = tu_xmalloc(sizeof(float) * (size_t)c);
         memcpy(rm[i], rm0, sizeof(float) * (size_t)c);
         memcpy(rv[i], rv0, sizeof(float) * (size_t)c);
-        EXPECT_OK(cnn_bn_fwd_train(ctxs[i], d, x, gamma, beta, y[i], rm[i], rv[i], sm[i], si[i],
-                                   NULL, 0));
-        EXPECT_OK(cnn_bn_fwd_infer(ctxs[i], d, x, gamma, beta, rm0, rv0, yi[i], NULL, 0));
-        EXPECT_OK(cnn_bn_bwd(ctxs[i], d, x, dy, gamma, sm[0], si[0], dx[i], dg[i], db[i], NULL, 0));
+        TU_EXPECT_OK(cnn_bn_fwd_train(ctxs[i], d, x, gamma, beta, y[i], rm[i], rv[i], sm[i], si[i],
+                                      NULL, 0));
+        TU_EXPECT_OK(cnn_bn_fwd_infer(ctxs[i], d, x, gamma, beta, rm0, rv0, yi[i], NULL, 0));
+        TU_EXPECT_OK(
+            cnn_bn_bwd(ctxs[i], d, x, dy, gamma, sm[0], si[0], dx[i], dg[i], db[i], NULL, 0));
     }
     char key[96];
     cnn_op_str(&op, key, sizeof key);
@@ -464,14 +365,15 @@ static void test_bn(int n, int c, int h, int w)
 static void test_act(cnn_act_mode mode, int64_t count)
 {
     cnn_act_desc d = {.mode = mode, .count = count};
-    EXPECT_OK(cnn_act_init(&d));
-    float *x = rand_buf(count, -6, 6), *dy = rand_buf(count, -1, 1);
+    TU_EXPECT_OK(cnn_act_init(&d));
+    float *x = tu_rand_buf(count, &rng, -6, 6), *dy = tu_rand_buf(count, &rng, -1, 1);
     x[1] = NAN, x[2] = -0.0f, x[3] = 0.0f, x[4] = -100.0f, x[5] = 100.0f;
-    float *y[2] = {nan_buf(count), nan_buf(count)}, *dx[2] = {nan_buf(count), nan_buf(count)};
+    float *y[2] = {tu_nan_buf(count), tu_nan_buf(count)},
+          *dx[2] = {tu_nan_buf(count), tu_nan_buf(count)};
     cnn_ctx *ctxs[2] = {naive, fast};
     for (int i = 0; i < 2; i++) {
-        EXPECT_OK(cnn_act_fwd(ctxs[i], &d, x, y[i]));
-        EXPECT_OK(cnn_act_bwd(ctxs[i], &d, y[0], dy, dx[i]));
+        TU_EXPECT_OK(cnn_act_fwd(ctxs[i], &d, x, y[i]));
+        TU_EXPECT_OK(cnn_act_bwd(ctxs[i], &d, y[0], dy, dx[i]));
     }
     const char *name = mode == CNN_ACT_RELU ? "relu" : "sigmoid";
     TU_CHECK(isnan(y[1][1]), "%s(NaN) must be NaN", name);
@@ -497,13 +399,14 @@ static void test_act(cnn_act_mode mode, int64_t count)
 static void test_dropout(int64_t count, double p)
 {
     cnn_dropout_desc d = {.count = count, .p = p, .seed = 0x5eed0000u + (uint64_t)count};
-    EXPECT_OK(cnn_dropout_init(&d));
-    float *x = rand_buf(count, 0.5f, 1.5f);
-    float *y[2] = {nan_buf(count), nan_buf(count)}, *dx[2] = {nan_buf(count), nan_buf(count)};
+    TU_EXPECT_OK(cnn_dropout_init(&d));
+    float *x = tu_rand_buf(count, &rng, 0.5f, 1.5f);
+    float *y[2] = {tu_nan_buf(count), tu_nan_buf(count)},
+          *dx[2] = {tu_nan_buf(count), tu_nan_buf(count)};
     cnn_ctx *ctxs[2] = {naive, fast};
     for (int i = 0; i < 2; i++) {
-        EXPECT_OK(cnn_dropout_fwd(ctxs[i], &d, x, y[i]));
-        EXPECT_OK(cnn_dropout_bwd(ctxs[i], &d, x, dx[i]));
+        TU_EXPECT_OK(cnn_dropout_fwd(ctxs[i], &d, x, y[i]));
+        TU_EXPECT_OK(cnn_dropout_bwd(ctxs[i], &d, x, dx[i]));
     }
     int64_t mask_diff = 0, kept = 0;
     for (int64_t i = 0; i < count; i++) {
@@ -532,11 +435,11 @@ static void test_dropout(int64_t count, double p)
 static void test_add(void)
 {
     cnn_add_desc d = {.count = 100003};
-    EXPECT_OK(cnn_add_init(&d));
-    float *a = rand_buf(d.count, -1, 1), *b = rand_buf(d.count, -1, 1);
-    float *y[2] = {nan_buf(d.count), nan_buf(d.count)};
-    EXPECT_OK(cnn_add_fwd(naive, &d, a, b, y[0]));
-    EXPECT_OK(cnn_add_fwd(fast, &d, a, b, y[1]));
+    TU_EXPECT_OK(cnn_add_init(&d));
+    float *a = tu_rand_buf(d.count, &rng, -1, 1), *b = tu_rand_buf(d.count, &rng, -1, 1);
+    float *y[2] = {tu_nan_buf(d.count), tu_nan_buf(d.count)};
+    TU_EXPECT_OK(cnn_add_fwd(naive, &d, a, b, y[0]));
+    TU_EXPECT_OK(cnn_add_fwd(fast, &d, a, b, y[1]));
     expect_same("add", "n100003", y[1], y[0], d.count);
     free(a), free(b), free(y[0]), free(y[1]);
 }
@@ -545,21 +448,21 @@ static void test_add(void)
 static void test_xent(int n, int classes)
 {
     cnn_xent_desc d = {.n = n, .classes = classes};
-    EXPECT_OK(cnn_xent_init(&d));
+    TU_EXPECT_OK(cnn_xent_init(&d));
     const int64_t nl = (int64_t)d.n * d.classes;
-    float *logits = rand_buf(nl, -5, 5);
+    float *logits = tu_rand_buf(nl, &rng, -5, 5);
     logits[0] = 1000.0f, logits[1] = -1000.0f, logits[2] = 999.0f;
-    int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)n);
+    int32_t *labels = tu_xmalloc(sizeof(int32_t) * (size_t)n);
     for (int i = 0; i < n; i++)
         labels[i] = (int32_t)(tu_next(&rng) % (uint64_t)classes);
     char key[32];
     snprintf(key, sizeof key, "mb%dnc%d", n, classes);
-    float *prob[2] = {nan_buf(nl), nan_buf(nl)}, *g[2] = {nan_buf(nl), nan_buf(nl)};
+    float *prob[2] = {tu_nan_buf(nl), tu_nan_buf(nl)}, *g[2] = {tu_nan_buf(nl), tu_nan_buf(nl)};
     float loss[2] = {NAN, NAN};
     cnn_ctx *ctxs[2] = {naive, fast};
     for (int i = 0; i < 2; i++) {
-        EXPECT_OK(cnn_xent_fwd(ctxs[i], &d, logits, labels, prob[i], &loss[i]));
-        EXPECT_OK(cnn_xent_bwd(ctxs[i], &d, prob[0], labels, g[i]));
+        TU_EXPECT_OK(cnn_xent_fwd(ctxs[i], &d, logits, labels, prob[i], &loss[i]));
+        TU_EXPECT_OK(cnn_xent_bwd(ctxs[i], &d, prob[0], labels, g[i]));
     }
     TU_CHECK(isfinite(loss[1]), "xent loss %g must be finite", loss[1]);
     expect_close("xent prob", key, prob[1], prob[0], nl, TOL_ELT);
@@ -579,19 +482,19 @@ static void test_xent(int n, int classes)
 static void test_concat(int n, int h, int w)
 {
     cnn_concat_desc d = {.n = n, .h = h, .w = w, .count = 3, .c = {1, 4, 2}};
-    EXPECT_OK(cnn_concat_init(&d));
+    TU_EXPECT_OK(cnn_concat_init(&d));
     const int64_t hw = (int64_t)d.h * d.w, ny = (int64_t)d.n * d.c_out * hw;
     float *xs[3], *dxs[2][3];
     for (int i = 0; i < 3; i++) {
-        xs[i] = rand_buf(d.n * d.c[i] * hw, -1, 1);
-        dxs[0][i] = nan_buf(d.n * d.c[i] * hw);
-        dxs[1][i] = nan_buf(d.n * d.c[i] * hw);
+        xs[i] = tu_rand_buf(d.n * d.c[i] * hw, &rng, -1, 1);
+        dxs[0][i] = tu_nan_buf(d.n * d.c[i] * hw);
+        dxs[1][i] = tu_nan_buf(d.n * d.c[i] * hw);
     }
-    float *y[2] = {nan_buf(ny), nan_buf(ny)};
+    float *y[2] = {tu_nan_buf(ny), tu_nan_buf(ny)};
     cnn_ctx *ctxs[2] = {naive, fast};
     for (int i = 0; i < 2; i++) {
-        EXPECT_OK(cnn_concat_fwd(ctxs[i], &d, (const float *const *)xs, y[i]));
-        EXPECT_OK(cnn_concat_bwd(ctxs[i], &d, y[0], dxs[i]));
+        TU_EXPECT_OK(cnn_concat_fwd(ctxs[i], &d, (const float *const *)xs, y[i]));
+        TU_EXPECT_OK(cnn_concat_bwd(ctxs[i], &d, y[0], dxs[i]));
     }
     expect_same("concat fwd", "1+4+2", y[1], y[0], ny);
     for (int i = 0; i < 3; i++) {
@@ -638,12 +541,12 @@ int main(void)
         fprintf(stderr, "test_im2col: naive or im2col backend not built\n");
         return 1;
     }
-    EXPECT_OK(cnn_ctx_create(nb, NULL, &naive));
-    EXPECT_OK(cnn_ctx_create(ib, NULL, &fast));
-    EXPECT_OK(cnn_ctx_create(ib, NULL, &tiny));
+    TU_EXPECT_OK(cnn_ctx_create(nb, NULL, &naive));
+    TU_EXPECT_OK(cnn_ctx_create(ib, NULL, &fast));
+    TU_EXPECT_OK(cnn_ctx_create(ib, NULL, &tiny));
     if (!naive || !fast || !tiny)
         return tu_finish("test_im2col");
-    EXPECT_OK(cnn_im2col_set_workspace_cap(tiny, TINY_CAP));
+    TU_EXPECT_OK(cnn_im2col_set_workspace_cap(tiny, TINY_CAP));
     TU_CHECK(cnn_im2col_set_workspace_cap(naive, 1) == CNN_ERR_INVALID_ARG,
              "the cap of a non-im2col context must be refused");
 

@@ -18,12 +18,6 @@
 
 static char tmp_root[] = "/tmp/cnn_test_models_XXXXXX";
 
-#define CHECK_OK(call)                                                                             \
-    do {                                                                                           \
-        cnn_status st_ = (call);                                                                   \
-        TU_CHECK(st_ == CNN_OK, "%s: %s: %s", #call, cnn_status_str(st_), cnn_last_error());       \
-    } while (0)
-
 /* A graph made to stress the executor's gradient bookkeeping: the stem's
  * output feeds a 1x1 conv, a max pool, a concat twice and a residual add
  * (five contributions summed in backward); the head has overlapping
@@ -152,7 +146,7 @@ static void test_shapes_and_errors(void)
     }
     /* alexnet on grey images: only the first conv changes. */
     o = (cnn_model_opts){.c = 1};
-    CHECK_OK(cnn_model_create("alexnet", &o, &m));
+    TU_EXPECT_OK(cnn_model_create("alexnet", &o, &m));
     if (m) {
         int t = cnn_model_find_tensor(m, "features.0.weight");
         cnn_tensor_info ti;
@@ -177,14 +171,14 @@ static void test_shapes_and_errors(void)
     const char *const tiny_img[] = {"features.", "3x8x8", NULL};
     expect_error(cnn_model_create("alexnet", &o, &m), CNN_ERR_INVALID_ARG, "alexnet 8x8", tiny_img);
 
-    CHECK_OK(cnn_model_create("lenet5", NULL, &m));
+    TU_EXPECT_OK(cnn_model_create("lenet5", NULL, &m));
     if (m) {
         cnn_exec_opts e = {.backends = "naive,nosuchbackend"};
         const char *const be[] = {"nosuchbackend", "naive", NULL};
         expect_error(cnn_model_bind(m, &e), CNN_ERR_INVALID_ARG, "unknown backend", be);
         cnn_model_destroy(m);
     }
-    CHECK_OK(cnn_model_create("lenet5", NULL, &m));
+    TU_EXPECT_OK(cnn_model_create("lenet5", NULL, &m));
     if (m) {
         cnn_exec_opts e = {.backends = "naive", .overrides = "nolayer*=naive"};
         const char *const ov[] = {"nolayer*", "matches no layer", NULL};
@@ -233,7 +227,7 @@ static void test_init(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t n = cases[i].n;
         float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-        CHECK_OK(cnn_model_get_tensor(a, cases[i].key, x, n));
+        TU_EXPECT_OK(cnn_model_get_tensor(a, cases[i].key, x, n));
         double mean, std, mx;
         moments(x, n, &mean, &std, &mx);
         double want_std = cases[i].normal ? cases[i].std : cases[i].std / sqrt(3.0);
@@ -244,10 +238,10 @@ static void test_init(void)
         if (!cases[i].normal)
             TU_CHECK(mx <= cases[i].std && mx >= 0.99 * cases[i].std,
                      "%s: max |w| %.5g, bound %.5g", cases[i].key, mx, cases[i].std);
-        CHECK_OK(cnn_model_get_tensor(b, cases[i].key, y, n));
+        TU_EXPECT_OK(cnn_model_get_tensor(b, cases[i].key, y, n));
         TU_CHECK(memcmp(x, y, (size_t)n * sizeof *x) == 0, "%s: same seed, other values",
                  cases[i].key);
-        CHECK_OK(cnn_model_get_tensor(c, cases[i].key, y, n));
+        TU_EXPECT_OK(cnn_model_get_tensor(c, cases[i].key, y, n));
         TU_CHECK(memcmp(x, y, (size_t)n * sizeof *x) != 0, "%s: seeds 42 and 43 agree",
                  cases[i].key);
         free(x);
@@ -257,10 +251,10 @@ static void test_init(void)
     const char *zeros[] = {"bn1.bias", "layer1.0.bn2.running_mean"};
     for (int i = 0; i < 2; i++) {
         float v[64];
-        CHECK_OK(cnn_model_get_tensor(a, ones[i], v, 64));
+        TU_EXPECT_OK(cnn_model_get_tensor(a, ones[i], v, 64));
         for (int k = 0; k < 64; k++)
             TU_CHECK(v[k] == 1.0f, "%s[%d] = %g", ones[i], k, v[k]);
-        CHECK_OK(cnn_model_get_tensor(a, zeros[i], v, 64));
+        TU_EXPECT_OK(cnn_model_get_tensor(a, zeros[i], v, 64));
         for (int k = 0; k < 64; k++)
             TU_CHECK(v[k] == 0.0f, "%s[%d] = %g", zeros[i], k, v[k]);
     }
@@ -322,9 +316,9 @@ static void test_forward_runs(void)
         float *x = random_input(m, &rng);
         int64_t ny = numel(cnn_model_output_shape(m));
         float *y = malloc((size_t)ny * sizeof *y);
-        CHECK_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
-        CHECK_OK(cnn_model_forward(m, runs[i].mode));
-        CHECK_OK(cnn_model_get_logits(m, y, ny));
+        TU_EXPECT_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
+        TU_EXPECT_OK(cnn_model_forward(m, runs[i].mode));
+        TU_EXPECT_OK(cnn_model_get_logits(m, y, ny));
         TU_CHECK(all_finite(y, ny), "%s: non-finite logits", runs[i].name);
         TU_CHECK(cnn_model_get_logits(m, y, ny + 1) != CNN_OK, "%s: wrong count accepted",
                  runs[i].name);
@@ -354,20 +348,20 @@ static void test_dropout_reproducible(void)
     int64_t nx = numel(cnn_model_input_shape(a)), ny = numel(cnn_model_output_shape(a));
     float *ya = malloc((size_t)ny * sizeof *ya), *yb = malloc((size_t)ny * sizeof *yb);
     float *yc = malloc((size_t)ny * sizeof *yc), *ye = malloc((size_t)ny * sizeof *ye);
-    CHECK_OK(cnn_model_set_input(a, x, nx));
-    CHECK_OK(cnn_model_set_input(b, x, nx));
-    CHECK_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
-    CHECK_OK(cnn_model_get_logits(a, ya, ny));
-    CHECK_OK(cnn_model_forward(b, CNN_MODE_TRAIN));
-    CHECK_OK(cnn_model_get_logits(b, yb, ny));
+    TU_EXPECT_OK(cnn_model_set_input(a, x, nx));
+    TU_EXPECT_OK(cnn_model_set_input(b, x, nx));
+    TU_EXPECT_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
+    TU_EXPECT_OK(cnn_model_get_logits(a, ya, ny));
+    TU_EXPECT_OK(cnn_model_forward(b, CNN_MODE_TRAIN));
+    TU_EXPECT_OK(cnn_model_get_logits(b, yb, ny));
     TU_CHECK(memcmp(ya, yb, (size_t)ny * sizeof *ya) == 0, "same seed and step, different logits");
     TU_CHECK(cnn_model_step(a) == 1, "step %llu after one training forward",
              (unsigned long long)cnn_model_step(a));
-    CHECK_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
-    CHECK_OK(cnn_model_get_logits(a, yc, ny));
+    TU_EXPECT_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
+    TU_EXPECT_OK(cnn_model_get_logits(a, yc, ny));
     TU_CHECK(memcmp(ya, yc, (size_t)ny * sizeof *ya) != 0, "step 1 reused step 0's mask");
-    CHECK_OK(cnn_model_forward(a, CNN_MODE_EVAL));
-    CHECK_OK(cnn_model_get_logits(a, ye, ny));
+    TU_EXPECT_OK(cnn_model_forward(a, CNN_MODE_EVAL));
+    TU_EXPECT_OK(cnn_model_get_logits(a, ye, ny));
     TU_CHECK(memcmp(ya, ye, (size_t)ny * sizeof *ya) != 0, "eval logits equal train logits");
     TU_CHECK(cnn_dropout_seed(1, 0, 0) != cnn_dropout_seed(1, 0, 1) &&
                  cnn_dropout_seed(1, 0, 0) != cnn_dropout_seed(1, 1, 0) &&
@@ -397,8 +391,8 @@ static void same_tensors(cnn_model *a, cnn_model *b, const char *what)
         cnn_model_tensor(a, t, &ti);
         int64_t n = numel(ti.shape);
         float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-        CHECK_OK(cnn_model_get_tensor(a, ti.key, x, n));
-        CHECK_OK(cnn_model_get_tensor(b, ti.key, y, n));
+        TU_EXPECT_OK(cnn_model_get_tensor(a, ti.key, x, n));
+        TU_EXPECT_OK(cnn_model_get_tensor(b, ti.key, y, n));
         TU_CHECK(memcmp(x, y, (size_t)n * sizeof *x) == 0, "%s: %s differs", what, ti.key);
         free(x);
         free(y);
@@ -424,13 +418,13 @@ static void test_weights(void)
     if (a && b) {
         uint64_t rng = 3;
         float *x = random_input(a, &rng);
-        CHECK_OK(cnn_model_set_input(a, x, numel(cnn_model_input_shape(a))));
-        CHECK_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
-        CHECK_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
+        TU_EXPECT_OK(cnn_model_set_input(a, x, numel(cnn_model_input_shape(a))));
+        TU_EXPECT_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
+        TU_EXPECT_OK(cnn_model_forward(a, CNN_MODE_TRAIN));
         free(x);
         path_in(dir, sizeof dir, "tiny", NULL);
-        CHECK_OK(cnn_model_save_weights(a, dir));
-        CHECK_OK(cnn_model_load_weights(b, dir));
+        TU_EXPECT_OK(cnn_model_save_weights(a, dir));
+        TU_EXPECT_OK(cnn_model_load_weights(b, dir));
         TU_CHECK(cnn_model_batches_tracked(b, "stem_bn") == 2, "num_batches_tracked %lld, want 2",
                  (long long)cnn_model_batches_tracked(b, "stem_bn"));
         same_tensors(a, b, "tiny round trip");
@@ -446,8 +440,8 @@ static void test_weights(void)
         return;
     }
     path_in(dir, sizeof dir, "lenet", NULL);
-    CHECK_OK(cnn_model_save_weights(a, dir));
-    CHECK_OK(cnn_model_load_weights(b, dir));
+    TU_EXPECT_OK(cnn_model_save_weights(a, dir));
+    TU_EXPECT_OK(cnn_model_load_weights(b, dir));
     same_tensors(a, b, "lenet5 round trip");
 
     /* Each bad directory is refused, names the key and both shapes, and
@@ -456,23 +450,23 @@ static void test_weights(void)
     path_in(file, sizeof file, "lenet", "fc1.weight.npy");
     float bad[120 * 399] = {0};
     cnn_shape wrong = cnn_shape2(120, 399);
-    CHECK_OK(cnn_npy_write_f32(file, &wrong, bad));
+    TU_EXPECT_OK(cnn_npy_write_f32(file, &wrong, bad));
     const char *const shape_parts[] = {"fc1.weight", "120x399", "120x400", NULL};
     expect_error(cnn_model_load_weights(c, dir), CNN_ERR_INVALID_ARG, "wrong shape", shape_parts);
     remove(file);
     const char *const missing_parts[] = {"fc1.weight", "missing", "120x400", NULL};
     expect_error(cnn_model_load_weights(c, dir), CNN_ERR_INVALID_ARG, "missing key", missing_parts);
-    CHECK_OK(cnn_model_save_weights(a, dir));
+    TU_EXPECT_OK(cnn_model_save_weights(a, dir));
     path_in(file, sizeof file, "lenet", "fc9.bias.npy");
     cnn_shape three = cnn_shape1(3);
-    CHECK_OK(cnn_npy_write_f32(file, &three, bad));
+    TU_EXPECT_OK(cnn_npy_write_f32(file, &three, bad));
     const char *const extra_parts[] = {"fc9.bias", "extra", "3", NULL};
     expect_error(cnn_model_load_weights(c, dir), CNN_ERR_INVALID_ARG, "extra key", extra_parts);
     remove(file);
     path_in(file, sizeof file, "lenet", "conv1.bias.npy");
     int32_t ints[6] = {0};
     cnn_shape six = cnn_shape1(6);
-    CHECK_OK(cnn_npy_write(file, CNN_DTYPE_I32, &six, ints));
+    TU_EXPECT_OK(cnn_npy_write(file, CNN_DTYPE_I32, &six, ints));
     const char *const dtype_parts[] = {"conv1.bias", NULL};
     expect_error(cnn_model_load_weights(c, dir), CNN_ERR_INVALID_ARG, "int32 weights", dtype_parts);
     cnn_model *d = make("lenet5", o, "naive", 2);
@@ -495,8 +489,8 @@ static double loss_at(cnn_model *m, cnn_mode mode, const int32_t *labels)
     int64_t n = ys.dim[0], k = ys.dim[1];
     float *y = malloc((size_t)(n * k) * sizeof *y);
     cnn_model_set_step(m, 0);
-    CHECK_OK(cnn_model_forward(m, mode));
-    CHECK_OK(cnn_model_get_logits(m, y, n * k));
+    TU_EXPECT_OK(cnn_model_forward(m, mode));
+    TU_EXPECT_OK(cnn_model_get_logits(m, y, n * k));
     double loss = 0.0;
     for (int64_t i = 0; i < n; i++) {
         double mx = y[i * k];
@@ -535,15 +529,15 @@ static void fd_check(const char *name, cnn_model_opts o, cnn_mode mode, double h
     uint64_t rng = 99;
     float *x = random_input(m, &rng);
     int32_t *labels = random_labels(m, &rng);
-    CHECK_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
-    CHECK_OK(cnn_model_set_labels(
+    TU_EXPECT_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
+    TU_EXPECT_OK(cnn_model_set_labels(
         m, labels, numel(cnn_model_output_shape(m)) / cnn_model_output_shape(m).dim[1]));
     double base = loss_at(m, mode, labels);
     float reported = NAN;
-    CHECK_OK(cnn_model_loss(m, &reported));
+    TU_EXPECT_OK(cnn_model_loss(m, &reported));
     TU_CHECK(fabs(reported - base) <= 1e-6 * base, "%s: loss %.9g, recomputed %.9g", name, reported,
              base);
-    CHECK_OK(cnn_model_backward(m));
+    TU_EXPECT_OK(cnn_model_backward(m));
     int checked = 0;
     double worst = 0.0;
     for (int t = 0; t < cnn_model_tensor_count(m); t++) {
@@ -553,8 +547,8 @@ static void fd_check(const char *name, cnn_model_opts o, cnn_mode mode, double h
             continue;
         int64_t n = numel(ti.shape);
         float *w = malloc((size_t)n * sizeof *w), *g = malloc((size_t)n * sizeof *g);
-        CHECK_OK(cnn_model_get_tensor(m, ti.key, w, n));
-        CHECK_OK(cnn_model_get_grad(m, ti.key, g, n));
+        TU_EXPECT_OK(cnn_model_get_tensor(m, ti.key, w, n));
+        TU_EXPECT_OK(cnn_model_get_grad(m, ti.key, g, n));
         int64_t coords[2] = {0, 0};
         for (int64_t i = 1; i < n; i++)
             if (fabsf(g[i]) > fabsf(g[coords[0]]))
@@ -577,11 +571,11 @@ static void fd_check(const char *name, cnn_model_opts o, cnn_mode mode, double h
             for (int j = 0; j < nsteps && j < 4; j++) {
                 w[i] = (float)(w0 + hs[j]);
                 double hp = (double)w[i] - w0;
-                CHECK_OK(cnn_model_set_tensor(m, ti.key, w, n));
+                TU_EXPECT_OK(cnn_model_set_tensor(m, ti.key, w, n));
                 double lp = loss_at(m, mode, labels);
                 w[i] = (float)(w0 - hs[j]);
                 double hm = w0 - (double)w[i];
-                CHECK_OK(cnn_model_set_tensor(m, ti.key, w, n));
+                TU_EXPECT_OK(cnn_model_set_tensor(m, ti.key, w, n));
                 double lm = loss_at(m, mode, labels);
                 double fd = (lp - lm) / (hp + hm);
                 ok |= fabs(fd - an) <= 0.02 * fmax(fabs(fd), fabs(an)) + 1e-8 / hs[j];
@@ -589,7 +583,7 @@ static void fd_check(const char *name, cnn_model_opts o, cnn_mode mode, double h
                     best_fd = fd;
             }
             w[i] = w0;
-            CHECK_OK(cnn_model_set_tensor(m, ti.key, w, n));
+            TU_EXPECT_OK(cnn_model_set_tensor(m, ti.key, w, n));
             TU_CHECK(ok,
                      "%s %s: %s[%lld]: analytic %.6g, closest finite "
                      "difference %.6g",
@@ -638,15 +632,15 @@ static void test_fallbacks(void)
 
     cnn_model_opts o = {.batch = 2};
     cnn_model *ref = make("fashion_cnn", o, "naive", 4), *m = NULL;
-    CHECK_OK(cnn_model_create("fashion_cnn", &o, &m));
+    TU_EXPECT_OK(cnn_model_create("fashion_cnn", &o, &m));
     if (!ref || !m) {
         cnn_model_destroy(ref);
         cnn_model_destroy(m);
         return;
     }
     cnn_exec_opts e = {.backends = "partial", .seed = 77, .extra_backends = extra};
-    CHECK_OK(cnn_model_bind(m, &e));
-    CHECK_OK(cnn_model_init_params(m, 4));
+    TU_EXPECT_OK(cnn_model_bind(m, &e));
+    TU_EXPECT_OK(cnn_model_init_params(m, 4));
     TU_CHECK(cnn_model_fallback_count(m) == 0, "fallbacks recorded before anything ran");
     uint64_t rng = 8;
     float *x = random_input(m, &rng);
@@ -654,23 +648,23 @@ static void test_fallbacks(void)
     float lr = 0, lm = 0;
     cnn_model *both[2] = {ref, m};
     for (int k = 0; k < 2; k++) {
-        CHECK_OK(cnn_model_set_input(both[k], x, numel(cnn_model_input_shape(m))));
-        CHECK_OK(cnn_model_set_labels(both[k], labels, 2));
-        CHECK_OK(cnn_model_forward(both[k], CNN_MODE_TRAIN));
-        CHECK_OK(cnn_model_loss(both[k], k ? &lm : &lr));
+        TU_EXPECT_OK(cnn_model_set_input(both[k], x, numel(cnn_model_input_shape(m))));
+        TU_EXPECT_OK(cnn_model_set_labels(both[k], labels, 2));
+        TU_EXPECT_OK(cnn_model_forward(both[k], CNN_MODE_TRAIN));
+        TU_EXPECT_OK(cnn_model_loss(both[k], k ? &lm : &lr));
     }
     /* Forward only so far: the two max pools. */
     TU_CHECK(cnn_model_fallback_count(m) == 2, "%d fallbacks after forward, want 2",
              cnn_model_fallback_count(m));
-    CHECK_OK(cnn_model_backward(m));
-    CHECK_OK(cnn_model_backward(ref));
+    TU_EXPECT_OK(cnn_model_backward(m));
+    TU_EXPECT_OK(cnn_model_backward(ref));
     /* + both pools' backward and both convs' weight gradients. */
     TU_CHECK(cnn_model_fallback_count(m) == 6, "%d fallbacks after backward, want 6",
              cnn_model_fallback_count(m));
     bool saw_conv = false;
     for (int i = 0; i < cnn_model_fallback_count(m); i++) {
         cnn_fallback f;
-        CHECK_OK(cnn_model_fallback(m, i, &f));
+        TU_EXPECT_OK(cnn_model_fallback(m, i, &f));
         TU_CHECK(strcmp(f.requested, "partial") == 0 && strcmp(f.used, "naive") == 0 &&
                      f.algorithm && f.calls == 1,
                  "fallback %d: %s %s requested %s used %s calls %lld", i, f.layer,
@@ -685,16 +679,16 @@ static void test_fallbacks(void)
     /* The same computations on the same code: identical results. */
     TU_CHECK(lr == lm, "loss %.9g on naive, %.9g with fallbacks", lr, lm);
     float gr[16 * 9], gm[16 * 9];
-    CHECK_OK(cnn_model_get_grad(ref, "conv_layer1.0.weight", gr, 16 * 9));
-    CHECK_OK(cnn_model_get_grad(m, "conv_layer1.0.weight", gm, 16 * 9));
+    TU_EXPECT_OK(cnn_model_get_grad(ref, "conv_layer1.0.weight", gr, 16 * 9));
+    TU_EXPECT_OK(cnn_model_get_grad(m, "conv_layer1.0.weight", gm, 16 * 9));
     TU_CHECK(memcmp(gr, gm, sizeof gr) == 0, "gradients differ with fallbacks");
 
     /* An override puts naive first for the convolutions: no fallback there. */
     cnn_model *ov = NULL;
-    CHECK_OK(cnn_model_create("fashion_cnn", &o, &ov));
+    TU_EXPECT_OK(cnn_model_create("fashion_cnn", &o, &ov));
     cnn_exec_opts eo = {
         .backends = "partial", .overrides = "conv_layer*.0=naive", .extra_backends = extra};
-    CHECK_OK(cnn_model_bind(ov, &eo));
+    TU_EXPECT_OK(cnn_model_bind(ov, &eo));
     be = cnn_model_layer_backend(ov, 0, CNN_BWD_WEIGHT, NULL);
     TU_CHECK(be && strcmp(be, "naive") == 0, "override: conv bwd_weight on %s", be ? be : "-");
     be = cnn_model_layer_backend(ov, 1, CNN_FWD, NULL);
@@ -718,18 +712,18 @@ static void test_real_fallbacks(void)
     const char *want[2] = {"im2col", "naive"};
     for (int k = 0; k < 2; k++) {
         cnn_model *m = NULL;
-        CHECK_OK(cnn_model_create("lenet5", &(cnn_model_opts){.batch = 2}, &m));
+        TU_EXPECT_OK(cnn_model_create("lenet5", &(cnn_model_opts){.batch = 2}, &m));
         cnn_exec_opts e = {.backends = lists[k], .threads = 1};
-        CHECK_OK(cnn_model_bind(m, &e));
-        CHECK_OK(cnn_model_init_params(m, 1));
+        TU_EXPECT_OK(cnn_model_bind(m, &e));
+        TU_EXPECT_OK(cnn_model_init_params(m, 1));
         uint64_t rng = 2;
         float *x = random_input(m, &rng);
-        CHECK_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
-        CHECK_OK(cnn_model_forward(m, CNN_MODE_EVAL));
+        TU_EXPECT_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
+        TU_EXPECT_OK(cnn_model_forward(m, CNN_MODE_EVAL));
         int convs = 0;
         for (int i = 0; i < cnn_model_fallback_count(m); i++) {
             cnn_fallback f;
-            CHECK_OK(cnn_model_fallback(m, i, &f));
+            TU_EXPECT_OK(cnn_model_fallback(m, i, &f));
             if (strncmp(f.layer, "conv", 4) == 0) {
                 convs++;
                 TU_CHECK(strcmp(f.used, want[k]) == 0 && strcmp(f.requested, "winograd") == 0,
@@ -767,15 +761,15 @@ static void test_device_rules(void)
                         .mem_free = fake_free};
     const cnn_backend *extra[] = {&fake, NULL};
     cnn_model *m = NULL;
-    CHECK_OK(cnn_model_create("lenet5", NULL, &m));
+    TU_EXPECT_OK(cnn_model_create("lenet5", NULL, &m));
     cnn_exec_opts e = {.backends = "naive,fakecuda", .extra_backends = extra};
     const char *const mix[] = {"naive", "fakecuda", "device", NULL};
     expect_error(cnn_model_bind(m, &e), CNN_ERR_UNSUPPORTED, "host and cuda mixed", mix);
     cnn_model_destroy(m);
 
-    CHECK_OK(cnn_model_create("lenet5", NULL, &m));
+    TU_EXPECT_OK(cnn_model_create("lenet5", NULL, &m));
     e.backends = "fakecuda";
-    CHECK_OK(cnn_model_bind(m, &e));
+    TU_EXPECT_OK(cnn_model_bind(m, &e));
     const char *const none[] = {"conv1", "fakecuda", NULL};
     expect_error(cnn_model_forward(m, CNN_MODE_EVAL), CNN_ERR_UNSUPPORTED, "nothing supports",
                  none);

@@ -43,13 +43,6 @@
 static cnn_ctx *ctx;
 static uint64_t rng = 20240601;
 
-#define EXPECT_OK(call)                                                                            \
-    do {                                                                                           \
-        cnn_status st_ = (call);                                                                   \
-        if (st_ != CNN_OK)                                                                         \
-            tu_fail_at(__FILE__, __LINE__, "%s: %s", cnn_status_str(st_), cnn_last_error());       \
-    } while (0)
-
 static float *alloc_floats(int64_t n)
 {
     float *p = calloc((size_t)n, sizeof *p);
@@ -57,13 +50,6 @@ static float *alloc_floats(int64_t n)
         fprintf(stderr, "out of memory\n");
         exit(2);
     }
-    return p;
-}
-
-static float *random_floats(int64_t n, float lo, float hi)
-{
-    float *p = alloc_floats(n);
-    tu_fill(p, n, &rng, lo, hi);
     return p;
 }
 
@@ -148,24 +134,24 @@ typedef struct conv_state {
 static void conv_forward(void *s)
 {
     conv_state *c = s;
-    EXPECT_OK(cnn_conv_fwd(ctx, &c->d, c->x, c->w, c->b, c->y, NULL, 0));
+    TU_EXPECT_OK(cnn_conv_fwd(ctx, &c->d, c->x, c->w, c->b, c->y, NULL, 0));
 }
 
 static void gradcheck_conv(cnn_conv_desc d)
 {
     char name[128], what[160];
-    EXPECT_OK(cnn_conv_init(&d));
+    TU_EXPECT_OK(cnn_conv_init(&d));
     cnn_op op = {.kind = CNN_OP_CONV, .conv = d};
     cnn_op_str(&op, name, sizeof name);
     const int64_t nx = (int64_t)d.n * d.c * d.h * d.w, nw = (int64_t)d.k * d.c * d.r * d.s;
     const int64_t ny = (int64_t)d.n * d.k * d.p * d.q;
-    conv_state st = {d, random_floats(nx, -1, 1), random_floats(nw, -1, 1),
-                     d.has_bias ? random_floats(d.k, -1, 1) : NULL, alloc_floats(ny)};
-    float *g = random_floats(ny, -1, 1);
+    conv_state st = {d, tu_rand_buf(nx, &rng, -1, 1), tu_rand_buf(nw, &rng, -1, 1),
+                     d.has_bias ? tu_rand_buf(d.k, &rng, -1, 1) : NULL, alloc_floats(ny)};
+    float *g = tu_rand_buf(ny, &rng, -1, 1);
     float *dx = alloc_floats(nx), *dw = alloc_floats(nw), *db = alloc_floats(d.k);
-    EXPECT_OK(cnn_conv_bwd_data(ctx, &d, g, st.w, dx, NULL, 0));
-    EXPECT_OK(cnn_conv_bwd_filter(ctx, &d, st.x, g, dw, NULL, 0));
-    EXPECT_OK(cnn_conv_bwd_bias(ctx, &d, g, db, NULL, 0));
+    TU_EXPECT_OK(cnn_conv_bwd_data(ctx, &d, g, st.w, dx, NULL, 0));
+    TU_EXPECT_OK(cnn_conv_bwd_filter(ctx, &d, st.x, g, dw, NULL, 0));
+    TU_EXPECT_OK(cnn_conv_bwd_bias(ctx, &d, g, db, NULL, 0));
 
     probe pr = {conv_forward, &st, st.y, ny, g};
     snprintf(what, sizeof what, "conv dx %s", name);
@@ -205,21 +191,21 @@ typedef struct pool_state {
 static void pool_forward(void *s)
 {
     pool_state *p = s;
-    EXPECT_OK(cnn_pool_fwd(ctx, &p->d, p->x, p->y, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_fwd(ctx, &p->d, p->x, p->y, NULL, 0));
 }
 
 static void gradcheck_pool(cnn_pool_desc d)
 {
     char name[128], what[160];
-    EXPECT_OK(cnn_pool_init(&d));
+    TU_EXPECT_OK(cnn_pool_init(&d));
     cnn_op op = {.kind = CNN_OP_POOL, .pool = d};
     cnn_op_str(&op, name, sizeof name);
     const int64_t nx = (int64_t)d.n * d.c * d.h * d.w, ny = (int64_t)d.n * d.c * d.p * d.q;
     /* Spacing 4h: a perturbation of h never reorders two elements. */
     pool_state st = {d, distinct_floats(nx, (float)(4 * H_LINEAR)), alloc_floats(ny)};
-    float *g = random_floats(ny, -1, 1), *dx = alloc_floats(nx);
+    float *g = tu_rand_buf(ny, &rng, -1, 1), *dx = alloc_floats(nx);
     pool_forward(&st);
-    EXPECT_OK(cnn_pool_bwd(ctx, &d, st.x, st.y, g, dx, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_bwd(ctx, &d, st.x, st.y, g, dx, NULL, 0));
     probe pr = {pool_forward, &st, st.y, ny, g};
     snprintf(what, sizeof what, "pool dx %s", name);
     check_grad(what, &pr, st.x, nx, dx, H_LINEAR, TOL_LINEAR);
@@ -255,7 +241,7 @@ typedef struct adapool_state {
 static void adapool_forward(void *s)
 {
     adapool_state *a = s;
-    EXPECT_OK(cnn_adapool_fwd(ctx, &a->d, a->x, a->y, NULL, 0));
+    TU_EXPECT_OK(cnn_adapool_fwd(ctx, &a->d, a->x, a->y, NULL, 0));
 }
 
 static void test_adapool_gradients(void)
@@ -265,11 +251,11 @@ static void test_adapool_gradients(void)
         {2, 2, 5, 7, 3, 2}, {1, 3, 7, 5, 2, 3}, {2, 2, 6, 6, 4, 4}, {1, 2, 3, 4, 1, 1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cnn_adapool_desc d = cases[i];
-        EXPECT_OK(cnn_adapool_init(&d));
+        TU_EXPECT_OK(cnn_adapool_init(&d));
         const int64_t nx = (int64_t)d.n * d.c * d.h * d.w, ny = (int64_t)d.n * d.c * d.p * d.q;
-        adapool_state st = {d, random_floats(nx, -1, 1), alloc_floats(ny)};
-        float *g = random_floats(ny, -1, 1), *dx = alloc_floats(nx);
-        EXPECT_OK(cnn_adapool_bwd(ctx, &d, g, dx, NULL, 0));
+        adapool_state st = {d, tu_rand_buf(nx, &rng, -1, 1), alloc_floats(ny)};
+        float *g = tu_rand_buf(ny, &rng, -1, 1), *dx = alloc_floats(nx);
+        TU_EXPECT_OK(cnn_adapool_bwd(ctx, &d, g, dx, NULL, 0));
         probe pr = {adapool_forward, &st, st.y, ny, g};
         char what[96];
         snprintf(what, sizeof what, "adaptive avg pool dx %dx%d -> %dx%d", d.h, d.w, d.p, d.q);
@@ -289,8 +275,8 @@ typedef struct bn_state {
 static void bn_forward(void *s)
 {
     bn_state *b = s;
-    EXPECT_OK(cnn_bn_fwd_train(ctx, &b->d, b->x, b->gamma, b->beta, b->y, NULL, NULL, b->mean,
-                               b->invstd, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_fwd_train(ctx, &b->d, b->x, b->gamma, b->beta, b->y, NULL, NULL, b->mean,
+                                  b->invstd, NULL, 0));
 }
 
 static void test_bn_gradients(void)
@@ -298,19 +284,19 @@ static void test_bn_gradients(void)
     const cnn_bn_desc cases[] = {{2, 3, 3, 2, 1e-5, 0.1, false}, {4, 2, 1, 1, 1e-5, 0.1, false}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cnn_bn_desc d = cases[i];
-        EXPECT_OK(cnn_bn_init(&d));
+        TU_EXPECT_OK(cnn_bn_init(&d));
         const int64_t nx = (int64_t)d.n * d.c * d.h * d.w;
         bn_state st = {d,
-                       random_floats(nx, -2, 2),
-                       random_floats(d.c, 0.5f, 1.5f),
-                       random_floats(d.c, -0.5f, 0.5f),
+                       tu_rand_buf(nx, &rng, -2, 2),
+                       tu_rand_buf(d.c, &rng, 0.5f, 1.5f),
+                       tu_rand_buf(d.c, &rng, -0.5f, 0.5f),
                        alloc_floats(nx),
                        alloc_floats(d.c),
                        alloc_floats(d.c)};
-        float *g = random_floats(nx, -1, 1), *dx = alloc_floats(nx);
+        float *g = tu_rand_buf(nx, &rng, -1, 1), *dx = alloc_floats(nx);
         float *dgamma = alloc_floats(d.c), *dbeta = alloc_floats(d.c);
         bn_forward(&st);
-        EXPECT_OK(
+        TU_EXPECT_OK(
             cnn_bn_bwd(ctx, &d, st.x, g, st.gamma, st.mean, st.invstd, dx, dgamma, dbeta, NULL, 0));
         probe pr = {bn_forward, &st, st.y, nx, g};
         char what[96];
@@ -337,29 +323,30 @@ typedef struct bn_frozen_state {
 static void bn_infer(void *s)
 {
     bn_frozen_state *b = s;
-    EXPECT_OK(
+    TU_EXPECT_OK(
         cnn_bn_fwd_infer(ctx, &b->d, b->x, b->gamma, b->beta, b->rmean, b->rvar, b->y, NULL, 0));
 }
 
 static void test_bn_frozen_gradients(void)
 {
     cnn_bn_desc d = {3, 4, 2, 3, 1e-3, 0.1, true};
-    EXPECT_OK(cnn_bn_init(&d));
+    TU_EXPECT_OK(cnn_bn_init(&d));
     const int64_t nx = (int64_t)d.n * d.c * d.h * d.w;
     bn_frozen_state st = {d,
-                          random_floats(nx, -2, 2),
-                          random_floats(d.c, 0.5f, 1.5f),
-                          random_floats(d.c, -0.5f, 0.5f),
+                          tu_rand_buf(nx, &rng, -2, 2),
+                          tu_rand_buf(d.c, &rng, 0.5f, 1.5f),
+                          tu_rand_buf(d.c, &rng, -0.5f, 0.5f),
                           alloc_floats(nx),
-                          random_floats(d.c, -0.5f, 0.5f),
-                          random_floats(d.c, 0.5f, 1.5f)};
+                          tu_rand_buf(d.c, &rng, -0.5f, 0.5f),
+                          tu_rand_buf(d.c, &rng, 0.5f, 1.5f)};
     float *invstd = alloc_floats(d.c);
     for (int c = 0; c < d.c; c++)
         invstd[c] = (float)(1.0 / sqrt((double)st.rvar[c] + d.eps));
-    float *g = random_floats(nx, -1, 1), *dx = alloc_floats(nx);
+    float *g = tu_rand_buf(nx, &rng, -1, 1), *dx = alloc_floats(nx);
     float *dgamma = alloc_floats(d.c), *dbeta = alloc_floats(d.c);
     bn_infer(&st);
-    EXPECT_OK(cnn_bn_bwd(ctx, &d, st.x, g, st.gamma, st.rmean, invstd, dx, dgamma, dbeta, NULL, 0));
+    TU_EXPECT_OK(
+        cnn_bn_bwd(ctx, &d, st.x, g, st.gamma, st.rmean, invstd, dx, dgamma, dbeta, NULL, 0));
     probe pr = {bn_infer, &st, st.y, nx, g};
     /* with frozen statistics y is affine in x, gamma and beta */
     check_grad("bn frozen dx", &pr, st.x, nx, dx, H_LINEAR, TOL_LINEAR);
@@ -379,7 +366,7 @@ typedef struct linear_state {
 static void linear_forward(void *s)
 {
     linear_state *l = s;
-    EXPECT_OK(cnn_linear_fwd(ctx, &l->d, l->x, l->w, l->b, l->y, NULL, 0));
+    TU_EXPECT_OK(cnn_linear_fwd(ctx, &l->d, l->x, l->w, l->b, l->y, NULL, 0));
 }
 
 static void test_linear_gradients(void)
@@ -387,15 +374,15 @@ static void test_linear_gradients(void)
     const cnn_linear_desc cases[] = {{3, 7, 5, true}, {1, 4, 9, false}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cnn_linear_desc d = cases[i];
-        EXPECT_OK(cnn_linear_init(&d));
+        TU_EXPECT_OK(cnn_linear_init(&d));
         const int64_t nx = (int64_t)d.n * d.in, nw = (int64_t)d.out * d.in,
                       ny = (int64_t)d.n * d.out;
-        linear_state st = {d, random_floats(nx, -1, 1), random_floats(nw, -1, 1),
-                           d.has_bias ? random_floats(d.out, -1, 1) : NULL, alloc_floats(ny)};
-        float *g = random_floats(ny, -1, 1), *dx = alloc_floats(nx), *dw = alloc_floats(nw);
+        linear_state st = {d, tu_rand_buf(nx, &rng, -1, 1), tu_rand_buf(nw, &rng, -1, 1),
+                           d.has_bias ? tu_rand_buf(d.out, &rng, -1, 1) : NULL, alloc_floats(ny)};
+        float *g = tu_rand_buf(ny, &rng, -1, 1), *dx = alloc_floats(nx), *dw = alloc_floats(nw);
         float *db = d.has_bias ? alloc_floats(d.out) : NULL;
-        EXPECT_OK(cnn_linear_bwd_data(ctx, &d, g, st.w, dx, NULL, 0));
-        EXPECT_OK(cnn_linear_bwd_weight(ctx, &d, st.x, g, dw, db, NULL, 0));
+        TU_EXPECT_OK(cnn_linear_bwd_data(ctx, &d, g, st.w, dx, NULL, 0));
+        TU_EXPECT_OK(cnn_linear_bwd_weight(ctx, &d, st.x, g, dw, db, NULL, 0));
         probe pr = {linear_forward, &st, st.y, ny, g};
         check_grad("linear dx", &pr, st.x, nx, dx, H_LINEAR, TOL_LINEAR);
         check_grad("linear dw", &pr, st.w, nw, dw, H_LINEAR, TOL_LINEAR);
@@ -415,7 +402,7 @@ typedef struct act_state {
 static void act_forward(void *s)
 {
     act_state *a = s;
-    EXPECT_OK(cnn_act_fwd(ctx, &a->d, a->x, a->y));
+    TU_EXPECT_OK(cnn_act_fwd(ctx, &a->d, a->x, a->y));
 }
 
 static void test_act_gradients(void)
@@ -423,16 +410,16 @@ static void test_act_gradients(void)
     const int64_t n = 64;
     for (int mode = 0; mode < CNN_ACT_MODE_COUNT; mode++) {
         act_state st = {{(cnn_act_mode)mode, n}, alloc_floats(n), alloc_floats(n)};
-        EXPECT_OK(cnn_act_init(&st.d));
+        TU_EXPECT_OK(cnn_act_init(&st.d));
         const bool relu = mode == CNN_ACT_RELU;
         for (int64_t i = 0; i < n; i++) {
             /* relu: |x| >= 5h keeps every perturbation on one side of the kink. */
             float mag = tu_uniform(&rng, relu ? (float)(5 * H_LINEAR) : 0.0f, 4.0f);
             st.x[i] = (tu_next(&rng) & 1) ? mag : -mag;
         }
-        float *g = random_floats(n, -1, 1), *dx = alloc_floats(n);
+        float *g = tu_rand_buf(n, &rng, -1, 1), *dx = alloc_floats(n);
         act_forward(&st);
-        EXPECT_OK(cnn_act_bwd(ctx, &st.d, st.y, g, dx));
+        TU_EXPECT_OK(cnn_act_bwd(ctx, &st.d, st.y, g, dx));
         probe pr = {act_forward, &st, st.y, n, g};
         if (relu)
             check_grad("relu dx", &pr, st.x, n, dx, H_LINEAR, TOL_LINEAR);
@@ -450,16 +437,16 @@ typedef struct dropout_state {
 static void dropout_forward(void *s)
 {
     dropout_state *p = s;
-    EXPECT_OK(cnn_dropout_fwd(ctx, &p->d, p->x, p->y));
+    TU_EXPECT_OK(cnn_dropout_fwd(ctx, &p->d, p->x, p->y));
 }
 
 static void test_dropout(void)
 {
     const int64_t n = 200;
-    dropout_state st = {{n, 0.3, 12345}, random_floats(n, -1, 1), alloc_floats(n)};
-    EXPECT_OK(cnn_dropout_init(&st.d));
-    float *g = random_floats(n, -1, 1), *dx = alloc_floats(n);
-    EXPECT_OK(cnn_dropout_bwd(ctx, &st.d, g, dx));
+    dropout_state st = {{n, 0.3, 12345}, tu_rand_buf(n, &rng, -1, 1), alloc_floats(n)};
+    TU_EXPECT_OK(cnn_dropout_init(&st.d));
+    float *g = tu_rand_buf(n, &rng, -1, 1), *dx = alloc_floats(n);
+    TU_EXPECT_OK(cnn_dropout_bwd(ctx, &st.d, g, dx));
     /* The mask is a pure function of (seed, i): dx = dy * mask / (1 - p). */
     int bad = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -480,8 +467,8 @@ static void test_dropout(void)
     const double ps[] = {0.0, 0.1, 0.5, 0.9, 1.0};
     for (size_t k = 0; k < sizeof ps / sizeof ps[0]; k++) {
         cnn_dropout_desc d = {big, ps[k], 7};
-        EXPECT_OK(cnn_dropout_init(&d));
-        EXPECT_OK(cnn_dropout_fwd(ctx, &d, ones, a));
+        TU_EXPECT_OK(cnn_dropout_init(&d));
+        TU_EXPECT_OK(cnn_dropout_fwd(ctx, &d, ones, a));
         int64_t kept = 0, wrong_value = 0;
         const float scale = ps[k] < 1.0 ? (float)(1.0 / (1.0 - ps[k])) : 0.0f;
         for (int64_t i = 0; i < big; i++) {
@@ -495,11 +482,11 @@ static void test_dropout(void)
                  (long long)wrong_value);
     }
     cnn_dropout_desc d = {big, 0.5, 99};
-    EXPECT_OK(cnn_dropout_fwd(ctx, &d, ones, a));
-    EXPECT_OK(cnn_dropout_fwd(ctx, &d, ones, b));
+    TU_EXPECT_OK(cnn_dropout_fwd(ctx, &d, ones, a));
+    TU_EXPECT_OK(cnn_dropout_fwd(ctx, &d, ones, b));
     TU_CHECK(memcmp(a, b, (size_t)big * sizeof(float)) == 0, "dropout: same seed, different masks");
     d.seed = 100;
-    EXPECT_OK(cnn_dropout_fwd(ctx, &d, ones, b));
+    TU_EXPECT_OK(cnn_dropout_fwd(ctx, &d, ones, b));
     int64_t differ = 0;
     for (int64_t i = 0; i < big; i++)
         differ += a[i] != b[i];
@@ -518,18 +505,18 @@ typedef struct xent_state {
 static void xent_forward(void *s)
 {
     xent_state *x = s;
-    EXPECT_OK(cnn_xent_fwd(ctx, &x->d, x->logits, x->labels, x->prob, &x->loss));
+    TU_EXPECT_OK(cnn_xent_fwd(ctx, &x->d, x->logits, x->labels, x->prob, &x->loss));
 }
 
 static void test_xent(void)
 {
     cnn_xent_desc d = {4, 7};
-    EXPECT_OK(cnn_xent_init(&d));
+    TU_EXPECT_OK(cnn_xent_init(&d));
     int32_t labels[4] = {0, 6, 3, 3};
-    xent_state st = {d, random_floats(28, -3, 3), alloc_floats(28), 0, labels};
+    xent_state st = {d, tu_rand_buf(28, &rng, -3, 3), alloc_floats(28), 0, labels};
     float *dlogits = alloc_floats(28), one = 1.0f;
     xent_forward(&st);
-    EXPECT_OK(cnn_xent_bwd(ctx, &d, st.prob, labels, dlogits));
+    TU_EXPECT_OK(cnn_xent_bwd(ctx, &d, st.prob, labels, dlogits));
     /* L is the float loss itself (|L| ~ 2, rounding 1e-7): h = 1e-2 keeps the
      * rounding at 1e-5 against gradients ~0.05, and the truncation h^2/6 *
      * L''' ~ 1e-5 as well. */
@@ -538,16 +525,16 @@ static void test_xent(void)
 
     /* Two equal logits: prob 1/2 each, loss ln 2. */
     cnn_xent_desc d2 = {1, 2};
-    EXPECT_OK(cnn_xent_init(&d2));
+    TU_EXPECT_OK(cnn_xent_init(&d2));
     float logits[2] = {3.0f, 3.0f}, prob[2], loss;
     int32_t label = 1;
-    EXPECT_OK(cnn_xent_fwd(ctx, &d2, logits, &label, prob, &loss));
+    TU_EXPECT_OK(cnn_xent_fwd(ctx, &d2, logits, &label, prob, &loss));
     TU_CHECK(fabsf(loss - 0.69314718f) < 1e-6f && prob[0] == 0.5f && prob[1] == 0.5f,
              "xent of equal logits: loss %.8f prob %g %g, want ln 2 and 1/2", loss, prob[0],
              prob[1]);
     /* Huge logits must not overflow: the shift by the maximum handles them. */
     logits[0] = 1000.0f, logits[1] = 0.0f;
-    EXPECT_OK(cnn_xent_fwd(ctx, &d2, logits, &label, prob, &loss));
+    TU_EXPECT_OK(cnn_xent_fwd(ctx, &d2, logits, &label, prob, &loss));
     TU_CHECK(fabsf(loss - 1000.0f) < 1e-3f, "xent with logit 1000: loss %g, want 1000", loss);
     labels[2] = 7;
     cnn_status s = cnn_xent_fwd(ctx, &d, st.logits, labels, st.prob, &st.loss);
@@ -568,26 +555,26 @@ typedef struct concat_state {
 static void concat_forward(void *s)
 {
     concat_state *c = s;
-    EXPECT_OK(cnn_concat_fwd(ctx, &c->d, (const float *const *)c->xs, c->y));
+    TU_EXPECT_OK(cnn_concat_fwd(ctx, &c->d, (const float *const *)c->xs, c->y));
 }
 
 static void test_concat_and_add(void)
 {
     concat_state st = {{2, 3, 2, 3, {1, 3, 2}, 0}, {NULL}, NULL};
-    EXPECT_OK(cnn_concat_init(&st.d));
+    TU_EXPECT_OK(cnn_concat_init(&st.d));
     const int64_t hw = 6, ny = 2 * 6 * hw;
     float *dxs[3];
     for (int i = 0; i < 3; i++) {
-        st.xs[i] = random_floats(2 * st.d.c[i] * hw, -1, 1);
+        st.xs[i] = tu_rand_buf(2 * st.d.c[i] * hw, &rng, -1, 1);
         dxs[i] = alloc_floats(2 * st.d.c[i] * hw);
     }
     st.y = alloc_floats(ny);
-    float *g = random_floats(ny, -1, 1);
+    float *g = tu_rand_buf(ny, &rng, -1, 1);
     concat_forward(&st);
     /* Input 1's channel 2 of batch element 1 is output channel 1 + 2 = 3. */
     TU_CHECK(memcmp(st.y + (1 * 6 + 3) * hw, st.xs[1] + (1 * 3 + 2) * hw, hw * sizeof(float)) == 0,
              "concat: input 1 channel 2 is not at output channel 3");
-    EXPECT_OK(cnn_concat_bwd(ctx, &st.d, g, dxs));
+    TU_EXPECT_OK(cnn_concat_bwd(ctx, &st.d, g, dxs));
     probe pr = {concat_forward, &st, st.y, ny, g};
     for (int i = 0; i < 3; i++)
         check_grad("concat dx", &pr, st.xs[i], 2 * st.d.c[i] * hw, dxs[i], H_LINEAR, TOL_LINEAR);
@@ -596,9 +583,9 @@ static void test_concat_and_add(void)
     free(st.y), free(g);
 
     cnn_add_desc ad = {5};
-    EXPECT_OK(cnn_add_init(&ad));
+    TU_EXPECT_OK(cnn_add_init(&ad));
     float a[5] = {1, -2, 0.5f, 1e8f, 3}, b[5] = {2, 2, 0.25f, 1, -3}, y[5];
-    EXPECT_OK(cnn_add_fwd(ctx, &ad, a, b, y));
+    TU_EXPECT_OK(cnn_add_fwd(ctx, &ad, a, b, y));
     int bad = 0;
     for (int i = 0; i < 5; i++)
         bad += y[i] != a[i] + b[i];
@@ -623,8 +610,8 @@ static void test_hand_forward(void)
     for (int i = 0; i < 9; i++)
         x9[i] = w9[i] = (float)(i + 1);
     cnn_conv_desc cd = {1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, true, 0, 0};
-    EXPECT_OK(cnn_conv_init(&cd));
-    EXPECT_OK(cnn_conv_fwd(ctx, &cd, x9, w9, &b, y9, NULL, 0));
+    TU_EXPECT_OK(cnn_conv_init(&cd));
+    TU_EXPECT_OK(cnn_conv_fwd(ctx, &cd, x9, w9, &b, y9, NULL, 0));
     const double conv_want[9] = {94.5, 154.5, 106.5, 186.5, 285.5, 186.5, 106.5, 154.5, 94.5};
     expect_values("conv 3x3", y9, conv_want, 9, 0);
 
@@ -633,11 +620,11 @@ static void test_hand_forward(void)
      * input + padding (no padding here): (3+6)/2, (7+8)/2, 9/1. */
     float y4[4];
     cnn_pool_desc pd = {CNN_POOL_MAX, 1, 1, 3, 3, 2, 2, 2, 2, 0, 0, true, 0, 0};
-    EXPECT_OK(cnn_pool_init(&pd));
-    EXPECT_OK(cnn_pool_fwd(ctx, &pd, x9, y4, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_init(&pd));
+    TU_EXPECT_OK(cnn_pool_fwd(ctx, &pd, x9, y4, NULL, 0));
     expect_values("maxpool 2x2 ceil", y4, (const double[]){5, 6, 8, 9}, 4, 0);
     pd.mode = CNN_POOL_AVG;
-    EXPECT_OK(cnn_pool_fwd(ctx, &pd, x9, y4, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_fwd(ctx, &pd, x9, y4, NULL, 0));
     expect_values("avgpool 2x2 ceil", y4, (const double[]){3, 4.5, 7.5, 9}, 4, 0);
 
     /* 3x3 windows, stride 2, pad 1, ceil mode over the 4x4 [1..16] (3x3 out).
@@ -651,14 +638,14 @@ static void test_hand_forward(void)
     for (int i = 0; i < 16; i++)
         x16[i] = (float)(i + 1);
     cnn_pool_desc pa = {CNN_POOL_AVG, 1, 1, 4, 4, 3, 3, 2, 2, 1, 1, true, 0, 0};
-    EXPECT_OK(cnn_pool_init(&pa));
+    TU_EXPECT_OK(cnn_pool_init(&pa));
     TU_CHECK(pa.p == 3 && pa.q == 3, "avgpool 4x4 k3 s2 p1 ceil: %dx%d, want 3x3", pa.p, pa.q);
-    EXPECT_OK(cnn_pool_fwd(ctx, &pa, x16, y3, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_fwd(ctx, &pa, x16, y3, NULL, 0));
     const double avg_want[9] = {14.0 / 9, 30.0 / 9, 12.0 / 6, 57.0 / 9, 11,
                                 36.0 / 6, 27.0 / 6, 45.0 / 6, 4};
     expect_values("avgpool 4x4 k3 s2 p1 ceil", y3, avg_want, 9, 1e-7);
     pa.mode = CNN_POOL_MAX;
-    EXPECT_OK(cnn_pool_fwd(ctx, &pa, x16, y3, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_fwd(ctx, &pa, x16, y3, NULL, 0));
     expect_values("maxpool 4x4 k3 s2 p1 ceil", y3,
                   (const double[]){6, 8, 8, 14, 16, 16, 14, 16, 16}, 9, 0);
 
@@ -666,12 +653,12 @@ static void test_hand_forward(void)
      * maximum in row-major order. */
     float xt[4] = {1, 1, 1, 1}, yt, dyt = 2.5f, dxt[4];
     cnn_pool_desc pt = {CNN_POOL_MAX, 1, 1, 2, 2, 2, 2, 2, 2, 0, 0, false, 0, 0};
-    EXPECT_OK(cnn_pool_init(&pt));
-    EXPECT_OK(cnn_pool_fwd(ctx, &pt, xt, &yt, NULL, 0));
-    EXPECT_OK(cnn_pool_bwd(ctx, &pt, xt, &yt, &dyt, dxt, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_init(&pt));
+    TU_EXPECT_OK(cnn_pool_fwd(ctx, &pt, xt, &yt, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_bwd(ctx, &pt, xt, &yt, &dyt, dxt, NULL, 0));
     expect_values("maxpool tie dx", dxt, (const double[]){2.5, 0, 0, 0}, 4, 0);
     xt[2] = NAN;
-    EXPECT_OK(cnn_pool_fwd(ctx, &pt, xt, &yt, NULL, 0));
+    TU_EXPECT_OK(cnn_pool_fwd(ctx, &pt, xt, &yt, NULL, 0));
     TU_CHECK(isnan(yt), "maxpool over a NaN gave %g, want NaN", yt);
 
     /* Batch norm of one channel [1, 2, 3, 4]: mean 2.5, biased variance 1.25,
@@ -680,8 +667,8 @@ static void test_hand_forward(void)
      * y = 2 * (x - 2.5) / sqrt(1.25 + 1e-5) + 1. */
     float xb[4] = {1, 2, 3, 4}, gamma = 2, beta = 1, yb[4], rm = 0, rv = 1, sm, si;
     cnn_bn_desc bd = {4, 1, 1, 1, 1e-5, 0.1, false};
-    EXPECT_OK(cnn_bn_init(&bd));
-    EXPECT_OK(cnn_bn_fwd_train(ctx, &bd, xb, &gamma, &beta, yb, &rm, &rv, &sm, &si, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_init(&bd));
+    TU_EXPECT_OK(cnn_bn_fwd_train(ctx, &bd, xb, &gamma, &beta, yb, &rm, &rv, &sm, &si, NULL, 0));
     const double invstd = 1.0 / sqrt(1.25 + 1e-5);
     const double bn_want[4] = {1 - 3 * invstd, 1 - invstd, 1 + invstd, 1 + 3 * invstd};
     expect_values("bn train y", yb, bn_want, 4, 1e-7);
@@ -690,7 +677,7 @@ static void test_hand_forward(void)
     expect_values("bn save_mean", &sm, (const double[]){2.5}, 1, 0);
     expect_values("bn save_invstd", &si, &invstd, 1, 1e-7);
     /* Inference with those running statistics. */
-    EXPECT_OK(cnn_bn_fwd_infer(ctx, &bd, xb, &gamma, &beta, &rm, &rv, yb, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_fwd_infer(ctx, &bd, xb, &gamma, &beta, &rm, &rv, yb, NULL, 0));
     double inv_run = 1.0 / sqrt((double)rv + 1e-5), infer_want[4];
     for (int i = 0; i < 4; i++)
         infer_want[i] = 2 * (xb[i] - (double)rm) * inv_run + 1;
@@ -704,17 +691,17 @@ static void test_hand_forward(void)
      * still be right to float precision (1e-6 relative). */
     float x2[2] = {0.5f, 2.5f}, g2[2] = {0.75f, -0.25f}, y2[2], dx2[2], dg2, db2;
     cnn_bn_desc b2 = {2, 1, 1, 1, 1e-5, 0.1, false};
-    EXPECT_OK(cnn_bn_init(&b2));
-    EXPECT_OK(cnn_bn_fwd_train(ctx, &b2, x2, &gamma, &beta, y2, NULL, NULL, &sm, &si, NULL, 0));
-    EXPECT_OK(cnn_bn_bwd(ctx, &b2, x2, g2, &gamma, &sm, &si, dx2, &dg2, &db2, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_init(&b2));
+    TU_EXPECT_OK(cnn_bn_fwd_train(ctx, &b2, x2, &gamma, &beta, y2, NULL, NULL, &sm, &si, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_bwd(ctx, &b2, x2, g2, &gamma, &sm, &si, dx2, &dg2, &db2, NULL, 0));
     const double dx0 = 2.0 * (0.75 + 0.25) / 2 * 1e-5 / pow(1.0 + 1e-5, 1.5);
     expect_values("bn dx with two values", dx2, (const double[]){dx0, -dx0}, 2, 1e-6 * dx0);
 
     /* Adaptive average pooling 5 -> 3 uses rows {0,1}, {1,2,3}, {3,4}. */
     float xa[5] = {1, 2, 4, 8, 16}, ya[3];
     cnn_adapool_desc ad = {1, 1, 1, 5, 1, 3};
-    EXPECT_OK(cnn_adapool_init(&ad));
-    EXPECT_OK(cnn_adapool_fwd(ctx, &ad, xa, ya, NULL, 0));
+    TU_EXPECT_OK(cnn_adapool_init(&ad));
+    TU_EXPECT_OK(cnn_adapool_fwd(ctx, &ad, xa, ya, NULL, 0));
     expect_values("adaptive 5->3", ya, (const double[]){1.5, 14.0 / 3, 12}, 3, 1e-7);
 }
 
@@ -728,23 +715,23 @@ typedef struct det_out {
 static void run_reductions(const cnn_conv_desc *cd, const cnn_bn_desc *bd, const float *x,
                            const float *dy, det_out *o)
 {
-    EXPECT_OK(cnn_conv_bwd_filter(ctx, cd, x, dy, o->dw, NULL, 0));
+    TU_EXPECT_OK(cnn_conv_bwd_filter(ctx, cd, x, dy, o->dw, NULL, 0));
     const float gamma[5] = {1, 0.5f, 2, 1.5f, 0.75f}, beta[5] = {0, 0.1f, -0.2f, 0.3f, 0};
     float sm[5], si[5];
     for (int c = 0; c < 5; c++)
         o->rm[c] = 0.0f, o->rv[c] = 1.0f;
-    EXPECT_OK(cnn_bn_fwd_train(ctx, bd, x, gamma, beta, o->y, o->rm, o->rv, sm, si, NULL, 0));
-    EXPECT_OK(cnn_bn_bwd(ctx, bd, x, o->y, gamma, sm, si, o->dx, o->dgamma, o->dbeta, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_fwd_train(ctx, bd, x, gamma, beta, o->y, o->rm, o->rv, sm, si, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_bwd(ctx, bd, x, o->y, gamma, sm, si, o->dx, o->dgamma, o->dbeta, NULL, 0));
 }
 
 static void test_determinism(void)
 {
     cnn_conv_desc cd = {6, 5, 9, 9, 4, 3, 3, 1, 1, 1, 1, true, 0, 0};
     cnn_bn_desc bd = {6, 5, 9, 9, 1e-5, 0.1, false};
-    EXPECT_OK(cnn_conv_init(&cd));
-    EXPECT_OK(cnn_bn_init(&bd));
+    TU_EXPECT_OK(cnn_conv_init(&cd));
+    TU_EXPECT_OK(cnn_bn_init(&bd));
     const int64_t nx = 6 * 5 * 81, ny = 6 * 4 * 81, nw = 4 * 5 * 9;
-    float *x = random_floats(nx, -1, 1), *dy = random_floats(ny, -1, 1);
+    float *x = tu_rand_buf(nx, &rng, -1, 1), *dy = tu_rand_buf(ny, &rng, -1, 1);
     det_out out[3];
     const int threads[3] = {1, 2, 3}, saved = omp_get_max_threads();
     for (int t = 0; t < 3; t++) {

@@ -2,6 +2,9 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdlib.h>
+
+#include "dispatch.h"
 
 int tu_failures;
 int tu_checks;
@@ -44,6 +47,101 @@ void tu_fill(float *x, int64_t n, uint64_t *state, float lo, float hi)
 {
     for (int64_t i = 0; i < n; i++)
         x[i] = tu_uniform(state, lo, hi);
+}
+
+void *tu_xmalloc(size_t bytes)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    return p;
+}
+
+float *tu_nan_buf(int64_t n)
+{
+    float *p = tu_xmalloc(sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = NAN;
+    return p;
+}
+
+float *tu_rand_buf(int64_t n, uint64_t *state, float lo, float hi)
+{
+    float *p = tu_xmalloc(sizeof(float) * (size_t)n);
+    tu_fill(p, n, state, lo, hi);
+    return p;
+}
+
+void *tu_ws_for(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, size_t *size)
+{
+    *size = cnn_workspace_size(ctx, op, pass);
+    return *size ? tu_xmalloc(*size) : NULL;
+}
+
+cnn_op tu_conv_op(const tu_conv_case *cc)
+{
+    cnn_op op = {.kind = CNN_OP_CONV};
+    op.conv = (cnn_conv_desc){.n = cc->n,
+                              .c = cc->c,
+                              .h = cc->h,
+                              .w = cc->w,
+                              .k = cc->k,
+                              .r = cc->r,
+                              .s = cc->s,
+                              .stride_h = cc->sh,
+                              .stride_w = cc->sw,
+                              .pad_h = cc->ph,
+                              .pad_w = cc->pw,
+                              .has_bias = cc->bias};
+    return op;
+}
+
+int64_t tu_conv_out_size(const cnn_conv_desc *d, cnn_pass pass)
+{
+    switch (pass) {
+    case CNN_FWD: return (int64_t)d->n * d->k * d->p * d->q;
+    case CNN_BWD_DATA: return (int64_t)d->n * d->c * d->h * d->w;
+    case CNN_BWD_WEIGHT: return (int64_t)d->k * d->c * d->r * d->s;
+    default: return d->k;
+    }
+}
+
+cnn_status tu_conv_pass(cnn_ctx *ctx, const cnn_conv_desc *d, const tu_conv_io *io, cnn_pass pass,
+                        float *out, void *ws, size_t ws_size)
+{
+    switch (pass) {
+    case CNN_FWD: return cnn_conv_fwd(ctx, d, io->x, io->w, io->b, out, ws, ws_size);
+    case CNN_BWD_DATA: return cnn_conv_bwd_data(ctx, d, io->dy, io->w, out, ws, ws_size);
+    case CNN_BWD_WEIGHT: return cnn_conv_bwd_filter(ctx, d, io->x, io->dy, out, ws, ws_size);
+    default: return cnn_conv_bwd_bias(ctx, d, io->dy, out, ws, ws_size);
+    }
+}
+
+cnn_pool_desc tu_pool(cnn_pool_mode mode, int n, int c, int h, int w, int kh, int kw, int sh,
+                      int sw, int ph, int pw, bool ceil_mode)
+{
+    return (cnn_pool_desc){.mode = mode,
+                           .n = n,
+                           .c = c,
+                           .h = h,
+                           .w = w,
+                           .kh = kh,
+                           .kw = kw,
+                           .stride_h = sh,
+                           .stride_w = sw,
+                           .pad_h = ph,
+                           .pad_w = pw,
+                           .ceil_mode = ceil_mode};
+}
+
+double tu_norm2(const float *a, int64_t n)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)a[i] * a[i];
+    return sqrt(s);
 }
 
 double tu_rel_l2(const float *a, const float *ref, int64_t n)

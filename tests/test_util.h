@@ -1,11 +1,14 @@
 /* Small helpers for the ctest programs: checks that count failures instead of
- * aborting (so one run reports every problem), a seeded RNG, error norms. */
+ * aborting (so one run reports every problem), a seeded RNG, test buffers,
+ * error norms. */
 #ifndef CNN_TEST_UTIL_H
 #define CNN_TEST_UTIL_H
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "backend.h"
 
 extern int tu_failures;
 extern int tu_checks;
@@ -21,6 +24,13 @@ void tu_fail_at(const char *file, int line, const char *fmt, ...)
             tu_fail_at(__FILE__, __LINE__, __VA_ARGS__);                                           \
     } while (0)
 
+/* A check that call returned CNN_OK, naming the call and the backend's reason. */
+#define TU_EXPECT_OK(call)                                                                         \
+    do {                                                                                           \
+        cnn_status st_ = (call);                                                                   \
+        TU_CHECK(st_ == CNN_OK, "%s: %s: %s", #call, cnn_status_str(st_), cnn_last_error());       \
+    } while (0)
+
 /* Print "<name>: N checks, M failed" and return the exit status for ctest. */
 int tu_finish(const char *name);
 
@@ -30,6 +40,37 @@ uint64_t tu_next(uint64_t *state);
 float tu_uniform(uint64_t *state, float lo, float hi);
 void tu_fill(float *x, int64_t n, uint64_t *state, float lo, float hi);
 
+/* malloc that exits with status 2 when memory runs out (and never returns NULL for 0 bytes). */
+void *tu_xmalloc(size_t bytes);
+/* n NaNs, so an output element a backend leaves unwritten fails the comparison. */
+float *tu_nan_buf(int64_t n);
+/* n floats uniform in [lo, hi) drawn from *state. */
+float *tu_rand_buf(int64_t n, uint64_t *state, float lo, float hi);
+/* A workspace of exactly the size asked for (NULL for none), so an overrun trips ASan. */
+void *tu_ws_for(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, size_t *size);
+
+/* A convolution case in one short line: sizes, strides sh, sw and paddings ph, pw. */
+typedef struct tu_conv_case {
+    int n, c, h, w, k, r, s, sh, sw, ph, pw;
+    bool bias;
+} tu_conv_case;
+/* The conv op of a case, still to be passed through cnn_op_init. */
+cnn_op tu_conv_op(const tu_conv_case *cc);
+/* How many floats a conv pass writes: y, dx, dw or db. */
+int64_t tu_conv_out_size(const cnn_conv_desc *d, cnn_pass pass);
+/* What a conv pass reads, in host or device memory as ctx wants. */
+typedef struct tu_conv_io {
+    const float *x, *w, *b, *dy;
+} tu_conv_io;
+/* Run one conv pass through the checked dispatch into out (y, dx, dw or db). */
+cnn_status tu_conv_pass(cnn_ctx *ctx, const cnn_conv_desc *d, const tu_conv_io *io, cnn_pass pass,
+                        float *out, void *ws, size_t ws_size);
+/* A pooling descriptor by position, so that a table of cases takes a line each. */
+cnn_pool_desc tu_pool(cnn_pool_mode mode, int n, int c, int h, int w, int kh, int kw, int sh,
+                      int sw, int ph, int pw, bool ceil_mode);
+
+/* ||a||_2 in double: comparing against an all-zero reference proves nothing. */
+double tu_norm2(const float *a, int64_t n);
 /* ||a - ref||_2 / ||ref||_2 in double (ref all zero: ||a||_2). */
 double tu_rel_l2(const float *a, const float *ref, int64_t n);
 double tu_max_abs_diff(const float *a, const float *ref, int64_t n);

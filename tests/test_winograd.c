@@ -36,45 +36,11 @@ static const char *const names[NBACKENDS] = {"winograd", "winograd_f2x3", "winog
 static cnn_ctx *naive, *wino[NBACKENDS];
 static uint64_t rng = 2015;
 
-#define EXPECT_OK(call)                                                                            \
-    do {                                                                                           \
-        cnn_status st_ = (call);                                                                   \
-        TU_CHECK(st_ == CNN_OK, "%s: %s", cnn_status_str(st_), cnn_last_error());                  \
-    } while (0)
-
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static float *nan_buf(int64_t n)
-{
-    float *p = xmalloc(sizeof(float) * (size_t)n);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = NAN;
-    return p;
-}
-
 /* Uniform in [-a, a]: a = 1 for data, sqrt(3) * sqrt(2 / (9C)) for He
  * weights (the uniform with He's variance). */
 static float *rand_buf(int64_t n, float a)
 {
-    float *p = xmalloc(sizeof(float) * (size_t)n);
-    tu_fill(p, n, &rng, -a, a);
-    return p;
-}
-
-static double norm2(const float *a, int64_t n)
-{
-    double s = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        s += (double)a[i] * a[i];
-    return sqrt(s);
+    return tu_rand_buf(n, &rng, -a, a);
 }
 
 static int tile_of(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
@@ -127,17 +93,11 @@ static float *run_pass(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass, cons
                        int64_t count)
 {
     cnn_op op = {.kind = CNN_OP_CONV, .conv = *d};
-    size_t ws_size = cnn_workspace_size(ctx, &op, pass);
-    void *ws = ws_size ? xmalloc(ws_size) : NULL;
-    float *out = nan_buf(count);
-    switch (pass) {
-    case CNN_FWD: EXPECT_OK(cnn_conv_fwd(ctx, d, in->x, in->w, in->b, out, ws, ws_size)); break;
-    case CNN_BWD_DATA: EXPECT_OK(cnn_conv_bwd_data(ctx, d, in->dy, in->w, out, ws, ws_size)); break;
-    case CNN_BWD_WEIGHT:
-        EXPECT_OK(cnn_conv_bwd_filter(ctx, d, in->x, in->dy, out, ws, ws_size));
-        break;
-    default: EXPECT_OK(cnn_conv_bwd_bias(ctx, d, in->dy, out, ws, ws_size)); break;
-    }
+    size_t ws_size;
+    void *ws = tu_ws_for(ctx, &op, pass, &ws_size);
+    float *out = tu_nan_buf(count);
+    tu_conv_io io = {in->x, in->w, in->b, in->dy};
+    TU_EXPECT_OK(tu_conv_pass(ctx, d, &io, pass, out, ws, ws_size));
     free(ws);
     return out;
 }
@@ -183,7 +143,7 @@ static void check_layer(const layer *l)
 
     for (int p = 0; p < 4; p++) {
         float *ref = run_pass(naive, &d, passes[p], &in, counts[p]);
-        TU_CHECK(norm2(ref, counts[p]) > 0, "%s %s: reference is all zeros", l->what,
+        TU_CHECK(tu_norm2(ref, counts[p]) > 0, "%s %s: reference is all zeros", l->what,
                  cnn_pass_str(passes[p]));
         for (int b = 0; b < NBACKENDS; b++) {
             TU_CHECK(cnn_supports(wino[b], &op, passes[p]), "%s declines %s %s", names[b], desc,
@@ -223,7 +183,7 @@ static void check_declines(void)
                               .stride_w = no[i].stride,
                               .pad_h = 1,
                               .pad_w = 1}};
-        EXPECT_OK(cnn_op_init(&op));
+        TU_EXPECT_OK(cnn_op_init(&op));
         for (int b = 0; b < NBACKENDS; b++)
             for (int p = 0; p < 4; p++)
                 TU_CHECK(!cnn_supports(wino[b], &op, passes[p]), "%s accepts %s %s", names[b],
@@ -232,7 +192,7 @@ static void check_declines(void)
     /* And the dispatch turns a declined call into CNN_ERR_UNSUPPORTED. */
     cnn_conv_desc d = {
         .n = 1, .c = 1, .h = 5, .w = 5, .k = 1, .r = 5, .s = 5, .stride_h = 1, .stride_w = 1};
-    EXPECT_OK(cnn_conv_init(&d));
+    TU_EXPECT_OK(cnn_conv_init(&d));
     float x[25] = {0}, w[25] = {0}, y[1];
     TU_CHECK(cnn_conv_fwd(wino[0], &d, x, w, NULL, y, NULL, 0) == CNN_ERR_UNSUPPORTED,
              "5x5 forward was not refused");
@@ -254,8 +214,8 @@ static void check_algorithms(void)
                              .pad_w = 1}};
     cnn_op big = small;
     big.conv.h = big.conv.w = 56;
-    EXPECT_OK(cnn_op_init(&small));
-    EXPECT_OK(cnn_op_init(&big));
+    TU_EXPECT_OK(cnn_op_init(&small));
+    TU_EXPECT_OK(cnn_op_init(&big));
     const char *f2 = "winograd F(2x2,3x3)", *f4 = "winograd F(4x4,3x3)";
     TU_CHECK(!strcmp(cnn_algorithm(wino[0], &small, CNN_FWD), f2), "auto picks %s for 2x2",
              cnn_algorithm(wino[0], &small, CNN_FWD));
@@ -274,14 +234,14 @@ static void check_algorithms(void)
 static void check_linear(void)
 {
     cnn_linear_desc d = {.n = 3, .in = 37, .out = 11, .has_bias = true};
-    EXPECT_OK(cnn_linear_init(&d));
+    TU_EXPECT_OK(cnn_linear_init(&d));
     float *x = rand_buf(3 * 37, 1.0f), *w = rand_buf(11 * 37, 0.3f), *b = rand_buf(11, 1.0f);
-    float *ref = nan_buf(3 * 11), *got = nan_buf(3 * 11);
+    float *ref = tu_nan_buf(3 * 11), *got = tu_nan_buf(3 * 11);
     cnn_op op = {.kind = CNN_OP_LINEAR, .linear = d};
-    size_t ws_size = cnn_workspace_size(wino[0], &op, CNN_FWD);
-    void *ws = ws_size ? xmalloc(ws_size) : NULL;
-    EXPECT_OK(cnn_linear_fwd(naive, &d, x, w, b, ref, NULL, 0));
-    EXPECT_OK(cnn_linear_fwd(wino[0], &d, x, w, b, got, ws, ws_size));
+    size_t ws_size;
+    void *ws = tu_ws_for(wino[0], &op, CNN_FWD, &ws_size);
+    TU_EXPECT_OK(cnn_linear_fwd(naive, &d, x, w, b, ref, NULL, 0));
+    TU_EXPECT_OK(cnn_linear_fwd(wino[0], &d, x, w, b, got, ws, ws_size));
     TU_CHECK(tu_rel_l2(got, ref, 3 * 11) <= 1e-6, "linear fwd rel L2 %.3g",
              tu_rel_l2(got, ref, 3 * 11));
     TU_CHECK(!strcmp(cnn_algorithm(wino[0], &op, CNN_FWD), "im2col (delegated)"), "linear says %s",
@@ -297,13 +257,13 @@ static void check_linear(void)
 int main(int argc, char **argv)
 {
     const bool big = argc > 1 && !strcmp(argv[1], "--layers");
-    EXPECT_OK(cnn_ctx_create(cnn_backend_find("naive"), NULL, &naive));
+    TU_EXPECT_OK(cnn_ctx_create(cnn_backend_find("naive"), NULL, &naive));
     for (int b = 0; b < NBACKENDS; b++) {
         const cnn_backend *be = cnn_backend_find(names[b]);
         TU_CHECK(be != NULL, "backend %s is not registered", names[b]);
         if (!be)
             return tu_finish("test_winograd");
-        EXPECT_OK(cnn_ctx_create(be, NULL, &wino[b]));
+        TU_EXPECT_OK(cnn_ctx_create(be, NULL, &wino[b]));
     }
     if (big) {
         for (size_t i = 0; i < sizeof big_layers / sizeof big_layers[0]; i++)
