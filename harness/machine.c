@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,6 +76,9 @@ cnn_status machine_write_json(const char *path, const machine_info *m, const cha
     if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp)
         return cnn_fail(CNN_ERR_INVALID_ARG, "%s: path too long", path);
     int fd = mkstemp(tmp);
+    /* mkstemp makes the file 0600; a result is meant to be read by others */
+    if (fd >= 0)
+        fchmod(fd, 0644);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         int e = errno;

@@ -26,6 +26,9 @@ cnn_status report_csv_open(const char *path, const char *header, report_csv **ou
         return cnn_fail(CNN_ERR_INVALID_ARG, "%s: path too long", path);
     }
     int fd = mkstemp(c->tmp);
+    /* mkstemp makes the file 0600; a result is meant to be read by others */
+    if (fd >= 0)
+        fchmod(fd, 0644);
     if (fd < 0 || !(c->f = fdopen(fd, "w"))) {
         int e = errno;
         if (fd >= 0) {
