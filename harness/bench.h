@@ -28,7 +28,4 @@ typedef struct bench_run {
  * table to `out` and write the result folder. */
 cnn_status bench_execute(const bench_run *run, FILE *out);
 
-/* Next item of a comma-separated list into name; false at the end. */
-bool bench_next_item(const char **p, char *name, size_t n);
-
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "gbench.h"
 #include "machine.h"
 #include "model.h"
@@ -18,31 +19,6 @@
 
 /* Bigger than any last-level cache here: writing it evicts the operands. */
 #define EVICT_FLOATS (64u << 20 >> 2)
-
-bool bench_next_item(const char **p, char *name, size_t n)
-{
-    while (**p == ',' || **p == ' ')
-        (*p)++;
-    if (!**p)
-        return false;
-    const char *e = strchr(*p, ',');
-    size_t len = e ? (size_t)(e - *p) : strlen(*p);
-    if (len >= n)
-        len = n - 1;
-    memcpy(name, *p, len);
-    name[len] = '\0';
-    *p += len;
-    return true;
-}
-
-static bool selected(const char *list, const char *name)
-{
-    char item[64];
-    for (const char *p = list; bench_next_item(&p, item, sizeof item);)
-        if (!strcmp(item, name))
-            return true;
-    return false;
-}
 
 /* One distinct layer shape and the layers that have it. */
 typedef struct layer_group {
@@ -65,7 +41,7 @@ static cnn_status collect_layers(const bench_run *run, layer_group **out, int *n
     for (int l = 0; st == CNN_OK && l < cnn_model_layer_count(m); l++) {
         cnn_layer_info info;
         st = cnn_model_layer(m, l, &info);
-        if (st != CNN_OK || !selected(run->ops, cnn_op_name(info.op)))
+        if (st != CNN_OK || !cli_in_list(run->ops, cnn_op_name(info.op)))
             continue;
         char a[256], b[256];
         cnn_op_str(info.op, a, sizeof a);

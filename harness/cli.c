@@ -237,3 +237,28 @@ int cli_set_threads(int threads)
     return 1;
 #endif
 }
+
+bool cli_next_item(const char **p, char *name, size_t n)
+{
+    while (**p == ',' || **p == ' ')
+        (*p)++;
+    if (!**p)
+        return false;
+    const char *e = strchr(*p, ',');
+    size_t len = e ? (size_t)(e - *p) : strlen(*p);
+    if (len >= n)
+        len = n - 1;
+    memcpy(name, *p, len);
+    name[len] = '\0';
+    *p += len;
+    return true;
+}
+
+bool cli_in_list(const char *list, const char *name)
+{
+    char item[256];
+    for (const char *p = list; cli_next_item(&p, item, sizeof item);)
+        if (!strcmp(item, name))
+            return true;
+    return false;
+}

@@ -69,6 +69,12 @@ int cli_check_choice(const cli_cmd *cmd, const char *opt, const char *value, con
  * CLI_EXIT_FAIL). */
 int cli_fail(const char *name, cnn_status st);
 
+/* Walk a comma-separated list: copy the next item into name (truncated to
+ * n - 1 bytes) and advance *p; false at the end. Empty items are skipped. */
+bool cli_next_item(const char **p, char *name, size_t n);
+/* Is name one of the items of a comma-separated list? */
+bool cli_in_list(const char *list, const char *name);
+
 /* Apply --threads (0 = leave OpenMP's default) to OpenMP; returns the number
  * of threads the run will use. */
 int cli_set_threads(int threads);

@@ -17,39 +17,14 @@
     "conv2d,maxpool2d,avgpool2d,adaptive_avgpool2d,batchnorm2d,linear,relu,sigmoid,dropout,"       \
     "softmax_xent,concat,add"
 
-/* Is `name` one of the comma-separated `list`? */
-static bool in_list(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0)
-            return true;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return false;
-}
-
 /* Check every item of a comma-separated list against `valid`. */
 static int check_list(const cli_cmd *cmd, const char *opt, const char *list, const char *valid)
 {
     char item[128];
-    for (const char *p = list; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == 0 || len >= sizeof item)
-            return cli_usage_error(cmd, "--%s: empty or over-long item in '%s'", opt, list);
-        memcpy(item, p, len);
-        item[len] = '\0';
+    for (const char *p = list; cli_next_item(&p, item, sizeof item);) {
         int rc = cli_check_choice(cmd, opt, item, valid);
         if (rc >= 0)
             return rc;
-        if (!e)
-            break;
-        p = e + 1;
     }
     return -1;
 }
@@ -66,7 +41,7 @@ static int select_backends(const cli_cmd *cmd, const char *list, verify_run *run
     for (int i = 0; i < cnn_backend_count(); i++) {
         const cnn_backend *be = cnn_backend_at(i);
         /* by default every backend but the reference itself */
-        if (list ? !in_list(list, be->name) : !strcmp(be->name, "naive"))
+        if (list ? !cli_in_list(list, be->name) : !strcmp(be->name, "naive"))
             continue;
         if (run->nbackends < VERIFY_MAX_BACKENDS)
             run->backends[run->nbackends++] = be;

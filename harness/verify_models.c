@@ -66,30 +66,13 @@ cnn_status verify_model_layer_ops(bool cheap, cnn_op **ops, int *n)
     return CNN_OK;
 }
 
-/* Calls fn(name) for every model of a list ("all" = every model). */
-static bool next_name(const char **p, char *name, size_t n)
-{
-    while (**p == ',')
-        (*p)++;
-    if (!**p)
-        return false;
-    const char *e = strchr(*p, ',');
-    size_t len = e ? (size_t)(e - *p) : strlen(*p);
-    if (len >= n)
-        len = n - 1;
-    memcpy(name, *p, len);
-    name[len] = '\0';
-    *p += len;
-    return true;
-}
-
 int verify_models_check_names(const cli_cmd *cmd, const char *list)
 {
     if (!strcmp(list, "all"))
         return -1;
     char valid[512], name[64];
     cnn_model_names(valid, sizeof valid);
-    for (const char *p = list; next_name(&p, name, sizeof name);)
+    for (const char *p = list; cli_next_item(&p, name, sizeof name);)
         if (!cnn_model_find(name))
             return cli_usage_error(cmd, "unknown model '%s' in --models; valid models: %s", name,
                                    valid);
@@ -347,7 +330,7 @@ cnn_status verify_models_run(verify_run *run, const char *list, int batch, int i
             st = check_model(run, cnn_model_at(i)->name, batch, image_size);
         return st;
     }
-    for (const char *p = list; st == CNN_OK && next_name(&p, name, sizeof name);)
+    for (const char *p = list; st == CNN_OK && cli_next_item(&p, name, sizeof name);)
         st = check_model(run, name, batch, image_size);
     return st;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "registry.h"
 #include "verify.h"
 #include "verify_models.h"
@@ -119,20 +120,7 @@ cnn_status verify_run_row(verify_run *run, int b, const char *algorithm, const c
 
 static bool op_selected(const verify_run *run, const cnn_op *op)
 {
-    if (!run->ops)
-        return true;
-    const char *name = cnn_op_name(op);
-    size_t n = strlen(name);
-    for (const char *p = run->ops; *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n))
-            return true;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return false;
+    return !run->ops || cli_in_list(run->ops, cnn_op_name(op));
 }
 
 /* Every pass of one case on one backend. */
