@@ -126,5 +126,14 @@ int cmd_verify(int argc, char **argv)
     if (cst != CNN_OK)
         return cli_fail("verify", cst);
     printf("results: %s\n", csv_path);
-    return run.failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    if (run.failed)
+        return CLI_EXIT_FAIL;
+    /* a backend asked for by name that could not run is not a pass */
+    for (int b = 0; backends && b < run.nbackends; b++)
+        if (!run.ctx[b]) {
+            fprintf(stderr, "cnnbench verify: %s was not checked: %s\n", run.backends[b]->name,
+                    run.why[b]);
+            return CLI_EXIT_UNSUPPORTED;
+        }
+    return CLI_EXIT_OK;
 }
