@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -37,37 +36,11 @@ static const char *tmp(const char *name)
     return p;
 }
 
-static void slurp(const char *path, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return;
-    size_t got = fread(buf, 1, n - 1, f);
-    buf[got] = '\0';
-    fclose(f);
-}
-
 /* Run cnnbench with the NULL-terminated arguments; stdout and stderr land in
  * out_text and err_text. Returns the exit code, or 128 + signal. */
 static int run_argv(char **args)
 {
-    const char *out = tmp("stdout.txt"), *err = tmp("stderr.txt");
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(126);
-        execv(exe, args);
-        _exit(127);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
-        return -1;
-    slurp(out, out_text, sizeof out_text);
-    slurp(err, err_text, sizeof err_text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return tu_run_process(exe, args, dir, out_text, sizeof out_text, err_text, sizeof err_text);
 }
 
 /* run("op", "conv2d", ..., NULL) */
@@ -134,12 +107,6 @@ static void expect_npy(const char *out, const char *name, const float *ref, cnn_
                  i < n ? data[i] : 0.0, i < n ? ref[i] : 0.0);
     }
     free(data);
-}
-
-static bool exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
 }
 
 static cnn_ctx *ctx;
@@ -211,7 +178,7 @@ static void test_conv(bool bias)
     } else {
         char p[600];
         snprintf(p, sizeof p, "%s/db.npy", out);
-        TU_CHECK(!exists(p), "conv2d without --bias wrote db.npy");
+        TU_CHECK(!tu_exists(p), "conv2d without --bias wrote db.npy");
     }
     free(x), free(w), free(b), free(dy), free(y), free(dx), free(dw), free(db);
 }
@@ -377,7 +344,7 @@ static void test_help_and_usage(void)
     expect_exit(
         run("op", "maxpool2d", "--backend", "naive", "--x", tmp("x.npy"), "--out", tmp("o"), NULL),
         2, "maxpool2d without --kernel", WORDS("--kernel"));
-    TU_CHECK(!exists(tmp("o")), "a usage error created the output folder");
+    TU_CHECK(!tu_exists(tmp("o")), "a usage error created the output folder");
 }
 
 /* `args` after "op": exit 1 (bad data), stderr holds the words, and the
@@ -397,7 +364,7 @@ static void bad(const char *what, const char *words[], int want, ...)
     args[n++] = (char *)tmp("never");
     args[n] = NULL;
     expect_exit(run_argv(args), want, what, words);
-    TU_CHECK(!exists(tmp("never")), "%s: a failed run created its output folder", what);
+    TU_CHECK(!tu_exists(tmp("never")), "%s: a failed run created its output folder", what);
 }
 
 static void test_bad_data(void)
@@ -495,9 +462,9 @@ static void test_nested_out(void)
                 0, "nested --out", NULL);
     char p[600];
     snprintf(p, sizeof p, "%s/y.npy", out);
-    TU_CHECK(exists(p), "nested --out: %s not written", p);
+    TU_CHECK(tu_exists(p), "nested --out: %s not written", p);
     snprintf(p, sizeof p, "%s/dx.npy", out);
-    TU_CHECK(!exists(p), "dx.npy written without --dy");
+    TU_CHECK(!tu_exists(p), "dx.npy written without --dy");
 }
 
 static void remove_tree(const char *d)

@@ -2,14 +2,12 @@
  * outputs equal the library's for the same model, weights and input (the
  * same code must give the same bits), and every kind of bad input gets the
  * documented exit code, a message with the key words, and no output files. */
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -34,23 +32,6 @@ static const char *tmp(const char *name)
     return p;
 }
 
-static void slurp(const char *path, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return;
-    size_t got = fread(buf, 1, n - 1, f);
-    buf[got] = '\0';
-    fclose(f);
-}
-
-static bool exists(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0;
-}
-
 /* run("run", "--model", ..., NULL): stdout and stderr land in out_text and
  * err_text; returns the exit code, or 128 + signal. */
 static int run(const char *first, ...)
@@ -64,24 +45,7 @@ static int run(const char *first, ...)
         args[n++] = (char *)a;
     va_end(ap);
     args[n] = NULL;
-    char out[512], err[512];
-    snprintf(out, sizeof out, "%s/stdout.txt", dir);
-    snprintf(err, sizeof err, "%s/stderr.txt", dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(126);
-        execv(exe, args);
-        _exit(127);
-    }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid)
-        return -1;
-    slurp(out, out_text, sizeof out_text);
-    slurp(err, err_text, sizeof err_text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return tu_run_process(exe, args, dir, out_text, sizeof out_text, err_text, sizeof err_text);
 }
 
 static void expect_exit(int got, int want, const char *what, const char *words[])
@@ -141,7 +105,7 @@ static void test_run_matches_library(void)
                  "logits.npy differs from the library's logits");
     free(got);
     char text[64], want[64];
-    slurp(tmp("out/loss.txt"), text, sizeof text);
+    tu_slurp(tmp("out/loss.txt"), text, sizeof text);
     snprintf(want, sizeof want, "%.9g\n", loss);
     TU_CHECK(strcmp(text, want) == 0, "loss.txt '%s', library '%s'", text, want);
     for (int t = 0; t < cnn_model_tensor_count(m); t++) {
@@ -164,8 +128,8 @@ static void test_run_matches_library(void)
     expect_exit(run("run", "--model", "fashion_cnn", "--backend", "naive", "--weights", tmp("w"),
                     "--input", tmp("x.npy"), "--out", tmp("out_eval"), NULL),
                 0, "fashion_cnn eval run", NULL);
-    TU_CHECK(exists(tmp("out_eval/logits.npy")) && !exists(tmp("out_eval/loss.txt")) &&
-                 !exists(tmp("out_eval/grad")),
+    TU_CHECK(tu_exists(tmp("out_eval/logits.npy")) && !tu_exists(tmp("out_eval/loss.txt")) &&
+                 !tu_exists(tmp("out_eval/grad")),
              "eval run without labels wrote more than logits");
     free(x);
     cnn_model_destroy(m);
@@ -218,12 +182,12 @@ static void test_bad_runs(void)
     expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--input", tmp("xnan.npy"),
                     "--labels", tmp("y2.npy"), "--out", tmp("bad"), NULL),
                 CLI_EXIT_FAIL, "NaN input", WORDS("logits", "NaN", "nothing was written"));
-    TU_CHECK(!exists(tmp("bad")), "a failed run left %s behind", tmp("bad"));
+    TU_CHECK(!tu_exists(tmp("bad")), "a failed run left %s behind", tmp("bad"));
     /* eval-mode gradients go through batch norm with frozen statistics */
     expect_exit(run("run", "--model", "resnet18", "--backend", "naive", "--classes", "4", "--input",
                     tmp("xr.npy"), "--labels", tmp("y2.npy"), "--out", tmp("evalgrad"), NULL),
                 0, "eval gradients through BN", NULL);
-    TU_CHECK(exists(tmp("evalgrad/grad/layer1.0.bn1.weight.npy")),
+    TU_CHECK(tu_exists(tmp("evalgrad/grad/layer1.0.bn1.weight.npy")),
              "eval-mode run wrote no batch-norm gradient");
 }
 

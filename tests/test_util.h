@@ -75,4 +75,16 @@ double tu_norm2(const float *a, int64_t n);
 double tu_rel_l2(const float *a, const float *ref, int64_t n);
 double tu_max_abs_diff(const float *a, const float *ref, int64_t n);
 
+/* ---- running a program (the CLI tests) ---- */
+
+/* Read a whole small text file into buf (truncated to n - 1 bytes); "" if
+ * it cannot be read. */
+void tu_slurp(const char *path, char *buf, size_t n);
+bool tu_exists(const char *path);
+/* Run exe with the NULL-terminated argv (argv[0] included); its stdout and
+ * stderr pass through files in dir and come back in out and err. Returns the
+ * exit code, 128 + the signal that ended it, or -1 if it could not run. */
+int tu_run_process(const char *exe, char *const *argv, const char *dir, char *out, size_t nout,
+                   char *err, size_t nerr);
+
 #endif
