@@ -38,8 +38,16 @@ endif()
 
 set(CNN_HAVE_ONEDNN OFF)
 if(CNN_WITH_ONEDNN)
-  find_package(dnnl CONFIG QUIET)
-  if(dnnl_FOUND)
+  # Debian's libdnnl-dev is built with the OpenCL GPU runtime, and its CMake
+  # config calls find_package(OpenCL REQUIRED): without the OpenCL headers and
+  # loader that is a hard configure error, so look for them first.
+  find_package(OpenCL QUIET)
+  if(OpenCL_FOUND)
+    find_package(dnnl CONFIG QUIET)
+  endif()
+  if(NOT OpenCL_FOUND)
+    list(APPEND CNN_LEFT_OUT "onednn (libdnnl-dev's CMake config needs OpenCL: apt-get install ocl-icd-opencl-dev opencl-c-headers)")
+  elseif(dnnl_FOUND)
     set(CNN_HAVE_ONEDNN ON)
   else()
     list(APPEND CNN_LEFT_OUT "onednn (oneDNN not found: apt-get install libdnnl-dev)")
