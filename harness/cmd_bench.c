@@ -21,19 +21,9 @@
 
 static int check_backends(const cli_cmd *cmd, const char *list, bench_run *run)
 {
-    char valid[1024], name[64];
-    cnn_backend_names(valid, sizeof valid);
-    for (const char *p = list; cli_next_item(&p, name, sizeof name);) {
-        const cnn_backend *be = cnn_backend_find(name);
-        if (!be)
-            return cli_usage_error(cmd, "unknown backend '%s' in --backends; valid backends: %s",
-                                   name, valid);
-        if (run->nbackends == BENCH_MAX_BACKENDS)
-            return cli_usage_error(cmd, "at most %d backends in one run", BENCH_MAX_BACKENDS);
-        run->backends[run->nbackends++] = be;
-    }
-    if (!run->nbackends)
-        return cli_usage_error(cmd, "--backends names no backend");
+    if (cnn_backend_list_parse(list, NULL, BENCH_MAX_BACKENDS, run->backends, &run->nbackends) !=
+        CNN_OK)
+        return cli_usage_error(cmd, "--backends: %s", cnn_last_error());
     return -1;
 }
 

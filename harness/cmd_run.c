@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "atomic_file.h"
 #include "cli.h"
 #include "commands.h"
 #include "model.h"
@@ -23,31 +24,31 @@ typedef struct run_args {
     bool progress;
 } run_args;
 
-/* Every backend named in the list and in the overrides exists. */
+/* The backend list parses and every backend the overrides name exists;
+ * cnn_model_bind checks the rest of the overrides. */
 static int check_backends(const cli_cmd *cmd, const run_args *a)
 {
-    char buf[1024], names[512];
-    cnn_backend_names(names, sizeof names);
-    for (int pass = 0; pass < 2; pass++) {
-        const char *src = pass == 0 ? a->backends : a->overrides;
-        if (!src)
-            continue;
-        snprintf(buf, sizeof buf, "%s", src);
-        char *save = NULL;
-        for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-            char *name = pass == 0 ? tok : strchr(tok, '=');
-            if (!name)
-                return cli_usage_error(cmd, "--override '%s' is not LAYER_GLOB=BACKEND", tok);
-            name += pass == 1;
-            while (*name == ' ')
-                name++;
-            char *end = name + strlen(name);
-            while (end > name && end[-1] == ' ')
-                *--end = '\0';
-            if (*name && !cnn_backend_find(name))
-                return cli_usage_error(cmd, "unknown backend '%s'; valid backends: %s", name,
-                                       names);
-        }
+    const cnn_backend *list[CNN_BACKEND_LIST_MAX], *be;
+    int n;
+    if (cnn_backend_list_parse(a->backends, NULL, CNN_BACKEND_LIST_MAX, list, &n) != CNN_OK)
+        return cli_usage_error(cmd, "--backend: %s", cnn_last_error());
+    if (!a->overrides)
+        return -1;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", a->overrides);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *name = strchr(tok, '=');
+        if (!name)
+            return cli_usage_error(cmd, "--override '%s' is not LAYER_GLOB=BACKEND", tok);
+        name++;
+        while (*name == ' ')
+            name++;
+        char *end = name + strlen(name);
+        while (end > name && end[-1] == ' ')
+            *--end = '\0';
+        if (*name && cnn_backend_resolve(name, NULL, &be) != CNN_OK)
+            return cli_usage_error(cmd, "--override '%s': %s", tok, cnn_last_error());
     }
     return -1;
 }
@@ -147,19 +148,14 @@ static cnn_status write_plan(cnn_model *m, const char *out)
 
 static cnn_status write_loss(const char *out, float loss)
 {
-    char path[4096], tmp[4200];
+    char path[4096];
     snprintf(path, sizeof path, "%s/loss.txt", out);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return cnn_fail(CNN_ERR_IO, "cannot write %s", tmp);
-    int ok = fprintf(f, "%.9g\n", loss) > 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return cnn_fail(CNN_ERR_IO, "cannot write %s", path);
-    }
-    return CNN_OK;
+    cnn_atomic_file af;
+    cnn_status st = cnn_atomic_open(&af, path);
+    if (st != CNN_OK)
+        return st;
+    fprintf(af.f, "%.9g\n", loss);
+    return cnn_atomic_commit(&af);
 }
 
 /* Read x.npy and build the model for its shape: batch from dimension 0,

@@ -29,21 +29,20 @@ static int check_list(const cli_cmd *cmd, const char *opt, const char *list, con
     return -1;
 }
 
+/* The backends of --backends (by default every one but the reference
+ * itself), in the registry's order. */
 static int select_backends(const cli_cmd *cmd, const char *list, verify_run *run)
 {
-    char valid[1024];
-    cnn_backend_names(valid, sizeof valid);
-    if (list) {
-        int rc = check_list(cmd, "backends", list, valid);
-        if (rc >= 0)
-            return rc;
-    }
+    const cnn_backend *asked[VERIFY_MAX_BACKENDS];
+    int n = 0;
+    if (list && cnn_backend_list_parse(list, NULL, VERIFY_MAX_BACKENDS, asked, &n) != CNN_OK)
+        return cli_usage_error(cmd, "--backends: %s", cnn_last_error());
     for (int i = 0; i < cnn_backend_count(); i++) {
         const cnn_backend *be = cnn_backend_at(i);
-        /* by default every backend but the reference itself */
-        if (list ? !cli_in_list(list, be->name) : !strcmp(be->name, "naive"))
-            continue;
-        if (run->nbackends < VERIFY_MAX_BACKENDS)
+        bool want = !list && strcmp(be->name, "naive") != 0;
+        for (int k = 0; k < n; k++)
+            want |= asked[k] == be;
+        if (want && run->nbackends < VERIFY_MAX_BACKENDS)
             run->backends[run->nbackends++] = be;
     }
     return -1;

@@ -1,13 +1,11 @@
 #include "machine.h"
 
-#include <errno.h>
-#include <stdbool.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "atomic_file.h"
 
 #ifndef CNN_GIT_COMMIT
 #define CNN_GIT_COMMIT "unknown"
@@ -72,22 +70,11 @@ static void put_json_string(FILE *f, const char *s)
 cnn_status machine_write_json(const char *path, const machine_info *m, const char *command,
                               const char *extra_members)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmpXXXXXX", path) >= (int)sizeof tmp)
-        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: path too long", path);
-    int fd = mkstemp(tmp);
-    /* mkstemp makes the file 0600; a result is meant to be read by others */
-    if (fd >= 0)
-        fchmod(fd, 0644);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(tmp);
-        }
-        return cnn_fail(CNN_ERR_IO, "%s: cannot create: %s", path, strerror(e));
-    }
+    cnn_atomic_file af;
+    cnn_status st = cnn_atomic_open(&af, path);
+    if (st != CNN_OK)
+        return st;
+    FILE *f = af.f;
     char when[32];
     time_t t = time(NULL);
     struct tm tm;
@@ -109,12 +96,5 @@ cnn_status machine_write_json(const char *path, const machine_info *m, const cha
     if (extra_members && *extra_members)
         fprintf(f, ",\n  %s", extra_members);
     fprintf(f, "\n}\n");
-    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return cnn_fail(CNN_ERR_IO, "%s: cannot write: %s", path, strerror(e));
-    }
-    return CNN_OK;
+    return cnn_atomic_commit(&af);
 }

@@ -6,12 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "atomic_file.h"
 
 struct report_csv {
-    FILE *f;
-    char path[4096];
-    char tmp[4096];
+    cnn_atomic_file af;
 };
 
 cnn_status report_csv_open(const char *path, const char *header, report_csv **out)
@@ -20,25 +19,12 @@ cnn_status report_csv_open(const char *path, const char *header, report_csv **ou
     report_csv *c = calloc(1, sizeof *c);
     if (!c)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "%s: no memory", path);
-    if (snprintf(c->path, sizeof c->path, "%s", path) >= (int)sizeof c->path ||
-        snprintf(c->tmp, sizeof c->tmp, "%s.tmpXXXXXX", path) >= (int)sizeof c->tmp) {
+    cnn_status st = cnn_atomic_open(&c->af, path);
+    if (st != CNN_OK) {
         free(c);
-        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: path too long", path);
+        return st;
     }
-    int fd = mkstemp(c->tmp);
-    /* mkstemp makes the file 0600; a result is meant to be read by others */
-    if (fd >= 0)
-        fchmod(fd, 0644);
-    if (fd < 0 || !(c->f = fdopen(fd, "w"))) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-            unlink(c->tmp);
-        }
-        free(c);
-        return cnn_fail(CNN_ERR_IO, "%s: cannot create: %s", path, strerror(e));
-    }
-    fprintf(c->f, "%s\n", header);
+    fprintf(c->af.f, "%s\n", header);
     *out = c;
     return CNN_OK;
 }
@@ -60,13 +46,14 @@ static void put_field(FILE *f, const char *s)
 
 cnn_status report_csv_row(report_csv *csv, int n, const char *const *fields)
 {
+    FILE *f = csv->af.f;
     for (int i = 0; i < n; i++) {
         if (i)
-            fputc(',', csv->f);
-        put_field(csv->f, fields[i] ? fields[i] : "");
+            fputc(',', f);
+        put_field(f, fields[i] ? fields[i] : "");
     }
-    if (fputc('\n', csv->f) == EOF)
-        return cnn_fail(CNN_ERR_IO, "%s: write failed: %s", csv->path, strerror(errno));
+    if (fputc('\n', f) == EOF)
+        return cnn_fail(CNN_ERR_IO, "%s: write failed: %s", csv->af.path, strerror(errno));
     return CNN_OK;
 }
 
@@ -75,20 +62,10 @@ cnn_status report_csv_close(report_csv *csv, bool commit)
     if (!csv)
         return CNN_OK;
     cnn_status st = CNN_OK;
-    bool ok = fflush(csv->f) == 0 && fsync(fileno(csv->f)) == 0;
-    int e = errno;
-    if (fclose(csv->f) != 0 && ok) {
-        ok = false;
-        e = errno;
-    }
-    if (commit && ok && rename(csv->tmp, csv->path) != 0) {
-        ok = false;
-        e = errno;
-    }
-    if (!commit || !ok)
-        unlink(csv->tmp);
-    if (commit && !ok)
-        st = cnn_fail(CNN_ERR_IO, "%s: cannot write: %s", csv->path, strerror(e));
+    if (commit)
+        st = cnn_atomic_commit(&csv->af);
+    else
+        cnn_atomic_abort(&csv->af);
     free(csv);
     return st;
 }

@@ -2,14 +2,14 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+
+#include "atomic_file.h"
 
 static const char magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
@@ -536,17 +536,6 @@ static size_t format_header(char *buf, size_t n, cnn_dtype t, const cnn_shape *s
     return total;
 }
 
-/* Make the rename durable too; a failure here loses nothing already
- * written, so it is not reported. */
-static void sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
 cnn_status cnn_npy_write(const char *path, cnn_dtype dtype, const cnn_shape *shape,
                          const void *data)
 {
@@ -572,63 +561,13 @@ cnn_status cnn_npy_write(const char *path, cnn_dtype dtype, const cnn_shape *sha
     if (!hbytes)
         return cnn_fail(CNN_ERR_INVALID_ARG, "%s: header too long", path);
 
-    /* The temporary file sits next to the target so that rename() is atomic
-     * (same file system). */
-    size_t plen = strlen(path);
-    const char *slash = strrchr(path, '/');
-    size_t dlen = slash ? (size_t)(slash - path) + 1 : 0;
-    char *tmp = malloc(plen + 16);
-    char *dir = malloc(dlen + 2);
-    if (!tmp || !dir) {
-        free(tmp);
-        free(dir);
-        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "%s: no memory for a file name", path);
-    }
-    memcpy(dir, path, dlen);
-    strcpy(dir + dlen, dlen ? "" : ".");
-    memcpy(tmp, path, dlen);
-    snprintf(tmp + dlen, plen + 16 - dlen, ".%s.XXXXXX", path + dlen);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = cnn_fail(CNN_ERR_IO, "%s: cannot create a temporary file in '%s': %s", path, dir,
-                      strerror(errno));
-        free(tmp);
-        free(dir);
+    cnn_atomic_file af;
+    st = cnn_atomic_open(&af, path);
+    if (st != CNN_OK)
         return st;
-    }
-    /* mkstemp makes the file 0600; results are meant to be shared like any
-     * file np.save writes. The umask cannot be read without changing it (a
-     * race with other threads), so use the common default. */
-    fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        st = io_error(path, "cannot open the temporary file", errno);
-        close(fd);
-        goto fail;
-    }
-    if (fwrite(head, 1, hbytes, f) != hbytes || (bytes && fwrite(data, 1, bytes, f) != bytes) ||
-        fflush(f) != 0 || fsync(fileno(f)) != 0) {
+    if (fwrite(head, 1, hbytes, af.f) != hbytes || (bytes && fwrite(data, 1, bytes, af.f) != bytes))
         st = io_error(path, "cannot write", errno);
-        fclose(f);
-        goto fail;
-    }
-    if (fclose(f) != 0) {
-        st = io_error(path, "cannot write", errno);
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        st = io_error(path, "cannot rename the temporary file into place", errno);
-        goto fail;
-    }
-    sync_dir(dir);
-    free(tmp);
-    free(dir);
-    return CNN_OK;
-fail:
-    unlink(tmp);
-    free(tmp);
-    free(dir);
-    return st;
+    return cnn_atomic_finish(&af, st);
 }
 
 cnn_status cnn_npy_write_f32(const char *path, const cnn_shape *shape, const float *data)

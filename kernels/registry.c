@@ -1,5 +1,7 @@
 #include "registry.h"
 
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,12 +47,26 @@ const cnn_backend *cnn_backend_at(int i)
     return i >= 0 && i < cnn_backend_count() ? table[i] : NULL;
 }
 
-const cnn_backend *cnn_backend_find(const char *name)
+static bool named(const cnn_backend *be, const char *name, size_t len)
 {
+    return strlen(be->name) == len && strncmp(be->name, name, len) == 0;
+}
+
+/* The backend called name[0..len), the tables of `extra` first. */
+static const cnn_backend *lookup(const char *name, size_t len, const cnn_backend *const *extra)
+{
+    for (const cnn_backend *const *t = extra; t && *t; t++)
+        if (named(*t, name, len))
+            return *t;
     for (int i = 0; i < cnn_backend_count(); i++)
-        if (strcmp(table[i]->name, name) == 0)
+        if (named(table[i], name, len))
             return table[i];
     return NULL;
+}
+
+const cnn_backend *cnn_backend_find(const char *name)
+{
+    return lookup(name, strlen(name), NULL);
 }
 
 char *cnn_backend_names(char *buf, size_t n)
@@ -65,4 +81,72 @@ char *cnn_backend_names(char *buf, size_t n)
         used += (size_t)w;
     }
     return buf;
+}
+
+/* ---- backend lists ---------------------------------------------------- */
+
+static cnn_status unknown(const char *name, size_t len, const cnn_backend *const *extra)
+{
+    char names[512];
+    cnn_backend_names(names, sizeof names);
+    for (const cnn_backend *const *t = extra; t && *t; t++) {
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, ", %s", (*t)->name);
+    }
+    return cnn_fail(CNN_ERR_INVALID_ARG, "unknown backend '%.*s'; valid backends: %s", (int)len,
+                    name, names);
+}
+
+cnn_status cnn_backend_resolve(const char *name, const cnn_backend *const *extra,
+                               const cnn_backend **out)
+{
+    *out = lookup(name, strlen(name), extra);
+    return *out ? CNN_OK : unknown(name, strlen(name), extra);
+}
+
+static cnn_status parse_list(const char *list, const cnn_backend *const *extra, int max,
+                             const cnn_backend **out, int *n)
+{
+    const char *p = list ? list : "";
+    while (isspace((unsigned char)*p))
+        p++;
+    if (!*p) {
+        char names[512];
+        return cnn_fail(CNN_ERR_INVALID_ARG, "the backend list is empty; give one or more of: %s",
+                        cnn_backend_names(names, sizeof names));
+    }
+    for (int item = 1;; item++) {
+        const char *end = strchr(p, ','), *stop = end ? end : p + strlen(p);
+        while (p < stop && isspace((unsigned char)*p))
+            p++;
+        while (stop > p && isspace((unsigned char)stop[-1]))
+            stop--;
+        size_t len = (size_t)(stop - p);
+        if (!len)
+            return cnn_fail(CNN_ERR_INVALID_ARG, "backend list '%s': item %d is empty", list, item);
+        const cnn_backend *be = lookup(p, len, extra);
+        if (!be)
+            return unknown(p, len, extra);
+        for (int i = 0; i < *n; i++)
+            if (out[i] == be)
+                return cnn_fail(CNN_ERR_INVALID_ARG, "backend list '%s': %s is given twice", list,
+                                be->name);
+        if (*n == max)
+            return cnn_fail(CNN_ERR_INVALID_ARG, "backend list '%s': more than %d backends", list,
+                            max);
+        out[(*n)++] = be;
+        if (!end)
+            return CNN_OK;
+        p = end + 1;
+    }
+}
+
+cnn_status cnn_backend_list_parse(const char *list, const cnn_backend *const *extra, int max,
+                                  const cnn_backend **out, int *n)
+{
+    *n = 0;
+    cnn_status st = parse_list(list, extra, max, out, n);
+    if (st != CNN_OK)
+        *n = 0;
+    return st;
 }

@@ -17,6 +17,27 @@ const cnn_backend *cnn_backend_find(const char *name);
 /* Comma-separated list of every name, for error messages; returns buf. */
 char *cnn_backend_names(char *buf, size_t n);
 
+/* ---- backend lists: "winograd,im2col", as --backend(s) gives them ---- */
+
+/* The most names a list may hold (callers may allow fewer). */
+#define CNN_BACKEND_LIST_MAX 16
+
+/* The backend called `name`: the tables of `extra` (NULL-terminated, or
+ * NULL for none: tests, backends built outside this tree) first, then the
+ * registry. Otherwise CNN_ERR_INVALID_ARG "unknown backend 'NAME'; valid
+ * backends: ..." listing them all. */
+cnn_status cnn_backend_resolve(const char *name, const cnn_backend *const *extra,
+                               const cnn_backend **out);
+
+/* Parse a comma-separated list of backend names (looked up as by
+ * cnn_backend_resolve) into out[0..*n), in the order given; white space
+ * around a name is ignored. Errors are CNN_ERR_INVALID_ARG naming the list
+ * and the problem: no name at all, an empty item (",," or a comma at an
+ * end), an unknown name (listing the valid ones), a name given twice, more
+ * than `max` names. On an error *n is 0. */
+cnn_status cnn_backend_list_parse(const char *list, const cnn_backend *const *extra, int max,
+                                  const cnn_backend **out, int *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -203,23 +203,9 @@ static char *trim(char *s)
     return s;
 }
 
-/* The context index for backend `name`, creating it on first use. */
-static const cnn_backend *find_backend(const cnn_model *m, const char *name)
+/* The context index for backend `be`, creating it on first use. */
+static cnn_status ctx_for(cnn_model *m, const cnn_backend *be, int *out)
 {
-    for (const cnn_backend *const *t = m->opts.extra_backends; t && *t; t++)
-        if (strcmp((*t)->name, name) == 0)
-            return *t;
-    return cnn_backend_find(name);
-}
-
-static cnn_status ctx_for(cnn_model *m, const char *name, const char *what, int *out)
-{
-    const cnn_backend *be = find_backend(m, name);
-    if (!be) {
-        char names[256];
-        return cnn_fail(CNN_ERR_INVALID_ARG, "unknown backend '%s'%s; valid backends: %s", name,
-                        what, cnn_backend_names(names, sizeof names));
-    }
     for (int i = 0; i < m->nctx; i++)
         if (m->ctx[i]->backend == be) {
             *out = i;
@@ -241,27 +227,26 @@ static cnn_status ctx_for(cnn_model *m, const char *name, const char *what, int 
     return CNN_OK;
 }
 
+/* The context index for the backend called `name` (the run's extra tables
+ * first, then the registry). */
+static cnn_status ctx_named(cnn_model *m, const char *name, int *out)
+{
+    const cnn_backend *be = NULL;
+    cnn_status st = cnn_backend_resolve(name, m->opts.extra_backends, &be);
+    return st == CNN_OK ? ctx_for(m, be, out) : st;
+}
+
 static cnn_status parse_backends(cnn_model *m)
 {
-    char *save = NULL;
-    for (char *tok = strtok_r(m->backends_str, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *name = trim(tok);
-        if (!*name)
-            continue;
-        int idx;
-        cnn_status st = ctx_for(m, name, "", &idx);
-        if (st != CNN_OK)
-            return st;
-        bool dup = false;
-        for (int i = 0; i < m->nlist; i++)
-            dup |= m->list[i] == idx;
-        if (!dup)
-            m->list[m->nlist++] = idx;
+    const cnn_backend *be[CNN_MAX_CTX];
+    int n = 0;
+    cnn_status st =
+        cnn_backend_list_parse(m->backends_str, m->opts.extra_backends, CNN_MAX_CTX, be, &n);
+    for (int i = 0; i < n && st == CNN_OK; i++) {
+        st = ctx_for(m, be[i], &m->list[i]);
+        m->nlist += st == CNN_OK;
     }
-    if (m->nlist == 0)
-        return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: the backend list names no backend",
-                        m->desc->name);
-    return CNN_OK;
+    return st;
 }
 
 static cnn_status parse_overrides(cnn_model *m)
@@ -287,11 +272,12 @@ static cnn_status parse_overrides(cnn_model *m)
         if (!*glob || !*name)
             return cnn_fail(CNN_ERR_INVALID_ARG, "override '%s=%s' has an empty side", glob, name);
         int idx;
-        char what[128];
-        snprintf(what, sizeof what, " in override '%s=%s'", glob, name);
-        cnn_status st = ctx_for(m, name, what, &idx);
-        if (st != CNN_OK)
-            return st;
+        cnn_status st = ctx_named(m, name, &idx);
+        if (st != CNN_OK) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", cnn_last_error());
+            return cnn_fail(st, "override '%s=%s': %s", glob, name, why);
+        }
         bool matches = false;
         for (int i = 0; i < m->net.nnodes && !matches; i++)
             matches = fnmatch(glob, m->net.nodes[i].name, 0) == 0;
@@ -383,7 +369,7 @@ cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts)
     if (st == CNN_OK)
         st = parse_overrides(m);
     if (st == CNN_OK && m->ctx[0]->backend->device == CNN_DEVICE_HOST)
-        st = ctx_for(m, "naive", "", &m->naive_ctx);
+        st = ctx_named(m, "naive", &m->naive_ctx);
     if (st != CNN_OK)
         return st;
 

@@ -1,13 +1,19 @@
 /* The .npy reader and writer: byte-exact headers as numpy writes them, round
  * trips for every dtype and rank, every malformed file rejected with a reason
- * that names the file, and writes that are atomic. */
+ * that names the file, and writes that are atomic. Then the one atomic file
+ * writer behind them and behind the CSV and JSON results: a commit puts the
+ * whole file in place, an abort or a failure leaves the old file as it was
+ * and no temporary file behind, and every error names the file. */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
+#include "machine.h"
 #include "npy.h"
+#include "report.h"
 #include "test_util.h"
 
 static char dir[256];
@@ -411,6 +417,159 @@ static void test_atomic_write(void)
     TU_CHECK(count_temp_files(dir) == 0, "temporary files left behind");
 }
 
+/* ---- the one atomic writer (atomic_file.h) and the result writers on it - */
+
+/* The whole file, or "<missing>". */
+static const char *contents(const char *path)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "<missing>");
+    if (tu_exists(path))
+        tu_slurp(path, buf, sizeof buf);
+    return buf;
+}
+
+static cnn_status write_text(const char *path, const char *text)
+{
+    cnn_atomic_file af;
+    cnn_status st = cnn_atomic_open(&af, path);
+    if (st != CNN_OK)
+        return st;
+    fputs(text, af.f);
+    return cnn_atomic_commit(&af);
+}
+
+static void test_writer_commit(void)
+{
+    const char *p = path_of("a.txt");
+    cnn_atomic_file af;
+    TU_EXPECT_OK(cnn_atomic_open(&af, p));
+    TU_CHECK(af.f != NULL, "open gave no stream");
+    fputs("first line\nsecond line\n", af.f);
+    /* Until the commit the data sits in a temporary file, not the target. */
+    TU_CHECK(!tu_exists(p), "the target exists before the commit");
+    TU_CHECK(count_temp_files(dir) == 1, "%d temporary files while writing, expected 1",
+             count_temp_files(dir));
+    TU_EXPECT_OK(cnn_atomic_commit(&af));
+    TU_CHECK(af.f == NULL && af.tmp == NULL && af.path == NULL, "commit did not release af");
+    TU_CHECK(!strcmp(contents(p), "first line\nsecond line\n"), "committed file holds '%s'",
+             contents(p));
+    struct stat sb;
+    TU_CHECK(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0644, "committed file is not 0644");
+    TU_CHECK(count_temp_files(dir) == 0, "a commit left its temporary file behind");
+}
+
+static void test_writer_replace_and_abort(void)
+{
+    const char *p = path_of("r.txt");
+    char longer[2048];
+    memset(longer, 'x', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    TU_EXPECT_OK(write_text(p, longer));
+
+    /* A reader that opened the old file keeps reading the old file: the new
+     * one replaces it by rename, not by rewriting it in place. */
+    FILE *reader = fopen(p, "rb");
+    TU_EXPECT_OK(write_text(p, "short\n"));
+    TU_CHECK(!strcmp(contents(p), "short\n"), "the replaced file holds '%.20s...', not 'short'",
+             contents(p));
+    struct stat sb;
+    TU_CHECK(stat(p, &sb) == 0 && sb.st_size == 6, "the replaced file has %lld bytes, expected 6",
+             (long long)sb.st_size);
+    char old[16] = "";
+    TU_CHECK(reader && fread(old, 1, 5, reader) == 5 && !strncmp(old, "xxxxx", 5),
+             "a reader of the old file saw '%s'", old);
+    if (reader)
+        fclose(reader);
+
+    cnn_atomic_file af;
+    TU_EXPECT_OK(cnn_atomic_open(&af, p));
+    fputs("half-written", af.f);
+    cnn_atomic_abort(&af);
+    TU_CHECK(af.f == NULL && af.tmp == NULL, "abort did not release af");
+    TU_CHECK(!strcmp(contents(p), "short\n"), "abort changed the old file to '%s'", contents(p));
+    TU_CHECK(count_temp_files(dir) == 0, "an abort left its temporary file behind");
+    cnn_atomic_abort(&af); /* released: a no-op */
+
+    /* finish: OK commits; anything else aborts and keeps the caller's reason. */
+    TU_EXPECT_OK(cnn_atomic_open(&af, p));
+    fputs("not kept\n", af.f);
+    cnn_fail(CNN_ERR_INVALID_ARG, "the caller's reason");
+    cnn_status st = cnn_atomic_finish(&af, CNN_ERR_INVALID_ARG);
+    TU_CHECK(st == CNN_ERR_INVALID_ARG && !strcmp(cnn_last_error(), "the caller's reason"),
+             "finish on a failure returned %s '%s'", cnn_status_str(st), cnn_last_error());
+    TU_CHECK(!strcmp(contents(p), "short\n"), "a failed finish changed the file to '%s'",
+             contents(p));
+    TU_EXPECT_OK(cnn_atomic_open(&af, p));
+    fputs("kept\n", af.f);
+    TU_EXPECT_OK(cnn_atomic_finish(&af, CNN_OK));
+    TU_CHECK(!strcmp(contents(p), "kept\n"), "finish on OK left '%s'", contents(p));
+    TU_CHECK(count_temp_files(dir) == 0, "finish left a temporary file behind");
+}
+
+static void test_writer_failures(void)
+{
+    cnn_atomic_file af;
+    const char *p = path_of("no_such_dir/x.txt");
+    expect_fail(cnn_atomic_open(&af, p), CNN_ERR_IO, p, "No such file", "missing folder");
+    TU_CHECK(af.f == NULL && af.tmp == NULL, "a failed open left af set");
+    /* a failed open leaves af zeroed: abort and finish are harmless */
+    cnn_atomic_abort(&af);
+    TU_CHECK(cnn_atomic_finish(&af, CNN_ERR_IO) == CNN_ERR_IO, "finish changed the status");
+
+    /* A folder that is a regular file. */
+    TU_EXPECT_OK(write_text(path_of("plain"), "not a folder\n"));
+    p = path_of("plain/x.txt");
+    expect_fail(cnn_atomic_open(&af, p), CNN_ERR_IO, p, "Not a directory", "file as folder");
+
+    /* A folder without write permission (root writes anyway: not checked). */
+    const char *ro = path_of("ro");
+    mkdir(ro, 0755);
+    chmod(ro, 0555);
+    if (access(ro, W_OK) != 0) {
+        p = path_of("ro/x.txt");
+        expect_fail(cnn_atomic_open(&af, p), CNN_ERR_IO, p, "Permission denied",
+                    "read-only folder");
+    } else {
+        printf("  (running as root: the read-only folder check is skipped)\n");
+    }
+    chmod(ro, 0755);
+    rmdir(ro);
+
+    expect_fail(cnn_atomic_open(&af, ""), CNN_ERR_INVALID_ARG, "", "empty file name", "empty");
+    TU_CHECK(cnn_atomic_commit(&af) != CNN_OK, "a commit without an open file succeeded");
+}
+
+/* The CSV and JSON result writers go through the same writer. */
+static void test_result_writers(void)
+{
+    const char *p = path_of("r.csv");
+    report_csv *csv = NULL;
+    TU_EXPECT_OK(report_csv_open(p, "a,b", &csv));
+    const char *row[2] = {"1", "x,y"};
+    TU_EXPECT_OK(report_csv_row(csv, 2, row));
+    TU_CHECK(!tu_exists(p), "the CSV exists before it is closed");
+    TU_EXPECT_OK(report_csv_close(csv, true));
+    TU_CHECK(!strcmp(contents(p), "a,b\n1,\"x,y\"\n"), "CSV holds '%s'", contents(p));
+    TU_EXPECT_OK(report_csv_open(p, "c", &csv));
+    TU_EXPECT_OK(report_csv_close(csv, false));
+    TU_CHECK(!strcmp(contents(p), "a,b\n1,\"x,y\"\n"), "a discarded CSV changed the file");
+    const char *bad = path_of("no_such_dir/r.csv");
+    expect_fail(report_csv_open(bad, "a", &csv), CNN_ERR_IO, bad, "No such file", "CSV folder");
+    TU_CHECK(csv == NULL, "a failed CSV open returned a handle");
+
+    machine_info m;
+    machine_read(&m);
+    p = path_of("meta.json");
+    TU_EXPECT_OK(machine_write_json(p, &m, "test", "\"threads\": 2"));
+    const char *j = contents(p);
+    TU_CHECK(j[0] == '{' && strstr(j, "\"threads\": 2\n}\n"), "meta.json holds '%s'", j);
+    bad = path_of("no_such_dir/meta.json");
+    expect_fail(machine_write_json(bad, &m, "test", NULL), CNN_ERR_IO, bad, "No such file",
+                "JSON folder");
+    TU_CHECK(count_temp_files(dir) == 0, "the result writers left temporary files behind");
+}
+
 static void remove_tree(const char *d)
 {
     DIR *dp = opendir(d);
@@ -442,6 +601,10 @@ int main(void)
     test_bad_files();
     test_labels();
     test_atomic_write();
+    test_writer_commit();
+    test_writer_replace_and_abort();
+    test_writer_failures();
+    test_result_writers();
     remove_tree(dir);
     return tu_finish("test_npy");
 }
