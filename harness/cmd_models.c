@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "model.h"
+#include "units.h"
 
 static void print_catalogue(void)
 {
@@ -27,25 +28,47 @@ static void print_catalogue(void)
            "nominal\nper-element counts for the rest (kernels/ops.c).\n");
 }
 
+/* The shape of a layer's first input, and how many more it takes (concat,
+ * add). */
+static char *input_str(const cnn_model *m, const cnn_layer_info *li, char *buf, size_t n)
+{
+    cnn_shape in = cnn_model_input_shape(m);
+    if (li->nin > 0 && li->in[0] >= 0) {
+        cnn_layer_info src;
+        if (cnn_model_layer(m, li->in[0], &src) == CNN_OK)
+            in = src.y;
+    }
+    char s[64];
+    cnn_shape_str(&in, s, sizeof s);
+    if (li->nin > 1)
+        snprintf(buf, n, "%s +%d", s, li->nin - 1);
+    else
+        snprintf(buf, n, "%s", s);
+    return buf;
+}
+
 static void print_layers(const cnn_model *m)
 {
     cnn_shape in = cnn_model_input_shape(m);
-    char s[64];
+    char s[64], u[32];
     printf("model %s, input %s, %d layers\n\n", cnn_model_name(m), cnn_shape_str(&in, s, sizeof s),
            cnn_model_layer_count(m));
-    printf("%4s  %-28s %-18s %-16s %12s %14s  %s\n", "#", "layer", "op", "output", "parameters",
-           "FLOPs", "descriptor");
+    printf("%4s  %-28s %-18s %-20s %-16s %12s %12s  %s\n", "#", "layer", "op", "input", "output",
+           "parameters", "FLOPs", "descriptor");
     for (int i = 0; i < cnn_model_layer_count(m); i++) {
         cnn_layer_info li;
         if (cnn_model_layer(m, i, &li) != CNN_OK)
             continue;
-        char desc[256];
-        printf("%4d  %-28s %-18s %-16s %12lld %14.0f  %s\n", i, li.name, cnn_op_name(li.op),
-               cnn_shape_str(&li.y, s, sizeof s), (long long)li.params, li.flops,
+        char desc[256], ins[80];
+        printf("%4d  %-28s %-18s %-20s %-16s %12lld %12s  %s\n", i, li.name, cnn_op_name(li.op),
+               input_str(m, &li, ins, sizeof ins), cnn_shape_str(&li.y, s, sizeof s),
+               (long long)li.params, units_si(li.flops, "FLOP", u, sizeof u),
                cnn_op_str(li.op, desc, sizeof desc));
     }
-    printf("\ntotal: %lld parameters, %.0f FLOPs (%.3f GFLOP) forward\n",
-           (long long)cnn_model_param_count(m), cnn_model_flops(m), cnn_model_flops(m) * 1e-9);
+    printf("\ntotal: %lld parameters, %s forward (%.0f FLOPs); an input '+N' takes N more "
+           "inputs\n",
+           (long long)cnn_model_param_count(m), units_si(cnn_model_flops(m), "FLOP", u, sizeof u),
+           cnn_model_flops(m));
 }
 
 int cmd_models(int argc, char **argv)

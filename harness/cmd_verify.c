@@ -59,8 +59,9 @@ int cmd_verify(int argc, char **argv)
          false, false},
         {"ops", CLI_STRING, &ops, "LIST", "operations to check (default: all): " OP_NAMES, false,
          false},
-        {"shapes", CLI_STRING, &shapes, "SET", "edge, quick, models or all (default all)", false,
-         false},
+        {"shapes", CLI_STRING, &shapes, "LIST",
+         "edge, quick, models, all or a model's layers (vgg16), comma-separated (default all)",
+         false, false},
         {"models", CLI_STRING_OPT, &models, "[LIST]",
          "check whole models instead of single ops (default list: all six)", false, false},
         {"batch", CLI_INT, &batch, "N", "batch size for --models (default 2)", false, false},
@@ -91,7 +92,7 @@ int cmd_verify(int argc, char **argv)
         return rc;
     if (ops && (rc = check_list(&cmd, "ops", ops, OP_NAMES)) >= 0)
         return rc;
-    if ((rc = cli_check_choice(&cmd, "shapes", shapes, "edge,quick,models,all")) >= 0)
+    if ((rc = verify_shapes_check(&cmd, shapes)) >= 0)
         return rc;
     if (batch < 1)
         return cli_usage_error(&cmd, "--batch must be >= 1, got %d", batch);

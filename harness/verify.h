@@ -83,8 +83,13 @@ cnn_status vcase_reference(vcase *c, cnn_ctx *naive);
 double verify_tolerance(const char *backend, const char *algorithm, const cnn_op *op, cnn_pass pass,
                         vt tensor);
 
-/* The shape sweeps. `which` is "edge", "models", "quick" or "all". Returns
- * a malloc'd array of initialised ops (count in *n). */
+/* The shape sweeps. `which` is a comma-separated list of "edge", "models",
+ * "quick", "all" and model names (that model's distinct layers). Returns a
+ * malloc'd array of initialised ops, each distinct shape once (count in
+ * *n). */
 cnn_status verify_shapes(const char *which, cnn_op **ops, int *n);
+/* Validate a --shapes list; returns -1 when valid, else the usage exit code. */
+struct cli_cmd;
+int verify_shapes_check(const struct cli_cmd *cmd, const char *list);
 
 #endif

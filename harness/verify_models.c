@@ -24,13 +24,15 @@ static int sweep_batch(const cnn_model_desc *d)
 #define CHEAP_FLOPS 2e7
 #define CHEAP_PER_MODEL 4
 
-cnn_status verify_model_layer_ops(bool cheap, cnn_op **ops, int *n)
+cnn_status verify_model_layer_ops(bool cheap, const char *only, cnn_op **ops, int *n)
 {
     cnn_op *list = NULL;
     int count = 0, cap = 0;
     cnn_status st = CNN_OK;
     for (int i = 0; i < cnn_model_count() && st == CNN_OK; i++) {
         const cnn_model_desc *d = cnn_model_at(i);
+        if (only && strcmp(d->name, only) != 0)
+            continue;
         cnn_model *m = NULL;
         cnn_model_opts o = {.batch = sweep_batch(d)};
         st = cnn_model_create(d->name, &o, &m);

@@ -6,10 +6,13 @@
  * adaptive pooling, one-class and many-class losses.
  * "models": every distinct layer of the six models (models/), at batch 2 for
  * the ImageNet-sized ones. "quick": the edge cases plus the cheapest model
- * layers, for ctest. "all": both. */
+ * layers, for ctest. "all": both. A model's name: that model's distinct
+ * layers. Any comma-separated mix of these; a shape is swept once. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
+#include "model.h"
 #include "verify.h"
 #include "verify_models.h"
 
@@ -163,26 +166,61 @@ static cnn_status edge_shapes(oplist *l)
     return st;
 }
 
+static bool is_set(const char *item)
+{
+    return !strcmp(item, "edge") || !strcmp(item, "quick") || !strcmp(item, "models") ||
+           !strcmp(item, "all") || cnn_model_find(item) != NULL;
+}
+
+int verify_shapes_check(const cli_cmd *cmd, const char *list)
+{
+    char item[64], names[256];
+    int items = 0;
+    for (const char *p = list; cli_next_item(&p, item, sizeof item); items++)
+        if (!is_set(item))
+            return cli_usage_error(cmd,
+                                   "--shapes: unknown shape set '%s'; valid: edge, quick, models, "
+                                   "all, or a model name (%s), comma-separated",
+                                   item, cnn_model_names(names, sizeof names));
+    return items ? -1 : cli_usage_error(cmd, "--shapes: empty list '%s'", list);
+}
+
+/* One item of a --shapes list: a named set or a model's layers. */
+static cnn_status add_item(oplist *l, const char *item)
+{
+    bool edge = !strcmp(item, "edge") || !strcmp(item, "quick") || !strcmp(item, "all");
+    bool models = !strcmp(item, "models") || !strcmp(item, "all");
+    bool quick = !strcmp(item, "quick");
+    const char *model = cnn_model_find(item) ? item : NULL;
+    if (!is_set(item)) {
+        char names[256];
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "unknown shape set '%s'; valid: edge, quick, models, all, or a model name "
+                        "(%s), comma-separated",
+                        item, cnn_model_names(names, sizeof names));
+    }
+    cnn_status st = edge ? edge_shapes(l) : CNN_OK;
+    if (st == CNN_OK && (models || quick || model)) {
+        cnn_op *mops = NULL;
+        int mn = 0;
+        st = verify_model_layer_ops(quick, model, &mops, &mn);
+        for (int i = 0; i < mn && st == CNN_OK; i++)
+            st = push(l, mops[i]);
+        free(mops);
+    }
+    return st;
+}
+
 cnn_status verify_shapes(const char *which, cnn_op **ops, int *n)
 {
     oplist l = {0};
     cnn_status st = CNN_OK;
-    bool edge = !strcmp(which, "edge") || !strcmp(which, "quick") || !strcmp(which, "all");
-    bool models = !strcmp(which, "models") || !strcmp(which, "all");
-    bool quick = !strcmp(which, "quick");
-    if (!edge && !models && !quick)
-        return cnn_fail(CNN_ERR_INVALID_ARG,
-                        "unknown shape set '%s'; valid: edge, quick, models, all", which);
-    if (edge)
-        st = edge_shapes(&l);
-    if (st == CNN_OK && (models || quick)) {
-        cnn_op *mops = NULL;
-        int mn = 0;
-        st = verify_model_layer_ops(quick, &mops, &mn);
-        for (int i = 0; i < mn && st == CNN_OK; i++)
-            st = push(&l, mops[i]);
-        free(mops);
-    }
+    char item[64];
+    int items = 0;
+    for (const char *p = which; st == CNN_OK && cli_next_item(&p, item, sizeof item); items++)
+        st = add_item(&l, item);
+    if (st == CNN_OK && items == 0)
+        st = cnn_fail(CNN_ERR_INVALID_ARG, "empty shape set list '%s'", which);
     if (st != CNN_OK) {
         free(l.ops);
         return st;

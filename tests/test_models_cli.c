@@ -178,7 +178,7 @@ static void test_bad_runs(void)
                 CLI_EXIT_FAIL, "label out of range", WORDS("12"));
     expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--input", tmp("x28.npy"),
                     "--weights", tmp("nowhere"), "--out", tmp("bad"), NULL),
-                CLI_EXIT_FAIL, "missing weights", WORDS("conv1.weight", "6x1x5x5"));
+                CLI_EXIT_FAIL, "missing weights", WORDS("nowhere: No such file or directory", "expected a folder of KEY.npy files"));
     expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--input", tmp("xnan.npy"),
                     "--labels", tmp("y2.npy"), "--out", tmp("bad"), NULL),
                 CLI_EXIT_FAIL, "NaN input", WORDS("logits", "NaN", "nothing was written"));
@@ -198,6 +198,10 @@ static void test_models_command(void)
     expect_exit(
         run("models", "--layers", "googlenet", NULL), 0, "models --layers googlenet",
         WORDS("inception4e.branch4.1.conv", "inception5b.cat", "concat", "1x1024x1x1", "6624904"));
+    /* FLOPs in readable units, and each layer's input shape beside its output:
+     * lenet5's fc3 takes 1x84 and makes 1x10 with 2*84*10 FLOPs. */
+    expect_exit(run("models", "--layers", "lenet5", NULL), 0, "models --layers lenet5",
+                WORDS("input", "1x84                 1x10", "1.68 kFLOP", "865 kFLOP forward"));
     expect_exit(run("models", "--layers", "alexnet", "--size", "64", "--classes", "7", NULL), 0,
                 "alexnet at 64x64", WORDS("1x3x64x64", "1x7"));
     expect_exit(run("models", "--layers", "nosuchnet", NULL), CLI_EXIT_USAGE, "unknown model",

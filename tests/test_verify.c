@@ -137,6 +137,20 @@ int main(void)
     TU_CHECK(verify_shapes("bogus", &none, &n) == CNN_ERR_INVALID_ARG &&
                  strstr(cnn_last_error(), "edge, quick, models, all"),
              "an unknown shape set is refused with the valid names: %s", cnn_last_error());
+    /* A model's name sweeps its distinct layers (lenet5's 11 layers all
+     * differ); a list adds sets, each shape once. */
+    int nl = 0, nle = 0, ne = n;
+    TU_CHECK(verify_shapes("lenet5", &none, &nl) == CNN_OK && nl == 11, "lenet5: %d ops", nl);
+    free(none);
+    none = NULL;
+    TU_CHECK(verify_shapes("edge,lenet5,lenet5", &none, &nle) == CNN_OK && nle > ne &&
+                 nle <= ne + nl,
+             "edge,lenet5: %d ops (edge %d, lenet5 %d)", nle, ne, nl);
+    free(none);
+    none = NULL;
+    TU_CHECK(verify_shapes("edge,vgg17", &none, &n) == CNN_ERR_INVALID_ARG &&
+                 strstr(cnn_last_error(), "'vgg17'") && strstr(cnn_last_error(), "vgg16"),
+             "an unknown item of a list is named, with the model names: %s", cnn_last_error());
     vcase_free(&c);
     cnn_ctx_destroy(naive);
     return tu_finish("test_verify");
