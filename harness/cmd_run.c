@@ -11,6 +11,7 @@
 
 #include "atomic_file.h"
 #include "cli.h"
+#include "clock.h"
 #include "commands.h"
 #include "model.h"
 #include "npy.h"
@@ -213,6 +214,49 @@ static cnn_status read_labels(const run_args *a, cnn_model *m, int32_t **labels)
     return st;
 }
 
+/* What ran, where, how long, and which files were written, on stdout. */
+static void print_summary(const run_args *a, cnn_model *m, const cnn_shape *xs, float loss,
+                          double t_fwd, double t_bwd)
+{
+    char in[64];
+    printf("%s %s on %s, input %s (%s)\n", cnn_model_name(m), a->mode, a->backends,
+           cnn_shape_str(xs, in, sizeof in), a->weights ? a->weights : "seeded init");
+    /* Layer passes per backend that ran them. */
+    const char *names[16];
+    int counts[16], nnames = 0, total = 0;
+    for (int l = 0; l < cnn_model_layer_count(m); l++)
+        for (int p = 0; p < CNN_PASS_COUNT; p++) {
+            const char *be = cnn_model_layer_calls(m, l, (cnn_pass)p) > 0
+                                 ? cnn_model_layer_backend(m, l, (cnn_pass)p, NULL)
+                                 : NULL;
+            if (!be)
+                continue;
+            int i = 0;
+            while (i < nnames && strcmp(names[i], be) != 0)
+                i++;
+            if (i == nnames && nnames < 16) {
+                names[nnames] = be;
+                counts[nnames++] = 0;
+            }
+            if (i < nnames)
+                counts[i]++;
+            total++;
+        }
+    printf("  forward  %10.2f ms\n", t_fwd * 1e3);
+    if (a->labels)
+        printf("  backward %10.2f ms   loss %.6g\n", t_bwd * 1e3, loss);
+    printf("  %d layer passes ran:", total);
+    for (int i = 0; i < nnames; i++)
+        printf(" %s %d%s", names[i], counts[i], i + 1 < nnames ? "," : "");
+    printf(" (%d fallbacks; each layer's backend and algorithm in plan.csv)\n",
+           cnn_model_fallback_count(m));
+    printf("wrote to %s: logits.npy, plan.csv%s", a->out, a->labels ? ", loss.txt, grad/" : "");
+    if (a->save_weights)
+        printf("; weights to %s", a->save_weights);
+    printf("\n(times: one pass each, wall clock, first-call set-up included; `cnnbench bench` "
+           "times properly)\n");
+}
+
 static int run(const run_args *a)
 {
     cnn_mode mode = strcmp(a->mode, "train") == 0 ? CNN_MODE_TRAIN : CNN_MODE_EVAL;
@@ -228,12 +272,14 @@ static int run(const run_args *a)
         st = read_labels(a, m, &labels);
     if (st == CNN_OK)
         st = cnn_model_set_input(m, x, cnn_shape_numel(&xs));
+    double t0 = cnn_wall_seconds(), t_fwd = 0.0, t_bwd = 0.0;
     if (st == CNN_OK)
         st = cnn_model_forward(m, mode);
     if (st == CNN_OK && !(logits = malloc((size_t)ny * sizeof *logits)))
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "no memory for logits");
     if (st == CNN_OK)
         st = cnn_model_get_logits(m, logits, ny);
+    t_fwd = cnn_wall_seconds() - t0;
     if (st == CNN_OK && count_nonfinite(logits, ny)) {
         fprintf(stderr, "cnnbench run: logits: %lld of %lld values are NaN or Inf\n",
                 (long long)count_nonfinite(logits, ny), (long long)ny);
@@ -247,8 +293,12 @@ static int run(const run_args *a)
             fprintf(stderr, "cnnbench run: loss is %g\n", loss);
             bad++;
         }
+        t0 = cnn_wall_seconds();
         if (st == CNN_OK)
             st = cnn_model_backward(m);
+        if (st == CNN_OK)
+            st = cnn_sync(cnn_model_ctx(m, 0));
+        t_bwd = cnn_wall_seconds() - t0;
         if (st == CNN_OK)
             bad += check_grads(m, &st);
     }
@@ -273,6 +323,8 @@ static int run(const run_args *a)
         st = write_grads(m, a->out);
     if (st == CNN_OK && a->save_weights)
         st = cnn_model_save_weights(m, a->save_weights);
+    if (st == CNN_OK)
+        print_summary(a, m, &xs, loss, t_fwd, t_bwd);
     free(x);
     free(logits);
     free(labels);

@@ -21,10 +21,10 @@ static cnn_status run(op_session *s, const op_args *a, cnn_act_mode m)
 
     float *y, *dx;
     OP_TRY(op_output_new(s, "y", xs, NULL, &y));
-    OP_TRY(cnn_act_fwd(s->ctx, &op.act, x, y));
+    OP_PASS(s, 0, cnn_act_fwd(s->ctx, &op.act, x, y));
     if (dy) {
         OP_TRY(op_output_new(s, "dx", xs, NULL, &dx));
-        OP_TRY(cnn_act_bwd(s->ctx, &op.act, y, dy, dx));
+        OP_PASS(s, 1, cnn_act_bwd(s->ctx, &op.act, y, dy, dx));
     }
     return op_finish(s, a->out);
 }

@@ -30,14 +30,14 @@ static cnn_status run(op_session *s, const op_args *a, const linear_args *l)
 
     float *y, *dx, *dw, *db = NULL;
     OP_TRY(op_output_new(s, "y", ys, NULL, &y));
-    OP_TRY(cnn_linear_fwd(s->ctx, d, x, w, b, y, s->ws, s->ws_size));
+    OP_PASS(s, 0, cnn_linear_fwd(s->ctx, d, x, w, b, y, s->ws, s->ws_size));
     if (dy) {
         OP_TRY(op_output_new(s, "dx", in.xs, NULL, &dx));
         OP_TRY(op_output_new(s, "dw", in.ws, NULL, &dw));
         if (b)
             OP_TRY(op_output_new(s, "db", in.bs, NULL, &db));
-        OP_TRY(cnn_linear_bwd_data(s->ctx, d, dy, w, dx, s->ws, s->ws_size));
-        OP_TRY(cnn_linear_bwd_weight(s->ctx, d, x, dy, dw, db, s->ws, s->ws_size));
+        OP_PASS(s, 1, cnn_linear_bwd_data(s->ctx, d, dy, w, dx, s->ws, s->ws_size));
+        OP_PASS(s, 2, cnn_linear_bwd_weight(s->ctx, d, x, dy, dw, db, s->ws, s->ws_size));
     }
     return op_finish(s, a->out);
 }

@@ -43,10 +43,10 @@ static cnn_status run_pool(op_session *s, const op_args *a, const pool_args *p, 
 
     float *y, *dx;
     OP_TRY(op_output_new(s, "y", ys, NULL, &y));
-    OP_TRY(cnn_pool_fwd(s->ctx, d, x, y, s->ws, s->ws_size));
+    OP_PASS(s, 0, cnn_pool_fwd(s->ctx, d, x, y, s->ws, s->ws_size));
     if (dy) {
         OP_TRY(op_output_new(s, "dx", xs, NULL, &dx));
-        OP_TRY(cnn_pool_bwd(s->ctx, d, x, y, dy, dx, s->ws, s->ws_size));
+        OP_PASS(s, 1, cnn_pool_bwd(s->ctx, d, x, y, dy, dx, s->ws, s->ws_size));
     }
     return op_finish(s, a->out);
 }
@@ -115,10 +115,10 @@ static cnn_status run_adapool(op_session *s, const op_args *a, const int size[2]
 
     float *y, *dx;
     OP_TRY(op_output_new(s, "y", ys, NULL, &y));
-    OP_TRY(cnn_adapool_fwd(s->ctx, d, x, y, s->ws, s->ws_size));
+    OP_PASS(s, 0, cnn_adapool_fwd(s->ctx, d, x, y, s->ws, s->ws_size));
     if (dy) {
         OP_TRY(op_output_new(s, "dx", xs, NULL, &dx));
-        OP_TRY(cnn_adapool_bwd(s->ctx, d, dy, dx, s->ws, s->ws_size));
+        OP_PASS(s, 1, cnn_adapool_bwd(s->ctx, d, dy, dx, s->ws, s->ws_size));
     }
     return op_finish(s, a->out);
 }

@@ -149,6 +149,10 @@ cnn_status op_output_new(op_session *s, const char *name, cnn_shape shape, const
 
 cnn_status op_prepare(op_session *s, const cnn_op *op, const cnn_pass *passes, int npasses)
 {
+    s->op = *op;
+    s->npasses = npasses;
+    for (int i = 0; i < npasses; i++)
+        s->passes[i] = passes[i];
     size_t need = 0;
     for (int i = 0; i < npasses; i++) {
         if (!cnn_supports(s->ctx, op, passes[i])) {
@@ -166,6 +170,23 @@ cnn_status op_prepare(op_session *s, const cnn_op *op, const cnn_pass *passes, i
         s->ws_size = need;
     }
     return CNN_OK;
+}
+
+/* What ran and where the files went, on stdout. */
+static void print_summary(op_session *s, const char *dir)
+{
+    char desc[256], shape[64];
+    printf("%s on %s: %s\n", s->name, s->ctx->backend->name, cnn_op_str(&s->op, desc, sizeof desc));
+    for (int i = 0; i < s->npasses; i++)
+        printf("  %-10s %-32s %10.3f ms\n", cnn_pass_str(s->passes[i]),
+               cnn_algorithm(s->ctx, &s->op, s->passes[i]), s->seconds[i] * 1e3);
+    printf("wrote to %s:", dir);
+    for (int i = 0; i < s->nouts; i++)
+        if (s->outs[i].name)
+            printf(" %s.npy (%s)", s->outs[i].name,
+                   cnn_shape_str(&s->outs[i].shape, shape, sizeof shape));
+    printf("\n(times: one call each, wall clock, first-call set-up included; "
+           "`cnnbench bench` times properly)\n");
 }
 
 cnn_status op_finish(op_session *s, const char *dir)
@@ -214,6 +235,7 @@ cnn_status op_finish(op_session *s, const char *dir)
             return cnn_fail(CNN_ERR_INVALID_ARG, "--out: folder name is too long");
         OP_TRY(cnn_npy_write_f32(path, &o->shape, o->host));
     }
+    print_summary(s, dir);
     return CNN_OK;
 }
 

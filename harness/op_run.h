@@ -12,6 +12,7 @@
 #define CNN_OP_RUN_H
 
 #include "backend.h"
+#include "clock.h"
 #include "cli.h"
 
 /* Options every operation takes. */
@@ -60,6 +61,11 @@ typedef struct op_session {
     size_t ws_size;
     int64_t nonfinite_inputs; /* to say why an output is not finite */
     size_t out_bytes;
+    /* what ran, for the summary: the op, its passes, each call's seconds */
+    cnn_op op;
+    int npasses;
+    cnn_pass passes[CNN_PASS_COUNT];
+    double seconds[CNN_PASS_COUNT];
 } op_session;
 
 #define OP_TRY(call)                                                                               \
@@ -67,6 +73,16 @@ typedef struct op_session {
         cnn_status st_ = (call);                                                                   \
         if (st_ != CNN_OK)                                                                         \
             return st_;                                                                            \
+    } while (0)
+
+/* Run pass number i of those given to op_prepare (a dispatch call) and
+ * record its wall time, sync included, for the summary op_finish prints. */
+#define OP_PASS(s, i, call)                                                                        \
+    do {                                                                                           \
+        double t0_ = cnn_wall_seconds();                                                           \
+        OP_TRY(call);                                                                              \
+        OP_TRY(cnn_sync((s)->ctx));                                                                \
+        (s)->seconds[i] = cnn_wall_seconds() - t0_;                                                \
     } while (0)
 
 /* Parse the command line into cmd's options, look the backend up (usage

@@ -4,8 +4,8 @@
 #include <stdio.h>
 
 /* Three significant digits of v / scale, then the prefix and the unit. */
-static char *scaled(double v, double base, const char *const *prefix, int nprefix,
-                    const char *unit, char *buf, size_t n)
+static char *scaled(double v, double base, const char *const *prefix, int nprefix, const char *unit,
+                    char *buf, size_t n)
 {
     int i = 0;
     double a = fabs(v);

@@ -220,7 +220,7 @@ cnn_status cnn_model_backward(cnn_model *m)
     for (int i = last; i >= 0; i--) {
         cnn_pass pass = CNN_BWD_DATA;
         ctx = NULL;
-        double t0 = model_now();
+        double t0 = cnn_wall_seconds();
         /* A node no path from the loss reaches gets a zero gradient, so its
          * parameters' gradients are exactly zero, not stale. */
         if (!m->written[i]) {

@@ -71,7 +71,7 @@ cnn_status cnn_model_forward(cnn_model *m, cnn_mode mode)
     for (int i = 0; i < m->net.nnodes; i++) {
         cnn_ctx *ctx = NULL;
         cnn_pass pass;
-        double t0 = model_now();
+        double t0 = cnn_wall_seconds();
         cnn_status st = forward_node(m, i, mode, &ctx, &pass);
         if (st == CNN_OK)
             st = model_after_layer(m, i, CNN_PHASE_FORWARD, ctx, t0);

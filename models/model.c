@@ -559,13 +559,6 @@ cnn_status model_layer_error(const cnn_model *m, int layer, cnn_pass pass, cnn_s
                     op ? cnn_op_name(op) : "add", cnn_pass_str(pass), why);
 }
 
-double model_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void cnn_model_set_hook(cnn_model *m, cnn_layer_hook hook, void *user, bool sync)
 {
     m->hook = hook;
@@ -582,7 +575,7 @@ cnn_status model_after_layer(cnn_model *m, int layer, cnn_phase phase, cnn_ctx *
         if (st != CNN_OK)
             return st;
     }
-    m->hook(m->hook_user, m, layer, phase, model_now() - t0);
+    m->hook(m->hook_user, m, layer, phase, cnn_wall_seconds() - t0);
     return CNN_OK;
 }
 

@@ -2,6 +2,7 @@
 #ifndef CNN_MODELS_MODEL_INTERNAL_H
 #define CNN_MODELS_MODEL_INTERNAL_H
 
+#include "clock.h"
 #include "dispatch.h"
 #include "model.h"
 #include "net.h"
@@ -87,7 +88,6 @@ const char *model_layer_name(const cnn_model *m, int layer);
 
 /* model.c */
 cnn_status model_layer_error(const cnn_model *m, int layer, cnn_pass pass, cnn_status st);
-double model_now(void);
 /* Call the layer hook, if any (after a device sync when it asked for one). */
 cnn_status model_after_layer(cnn_model *m, int layer, cnn_phase phase, cnn_ctx *ctx, double t0);
 

@@ -134,8 +134,8 @@ static cnn_status find_extras(const cnn_model *m, const char *dir, problems *p)
             cnn_shape_str(&a.shape, shape, sizeof shape);
             cnn_npy_free(&a);
         }
-        problem(p, "extra key '%s' (shape %s) is not a parameter or buffer of model %s", key,
-                shape, m->desc->name);
+        problem(p, "extra key '%s' (shape %s) is not a parameter or buffer of model %s", key, shape,
+                m->desc->name);
     }
     closedir(d);
     return CNN_OK;
@@ -212,7 +212,8 @@ static bool input_at_fault(const cnn_model *m, const char *dir)
     net_builder build = model_builder(d);
     if (!build || (in.dim[1] == d->c && in.dim[2] == d->h && in.dim[3] == d->w))
         return false;
-    cnn_model_opts usual = {.batch = (int)in.dim[0], .classes = (int)cnn_model_output_shape(m).dim[1]};
+    cnn_model_opts usual = {.batch = (int)in.dim[0],
+                            .classes = (int)cnn_model_output_shape(m).dim[1]};
     cnn_model *ref = NULL;
     if (cnn_model_create_net(d, build, &usual, &ref) != CNN_OK) {
         cnn_clear_error();

@@ -160,7 +160,10 @@ static void test_conv(bool bias)
                   : run("op", "conv2d", "--backend", "naive", "--x", tmp("x.npy"), "--w",
                         tmp("w.npy"), "--stride=2,1", "--pad", "1,0", "--dy", tmp("dy.npy"),
                         "--out", out, "--threads", "1", NULL);
-    expect_exit(rc, 0, "conv2d", NULL);
+    /* It says what ran: the algorithm of each pass, and the files written. */
+    expect_exit(rc, 0, "conv2d",
+                WORDS("conv2d on naive", "fwd ", "bwd_data", "bwd_weight", "wrote to", "y.npy (",
+                      "dw.npy ("));
 
     float *y = alloc_f(ys), *dx = alloc_f(xs), *dw = alloc_f(ws4), *db = alloc_f(bs);
     for (cnn_pass p = CNN_FWD; p <= CNN_BWD_BIAS; p++)

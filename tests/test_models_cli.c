@@ -94,7 +94,9 @@ static void test_run_matches_library(void)
     expect_exit(run("run", "--model", "fashion_cnn", "--backend", "naive", "--weights", tmp("w"),
                     "--input", tmp("x.npy"), "--labels", tmp("y.npy"), "--mode", "train", "--seed",
                     "5", "--out", tmp("out"), NULL),
-                0, "fashion_cnn train run", NULL);
+                0, "fashion_cnn train run",
+                WORDS("fashion_cnn train on naive, input 3x1x32x32", "forward", "backward",
+                      "layer passes ran: naive", "0 fallbacks", "logits.npy, plan.csv, loss.txt"));
     cnn_shape s;
     float *got = NULL;
     TU_CHECK(cnn_npy_read_f32(tmp("out/logits.npy"), &s, &got) == CNN_OK, "logits.npy: %s",

@@ -101,7 +101,8 @@ int main(void)
     mkdir(path("nan"), 0777);
     TU_EXPECT_OK(cnn_model_save_weights(good, path("nan")));
     write_f32("nan/conv1.bias.npy", cnn_shape1(6), NAN);
-    expect(m, path("nan"), "NaN weights", PARTS("1 problem:", "key 'conv1.bias' holds 6 NaN or Inf values of 6"));
+    expect(m, path("nan"), "NaN weights",
+           PARTS("1 problem:", "key 'conv1.bias' holds 6 NaN or Inf values of 6"));
 
     /* DataParallel's prefix gets a hint. */
     mkdir(path("dp"), 0777);
