@@ -1,5 +1,6 @@
 /* The model object: creation from the catalogue, queries, binding to
- * backends (contexts and the memory layout), and host access to tensors. */
+ * backends (contexts and the memory layout), host access to tensors, and
+ * the executor's layer errors, clock and hooks. */
 #include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
@@ -203,7 +204,8 @@ static char *trim(char *s)
     return s;
 }
 
-/* The context index for backend `name`, creating it on first use. */
+/* The backend called `name`: one of the caller's extra_backends, else the
+ * registry's; NULL when neither has it. */
 static const cnn_backend *find_backend(const cnn_model *m, const char *name)
 {
     for (const cnn_backend *const *t = m->opts.extra_backends; t && *t; t++)
@@ -212,6 +214,8 @@ static const cnn_backend *find_backend(const cnn_model *m, const char *name)
     return cnn_backend_find(name);
 }
 
+/* The context index for backend `name`, creating it on first use; `what`
+ * says where the name came from, for the error message. */
 static cnn_status ctx_for(cnn_model *m, const char *name, const char *what, int *out)
 {
     const cnn_backend *be = find_backend(m, name);
