@@ -79,11 +79,13 @@ int cmd_verify(int argc, char **argv)
         .summary = "Check every backend, operation and pass against the naive (double-"
                    "accumulating) reference.",
         .details = "Each row compares one output tensor with the reference: relative L2 error,\n"
-                   "max abs error, the tolerance for that algorithm and pass, and PASS, FAIL or\n"
-                   "SKIPPED (the backend does not implement it). Outputs are filled with NaN\n"
-                   "before each run, so an element a backend does not write fails.\n"
-                   "Exit status 1 if any row FAILs. Large model shapes on the naive reference\n"
-                   "take minutes; a progress line per case goes to stderr.",
+                   "max abs error, the tolerance for that algorithm and pass, and PASS, FAIL,\n"
+                   "MISTRUSTED (within tolerance, but more than 30% of the elements exactly 0\n"
+                   "where the reference's are not) or SKIPPED (the backend does not implement\n"
+                   "it). Outputs are filled with NaN before each run, so an element a backend\n"
+                   "does not write fails.\n"
+                   "Exit status 1 if any row FAILs or is MISTRUSTED. Large model shapes on the\n"
+                   "naive reference take minutes; a progress line per case goes to stderr.",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };

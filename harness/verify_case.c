@@ -363,6 +363,7 @@ cnn_status vcase_reference(vcase *c, cnn_ctx *naive)
         if (!nout || !cnn_op_has_pass(&c->op, (cnn_pass)p))
             continue;
         for (int i = 0; i < nout; i++) {
+            free(c->ref[p][outs[i]]); /* a second reference run replaces the first */
             c->ref[p][outs[i]] = malloc((size_t)c->numel[outs[i]] * 4);
             if (!c->ref[p][outs[i]])
                 return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory for the reference");

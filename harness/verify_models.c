@@ -128,7 +128,8 @@ static void perturb_inputs(uint64_t seed, float *x, int64_t nx, double perturb)
     }
 }
 
-/* Run one model on `backends` and collect its outputs. */
+/* The model options of a check: `batch`, and image_size for the
+ * ImageNet-sized models when it is set. */
 static cnn_model_opts model_opts(const char *name, int batch, int image_size)
 {
     cnn_model_opts mo = {.batch = batch};
@@ -138,6 +139,7 @@ static cnn_model_opts model_opts(const char *name, int batch, int image_size)
     return mo;
 }
 
+/* Run one model on `backends` and collect its outputs. */
 static cnn_status run_model(const char *name, const cnn_model_opts *mo, const char *backends,
                             uint64_t seed, int threads, bool progress, double perturb,
                             model_out *out, char *fallbacks, size_t fallbacks_size)
@@ -227,10 +229,12 @@ static cnn_status run_model(const char *name, const cnn_model_opts *mo, const ch
  * often that happens depends on the network, so it is measured per model: the
  * reference runs a second time with its input perturbed by NOISE_PERTURB
  * relative (more than the worst per-layer error of any backend here, 3e-6 for
- * Winograd F(4x4,3x3)), and the largest relative change that perturbation
- * causes in any logits or any gradient, times K_FLOOR, widens the tolerance
- * (a "noise floor"). Wiring errors (a wrong layer, a lost branch, an
- * unsummed gradient) move whole tensors by O(1) and stay far above it. */
+ * Winograd F(4x4,3x3)), and the relative change that perturbation causes in
+ * each compared tensor (the logits, the loss, each parameter's gradient),
+ * times K_FLOOR, widens that tensor's tolerance (its "noise floor"): a
+ * tensor far from any kink keeps the tight bound even when another one is
+ * noisy. Wiring errors (a wrong layer, a lost branch, an unsummed gradient)
+ * move whole tensors by O(1) and stay far above it. */
 #define FWD_TOL 2e-4
 #define GRAD_TOL 2e-3
 #define NOISE_PERTURB 1e-5
@@ -243,14 +247,52 @@ static double rel_err(const float *a, const float *ref, int64_t n)
     return rel;
 }
 
+/* One tensor's row, its tolerance widened by its own noise floor: the
+ * relative change of the perturbed reference run. */
 static cnn_status row(verify_run *run, int b, const char *algo, const char *model, const char *pass,
                       const char *tensor, const char *shape, const float *got, const float *ref,
-                      int64_t n, double tol)
+                      int64_t n, double tol, double noise)
 {
     double rel, max_abs;
-    verify_compare(got, ref, n, &rel, &max_abs);
-    return verify_run_row(run, b, algo, model, pass, tensor, shape, rel, max_abs, tol,
-                          rel <= tol ? "PASS" : "FAIL");
+    tol = fmax(tol, K_FLOOR * noise);
+    verify_status status = verify_judge(got, ref, n, tol, &rel, &max_abs);
+    return verify_run_row(run, b, algo, model, pass, tensor, shape, rel, max_abs, tol, status);
+}
+
+/* The noise floor of each tensor, from the perturbed reference run: [0]
+ * eval logits, [1] train logits, [2] loss, [3 + i] tensor i's gradient (0
+ * when it has none). Prints a summary. */
+static cnn_status noise_floors(const cnn_model *m, const model_out *ref, const model_out *pert,
+                               int64_t ny, const char *shape, double **out)
+{
+    int nt = cnn_model_tensor_count(m);
+    double *f = calloc((size_t)nt + 3, sizeof *f);
+    if (!f)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory for the noise floors");
+    f[0] = rel_err(pert->logits_eval, ref->logits_eval, ny);
+    f[1] = rel_err(pert->logits_train, ref->logits_train, ny);
+    f[2] = rel_err(&pert->loss, &ref->loss, 1);
+    int ng = 0, worst = -1, above = 0;
+    for (int i = 0; i < nt; i++) {
+        cnn_tensor_info ti;
+        if (cnn_model_tensor(m, i, &ti) != CNN_OK || !ti.trainable)
+            continue;
+        f[3 + i] = rel_err(pert->grads[i], ref->grads[i], cnn_shape_numel(&ti.shape));
+        ng++;
+        if (worst < 0 || f[3 + i] > f[3 + worst])
+            worst = i;
+        above += K_FLOOR * f[3 + i] > GRAD_TOL;
+    }
+    cnn_tensor_info wi = {.key = "-"};
+    if (worst >= 0)
+        cnn_model_tensor(m, worst, &wi);
+    printf("%s %s: input perturbed by %.0e moves the logits by %.2e (eval) / %.2e (train), the "
+           "loss by %.2e, the %d gradients by up to %.2e (%s); %d of them widen their tolerance "
+           "(noise floor)\n",
+           cnn_model_name(m), shape, NOISE_PERTURB, f[0], f[1], f[2], ng,
+           worst >= 0 ? f[3 + worst] : 0.0, wi.key, above);
+    *out = f;
+    return CNN_OK;
 }
 
 static cnn_status check_model(verify_run *run, const char *name, int batch, int image_size)
@@ -270,27 +312,13 @@ static cnn_status check_model(verify_run *run, const char *name, int batch, int 
     fprintf(stderr, "verify: %s %s on naive (the reference; one line per layer)\n", name, shape);
     model_out ref = {0};
     st = run_model(name, &mo, "naive", run->seed, run->threads, true, 0.0, &ref, fb, sizeof fb);
-    model_out floor = {0};
+    model_out pert = {0};
     if (st == CNN_OK)
-        st = run_model(name, &mo, "naive", run->seed, run->threads, false, NOISE_PERTURB, &floor,
-                       fb, sizeof fb);
-    double floor_fwd = 0.0, floor_grad = 0.0;
-    if (st == CNN_OK) {
-        floor_fwd = fmax(rel_err(floor.logits_eval, ref.logits_eval, ny),
-                         rel_err(floor.logits_train, ref.logits_train, ny));
-        floor_fwd = fmax(floor_fwd, rel_err(&floor.loss, &ref.loss, 1));
-        for (int i = 0; i < nt; i++) {
-            cnn_tensor_info ti;
-            if (cnn_model_tensor(m, i, &ti) == CNN_OK && ti.trainable)
-                floor_grad = fmax(
-                    floor_grad, rel_err(floor.grads[i], ref.grads[i], cnn_shape_numel(&ti.shape)));
-        }
-        printf("%s %s: input perturbed by %.0e moves the logits by %.2e and some gradient by "
-               "%.2e (noise floor)\n",
-               name, shape, NOISE_PERTURB, floor_fwd, floor_grad);
-    }
-    double tol_fwd = fmax(FWD_TOL, K_FLOOR * floor_fwd);
-    double tol_grad = fmax(GRAD_TOL, K_FLOOR * floor_grad);
+        st = run_model(name, &mo, "naive", run->seed, run->threads, false, NOISE_PERTURB, &pert, fb,
+                       sizeof fb);
+    double *floors = NULL;
+    if (st == CNN_OK)
+        st = noise_floors(m, &ref, &pert, ny, shape, &floors);
     for (int b = 0; b < run->nbackends && st == CNN_OK; b++) {
         if (!run->ctx[b])
             continue;
@@ -301,24 +329,25 @@ static cnn_status check_model(verify_run *run, const char *name, int batch, int 
         const char *algo = fb[0] ? fb : be;
         if (st == CNN_OK)
             st = row(run, b, algo, name, "eval_fwd", "logits", shape, got.logits_eval,
-                     ref.logits_eval, ny, tol_fwd);
+                     ref.logits_eval, ny, FWD_TOL, floors[0]);
         if (st == CNN_OK)
             st = row(run, b, algo, name, "train_fwd", "logits", shape, got.logits_train,
-                     ref.logits_train, ny, tol_fwd);
+                     ref.logits_train, ny, FWD_TOL, floors[1]);
         if (st == CNN_OK)
             st = row(run, b, algo, name, "train_fwd", "loss", shape, &got.loss, &ref.loss, 1,
-                     tol_fwd);
+                     FWD_TOL, floors[2]);
         for (int i = 0; i < nt && st == CNN_OK; i++) {
             cnn_tensor_info ti;
             st = cnn_model_tensor(m, i, &ti);
             if (st == CNN_OK && ti.trainable)
                 st = row(run, b, algo, name, "bwd", ti.key, shape, got.grads[i], ref.grads[i],
-                         cnn_shape_numel(&ti.shape), tol_grad);
+                         cnn_shape_numel(&ti.shape), GRAD_TOL, floors[3 + i]);
         }
         out_free(&got, nt);
     }
+    free(floors);
     out_free(&ref, nt);
-    out_free(&floor, nt);
+    out_free(&pert, nt);
     cnn_model_destroy(m);
     return st;
 }

@@ -28,7 +28,18 @@ cnn_status verify_run_open(verify_run *run, const char *csv_path)
             run->ctx[b] = NULL;
         }
     }
-    return report_csv_open(csv_path, CSV_HEADER, &run->csv);
+    return csv_path ? report_csv_open(csv_path, CSV_HEADER, &run->csv) : CNN_OK;
+}
+
+const char *verify_status_str(verify_status s)
+{
+    switch (s) {
+    case VERIFY_PASS: return "PASS";
+    case VERIFY_FAIL: return "FAIL";
+    case VERIFY_MISTRUSTED: return "MISTRUSTED";
+    case VERIFY_SKIPPED: return "SKIPPED";
+    }
+    return "?";
 }
 
 void verify_compare(const float *a, const float *ref, int64_t n, double *rel, double *max_abs)
@@ -37,7 +48,11 @@ void verify_compare(const float *a, const float *ref, int64_t n, double *rel, do
     bool bad = false;
     for (int64_t i = 0; i < n; i++) {
         double r = ref[i], d = (double)a[i] - r;
-        if (!isfinite(a[i]) && isfinite(r))
+        if (!isfinite(r)) { /* NaN must stay NaN, Inf the same Inf */
+            bad |= isnan(r) ? !isnan(a[i]) : (double)a[i] != r;
+            continue;
+        }
+        if (!isfinite(a[i]))
             bad = true;
         num += d * d;
         den += r * r;
@@ -46,6 +61,27 @@ void verify_compare(const float *a, const float *ref, int64_t n, double *rel, do
     }
     *max_abs = bad ? NAN : m;
     *rel = bad ? NAN : den > 0.0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* Elements exactly zero in a but not in the reference. */
+static int64_t lost_values(const float *a, const float *ref, int64_t n)
+{
+    int64_t z = 0;
+    for (int64_t i = 0; i < n; i++)
+        z += a[i] == 0.0f && ref[i] != 0.0f && isfinite(ref[i]);
+    return z;
+}
+
+verify_status verify_judge(const float *a, const float *ref, int64_t n, double tol, double *rel,
+                           double *max_abs)
+{
+    verify_compare(a, ref, n, rel, max_abs);
+    if (!(*rel <= tol))
+        return VERIFY_FAIL;
+    if (n >= VERIFY_ZERO_TRUST_MIN &&
+        (double)lost_values(a, ref, n) > VERIFY_ZERO_TRUST * (double)n)
+        return VERIFY_MISTRUSTED;
+    return VERIFY_PASS;
 }
 
 static verify_group *group_for(verify_run *run, const char *key)
@@ -81,26 +117,28 @@ static void group_add(verify_run *run, const char *key, double err)
 
 cnn_status verify_run_row(verify_run *run, int b, const char *algorithm, const char *op,
                           const char *pass, const char *tensor, const char *shape, double rel,
-                          double max_abs, double tol, const char *status)
+                          double max_abs, double tol, verify_status status)
 {
     char srel[32] = "", smax[32] = "", stol[32] = "";
-    bool skipped = !strcmp(status, "SKIPPED");
+    bool skipped = status == VERIFY_SKIPPED;
     if (!skipped) {
         snprintf(srel, sizeof srel, "%.3e", rel);
         snprintf(smax, sizeof smax, "%.3e", max_abs);
         snprintf(stol, sizeof stol, "%.3e", tol);
     }
-    const char *name = run->backends[b]->name;
-    printf("%-7s %-14s %-22s %-18s %-10s %-12s %10s %10s  %s\n", status, name, algorithm, op, pass,
-           tensor, srel, stol, shape);
+    const char *name = run->backends[b]->name, *sstatus = verify_status_str(status);
+    if (!run->quiet || status == VERIFY_FAIL || status == VERIFY_MISTRUSTED)
+        printf("%-10s %-14s %-22s %-18s %-10s %-12s %10s %10s  %s\n", sstatus, name, algorithm, op,
+               pass, tensor, srel, stol, shape);
     verify_tally *t = &run->tally[b];
-    if (skipped) {
-        t->skip++;
-    } else if (!strcmp(status, "PASS")) {
-        t->pass++;
-    } else {
-        t->fail++;
+    switch (status) {
+    case VERIFY_SKIPPED: t->skip++; break;
+    case VERIFY_PASS: t->pass++; break;
+    case VERIFY_MISTRUSTED:
+        t->mistrusted++;
         run->failed++;
+        break;
+    default: t->fail++; run->failed++;
     }
     if (!skipped) {
         double ratio = isnan(rel) ? INFINITY : rel / tol;
@@ -114,8 +152,8 @@ cnn_status verify_run_row(verify_run *run, int b, const char *algorithm, const c
         group_add(run, key, rel);
     }
     fflush(stdout);
-    const char *fields[] = {name, algorithm, op, pass, tensor, shape, srel, smax, stol, status};
-    return report_csv_row(run->csv, 10, fields);
+    const char *fields[] = {name, algorithm, op, pass, tensor, shape, srel, smax, stol, sstatus};
+    return run->csv ? report_csv_row(run->csv, 10, fields) : CNN_OK;
 }
 
 static bool op_selected(const verify_run *run, const cnn_op *op)
@@ -136,7 +174,7 @@ static cnn_status check_case(verify_run *run, int b, const vcase *c)
             continue;
         if (!cnn_supports(ctx, &c->op, pass)) {
             cnn_status st = verify_run_row(run, b, "-", opname, cnn_pass_str(pass), "-", c->shape,
-                                           0, 0, -1, "SKIPPED");
+                                           0, 0, -1, VERIFY_SKIPPED);
             if (st != CNN_OK)
                 return st;
             continue;
@@ -152,12 +190,12 @@ static cnn_status check_case(verify_run *run, int b, const vcase *c)
             vt t = outs[i];
             double rel = NAN, max_abs = NAN;
             double tol = verify_tolerance(run->backends[b]->name, algo, &c->op, pass, t);
+            verify_status status = VERIFY_FAIL;
             if (run_st == CNN_OK)
-                verify_compare(got[t], c->ref[p][t], c->numel[t], &rel, &max_abs);
+                status = verify_judge(got[t], c->ref[p][t], c->numel[t], tol, &rel, &max_abs);
             else
                 fprintf(stderr, "verify: %s %s %s %s: %s\n", run->backends[b]->name, opname,
                         cnn_pass_str(pass), c->shape, cnn_last_error());
-            const char *status = run_st == CNN_OK && rel <= tol ? "PASS" : "FAIL";
             st = verify_run_row(run, b, algo, opname, cnn_pass_str(pass), vt_name(t), c->shape, rel,
                                 max_abs, tol, status);
         }
@@ -176,35 +214,54 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-cnn_status verify_run_ops(verify_run *run, const char *shapes)
+/* The reference, then every usable backend; `done` of `selected` for the
+ * progress line of a slow reference (0 of 0: no count). */
+static cnn_status run_case(verify_run *run, vcase *c, int done, int selected)
 {
-    cnn_op *ops = NULL;
-    int n = 0;
-    cnn_status st = verify_shapes(shapes, &ops, &n);
-    if (st != CNN_OK)
-        return st;
-    int selected = 0;
+    double t0 = now();
+    cnn_status st = vcase_reference(c, run->naive);
+    double dt = now() - t0;
+    if (dt > 1.0 && selected)
+        fprintf(stderr, "[%d/%d] %s %s: reference took %.1f s\n", done, selected,
+                cnn_op_name(&c->op), c->shape, dt);
+    else if (dt > 1.0)
+        fprintf(stderr, "%s %s: reference took %.1f s\n", cnn_op_name(&c->op), c->shape, dt);
+    for (int b = 0; b < run->nbackends && st == CNN_OK; b++)
+        if (run->ctx[b])
+            st = check_case(run, b, c);
+    return st;
+}
+
+cnn_status verify_run_case(verify_run *run, vcase *c)
+{
+    return run_case(run, c, 0, 0);
+}
+
+cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, int n)
+{
+    cnn_status st = CNN_OK;
+    int selected = 0, done = 0;
     for (int i = 0; i < n; i++)
         selected += op_selected(run, &ops[i]);
-    int done = 0;
     for (int i = 0; i < n && st == CNN_OK; i++) {
         if (!op_selected(run, &ops[i]))
             continue;
         vcase c;
         st = vcase_init(&c, &ops[i], run->seed + (uint64_t)i);
-        double t0 = now();
         if (st == CNN_OK)
-            st = vcase_reference(&c, run->naive);
-        double dt = now() - t0;
-        done++;
-        if (dt > 1.0)
-            fprintf(stderr, "[%d/%d] %s %s: reference took %.1f s\n", done, selected,
-                    cnn_op_name(&c.op), c.shape, dt);
-        for (int b = 0; b < run->nbackends && st == CNN_OK; b++)
-            if (run->ctx[b])
-                st = check_case(run, b, &c);
+            st = run_case(run, &c, ++done, selected);
         vcase_free(&c);
     }
+    return st;
+}
+
+cnn_status verify_run_ops(verify_run *run, const char *shapes)
+{
+    cnn_op *ops = NULL;
+    int n = 0;
+    cnn_status st = verify_shapes(shapes, &ops, &n);
+    if (st == CNN_OK)
+        st = verify_run_op_list(run, ops, n);
     free(ops);
     return st;
 }
@@ -224,8 +281,8 @@ void verify_run_summary(const verify_run *run, FILE *out)
             fprintf(out, "  %-14s not run: %s\n", run->backends[b]->name, run->why[b]);
             continue;
         }
-        fprintf(out, "  %-14s %5d PASS %4d FAIL %5d SKIPPED", run->backends[b]->name, t->pass,
-                t->fail, t->skip);
+        fprintf(out, "  %-14s %5d PASS %4d FAIL %4d MISTRUSTED %5d SKIPPED", run->backends[b]->name,
+                t->pass, t->fail, t->mistrusted, t->skip);
         if (t->worst[0])
             fprintf(out, "   closest to its tolerance: %s", t->worst);
         fprintf(out, "\n");

@@ -10,11 +10,39 @@
 
 #include "backend.h"
 #include "report.h"
+#include "verify.h"
 
 #define VERIFY_MAX_BACKENDS 16
 
+/* The verdict on one output tensor:
+ *  PASS        within its tolerance;
+ *  FAIL        beyond it, NaN or Inf where the reference is finite, or the
+ *              backend's call failed;
+ *  MISTRUSTED  within its tolerance, but mostly exact zeros where the
+ *              reference is not zero (verify_judge): a result that agrees
+ *              only because the values it lost were small proves nothing,
+ *              and counts as a failure;
+ *  SKIPPED     the backend does not implement the pass. */
+typedef enum verify_status {
+    VERIFY_PASS,
+    VERIFY_FAIL,
+    VERIFY_MISTRUSTED,
+    VERIFY_SKIPPED
+} verify_status;
+
+const char *verify_status_str(verify_status s); /* "PASS", "FAIL", ... */
+
+/* benchdnn's zero-trust rule, as a fraction: more exact zeros than this
+ * where the reference is not zero make a passing result MISTRUSTED. Only
+ * elements where the reference is non-zero count, so ops whose true
+ * outputs are mostly zero (ReLU and max-pool backward, dropout) are judged
+ * against the reference's own zeros. Outputs of fewer than
+ * VERIFY_ZERO_TRUST_MIN elements are not judged this way. */
+#define VERIFY_ZERO_TRUST 0.3
+#define VERIFY_ZERO_TRUST_MIN 10
+
 typedef struct verify_tally {
-    int pass, fail, skip;
+    int pass, fail, mistrusted, skip;
     double worst_ratio; /* max over rows of error / tolerance */
     char worst[320];    /* the row it came from */
 } verify_tally;
@@ -39,24 +67,36 @@ typedef struct verify_run {
     verify_tally tally[VERIFY_MAX_BACKENDS];
     verify_group *groups;
     int ngroups;
-    int failed;
+    int failed; /* rows that FAILed or were MISTRUSTED, all backends */
+    bool quiet; /* print only FAIL and MISTRUSTED rows (tests) */
 } verify_run;
 
-/* Create the contexts and start the CSV. */
+/* Create the contexts and start the CSV (none when csv_path is NULL). */
 cnn_status verify_run_open(verify_run *run, const char *csv_path);
 /* Sweep every op of the shape set over every backend and pass. */
 cnn_status verify_run_ops(verify_run *run, const char *shapes);
-/* Record one row: printed, written to the CSV, tallied. status is "PASS",
- * "FAIL" or "SKIPPED"; tol < 0 for a SKIPPED row. */
+/* The same over a list of initialised ops; case i is seeded with seed + i. */
+cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, int n);
+/* One case whose inputs are in place (vcase_init, then changed at will):
+ * the reference, then every pass on every usable backend, a row per
+ * output tensor. */
+cnn_status verify_run_case(verify_run *run, vcase *c);
+/* Record one row: printed, written to the CSV, tallied; tol < 0 for a
+ * SKIPPED row. */
 cnn_status verify_run_row(verify_run *run, int backend, const char *algorithm, const char *op,
                           const char *pass, const char *tensor, const char *shape, double rel,
-                          double max_abs, double tol, const char *status);
+                          double max_abs, double tol, verify_status status);
 void verify_run_summary(const verify_run *run, FILE *out);
 /* Commit (or discard) the CSV and free everything. */
 cnn_status verify_run_close(verify_run *run, bool commit);
 
 /* Relative L2 and max abs error of a against the reference, in double; NaN
- * when a holds a NaN or Inf where ref is finite. */
+ * when a holds a NaN or Inf where ref is finite, or differs from ref where
+ * ref is not finite (a NaN input must give NaN). Elements where both are
+ * the same non-finite value add nothing. */
 void verify_compare(const float *a, const float *ref, int64_t n, double *rel, double *max_abs);
+/* verify_compare, then the verdict against tol: FAIL, MISTRUSTED or PASS. */
+verify_status verify_judge(const float *a, const float *ref, int64_t n, double tol, double *rel,
+                           double *max_abs);
 
 #endif

@@ -26,7 +26,6 @@ static float *target_for(const cnn_model *m, int src, int64_t piece)
     return m->written[src] ? model_act(m, m->scratch_off + piece) : dy_of(m, src);
 }
 
-/* Fold a contribution written to `target` (by target_for) into src's slot. */
 /* Eval-mode backward through batch norm treats the running statistics as
  * constants: put the running mean and 1/sqrt(running_var + eps) where the
  * training forward leaves its saved statistics (a few floats per channel,
@@ -52,6 +51,9 @@ static cnn_status frozen_stats(cnn_model *m, int i, cnn_ctx *ctx)
     return st;
 }
 
+/* Fold a contribution written to `target` (by target_for) into src's slot:
+ * nothing to do when it went straight there, else added to what the slot
+ * holds; either way the slot now counts as written. */
 static cnn_status commit(cnn_model *m, int src, const float *target)
 {
     float *dy = dy_of(m, src);

@@ -1,5 +1,6 @@
 /* The model object: creation from the catalogue, queries, binding to
- * backends (contexts and the memory layout), and host access to tensors. */
+ * backends (contexts and the memory layout), host access to tensors, and
+ * the executor's layer errors, clock and hooks. */
 #include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>

@@ -1,8 +1,11 @@
-/* The verify machinery must catch what it is for: an element a backend
- * does not write (outputs are poisoned with NaN), a result off by more than
- * rounding, and a backend that declines (SKIPPED, not FAIL). A correct
- * backend passes. Backends under test are copies of naive with one entry
- * replaced. */
+/* The verify machinery must catch what it is for, through the same path
+ * cnnbench verify takes (verify_run_case: reference, every pass, a verdict
+ * per output tensor): an element a backend does not write (outputs are
+ * poisoned with NaN), a result off by more than rounding, a result that is
+ * mostly zeros where the reference is not (MISTRUSTED), and a backend that
+ * declines (SKIPPED, not FAIL). A correct backend passes, including on ops
+ * whose true outputs are mostly zero. Backends under test are copies of
+ * naive with one entry replaced. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,19 @@ static cnn_status conv_fwd_off(cnn_ctx *ctx, const cnn_conv_desc *d, const float
     return st;
 }
 
+/* Flushes every output below 1e-4 to zero: a kernel that drops small
+ * contributions. On inputs where most outputs are tiny it stays within
+ * the relative L2 tolerance while losing most of the output. */
+static cnn_status conv_fwd_flush(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
+                                 const float *w, const float *b, float *y, CNN_WS)
+{
+    cnn_status st = cnn_backend_naive.conv_fwd(ctx, d, x, w, b, y, ws, ws_size);
+    for (int64_t i = 0; i < (int64_t)d->n * d->k * d->p * d->q; i++)
+        if (fabsf(y[i]) < 1e-4f)
+            y[i] = 0.0f;
+    return st;
+}
+
 static bool decline_conv(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     (void)ctx;
@@ -45,93 +61,178 @@ static bool decline_conv(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     return op->kind != CNN_OP_CONV;
 }
 
-static double conv_error(const cnn_backend *be, const vcase *c, cnn_status *st_out)
+/* The tally of one verify run of `be` over the case. */
+static verify_tally run_case(const cnn_backend *be, vcase *c)
 {
-    cnn_ctx *ctx = NULL;
-    cnn_status st = cnn_ctx_create(be, NULL, &ctx);
-    int64_t n = c->numel[VT_Y];
-    float *y = malloc((size_t)n * sizeof *y);
-    float *out[VT_COUNT] = {0};
-    out[VT_Y] = y;
-    if (st == CNN_OK)
-        st = vcase_run(c, ctx, CNN_FWD, out);
-    double rel = NAN, max_abs = NAN;
-    if (st == CNN_OK)
-        verify_compare(y, c->ref[CNN_FWD][VT_Y], n, &rel, &max_abs);
-    *st_out = st;
-    free(y);
-    cnn_ctx_destroy(ctx);
-    return rel;
+    verify_run run = {.seed = 1, .quiet = true};
+    run.backends[run.nbackends++] = be;
+    TU_EXPECT_OK(verify_run_open(&run, NULL));
+    TU_CHECK(run.ctx[0] != NULL, "%s: no context: %s", be->name, run.why[0]);
+    if (run.ctx[0])
+        TU_EXPECT_OK(verify_run_case(&run, c));
+    verify_tally t = run.tally[0];
+    TU_CHECK(run.failed == t.fail + t.mistrusted, "%s: run.failed %d, tally %d FAIL %d MISTRUSTED",
+             be->name, run.failed, t.fail, t.mistrusted);
+    TU_EXPECT_OK(verify_run_close(&run, false));
+    return t;
 }
 
-int main(void)
+static cnn_backend with_conv_fwd(const char *name,
+                                 cnn_status (*fwd)(cnn_ctx *, const cnn_conv_desc *, const float *,
+                                                   const float *, const float *, float *, CNN_WS))
 {
-    cnn_op op = {.kind = CNN_OP_CONV,
-                 .conv = {.n = 2,
-                          .c = 5,
-                          .h = 9,
-                          .w = 7,
-                          .k = 4,
-                          .r = 3,
-                          .s = 3,
-                          .stride_h = 1,
-                          .stride_w = 1,
-                          .pad_h = 1,
-                          .pad_w = 1,
-                          .has_bias = true}};
-    TU_CHECK(cnn_op_init(&op) == CNN_OK, "init: %s", cnn_last_error());
+    cnn_backend be = cnn_backend_naive;
+    be.name = name;
+    be.conv_fwd = fwd;
+    return be;
+}
+
+/* The four conv passes of one case: each backend breaks only forward. */
+static void check_conv_verdicts(void)
+{
+    cnn_op op = {.kind = CNN_OP_CONV, .conv = {2, 5, 9, 7, 4, 3, 3, 1, 1, 1, 1, true}};
+    TU_EXPECT_OK(cnn_op_init(&op));
     vcase c;
-    cnn_ctx *naive = NULL;
-    TU_CHECK(cnn_ctx_create(&cnn_backend_naive, NULL, &naive) == CNN_OK, "naive ctx");
-    TU_CHECK(vcase_init(&c, &op, 7) == CNN_OK, "vcase_init: %s", cnn_last_error());
-    TU_CHECK(vcase_reference(&c, naive) == CNN_OK, "reference: %s", cnn_last_error());
-    double tol = verify_tolerance("test", "test", &op, CNN_FWD, VT_Y);
-    TU_CHECK(tol > 0 && tol < 1e-5, "conv fwd tolerance %.3e should be in (0, 1e-5)", tol);
+    TU_EXPECT_OK(vcase_init(&c, &op, 7));
 
-    cnn_status st;
-    double rel = conv_error(&cnn_backend_naive, &c, &st);
-    TU_CHECK(st == CNN_OK && rel <= tol, "naive against itself: %.3e (tolerance %.3e)", rel, tol);
+    verify_tally t = run_case(&cnn_backend_naive, &c);
+    TU_CHECK(t.pass == 4 && t.fail == 0 && t.mistrusted == 0 && t.skip == 0,
+             "naive against itself: %d PASS %d FAIL %d MISTRUSTED %d SKIPPED", t.pass, t.fail,
+             t.mistrusted, t.skip);
 
-    cnn_backend lazy = cnn_backend_naive;
-    lazy.name = "lazy";
-    lazy.conv_fwd = conv_fwd_lazy;
-    rel = conv_error(&lazy, &c, &st);
-    TU_CHECK(st == CNN_OK && isnan(rel), "an unwritten element must give NaN, got %.3e", rel);
-    TU_CHECK(!(rel <= tol), "an unwritten element must FAIL");
+    cnn_backend lazy = with_conv_fwd("lazy", conv_fwd_lazy);
+    t = run_case(&lazy, &c);
+    TU_CHECK(t.fail == 1 && t.pass == 3, "an unwritten element must FAIL: %d FAIL %d PASS", t.fail,
+             t.pass);
 
-    cnn_backend off = cnn_backend_naive;
-    off.name = "off";
-    off.conv_fwd = conv_fwd_off;
-    rel = conv_error(&off, &c, &st);
-    TU_CHECK(st == CNN_OK && rel > tol, "one element off by 1e-3 must FAIL: %.3e vs %.3e", rel,
-             tol);
+    cnn_backend off = with_conv_fwd("off", conv_fwd_off);
+    t = run_case(&off, &c);
+    TU_CHECK(t.fail == 1 && t.pass == 3, "one element off by 1e-3 must FAIL: %d FAIL %d PASS",
+             t.fail, t.pass);
 
     cnn_backend shy = cnn_backend_naive;
     shy.name = "shy";
     shy.supports = decline_conv;
+    t = run_case(&shy, &c);
+    TU_CHECK(t.skip == 4 && t.fail == 0 && t.pass == 0,
+             "a declining backend is SKIPPED, not FAILed: %d SKIPPED %d FAIL", t.skip, t.fail);
     cnn_ctx *ctx = NULL;
-    TU_CHECK(cnn_ctx_create(&shy, NULL, &ctx) == CNN_OK, "shy ctx");
-    TU_CHECK(!cnn_supports(ctx, &op, CNN_FWD), "a declining backend is not asked");
+    TU_EXPECT_OK(cnn_ctx_create(&shy, NULL, &ctx));
     float *out[VT_COUNT] = {0};
-    out[VT_Y] = malloc((size_t)c.numel[VT_Y] * sizeof(float));
+    out[VT_Y] = tu_nan_buf(c.numel[VT_Y]);
     TU_CHECK(vcase_run(&c, ctx, CNN_FWD, out) == CNN_ERR_UNSUPPORTED,
              "running a declined op is CNN_ERR_UNSUPPORTED");
     free(out[VT_Y]);
     cnn_ctx_destroy(ctx);
+    vcase_free(&c);
+}
 
-    /* every pass of every edge shape has outputs and a finite tolerance */
+/* A 1x1 convolution whose input is tiny (1e-8) except at one pixel in ten:
+ * nine outputs in ten are tiny. The flushing backend zeroes them and stays
+ * within tolerance; it must be MISTRUSTED, and count as a failure. */
+static void check_mistrusted(void)
+{
+    cnn_op op = {.kind = CNN_OP_CONV, .conv = {2, 5, 9, 7, 4, 1, 1, 1, 1, 0, 0, false}};
+    TU_EXPECT_OK(cnn_op_init(&op));
+    vcase c;
+    TU_EXPECT_OK(vcase_init(&c, &op, 11));
+    float *x = c.host[VT_X];
+    for (int64_t i = 0; i < c.numel[VT_X]; i++)
+        if ((i % 63) % 10 != 0) /* pixel index within a 9x7 plane */
+            x[i] *= 1e-8f;
+    cnn_backend flush = with_conv_fwd("flush", conv_fwd_flush);
+    verify_tally t = run_case(&flush, &c);
+    TU_CHECK(
+        t.mistrusted == 1 && t.fail == 0 && t.pass == 2,
+        "mostly zeros where the reference is not: %d MISTRUSTED %d FAIL %d PASS (want 1, 0, 2)",
+        t.mistrusted, t.fail, t.pass);
+    /* the verdict itself: the fraction rule, and small outputs exempt */
+    double rel, max_abs;
+    const float *y = c.ref[CNN_FWD][VT_Y];
+    float *flushed = tu_xmalloc((size_t)c.numel[VT_Y] * sizeof *flushed);
+    for (int64_t i = 0; i < c.numel[VT_Y]; i++)
+        flushed[i] = fabsf(y[i]) < 1e-4f ? 0.0f : y[i];
+    TU_CHECK(verify_judge(flushed, y, c.numel[VT_Y], 1e-5, &rel, &max_abs) == VERIFY_MISTRUSTED,
+             "verify_judge: flushed output, rel %.2e", rel);
+    TU_CHECK(verify_judge(flushed, y, c.numel[VT_Y], 1e-12, &rel, &max_abs) == VERIFY_FAIL,
+             "verify_judge: beyond tolerance is FAIL before MISTRUSTED");
+    TU_CHECK(verify_judge(flushed, y, VERIFY_ZERO_TRUST_MIN - 1, 1e-5, &rel, &max_abs) ==
+                 VERIFY_PASS,
+             "verify_judge: outputs under %d elements are not judged by their zeros",
+             VERIFY_ZERO_TRUST_MIN);
+    free(flushed);
+    vcase_free(&c);
+}
+
+/* Ops whose true outputs are mostly zero are judged against the
+ * reference's own zeros: naive against itself PASSes, never MISTRUSTED. */
+static void check_true_zeros(void)
+{
+    const cnn_op ops[] = {
+        {.kind = CNN_OP_ACT, .act = {CNN_ACT_RELU, 1000}},
+        {.kind = CNN_OP_POOL, .pool = {CNN_POOL_MAX, 2, 3, 9, 9, 3, 3, 3, 3, 0, 0, false}},
+        {.kind = CNN_OP_DROPOUT, .dropout = {1000, 0.9, 5}},
+    };
+    for (int i = 0; i < 3; i++) {
+        cnn_op op = ops[i];
+        TU_EXPECT_OK(cnn_op_init(&op));
+        vcase c;
+        TU_EXPECT_OK(vcase_init(&c, &op, 3));
+        float *x = c.host[VT_X];
+        for (int64_t j = 0; op.kind == CNN_OP_ACT && j < c.numel[VT_X]; j++)
+            x[j] = j % 10 ? -fabsf(x[j]) : fabsf(x[j]); /* 90% of relu's outputs are 0 */
+        verify_tally t = run_case(&cnn_backend_naive, &c);
+        TU_CHECK(t.pass == 2 && t.mistrusted == 0 && t.fail == 0,
+                 "%s: true zeros are not mistrusted: %d PASS %d MISTRUSTED %d FAIL",
+                 cnn_op_name(&op), t.pass, t.mistrusted, t.fail);
+        vcase_free(&c);
+    }
+}
+
+/* A NaN in the reference (a NaN input) must come out NaN, nowhere else. */
+static void check_nan_reference(void)
+{
+    const float ref[4] = {1.0f, NAN, 2.0f, INFINITY};
+    const float same[4] = {1.0f, NAN, 2.0f, INFINITY}, lost[4] = {1.0f, 0.0f, 2.0f, INFINITY};
+    const float wrong_inf[4] = {1.0f, NAN, 2.0f, -INFINITY}, extra[4] = {1.0f, NAN, NAN, INFINITY};
+    double rel, max_abs;
+    verify_compare(same, ref, 4, &rel, &max_abs);
+    TU_CHECK(rel == 0.0, "NaN for NaN and Inf for Inf match: rel %g", rel);
+    verify_compare(lost, ref, 4, &rel, &max_abs);
+    TU_CHECK(isnan(rel), "a NaN that became a number must fail: rel %g", rel);
+    verify_compare(wrong_inf, ref, 4, &rel, &max_abs);
+    TU_CHECK(isnan(rel), "an Inf of the other sign must fail: rel %g", rel);
+    verify_compare(extra, ref, 4, &rel, &max_abs);
+    TU_CHECK(isnan(rel), "a NaN where the reference is finite must fail: rel %g", rel);
+}
+
+/* The one direct use of the tolerance module: every pass of every edge
+ * shape has a finite tolerance. */
+static double tolerance_of(const cnn_op *op, cnn_pass pass, vt tensor)
+{
+    return verify_tolerance("im2col", "im2col", op, pass, tensor);
+}
+
+static void check_tolerances(void)
+{
     cnn_op *ops = NULL;
     int n = 0;
     TU_CHECK(verify_shapes("edge", &ops, &n) == CNN_OK && n > 50, "edge sweep: %d ops", n);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        vcase c;
+        TU_EXPECT_OK(vcase_init(&c, &ops[i], 1));
         for (int p = 0; p < CNN_PASS_COUNT; p++) {
             vt outs[5];
-            if (!cnn_op_has_pass(&ops[i], (cnn_pass)p) || !vcase_outputs(&c, (cnn_pass)p, outs))
-                continue;
-            double t = verify_tolerance("im2col", "im2col", &ops[i], (cnn_pass)p, VT_Y);
-            TU_CHECK(t > 0 && t < 1e-3, "tolerance %.3e for %s %s", t, cnn_op_name(&ops[i]),
-                     cnn_pass_str((cnn_pass)p));
+            int nout =
+                cnn_op_has_pass(&ops[i], (cnn_pass)p) ? vcase_outputs(&c, (cnn_pass)p, outs) : 0;
+            for (int k = 0; k < nout; k++) {
+                double t = tolerance_of(&ops[i], (cnn_pass)p, outs[k]);
+                TU_CHECK(t > 0 && t < 1e-3, "tolerance %.3e for %s %s %s", t, c.shape,
+                         cnn_pass_str((cnn_pass)p), vt_name(outs[k]));
+            }
         }
+        vcase_free(&c);
+    }
     free(ops);
     cnn_op *none = NULL;
     TU_CHECK(verify_shapes("bogus", &none, &n) == CNN_ERR_INVALID_ARG &&
@@ -151,7 +252,14 @@ int main(void)
     TU_CHECK(verify_shapes("edge,vgg17", &none, &n) == CNN_ERR_INVALID_ARG &&
                  strstr(cnn_last_error(), "'vgg17'") && strstr(cnn_last_error(), "vgg16"),
              "an unknown item of a list is named, with the model names: %s", cnn_last_error());
-    vcase_free(&c);
-    cnn_ctx_destroy(naive);
+}
+
+int main(void)
+{
+    check_conv_verdicts();
+    check_mistrusted();
+    check_true_zeros();
+    check_nan_reference();
+    check_tolerances();
     return tu_finish("test_verify");
 }
