@@ -7,6 +7,7 @@
 #include "gbench.h"
 #include "machine.h"
 #include "model.h"
+#include "registry.h"
 #include "report.h"
 #include "verify.h"
 #ifdef CNN_HAVE_ONEDNN
@@ -15,33 +16,60 @@
 
 #define CSV_HEADER                                                                                 \
     "model,layer,layers,op,shape,pass,backend,algorithm,batch,threads,repetitions,cache,"          \
-    "median_ms,min_ms,max_ms,gflops,ratio,reorder_ms"
+    "median_ms,min_ms,max_ms,gflops,ratio,reorder_ms"                                              \
+    ",charged_layers,charged_at"
 
 /* Bigger than any last-level cache here: writing it evicts the operands. */
 #define EVICT_FLOATS (64u << 20 >> 2)
 
-/* One distinct layer shape and the layers that have it. */
-typedef struct layer_group {
-    cnn_op op;
-    char first[96];
-    int count;
-} layer_group;
+/* Append ", name" (or "name" first) to a list unless it is there already. */
+static void list_add(char *list, size_t n, const char *name)
+{
+    if (!cli_in_list(list, name))
+        snprintf(list + strlen(list), n - strlen(list), "%s%s", *list ? ", " : "", name);
+}
 
-static cnn_status collect_layers(const bench_run *run, layer_group **out, int *n)
+/* The selection matches something: every op asked for is in the model and
+ * every pass asked for belongs to some selected layer. */
+static cnn_status check_selection(const bench_run *run, const char *model_ops)
+{
+    char item[64];
+    for (const char *p = run->ops; p && cli_next_item(&p, item, sizeof item);)
+        if (!cli_in_list(model_ops, item))
+            return cnn_fail(CNN_ERR_INVALID_ARG, "%s has no layer of op '%s'; ops there: %s",
+                            run->model, item, model_ops);
+    char passes[128] = "";
+    for (int p = 0; p < CNN_PASS_COUNT; p++)
+        for (int i = 0; i < run->ngroups; i++)
+            if (cnn_op_has_pass(&run->groups[i].op, (cnn_pass)p))
+                list_add(passes, sizeof passes, cnn_pass_str((cnn_pass)p));
+    for (int p = 0; p < CNN_PASS_COUNT; p++)
+        if (run->passes[p] && !cli_in_list(passes, cnn_pass_str((cnn_pass)p)))
+            return cnn_fail(CNN_ERR_INVALID_ARG,
+                            "no layer of %s has pass %s for ops %s; passes there: %s", run->model,
+                            cnn_pass_str((cnn_pass)p), run->ops ? run->ops : "all", passes);
+    return CNN_OK;
+}
+
+cnn_status bench_select(bench_run *run)
 {
     cnn_model *m = NULL;
-    cnn_model_opts mo = {.batch = run->batch};
+    cnn_model_opts mo = {.batch = run->batch, .h = run->image_size, .w = run->image_size};
     cnn_status st = cnn_model_create(run->model, &mo, &m);
     if (st != CNN_OK)
         return st;
-    layer_group *g = calloc((size_t)cnn_model_layer_count(m) + 1, sizeof *g);
+    bench_group *g = calloc((size_t)cnn_model_layer_count(m) + 1, sizeof *g);
     int ng = 0;
+    char model_ops[512] = "";
     if (!g)
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
     for (int l = 0; st == CNN_OK && l < cnn_model_layer_count(m); l++) {
         cnn_layer_info info;
         st = cnn_model_layer(m, l, &info);
-        if (st != CNN_OK || !cli_in_list(run->ops, cnn_op_name(info.op)))
+        if (st != CNN_OK)
+            break;
+        list_add(model_ops, sizeof model_ops, cnn_op_name(info.op));
+        if (run->ops && !cli_in_list(run->ops, cnn_op_name(info.op)))
             continue;
         char a[256], b[256];
         cnn_op_str(info.op, a, sizeof a);
@@ -57,13 +85,20 @@ static cnn_status collect_layers(const bench_run *run, layer_group **out, int *n
         g[found].count++;
     }
     cnn_model_destroy(m);
-    if (st != CNN_OK) {
-        free(g);
-        return st;
-    }
-    *out = g;
-    *n = ng;
-    return CNN_OK;
+    run->groups = g;
+    run->ngroups = ng;
+    if (st == CNN_OK)
+        st = check_selection(run, model_ops);
+    if (st != CNN_OK)
+        bench_release(run);
+    return st;
+}
+
+void bench_release(bench_run *run)
+{
+    free(run->groups);
+    run->groups = NULL;
+    run->ngroups = 0;
 }
 
 typedef struct bench_case {
@@ -111,34 +146,145 @@ static double reorder_ms(bench_case *c)
 #endif
 }
 
+/* The backends of a run: a slot for each listed one, then one for naive
+ * when it is not listed, to time the layers it would stand in for. */
+#define BENCH_SLOTS (BENCH_MAX_BACKENDS + 1)
+typedef struct bench_env {
+    cnn_ctx *ctx[BENCH_SLOTS];
+    const cnn_backend *be[BENCH_SLOTS];
+    int nlisted, nslots;
+    int naive; /* naive's slot, or -1 */
+} bench_env;
+
+/* The backend that would run this case instead of the listed backend b,
+ * which does not support it: for now the first other backend of the bench's
+ * own list on b's device that supports it, naive excluded, else naive (host
+ * backends only); -1 if none.
+ * TODO: follow the executor's fallback rule (models/plan.c: the next backend
+ * of the run's list, then naive) once a partial backend names its own
+ * fallback there (winograd -> im2col): a model total answers "how fast is a
+ * model run on this backend". */
+static int fallback_slot(const bench_env *env, int b, const cnn_op *op, cnn_pass pass)
+{
+    cnn_device dev = env->be[b]->device;
+    for (int s = 0; s < env->nlisted; s++)
+        if (s != b && env->ctx[s] && env->be[s]->device == dev &&
+            strcmp(env->be[s]->name, "naive") && cnn_supports(env->ctx[s], op, pass))
+            return s;
+    if (dev == CNN_DEVICE_HOST && env->naive >= 0 && env->naive != b && env->ctx[env->naive] &&
+        cnn_supports(env->ctx[env->naive], op, pass))
+        return env->naive;
+    return -1;
+}
+
+/* One backend's model total for one pass. */
+typedef struct bench_total {
+    double ms, flops;
+    int layers;               /* layers that have the pass */
+    int charged[BENCH_SLOTS]; /* of them, charged at each other backend */
+    char gap[400];            /* why there is no total, or "" */
+} bench_total;
+
 typedef struct bench_out {
     FILE *out;
     report_csv *csv;
-    double total_ms[BENCH_MAX_BACKENDS][CNN_PASS_COUNT];
-    int missing[BENCH_MAX_BACKENDS][CNN_PASS_COUNT];
+    bench_total total[BENCH_MAX_BACKENDS][CNN_PASS_COUNT];
 } bench_out;
 
+/* The median of a timed case in ms; NaN if it was not timed or failed. */
+static double case_ms(const cnn_gbench *gb, int idx)
+{
+    const cnn_gbench_result *r = idx >= 0 ? cnn_gbench_result_at(gb, idx) : NULL;
+    return r && !r->error && r->repetitions > 0 ? r->median_s * 1e3 : NAN;
+}
+
+/* Add a group to a total: the backend's own time, else (it does not
+ * support the case) the time of fallback slot fb; else the total has a gap.
+ * failed: why the backend's own timing failed, or NULL. */
+static void add_to_total(bench_total *t, const bench_group *g, double flops, double own_ms,
+                         const char *failed, int fb, double fb_ms)
+{
+    t->layers += g->count;
+    t->flops += flops * g->count;
+    if (*t->gap)
+        return;
+    if (!isnan(own_ms)) {
+        t->ms += own_ms * g->count;
+    } else if (failed) {
+        snprintf(t->gap, sizeof t->gap, "%s failed: %s", g->first, failed);
+    } else if (fb >= 0 && !isnan(fb_ms)) {
+        t->ms += fb_ms * g->count;
+        t->charged[fb] += g->count;
+    } else {
+        snprintf(t->gap, sizeof t->gap, "no backend that could stand in ran %s", g->first);
+    }
+}
+
+/* "7 of 20 layers charged at im2col, 1 at naive" (sep ", ") or the names
+ * alone, "im2col+naive" (names_only); "" when nothing was charged. */
+static char *charged_str(const bench_total *t, const bench_env *env, bool names_only, char *buf,
+                         size_t n)
+{
+    buf[0] = '\0';
+    for (int s = 0; s < env->nslots; s++) {
+        if (!t->charged[s])
+            continue;
+        size_t used = strlen(buf);
+        if (names_only)
+            snprintf(buf + used, n - used, "%s%s", used ? "+" : "", env->be[s]->name);
+        else if (!used)
+            snprintf(buf, n, "%d of %d layers charged at %s", t->charged[s], t->layers,
+                     env->be[s]->name);
+        else
+            snprintf(buf + used, n - used, ", %d at %s", t->charged[s], env->be[s]->name);
+    }
+    return buf;
+}
+
+static int charged_count(const bench_total *t)
+{
+    int n = 0;
+    for (int s = 0; s < BENCH_SLOTS; s++)
+        n += t->charged[s];
+    return n;
+}
+
 /* Time every backend and pass on one layer shape. */
-static cnn_status bench_layer(const bench_run *run, cnn_ctx *const *ctx, const layer_group *g,
+static cnn_status bench_layer(const bench_run *run, const bench_env *env, const bench_group *g,
                               float *evict, bench_out *bo)
 {
     vcase vc;
     cnn_status st = vcase_init(&vc, &g->op, 1);
     if (st != CNN_OK)
         return st;
-    void *dev[BENCH_MAX_BACKENDS][VT_COUNT];
-    void *ws[BENCH_MAX_BACKENDS] = {0};
-    bench_case cases[BENCH_MAX_BACKENDS][CNN_PASS_COUNT];
-    int idx[BENCH_MAX_BACKENDS][CNN_PASS_COUNT];
+    cnn_ctx *const *ctx = env->ctx;
+    void *dev[BENCH_SLOTS][VT_COUNT];
+    void *ws[BENCH_SLOTS] = {0};
+    bench_case cases[BENCH_SLOTS][CNN_PASS_COUNT];
+    int idx[BENCH_SLOTS][CNN_PASS_COUNT];
+    int fb[BENCH_MAX_BACKENDS][CNN_PASS_COUNT]; /* who stands in for an unsupported case */
+    int ncases = 0;
     memset(dev, 0, sizeof dev);
+    for (int p = 0; p < CNN_PASS_COUNT; p++) {
+        bool wanted = run->passes[p] && cnn_op_has_pass(&g->op, (cnn_pass)p);
+        for (int b = 0; b < env->nlisted; b++)
+            fb[b][p] = wanted && ctx[b] && !cnn_supports(ctx[b], &g->op, (cnn_pass)p)
+                           ? fallback_slot(env, b, &g->op, (cnn_pass)p)
+                           : -1;
+    }
     cnn_gbench *gb = cnn_gbench_create(run->repetitions, run->min_time);
     if (!gb)
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
-    for (int b = 0; b < run->nbackends && st == CNN_OK; b++) {
+    for (int b = 0; b < env->nslots && st == CNN_OK; b++) {
         size_t wss = 0;
         for (int p = 0; p < CNN_PASS_COUNT; p++) {
             idx[b][p] = -1;
-            if (ctx[b] && run->passes[p] && cnn_supports(ctx[b], &g->op, (cnn_pass)p)) {
+            /* an unlisted naive times only what it stands in for */
+            bool needed = b < env->nlisted;
+            for (int k = 0; k < env->nlisted && !needed; k++)
+                needed = fb[k][p] == b;
+            if (needed && ctx[b] && run->passes[p] && cnn_op_has_pass(&g->op, (cnn_pass)p) &&
+                cnn_supports(ctx[b], &g->op, (cnn_pass)p)) {
                 size_t w = cnn_workspace_size(ctx[b], &g->op, (cnn_pass)p);
                 wss = w > wss ? w : wss;
                 idx[b][p] = 0;
@@ -157,15 +303,17 @@ static cnn_status bench_layer(const bench_run *run, cnn_ctx *const *ctx, const l
                 continue;
             cases[b][p] = (bench_case){ctx[b], &g->op, (cnn_pass)p, dev[b], ws[b], wss, evict};
             char name[256];
-            snprintf(name, sizeof name, "%s/%s/%s/%s", run->model, g->first, run->backends[b]->name,
+            snprintf(name, sizeof name, "%s/%s/%s/%s", run->model, g->first, env->be[b]->name,
                      cnn_pass_str((cnn_pass)p));
             idx[b][p] =
                 cnn_gbench_add(gb, name, iterate, run->cold ? evict_caches : NULL, &cases[b][p]);
             if (idx[b][p] < 0)
                 st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
+            ncases++;
         }
     }
-    if (st == CNN_OK && cnn_gbench_run(gb) != 0)
+    /* nothing to time (no backend supports this shape's selected passes) */
+    if (st == CNN_OK && ncases > 0 && cnn_gbench_run(gb) != 0)
         st = cnn_fail(CNN_ERR_BACKEND, "bench: Google Benchmark failed");
 
     for (int p = 0; p < CNN_PASS_COUNT && st == CNN_OK; p++) {
@@ -173,20 +321,26 @@ static cnn_status bench_layer(const bench_run *run, cnn_ctx *const *ctx, const l
             continue;
         double flops = cnn_op_flops(&g->op, (cnn_pass)p);
         double base = NAN;
-        for (int b = 0; b < run->nbackends && st == CNN_OK; b++) {
+        for (int b = 0; b < env->nslots && st == CNN_OK; b++) {
+            if (b >= env->nlisted && idx[b][p] < 0)
+                continue;
             const cnn_gbench_result *r =
                 idx[b][p] >= 0 ? cnn_gbench_result_at(gb, idx[b][p]) : NULL;
             bool ok = r && !r->error && r->repetitions > 0;
             double med = ok ? r->median_s * 1e3 : NAN;
             if (b == 0)
                 base = med;
-            if (!ok)
-                bo->missing[b][p]++;
-            else
-                bo->total_ms[b][p] += med * g->count;
-            const char *algo = ok  ? cnn_algorithm(ctx[b], &g->op, (cnn_pass)p)
-                               : r ? r->error_msg
-                                   : "unsupported";
+            int stand_in = b < env->nlisted ? fb[b][p] : -1;
+            if (b < env->nlisted)
+                add_to_total(&bo->total[b][p], g, flops, med,
+                             ok || !r   ? NULL
+                             : r->error ? r->error_msg
+                                        : "no repetitions",
+                             stand_in, stand_in >= 0 ? case_ms(gb, idx[stand_in][p]) : NAN);
+            const char *algo = ok       ? cnn_algorithm(ctx[b], &g->op, (cnn_pass)p)
+                               : r      ? r->error_msg
+                               : ctx[b] ? "unsupported"
+                                        : "not usable here";
             double reo = ok ? reorder_ms(&cases[b][p]) : NAN;
             char f[12][64];
             snprintf(f[0], 64, "%d", g->count);
@@ -199,6 +353,7 @@ static cnn_status bench_layer(const bench_run *run, cnn_ctx *const *ctx, const l
             snprintf(f[7], 64, "%.2f", ok ? flops / (r->median_s * 1e9) : NAN);
             snprintf(f[8], 64, "%.3f", base / med);
             snprintf(f[9], 64, "%.4f", reo);
+            snprintf(f[10], 64, "%d", !ok && stand_in >= 0 ? g->count : 0);
             char shape[256];
             cnn_op_str(&g->op, shape, sizeof shape);
             const char *fields[] = {run->model,
@@ -207,7 +362,7 @@ static cnn_status bench_layer(const bench_run *run, cnn_ctx *const *ctx, const l
                                     cnn_op_name(&g->op),
                                     shape,
                                     cnn_pass_str((cnn_pass)p),
-                                    run->backends[b]->name,
+                                    env->be[b]->name,
                                     algo,
                                     f[1],
                                     f[2],
@@ -218,16 +373,24 @@ static cnn_status bench_layer(const bench_run *run, cnn_ctx *const *ctx, const l
                                     f[6],
                                     f[7],
                                     f[8],
-                                    f[9]};
-            st = report_csv_row(bo->csv, 18, fields);
-            char layer[128];
+                                    f[9],
+                                    f[10],
+                                    !ok && stand_in >= 0 ? env->be[stand_in]->name : ""};
+            st = report_csv_row(bo->csv, (int)(sizeof fields / sizeof fields[0]), fields);
+            char layer[128], shown[320];
             snprintf(layer, sizeof layer, "%s x%d", g->first, g->count);
+            snprintf(shown, sizeof shown, "%s%s%s", algo,
+                     b >= env->nlisted      ? " (timed only as the stand-in)"
+                     : !ok && stand_in >= 0 ? ", charged at "
+                                            : "",
+                     !ok && stand_in >= 0 ? env->be[stand_in]->name : "");
             fprintf(bo->out, "%-26s %-10s %-14s %10s %8s %7s %8s %s %s\n", layer,
-                    cnn_pass_str((cnn_pass)p), run->backends[b]->name, f[4], ok ? f[7] : "-",
-                    ok ? f[8] : "-", isnan(reo) ? "" : f[9], ok ? "" : "(not run)", algo);
+                    cnn_pass_str((cnn_pass)p), env->be[b]->name, ok ? f[4] : "-", ok ? f[7] : "-",
+                    ok && !isnan(base) ? f[8] : "-", isnan(reo) ? "" : f[9], ok ? "" : "(not run)",
+                    shown);
         }
     }
-    for (int b = 0; b < run->nbackends; b++) {
+    for (int b = 0; b < env->nslots; b++) {
         if (ctx[b]) {
             vcase_device_free(ctx[b], dev[b]);
             cnn_mem_free(ctx[b], ws[b]);
@@ -235,6 +398,66 @@ static cnn_status bench_layer(const bench_run *run, cnn_ctx *const *ctx, const l
     }
     cnn_gbench_destroy(gb);
     vcase_free(&vc);
+    return st;
+}
+
+/* The model totals: printed, and as layer=TOTAL rows of the CSV. */
+static cnn_status write_totals(const bench_run *run, const bench_env *env, bench_out *bo)
+{
+    fprintf(bo->out,
+            "\ntotal over the model's layers (each distinct shape times its count; where a "
+            "backend\ndoes not support a layer, the time of the backend that would run it "
+            "instead);\nratio = %s's total / this backend's, > 1 is faster:\n",
+            env->be[0]->name);
+    cnn_status st = CNN_OK;
+    for (int p = 0; p < CNN_PASS_COUNT && st == CNN_OK; p++) {
+        if (!run->passes[p])
+            continue;
+        const bench_total *t0 = &bo->total[0][p];
+        for (int b = 0; b < env->nlisted && st == CNN_OK; b++) {
+            const bench_total *t = &bo->total[b][p];
+            bool have = !*t->gap;
+            char ms[64], ratio[64], gflops[64], layers[32], charged[32], note[512], names[256];
+            char batch[16], threads[16], reps[16];
+            snprintf(batch, sizeof batch, "%d", run->batch);
+            snprintf(threads, sizeof threads, "%d", run->threads);
+            snprintf(reps, sizeof reps, "%d", run->repetitions);
+            snprintf(ms, sizeof ms, "%.4f", have ? t->ms : NAN);
+            snprintf(ratio, sizeof ratio, "%.3f", have && !*t0->gap ? t0->ms / t->ms : NAN);
+            snprintf(gflops, sizeof gflops, "%.2f", have ? t->flops / (t->ms * 1e6) : NAN);
+            snprintf(layers, sizeof layers, "%d", t->layers);
+            snprintf(charged, sizeof charged, "%d", have ? charged_count(t) : 0);
+            charged_str(t, env, false, note, sizeof note);
+            if (have)
+                fprintf(bo->out, "  %-9s %-14s %10.2f ms  ratio %s%s%s%s\n",
+                        cnn_pass_str((cnn_pass)p), env->be[b]->name, t->ms, *t0->gap ? "-" : ratio,
+                        *note ? "  (" : "", note, *note ? ")" : "");
+            else
+                fprintf(bo->out, "  %-9s %-14s %10s     ratio -  (%s)\n", cnn_pass_str((cnn_pass)p),
+                        env->be[b]->name, "n/a", t->gap);
+            const char *fields[] = {run->model,
+                                    "TOTAL",
+                                    layers,
+                                    run->ops ? run->ops : "all",
+                                    "",
+                                    cnn_pass_str((cnn_pass)p),
+                                    env->be[b]->name,
+                                    have ? "" : t->gap,
+                                    batch,
+                                    threads,
+                                    reps,
+                                    run->cold ? "cold" : "warm",
+                                    ms,
+                                    "",
+                                    "",
+                                    gflops,
+                                    ratio,
+                                    "",
+                                    charged,
+                                    have ? charged_str(t, env, true, names, sizeof names) : ""};
+            st = report_csv_row(bo->csv, (int)(sizeof fields / sizeof fields[0]), fields);
+        }
+    }
     return st;
 }
 
@@ -246,43 +469,66 @@ static cnn_status write_meta(const bench_run *run)
     for (int b = 0; b < run->nbackends; b++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", b ? ", " : "",
                  run->backends[b]->name);
+    const cnn_model_desc *d = cnn_model_find(run->model);
     snprintf(extra, sizeof extra,
-             "\"model\": \"%s\",\n  \"batch\": %d,\n  \"threads\": %d,\n  \"repetitions\": %d,\n"
+             "\"model\": \"%s\",\n  \"batch\": %d,\n  \"image_size\": %d,\n  \"threads\": %d,\n"
+             "  \"repetitions\": %d,\n"
              "  \"min_time_s\": %g,\n  \"cache\": \"%s\",\n  \"timer\": \"wall clock per call, "
              "median of repetitions (Google Benchmark %s)\",\n  \"backends\": [%s]",
-             run->model, run->batch, run->threads, run->repetitions, run->min_time,
+             run->model, run->batch,
+             run->image_size ? run->image_size
+             : d             ? d->h
+                             : 0,
+             run->threads, run->repetitions, run->min_time,
              run->cold ? "cold (64 MiB written between calls)" : "warm", cnn_gbench_version(),
              list);
     snprintf(path, sizeof path, "%s/meta.json", run->dir);
     return machine_write_json(path, &m, "cnnbench bench", extra);
 }
 
+/* A context for every listed backend that is usable here, and for naive
+ * (to stand in for host backends) when it is not listed. */
+static cnn_status open_env(const bench_run *run, bench_env *env, bench_out *bo)
+{
+    cnn_ctx_opts co = {.threads = run->threads};
+    env->nlisted = env->nslots = run->nbackends;
+    env->naive = -1;
+    bool host = false;
+    for (int b = 0; b < run->nbackends; b++) {
+        env->be[b] = run->backends[b];
+        host |= run->backends[b]->device == CNN_DEVICE_HOST;
+        if (!strcmp(run->backends[b]->name, "naive"))
+            env->naive = b;
+    }
+    const cnn_backend *naive = cnn_backend_find("naive");
+    if (env->naive < 0 && host && naive) {
+        env->naive = env->nslots++;
+        env->be[env->naive] = naive;
+    }
+    cnn_status st = CNN_OK;
+    for (int b = 0; b < env->nslots && st == CNN_OK; b++) {
+        char why[256];
+        if (cnn_backend_available(env->be[b], why, sizeof why)) {
+            st = cnn_ctx_create(env->be[b], &co, &env->ctx[b]);
+            continue;
+        }
+        if (b >= env->nlisted)
+            continue;
+        fprintf(bo->out, "%s: not usable here (%s); its rows say so\n", env->be[b]->name, why);
+        for (int p = 0; p < CNN_PASS_COUNT; p++)
+            snprintf(bo->total[b][p].gap, sizeof bo->total[b][p].gap, "not usable here: %s", why);
+    }
+    return st;
+}
+
 cnn_status bench_execute(const bench_run *run, FILE *out)
 {
-    layer_group *groups = NULL;
-    int ng = 0;
-    cnn_status st = collect_layers(run, &groups, &ng);
-    if (st != CNN_OK)
-        return st;
-    if (ng == 0) {
-        free(groups);
-        return cnn_fail(CNN_ERR_INVALID_ARG, "bench: %s has no layer of the ops '%s'", run->model,
-                        run->ops);
-    }
-    cnn_ctx *ctx[BENCH_MAX_BACKENDS] = {0};
-    cnn_ctx_opts co = {.threads = run->threads};
-    for (int b = 0; b < run->nbackends && st == CNN_OK; b++) {
-        char why[256];
-        if (!cnn_backend_available(run->backends[b], why, sizeof why))
-            fprintf(out, "%s: not usable here (%s); its rows say so\n", run->backends[b]->name,
-                    why);
-        else
-            st = cnn_ctx_create(run->backends[b], &co, &ctx[b]);
-    }
+    bench_env env = {0};
+    bench_out bo = {.out = out};
+    cnn_status st = open_env(run, &env, &bo);
     float *evict = run->cold ? calloc(EVICT_FLOATS, sizeof *evict) : NULL;
     if (st == CNN_OK && run->cold && !evict)
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory for the cache eviction buffer");
-    bench_out bo = {.out = out};
     char csv_path[4200];
     snprintf(csv_path, sizeof csv_path, "%s/bench.csv", run->dir);
     if (st == CNN_OK)
@@ -293,31 +539,22 @@ cnn_status bench_execute(const bench_run *run, FILE *out)
         fprintf(out, "%s, batch %d, %d threads, %d repetitions of >= %g s, %s caches\n", run->model,
                 run->batch, run->threads, run->repetitions, run->min_time,
                 run->cold ? "cold" : "warm");
+        fprintf(out, "ratio = %s's time / this backend's (> 1: faster than %s)\n", env.be[0]->name,
+                env.be[0]->name);
         fprintf(out, "%-26s %-10s %-14s %10s %8s %7s %8s %s\n", "layer (x count)", "pass",
                 "backend", "median_ms", "GFLOP/s", "ratio", "reorder", "algorithm");
     }
-    for (int i = 0; i < ng && st == CNN_OK; i++)
-        st = bench_layer(run, ctx, &groups[i], evict, &bo);
-    if (st == CNN_OK) {
-        fprintf(out, "\ntotal over the model's layers (each distinct shape times its count):\n");
-        for (int p = 0; p < CNN_PASS_COUNT; p++) {
-            if (!run->passes[p])
-                continue;
-            for (int b = 0; b < run->nbackends; b++)
-                fprintf(out, "  %-9s %-14s %10.2f ms  ratio %.3f%s\n", cnn_pass_str((cnn_pass)p),
-                        run->backends[b]->name, bo.total_ms[b][p],
-                        bo.total_ms[0][p] / bo.total_ms[b][p],
-                        bo.missing[b][p] ? "  (incomplete: some layers not run)" : "");
-        }
-    }
+    for (int i = 0; i < run->ngroups && st == CNN_OK; i++)
+        st = bench_layer(run, &env, &run->groups[i], evict, &bo);
+    if (st == CNN_OK)
+        st = write_totals(run, &env, &bo);
     cnn_status cst = report_csv_close(bo.csv, st == CNN_OK);
     if (st == CNN_OK)
         st = cst;
     if (st == CNN_OK)
         st = write_meta(run);
-    for (int b = 0; b < run->nbackends; b++)
-        cnn_ctx_destroy(ctx[b]);
+    for (int b = 0; b < env.nslots; b++)
+        cnn_ctx_destroy(env.ctx[b]);
     free(evict);
-    free(groups);
     return st;
 }

@@ -75,6 +75,12 @@ bool cli_next_item(const char **p, char *name, size_t n);
 /* Is name one of the items of a comma-separated list? */
 bool cli_in_list(const char *list, const char *name);
 
+/* Every operation name (cnn_op_name's values), the choices of --ops for
+ * verify and bench. */
+#define CLI_OP_NAMES                                                                               \
+    "conv2d,maxpool2d,avgpool2d,adaptive_avgpool2d,batchnorm2d,linear,relu,sigmoid,dropout,"       \
+    "softmax_xent,concat,add"
+
 /* Apply --threads (0 = leave OpenMP's default) to OpenMP; returns the number
  * of threads the run will use. */
 int cli_set_threads(int threads);

@@ -5,7 +5,9 @@
  * for each layer every backend is timed back to back before the next layer,
  * each case for `repetitions` repetitions of at least `min-time` seconds, and
  * the median per-iteration time is what is reported, with min and max as the
- * spread. Ratios are against the first backend listed. */
+ * spread. Ratios are against the first backend listed: its time / the
+ * backend's, so > 1 is faster. A model total charges a layer a backend does
+ * not support at the backend that would run it instead, and says so. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,25 @@ static int check_backends(const cli_cmd *cmd, const char *list, bench_run *run)
     if (cnn_backend_list_parse(list, NULL, BENCH_MAX_BACKENDS, run->backends, &run->nbackends) !=
         CNN_OK)
         return cli_usage_error(cmd, "--backends: %s", cnn_last_error());
+    return -1;
+}
+
+/* --ops: "all" or op names (CLI_OP_NAMES); NULL in *ops means every op. */
+static int check_ops(const cli_cmd *cmd, const char **ops)
+{
+    char name[64];
+    bool all = false;
+    const char *p = *ops;
+    if (!cli_next_item(&p, name, sizeof name))
+        return cli_usage_error(cmd, "--ops is empty; valid values: all," CLI_OP_NAMES);
+    for (p = *ops; cli_next_item(&p, name, sizeof name);) {
+        int rc = cli_check_choice(cmd, "ops", name, "all," CLI_OP_NAMES);
+        if (rc >= 0)
+            return rc;
+        all |= !strcmp(name, "all");
+    }
+    if (all)
+        *ops = NULL;
     return -1;
 }
 
@@ -47,14 +68,17 @@ int cmd_bench(int argc, char **argv)
 {
     const char *model = "vgg16", *ops = "conv2d", *passes = "fwd", *backends = NULL;
     const char *out_dir = "results";
-    int batch = 4, reps = 5, threads = 0;
+    int batch = 4, reps = 5, threads = 0, image_size = 0;
     double min_time = 0.2;
     bool cold = false;
     cli_opt opts[] = {
         {"model", CLI_STRING, &model, "M", "model whose layers to time (default vgg16)", false,
          false},
         {"batch", CLI_INT, &batch, "N", "batch size (default 4)", false, false},
-        {"ops", CLI_STRING, &ops, "LIST", "operations to time (default conv2d)", false, false},
+        {"image-size", CLI_INT, &image_size, "N",
+         "N x N input for the model (default: the model's usual size)", false, false},
+        {"ops", CLI_STRING, &ops, "LIST",
+         "operations to time, or all (default conv2d): " CLI_OP_NAMES, false, false},
         {"passes", CLI_STRING, &passes, "LIST",
          "passes: fwd, fwd_infer, bwd_data, bwd_weight, bwd_bias (default fwd)", false, false},
         {"backends", CLI_STRING, &backends, "LIST",
@@ -73,7 +97,10 @@ int cmd_bench(int argc, char **argv)
         .summary = "Time each distinct layer of a model on several backends side by side.",
         .details = "Writes DIR/bench-<timestamp>/bench.csv and meta.json (machine, build,\n"
                    "settings). Times are medians of the repetitions, wall clock, per call;\n"
-                   "caches are warm unless --cold.",
+                   "caches are warm unless --cold. Ratios are the first backend's time over\n"
+                   "each backend's (> 1: faster). A model total charges a layer a backend\n"
+                   "does not support at the backend that would run it instead and names it.\n"
+                   "An op or pass that matches no layer of the model is a usage error.",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
@@ -85,16 +112,21 @@ int cmd_bench(int argc, char **argv)
                     "libbenchmark-dev, then reconfigure)\n");
     return CLI_EXIT_UNSUPPORTED;
 #endif
-    if (batch < 1 || reps < 1 || reps > CNN_GBENCH_MAX_REPS || !(min_time > 0))
-        return cli_usage_error(&cmd, "need --batch >= 1, --repetitions in [1, %d], --min-time > 0",
+    if (batch < 1 || reps < 1 || reps > CNN_GBENCH_MAX_REPS || !(min_time > 0) || image_size < 0)
+        return cli_usage_error(&cmd,
+                               "need --batch >= 1, --repetitions in [1, %d], --min-time > 0, "
+                               "--image-size >= 1",
                                CNN_GBENCH_MAX_REPS);
     if (!cnn_model_find(model)) {
         char valid[512];
         return cli_usage_error(&cmd, "unknown model '%s'; valid models: %s", model,
                                cnn_model_names(valid, sizeof valid));
     }
+    if ((rc = check_ops(&cmd, &ops)) >= 0)
+        return rc;
     bench_run run = {.model = model,
                      .batch = batch,
+                     .image_size = image_size,
                      .ops = ops,
                      .repetitions = reps,
                      .min_time = min_time,
@@ -118,9 +150,16 @@ int cmd_bench(int argc, char **argv)
         return rc;
 
 #ifdef CNN_HAVE_BENCHMARK
+    /* what the selection matches, before anything is timed or written */
+    cnn_status st = bench_select(&run);
+    if (st == CNN_ERR_INVALID_ARG)
+        return cli_usage_error(&cmd, "%s", cnn_last_error());
+    if (st != CNN_OK)
+        return cli_fail("bench", st);
     char ts[32];
     snprintf(run.dir, sizeof run.dir, "%s/bench-%s", out_dir, report_timestamp(ts, sizeof ts));
-    cnn_status st = bench_execute(&run, stdout);
+    st = bench_execute(&run, stdout);
+    bench_release(&run);
     if (st != CNN_OK)
         return cli_fail("bench", st);
     printf("results: %s/bench.csv, %s/meta.json\n", run.dir, run.dir);

@@ -13,10 +13,6 @@
 #include "verify_models.h"
 #include "verify_run.h"
 
-#define OP_NAMES                                                                                   \
-    "conv2d,maxpool2d,avgpool2d,adaptive_avgpool2d,batchnorm2d,linear,relu,sigmoid,dropout,"       \
-    "softmax_xent,concat,add"
-
 /* Check every item of a comma-separated list against `valid`. */
 static int check_list(const cli_cmd *cmd, const char *opt, const char *list, const char *valid)
 {
@@ -57,8 +53,8 @@ int cmd_verify(int argc, char **argv)
     cli_opt opts[] = {
         {"backends", CLI_STRING, &backends, "LIST", "backends to check (default: all but naive)",
          false, false},
-        {"ops", CLI_STRING, &ops, "LIST", "operations to check (default: all): " OP_NAMES, false,
-         false},
+        {"ops", CLI_STRING, &ops, "LIST", "operations to check (default: all): " CLI_OP_NAMES,
+         false, false},
         {"shapes", CLI_STRING, &shapes, "LIST",
          "edge, quick, models, all or a model's layers (vgg16), comma-separated (default all)",
          false, false},
@@ -92,7 +88,7 @@ int cmd_verify(int argc, char **argv)
     int rc = cli_parse(&cmd, argc, argv);
     if (rc >= 0)
         return rc;
-    if (ops && (rc = check_list(&cmd, "ops", ops, OP_NAMES)) >= 0)
+    if (ops && (rc = check_list(&cmd, "ops", ops, CLI_OP_NAMES)) >= 0)
         return rc;
     if ((rc = verify_shapes_check(&cmd, shapes)) >= 0)
         return rc;

@@ -1,0 +1,323 @@
+/* `cnnbench bench` as a process: model totals that every backend can be
+ * compared on, selections that match nothing refused as usage errors naming
+ * what exists (with no results folder made), --ops all and --image-size.
+ *
+ * What each case did before (issue 13): a backend that skipped layers got a
+ * total over the layers it ran, beside complete ones ("ratio 2.175
+ * (incomplete: some layers not run)"); --passes fwd_infer on conv layers
+ * printed "Failed to match any benchmarks", totals of 0.00 ms, ratio -nan,
+ * and exited 0 with a header-only CSV; --ops all and --ops conv both failed
+ * with exit 1 ("has no layer of the ops 'all'"); there was no --image-size.
+ *
+ * The timed runs are tiny (batch 1, one repetition of 0.01 s). */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "registry.h"
+#include "test_util.h"
+
+#ifndef CNNBENCH_EXE
+#define CNNBENCH_EXE "cnnbench"
+#endif
+
+#define SKIPPED 77
+
+static char dir[] = "/tmp/cnn_test_bench_cli_XXXXXX";
+static char out_text[1 << 17], err_text[1 << 16], csv_text[1 << 17];
+
+/* `cnnbench bench ARGS... --out-dir DIR/<out>`; returns the exit status. */
+static int bench(const char *out, const char *const *args)
+{
+    char out_dir[512], *argv[64];
+    snprintf(out_dir, sizeof out_dir, "%s/%s", dir, out);
+    int n = 0;
+    argv[n++] = (char *)CNNBENCH_EXE;
+    argv[n++] = (char *)"bench";
+    for (; *args && n < 60; args++)
+        argv[n++] = (char *)*args;
+    argv[n++] = (char *)"--out-dir";
+    argv[n++] = out_dir;
+    argv[n] = NULL;
+    return tu_run_process(CNNBENCH_EXE, argv, dir, out_text, sizeof out_text, err_text,
+                          sizeof err_text);
+}
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define TINY "--batch", "1", "--repetitions", "1", "--min-time", "0.01"
+
+/* The run's exit status is `want` and `text` holds every one of `words`. */
+static void expect(int rc, int want, const char *what, const char *text, const char *const *words)
+{
+    TU_CHECK(rc == want, "%s: exit %d, expected %d\nstdout: %s\nstderr: %s", what, rc, want,
+             out_text, err_text);
+    for (; words && *words; words++)
+        TU_CHECK(strstr(text, *words), "%s: output lacks '%s':\n%s", what, *words, text);
+}
+
+/* A usage error: exit 2, the words on stderr, and no results folder. */
+static void expect_usage(const char *what, const char *const *args, const char *const *words)
+{
+    expect(bench("refused", args), CLI_EXIT_USAGE, what, err_text, words);
+    char path[512];
+    snprintf(path, sizeof path, "%s/refused", dir);
+    TU_CHECK(!tu_exists(path), "%s: a refused run made %s", what, path);
+}
+
+/* ---- reading bench.csv ---- */
+
+#define MAX_ROWS 256
+#define MAX_COLS 24
+typedef struct csv_table {
+    char cells[MAX_ROWS][MAX_COLS][96];
+    int nrows, ncols; /* row 0 is the header */
+} csv_table;
+static csv_table csv;
+
+/* Read the one bench-<timestamp>/bench.csv under DIR/<out> into csv. */
+static bool read_csv(const char *out)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, out);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (!strncmp(e->d_name, "bench-", 6))
+            break;
+    if (!d || !e) {
+        TU_CHECK(false, "no bench-* folder in %s", path);
+        if (d)
+            closedir(d);
+        return false;
+    }
+    snprintf(path + strlen(path), sizeof path - strlen(path), "/%s/bench.csv", e->d_name);
+    closedir(d);
+    tu_slurp(path, csv_text, sizeof csv_text);
+    memset(&csv, 0, sizeof csv);
+    int r = 0, c = 0;
+    size_t len = 0;
+    bool quoted = false;
+    for (const char *p = csv_text; *p && r < MAX_ROWS; p++) {
+        if (*p == '"') {
+            quoted = !quoted; /* a doubled quote inside a field drops out */
+        } else if (*p == ',' && !quoted) {
+            c += c + 1 < MAX_COLS;
+            len = 0;
+        } else if (*p == '\n' && !quoted) {
+            csv.ncols = r == 0 ? c + 1 : csv.ncols;
+            r++;
+            c = 0;
+            len = 0;
+        } else if (len + 1 < sizeof csv.cells[0][0]) {
+            csv.cells[r][c][len++] = *p;
+        }
+    }
+    csv.nrows = r;
+    TU_CHECK(csv.nrows > 1, "%s: no rows:\n%s", path, csv_text);
+    return csv.nrows > 1;
+}
+
+static int col(const char *name)
+{
+    for (int c = 0; c < csv.ncols; c++)
+        if (!strcmp(csv.cells[0][c], name))
+            return c;
+    TU_CHECK(false, "bench.csv has no column %s", name);
+    return 0;
+}
+
+static const char *cell(int r, const char *name)
+{
+    return csv.cells[r][col(name)];
+}
+
+/* The row of (layer, pass, backend), or -1. */
+static int find_row(const char *layer, const char *pass, const char *backend)
+{
+    for (int r = 1; r < csv.nrows; r++)
+        if (!strcmp(cell(r, "layer"), layer) && !strcmp(cell(r, "pass"), pass) &&
+            !strcmp(cell(r, "backend"), backend))
+            return r;
+    return -1;
+}
+
+/* The TOTAL row of `backend` in pass fwd equals the sum over its layer rows
+ * of its own median, or, where it did not run a layer, the median of the
+ * backend named in charged_at, times the layer count; charged_layers and
+ * charged_at add up the same way. Returns the total. */
+static double check_total(const char *backend, int want_layers, int want_charged,
+                          const char *want_at)
+{
+    double sum = 0;
+    int layers = 0, charged = 0;
+    for (int r = 1; r < csv.nrows; r++) {
+        if (strcmp(cell(r, "backend"), backend) || !strcmp(cell(r, "layer"), "TOTAL"))
+            continue;
+        int count = atoi(cell(r, "layers"));
+        double ms = atof(cell(r, "median_ms"));
+        layers += count;
+        if (!isnan(ms)) {
+            TU_CHECK(atoi(cell(r, "charged_layers")) == 0 && !*cell(r, "charged_at"),
+                     "%s %s ran but is charged at '%s'", backend, cell(r, "layer"),
+                     cell(r, "charged_at"));
+            sum += ms * count;
+            continue;
+        }
+        const char *at = cell(r, "charged_at");
+        TU_CHECK(!strcmp(at, want_at) && atoi(cell(r, "charged_layers")) == count,
+                 "%s %s: not run, charged %s layers at '%s', expected %d at %s", backend,
+                 cell(r, "layer"), cell(r, "charged_layers"), at, count, want_at);
+        int sr = find_row(cell(r, "layer"), "fwd", at);
+        TU_CHECK(sr > 0 && !isnan(atof(cell(sr, "median_ms"))), "%s %s: no timed row of %s",
+                 backend, cell(r, "layer"), at);
+        if (sr > 0)
+            sum += atof(cell(sr, "median_ms")) * count;
+        charged += count;
+    }
+    int t = find_row("TOTAL", "fwd", backend);
+    TU_CHECK(t > 0, "no TOTAL row for %s", backend);
+    if (t <= 0)
+        return NAN;
+    double total = atof(cell(t, "median_ms"));
+    TU_CHECK(fabs(total - sum) <= 1e-3 + 1e-5 * sum, "%s: TOTAL %s ms, rows add up to %.4f",
+             backend, cell(t, "median_ms"), sum);
+    TU_CHECK(layers == want_layers && atoi(cell(t, "layers")) == want_layers,
+             "%s: %d layer rows' layers, TOTAL says %s, expected %d", backend, layers,
+             cell(t, "layers"), want_layers);
+    TU_CHECK(charged == want_charged && atoi(cell(t, "charged_layers")) == want_charged &&
+                 !strcmp(cell(t, "charged_at"), want_charged ? want_at : ""),
+             "%s: %d rows charged, TOTAL says %s at '%s', expected %d at %s", backend, charged,
+             cell(t, "charged_layers"), cell(t, "charged_at"), want_charged, want_at);
+    return total;
+}
+
+/* The table's totals are all complete: no sum over fewer layers. */
+static void expect_complete_totals(const char *what)
+{
+    const char *totals = strstr(out_text, "\ntotal over");
+    TU_CHECK(totals != NULL, "%s: no totals:\n%s", what, out_text);
+    if (totals)
+        TU_CHECK(!strstr(totals, "incomplete") && !strstr(totals, "nan") && !strstr(totals, "n/a"),
+                 "%s: a total leaves layers out:\n%s", what, totals);
+}
+
+/* ResNet-18 at 32x32: Winograd does only 3x3 stride-1 convolutions, so it
+ * skips conv1 (7x7 stride 2), the three stride-2 3x3 convolutions and the
+ * three 1x1 downsamples: 7 of the 20 conv layers, charged at im2col. */
+static void test_partial_backend_total(void)
+{
+    int rc = bench("partial", ARGS("--model", "resnet18", "--image-size", "32", TINY, "--backends",
+                                   "im2col,winograd"));
+    expect(rc, 0, "resnet18 im2col,winograd", out_text,
+           ARGS("ratio = im2col's time / this backend's (> 1: faster than im2col)",
+                "ratio = im2col's total / this backend's, > 1 is faster",
+                "(7 of 20 layers charged at im2col)", "unsupported, charged at im2col"));
+    expect_complete_totals("resnet18 im2col,winograd");
+    if (!read_csv("partial"))
+        return;
+    int conv1 = find_row("conv1", "fwd", "im2col");
+    TU_CHECK(conv1 > 0 && strstr(cell(conv1, "shape"), "ic3ih32iw32"),
+             "--image-size 32 not applied: conv1 shape '%s'",
+             conv1 > 0 ? cell(conv1, "shape") : "");
+    double im2col = check_total("im2col", 20, 0, "");
+    double winograd = check_total("winograd", 20, 7, "im2col");
+    int t = find_row("TOTAL", "fwd", "winograd");
+    TU_CHECK(t > 0 && fabs(atof(cell(t, "ratio")) - im2col / winograd) <=
+                          1e-3 + 1e-3 * im2col / winograd,
+             "winograd TOTAL ratio %s, expected im2col / winograd = %.4f",
+             t > 0 ? cell(t, "ratio") : "", im2col / winograd);
+    /* the printed total is the CSV's */
+    const char *totals = strstr(out_text, "\ntotal over");
+    const char *line = totals ? strstr(totals, "\n  fwd       winograd ") : NULL;
+    double printed = NAN;
+    TU_CHECK(line && sscanf(line + 22, "%lf ms", &printed) == 1 &&
+                 fabs(printed - winograd) <= 0.0051,
+             "printed winograd total %.2f, CSV %.4f:\n%s", printed, winograd, out_text);
+}
+
+/* A backend alone whose unsupported layers nothing else listed runs: they
+ * are charged at naive, which is timed on those layers only. */
+static void test_naive_stand_in(void)
+{
+    int rc = bench("naive", ARGS("--model", "lenet5", TINY, "--backends", "winograd"));
+    expect(rc, 0, "lenet5 winograd", out_text,
+           ARGS("(2 of 2 layers charged at naive)", "naive (timed only as the stand-in)"));
+    expect_complete_totals("lenet5 winograd");
+    if (read_csv("naive"))
+        check_total("winograd", 2, 2, "naive");
+}
+
+static void test_selection_errors(void)
+{
+    fprintf(stderr, "(the usage errors below are expected)\n");
+    expect_usage("conv layers have no fwd_infer", ARGS("--model", "vgg16", "--passes", "fwd_infer"),
+                 ARGS("no layer of vgg16 has pass fwd_infer for ops conv2d; passes there: fwd, "
+                      "bwd_data, bwd_weight, bwd_bias"));
+    expect_usage("an unknown op", ARGS("--model", "resnet18", "--ops", "conv"),
+                 ARGS("unknown value 'conv' for --ops; valid values: all," CLI_OP_NAMES));
+    expect_usage("an op the model lacks", ARGS("--model", "lenet5", "--ops", "conv2d,relu"),
+                 ARGS("lenet5 has no layer of op 'relu'; ops there: conv2d, sigmoid, avgpool2d, "
+                      "linear"));
+    expect_usage("an empty op list", ARGS("--model", "lenet5", "--ops", ", "),
+                 ARGS("--ops is empty; valid values: all,conv2d"));
+    expect_usage("an input the model cannot take", ARGS("--model", "lenet5", "--image-size", "32"),
+                 ARGS("fc1", "400 input features"));
+    expect_usage("a negative image size", ARGS("--model", "lenet5", "--image-size", "-1"),
+                 ARGS("--image-size >= 1"));
+}
+
+/* Passes that only some selected layers have: the others are left out
+ * without a word from Google Benchmark; --ops all takes every op. */
+static void test_selections(void)
+{
+    int rc = bench("bn", ARGS("--model", "resnet18", "--image-size", "32", TINY, "--backends",
+                              "im2col", "--ops", "conv2d,batchnorm2d", "--passes", "fwd_infer"));
+    expect(rc, 0, "fwd_infer on conv2d,batchnorm2d", out_text, ARGS("bn1 x1", "fwd_infer"));
+    TU_CHECK(!strstr(out_text, "Failed to match") && !strstr(err_text, "Failed to match"),
+             "Google Benchmark was run with nothing to time:\n%s\n%s", out_text, err_text);
+    if (read_csv("bn")) {
+        for (int r = 1; r < csv.nrows; r++)
+            TU_CHECK(strcmp(cell(r, "op"), "conv2d") && !strcmp(cell(r, "pass"), "fwd_infer"),
+                     "fwd_infer run has a row of %s %s", cell(r, "op"), cell(r, "pass"));
+    }
+    expect_complete_totals("fwd_infer on conv2d,batchnorm2d");
+
+    rc = bench("all", ARGS("--model", "lenet5", TINY, "--backends", "im2col", "--ops", "all"));
+    expect(rc, 0, "--ops all", out_text,
+           ARGS("conv1 x1", "sigmoid1 x1", "pool1 x1", "fc1 x1", "fc3 x1"));
+    if (read_csv("all")) {
+        int t = find_row("TOTAL", "fwd", "im2col");
+        TU_CHECK(t > 0 && atoi(cell(t, "layers")) == 11 && !strcmp(cell(t, "op"), "all"),
+                 "--ops all: TOTAL row layers '%s' op '%s', expected 11 and all",
+                 t > 0 ? cell(t, "layers") : "", t > 0 ? cell(t, "op") : "");
+    }
+}
+
+int main(void)
+{
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (bench("probe", ARGS("--model", "nosuch")) == CLI_EXIT_UNSUPPORTED) {
+        printf("test_bench_cli: no Google Benchmark in this build, skipped\n");
+        return SKIPPED;
+    }
+    expect(bench("probe", ARGS("--help")), 0, "bench --help", out_text,
+           ARGS("--image-size N", "operations to time, or all"));
+    test_selection_errors();
+    if (cnn_backend_find("im2col")) {
+        test_selections();
+        if (cnn_backend_find("winograd")) {
+            test_partial_backend_total();
+            test_naive_stand_in();
+        }
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return tu_finish("test_bench_cli");
+}
