@@ -28,6 +28,17 @@ static inline int cnn_naive_threads(const cnn_ctx *ctx)
 #endif
 }
 
+/* This thread's number in the enclosing parallel region (0 outside one),
+ * to pick its own scratch block. */
+static inline int cnn_naive_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 /* Element (i0,i1,i2,i3) of a dense tensor with dimensions [.][d1][d2][d3]. */
 static inline int64_t at4(int64_t i0, int64_t i1, int64_t i2, int64_t i3, int64_t d1, int64_t d2,
                           int64_t d3)

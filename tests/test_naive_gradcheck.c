@@ -756,6 +756,62 @@ static void test_determinism(void)
     free(x), free(dy);
     omp_set_num_threads(saved);
 }
+
+/* Every conv pass and linear's backward data, run with 1, 2 and 3 threads,
+ * gives the same bits: on a strided, padded shape with odd sizes and r != s
+ * (the kernels' general-stride copy), and on a unit-stride one whose filter
+ * and channel counts leave partial blocks (the unit-stride copy). */
+static void test_pass_determinism(void)
+{
+    const cnn_conv_desc shapes[2] = {
+        {3, 7, 23, 19, 13, 3, 5, 2, 2, 1, 2, true, 0, 0},
+        {2, 5, 11, 13, 17, 3, 3, 1, 1, 1, 1, true, 0, 0},
+    };
+    const int threads[3] = {1, 2, 3}, saved = omp_get_max_threads();
+    for (int i = 0; i < 2; i++) {
+        cnn_conv_desc d = shapes[i];
+        TU_EXPECT_OK(cnn_conv_init(&d));
+        const int64_t nx = (int64_t)d.n * d.c * d.h * d.w, ny = (int64_t)d.n * d.k * d.p * d.q,
+                      nw = (int64_t)d.k * d.c * d.r * d.s;
+        float *x = tu_rand_buf(nx, &rng, -1, 1), *w = tu_rand_buf(nw, &rng, -1, 1),
+              *b = tu_rand_buf(d.k, &rng, -1, 1), *dy = tu_rand_buf(ny, &rng, -1, 1);
+        float *y[3], *dx[3], *dw[3];
+        for (int t = 0; t < 3; t++) {
+            y[t] = alloc_floats(ny), dx[t] = alloc_floats(nx), dw[t] = alloc_floats(nw);
+            omp_set_num_threads(threads[t]);
+            TU_EXPECT_OK(cnn_conv_fwd(ctx, &d, x, w, b, y[t], NULL, 0));
+            TU_EXPECT_OK(cnn_conv_bwd_data(ctx, &d, dy, w, dx[t], NULL, 0));
+            TU_EXPECT_OK(cnn_conv_bwd_filter(ctx, &d, x, dy, dw[t], NULL, 0));
+        }
+        for (int t = 1; t < 3; t++) {
+            TU_CHECK(!memcmp(y[0], y[t], ny * 4), "conv y, shape %d: 1 vs %d threads", i,
+                     threads[t]);
+            TU_CHECK(!memcmp(dx[0], dx[t], nx * 4), "conv dx, shape %d: 1 vs %d threads", i,
+                     threads[t]);
+            TU_CHECK(!memcmp(dw[0], dw[t], nw * 4), "conv dw, shape %d: 1 vs %d threads", i,
+                     threads[t]);
+        }
+        for (int t = 0; t < 3; t++)
+            free(y[t]), free(dx[t]), free(dw[t]);
+        free(x), free(w), free(b), free(dy);
+    }
+
+    cnn_linear_desc ld = {3, 600, 7, true};
+    TU_EXPECT_OK(cnn_linear_init(&ld));
+    float *lw = tu_rand_buf(600 * 7, &rng, -1, 1), *ldy = tu_rand_buf(3 * 7, &rng, -1, 1);
+    float *ldx[3];
+    for (int t = 0; t < 3; t++) {
+        ldx[t] = alloc_floats(3 * 600);
+        omp_set_num_threads(threads[t]);
+        TU_EXPECT_OK(cnn_linear_bwd_data(ctx, &ld, ldy, lw, ldx[t], NULL, 0));
+    }
+    for (int t = 1; t < 3; t++)
+        TU_CHECK(!memcmp(ldx[0], ldx[t], 3 * 600 * 4), "linear dx: 1 vs %d threads", threads[t]);
+    for (int t = 0; t < 3; t++)
+        free(ldx[t]);
+    free(lw), free(ldy);
+    omp_set_num_threads(saved);
+}
 #endif
 
 int main(void)
@@ -778,6 +834,7 @@ int main(void)
     test_concat_and_add();
 #ifdef _OPENMP
     test_determinism();
+    test_pass_determinism();
 #else
     printf("built without OpenMP: thread-count determinism not tested\n");
 #endif
