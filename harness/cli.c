@@ -262,3 +262,30 @@ bool cli_in_list(const char *list, const char *name)
             return true;
     return false;
 }
+
+int cli_parse_passes(const cli_cmd *cmd, const char *list, bool want[CNN_PASS_COUNT])
+{
+    char name[32];
+    int n = 0;
+    for (int i = 0; i < CNN_PASS_COUNT; i++)
+        want[i] = false;
+    for (const char *p = list; cli_next_item(&p, name, sizeof name); n++) {
+        int found = -1;
+        for (int i = 0; i < CNN_PASS_COUNT; i++)
+            if (!strcmp(name, cnn_pass_str((cnn_pass)i)))
+                found = i;
+        if (found < 0)
+            return cli_usage_error(cmd, "unknown pass '%s' in --passes; valid passes: %s", name,
+                                   "fwd, fwd_infer, bwd_data, bwd_weight, bwd_bias");
+        want[found] = true;
+    }
+    return n ? -1 : cli_usage_error(cmd, "--passes: empty list '%s'", list);
+}
+
+bool cli_seen(const cli_cmd *cmd, const char *name)
+{
+    for (int i = 0; i < cmd->nopts; i++)
+        if (!strcmp(cmd->opts[i].name, name))
+            return cmd->opts[i].seen;
+    return false;
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ops.h"
 #include "status.h"
 
 #define CLI_EXIT_OK 0
@@ -80,6 +81,14 @@ bool cli_in_list(const char *list, const char *name);
 #define CLI_OP_NAMES                                                                               \
     "conv2d,maxpool2d,avgpool2d,adaptive_avgpool2d,batchnorm2d,linear,relu,sigmoid,dropout,"       \
     "softmax_xent,concat,add"
+
+/* Was option --name given on the command line (after cli_parse)? */
+bool cli_seen(const cli_cmd *cmd, const char *name);
+
+/* Parse a --passes list into want[pass] (every entry set false first); an
+ * unknown name is a usage error listing the passes. Returns -1 when valid,
+ * else the exit code. */
+int cli_parse_passes(const cli_cmd *cmd, const char *list, bool want[CNN_PASS_COUNT]);
 
 /* Apply --threads (0 = leave OpenMP's default) to OpenMP; returns the number
  * of threads the run will use. */

@@ -48,22 +48,6 @@ static int check_ops(const cli_cmd *cmd, const char **ops)
     return -1;
 }
 
-static int check_passes(const cli_cmd *cmd, const char *list, bench_run *run)
-{
-    char name[32];
-    for (const char *p = list; cli_next_item(&p, name, sizeof name);) {
-        int found = -1;
-        for (int i = 0; i < CNN_PASS_COUNT; i++)
-            if (!strcmp(name, cnn_pass_str((cnn_pass)i)))
-                found = i;
-        if (found < 0)
-            return cli_usage_error(cmd, "unknown pass '%s' in --passes; valid passes: %s", name,
-                                   "fwd, fwd_infer, bwd_data, bwd_weight, bwd_bias");
-        run->passes[found] = true;
-    }
-    return -1;
-}
-
 int cmd_bench(int argc, char **argv)
 {
     const char *model = "vgg16", *ops = "conv2d", *passes = "fwd", *backends = NULL;
@@ -132,7 +116,7 @@ int cmd_bench(int argc, char **argv)
                      .min_time = min_time,
                      .cold = cold};
     run.threads = cli_set_threads(threads);
-    if ((rc = check_passes(&cmd, passes, &run)) >= 0)
+    if ((rc = cli_parse_passes(&cmd, passes, run.passes)) >= 0)
         return rc;
     char all[1024] = "";
     if (!backends) {

@@ -46,7 +46,7 @@ static int select_backends(const cli_cmd *cmd, const char *list, verify_run *run
 
 int cmd_verify(int argc, char **argv)
 {
-    const char *backends = NULL, *ops = NULL, *shapes = "all", *models = NULL;
+    const char *backends = NULL, *ops = NULL, *shapes = "all", *models = NULL, *passes = NULL;
     const char *out_dir = "results", *csv_path = NULL;
     uint64_t seed = 1;
     int threads = 0, batch = 2, image_size = 0;
@@ -58,6 +58,9 @@ int cmd_verify(int argc, char **argv)
         {"shapes", CLI_STRING, &shapes, "LIST",
          "edge, quick, models, all or a model's layers (vgg16), comma-separated (default all)",
          false, false},
+        {"passes", CLI_STRING, &passes, "LIST",
+         "passes to check: fwd, fwd_infer, bwd_data, bwd_weight, bwd_bias (default all)", false,
+         false},
         {"models", CLI_STRING_OPT, &models, "[LIST]",
          "check whole models instead of single ops (default list: all six)", false, false},
         {"batch", CLI_INT, &batch, "N", "batch size for --models (default 2)", false, false},
@@ -88,7 +91,25 @@ int cmd_verify(int argc, char **argv)
     int rc = cli_parse(&cmd, argc, argv);
     if (rc >= 0)
         return rc;
+    /* An option of the other mode is an error, never silently ignored. */
+    static const char *const op_only[] = {"ops", "shapes", "passes"};
+    static const char *const model_only[] = {"batch", "image-size"};
+    for (int i = 0; i < 3; i++)
+        if (models && cli_seen(&cmd, op_only[i]))
+            return cli_usage_error(&cmd,
+                                   "--%s applies to the op sweep, not to --models (which checks "
+                                   "every layer and pass of whole models)",
+                                   op_only[i]);
+    for (int i = 0; i < 2; i++)
+        if (!models && cli_seen(&cmd, model_only[i]))
+            return cli_usage_error(&cmd,
+                                   "--%s applies to --models only (the op sweep's shapes come "
+                                   "from --shapes)",
+                                   model_only[i]);
     if (ops && (rc = check_list(&cmd, "ops", ops, CLI_OP_NAMES)) >= 0)
+        return rc;
+    bool want_pass[CNN_PASS_COUNT];
+    if (passes && (rc = cli_parse_passes(&cmd, passes, want_pass)) >= 0)
         return rc;
     if ((rc = verify_shapes_check(&cmd, shapes)) >= 0)
         return rc;
@@ -99,6 +120,8 @@ int cmd_verify(int argc, char **argv)
                                image_size);
 
     verify_run run = {.seed = seed, .threads = cli_set_threads(threads), .ops = ops};
+    for (int p = 0; passes && p < CNN_PASS_COUNT; p++)
+        run.skip_pass[p] = !want_pass[p];
     if ((rc = select_backends(&cmd, backends, &run)) >= 0)
         return rc;
     if (models && (rc = verify_models_check_names(&cmd, models)) >= 0)

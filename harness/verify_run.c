@@ -3,9 +3,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "registry.h"
 #include "verify.h"
 #include "verify_models.h"
@@ -127,9 +128,15 @@ cnn_status verify_run_row(verify_run *run, int b, const char *algorithm, const c
         snprintf(stol, sizeof stol, "%.3e", tol);
     }
     const char *name = run->backends[b]->name, *sstatus = verify_status_str(status);
-    if (!run->quiet || status == VERIFY_FAIL || status == VERIFY_MISTRUSTED)
-        printf("%-10s %-14s %-22s %-18s %-10s %-12s %10s %10s  %s\n", sstatus, name, algorithm, op,
-               pass, tensor, srel, stol, shape);
+    if (!run->quiet || status == VERIFY_FAIL || status == VERIFY_MISTRUSTED) {
+        if (!run->header_done)
+            printf("%-10s %-14s %-22s %-18s %-10s %-12s %10s %10s %10s  %s\n", "status",
+                   "backend", "algorithm", "op", "pass", "tensor", "rel_l2", "max_abs",
+                   "tolerance", "shape");
+        run->header_done = true;
+        printf("%-10s %-14s %-22s %-18s %-10s %-12s %10s %10s %10s  %s\n", sstatus, name, algorithm,
+               op, pass, tensor, srel, smax, stol, shape);
+    }
     verify_tally *t = &run->tally[b];
     switch (status) {
     case VERIFY_SKIPPED: t->skip++; break;
@@ -170,7 +177,7 @@ static cnn_status check_case(verify_run *run, int b, const vcase *c)
         cnn_pass pass = (cnn_pass)p;
         vt outs[5];
         int nout = vcase_outputs(c, pass, outs);
-        if (!nout || !cnn_op_has_pass(&c->op, pass))
+        if (!nout || !cnn_op_has_pass(&c->op, pass) || run->skip_pass[p])
             continue;
         if (!cnn_supports(ctx, &c->op, pass)) {
             cnn_status st = verify_run_row(run, b, "-", opname, cnn_pass_str(pass), "-", c->shape,
@@ -207,25 +214,15 @@ static cnn_status check_case(verify_run *run, int b, const vcase *c)
     return CNN_OK;
 }
 
-static double now(void)
+/* The reference, then every usable backend. */
+static cnn_status run_case(verify_run *run, vcase *c)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* The reference, then every usable backend; `done` of `selected` for the
- * progress line of a slow reference (0 of 0: no count). */
-static cnn_status run_case(verify_run *run, vcase *c, int done, int selected)
-{
-    double t0 = now();
+    double t0 = cnn_wall_seconds();
     cnn_status st = vcase_reference(c, run->naive);
-    double dt = now() - t0;
-    if (dt > 1.0 && selected)
-        fprintf(stderr, "[%d/%d] %s %s: reference took %.1f s\n", done, selected,
-                cnn_op_name(&c->op), c->shape, dt);
-    else if (dt > 1.0)
-        fprintf(stderr, "%s %s: reference took %.1f s\n", cnn_op_name(&c->op), c->shape, dt);
+    double dt = cnn_wall_seconds() - t0;
+    if (dt > 1.0)
+        fprintf(stderr, "verify: %s %s: the reference took %.1f s\n", cnn_op_name(&c->op),
+                c->shape, dt);
     for (int b = 0; b < run->nbackends && st == CNN_OK; b++)
         if (run->ctx[b])
             st = check_case(run, b, c);
@@ -234,7 +231,25 @@ static cnn_status run_case(verify_run *run, vcase *c, int done, int selected)
 
 cnn_status verify_run_case(verify_run *run, vcase *c)
 {
-    return run_case(run, c, 0, 0);
+    return run_case(run, c);
+}
+
+/* "[done/total] elapsed, ETA" on stderr once a run has taken a few seconds:
+ * one live line on a terminal, a plain line at most every 5 s otherwise.
+ * The ETA assumes the cases left cost what the finished ones did. */
+static void progress(double t0, double *last, int done, int total, bool end)
+{
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(fileno(stderr));
+    double now = cnn_wall_seconds(), el = now - t0;
+    if (el < 3.0 || (!end && now - *last < (tty ? 0.5 : 5.0)))
+        return;
+    *last = now;
+    double eta = done ? el / done * (total - done) : 0.0;
+    fprintf(stderr, "%sverify: [%d/%d] cases, %.0f s elapsed, ETA %.0f s%s", tty ? "\r" : "",
+            done, total, el, eta, tty && !end ? "   " : "\n");
+    fflush(stderr);
 }
 
 cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, int n)
@@ -243,14 +258,17 @@ cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, int n)
     int selected = 0, done = 0;
     for (int i = 0; i < n; i++)
         selected += op_selected(run, &ops[i]);
+    double t0 = cnn_wall_seconds(), last = t0;
     for (int i = 0; i < n && st == CNN_OK; i++) {
         if (!op_selected(run, &ops[i]))
             continue;
         vcase c;
         st = vcase_init(&c, &ops[i], run->seed + (uint64_t)i);
         if (st == CNN_OK)
-            st = run_case(run, &c, ++done, selected);
+            st = run_case(run, &c);
         vcase_free(&c);
+        done++;
+        progress(t0, &last, done, selected, done == selected);
     }
     return st;
 }

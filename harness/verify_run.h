@@ -58,6 +58,8 @@ typedef struct verify_run {
     uint64_t seed;
     int threads;
     const char *ops; /* filter by op name, NULL = all */
+    bool skip_pass[CNN_PASS_COUNT]; /* --passes left these out */
+    bool header_done;               /* the table's header line is printed */
     const cnn_backend *backends[VERIFY_MAX_BACKENDS];
     int nbackends;
     cnn_ctx *ctx[VERIFY_MAX_BACKENDS]; /* NULL where the backend is unusable */
