@@ -100,12 +100,6 @@ const cnn_backend cnn_backend_im2col = {
     .supports = im2col_supports,
     .workspace_size = im2col_workspace_size,
     .algorithm = im2col_algorithm,
-    .conv_fwd = cnn_im2col_conv_fwd,
-    .conv_bwd_data = cnn_im2col_conv_bwd_data,
-    .conv_bwd_filter = cnn_im2col_conv_bwd_filter,
-    .conv_bwd_bias = cnn_im2col_conv_bwd_bias,
-    .linear_fwd = cnn_im2col_linear_fwd,
-    .linear_bwd_data = cnn_im2col_linear_bwd_data,
-    .linear_bwd_weight = cnn_im2col_linear_bwd_weight,
-    CNN_CPU_OPS_ENTRIES,
+    CNN_IM2COL_OPS(CNN_ENTRY_INIT, cnn_im2col)
+    CNN_CPU_OPS_ENTRIES
 };

@@ -94,25 +94,7 @@ const cnn_backend cnn_backend_onednn = {
     .supports = onednn_supports,
     .workspace_size = onednn_workspace_size,
     .algorithm = onednn_algorithm,
-    .conv_fwd = cnn_onednn_conv_fwd,
-    .conv_bwd_data = cnn_onednn_conv_bwd_data,
-    .conv_bwd_filter = cnn_onednn_conv_bwd_filter,
-    .conv_bwd_bias = cnn_onednn_conv_bwd_bias,
-    .pool_fwd = cnn_onednn_pool_fwd,
-    .pool_bwd = cnn_onednn_pool_bwd,
-    .adapool_fwd = cnn_onednn_adapool_fwd,
-    .adapool_bwd = cnn_onednn_adapool_bwd,
-    .bn_fwd_train = cnn_onednn_bn_fwd_train,
-    .bn_fwd_infer = cnn_onednn_bn_fwd_infer,
-    .bn_bwd = cnn_onednn_bn_bwd,
-    .linear_fwd = cnn_onednn_linear_fwd,
-    .linear_bwd_data = cnn_onednn_linear_bwd_data,
-    .linear_bwd_weight = cnn_onednn_linear_bwd_weight,
-    .act_fwd = cnn_onednn_act_fwd,
-    .act_bwd = cnn_onednn_act_bwd,
-    .add_fwd = cnn_onednn_add_fwd,
-    .concat_fwd = cnn_onednn_concat_fwd,
-    .concat_bwd = cnn_onednn_concat_bwd,
+    CNN_ONEDNN_OPS(CNN_ENTRY_INIT, cnn_onednn)
 };
 
 double cnn_onednn_reorder_seconds(cnn_ctx *ctx)

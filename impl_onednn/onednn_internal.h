@@ -198,46 +198,17 @@ cnn_status cnn_onednn_concat_build(cnn_onednn_state *st, cnn_onednn_entry *e,
 bool cnn_onednn_pool_supported(const cnn_pool_desc *d);
 bool cnn_onednn_adapool_supported(const cnn_adapool_desc *d);
 
-cnn_status cnn_onednn_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
-                               const float *b, float *y, CNN_WS);
-cnn_status cnn_onednn_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    const float *w, float *dx, CNN_WS);
-cnn_status cnn_onednn_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
-                                      const float *dy, float *dw, CNN_WS);
-cnn_status cnn_onednn_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    float *db, CNN_WS);
-cnn_status cnn_onednn_pool_fwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, float *y,
-                               CNN_WS);
-cnn_status cnn_onednn_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, const float *y,
-                               const float *dy, float *dx, CNN_WS);
-cnn_status cnn_onednn_adapool_fwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *x, float *y,
-                                  CNN_WS);
-cnn_status cnn_onednn_adapool_bwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *dy,
-                                  float *dx, CNN_WS);
-cnn_status cnn_onednn_bn_fwd_train(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
-                                   const float *gamma, const float *beta, float *y,
-                                   float *running_mean, float *running_var, float *save_mean,
-                                   float *save_invstd, CNN_WS);
-cnn_status cnn_onednn_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
-                                   const float *gamma, const float *beta, const float *running_mean,
-                                   const float *running_var, float *y, CNN_WS);
-cnn_status cnn_onednn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                             const float *gamma, const float *save_mean, const float *save_invstd,
-                             float *dx, float *dgamma, float *dbeta, CNN_WS);
-cnn_status cnn_onednn_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
-                                 const float *w, const float *b, float *y, CNN_WS);
-cnn_status cnn_onednn_linear_bwd_data(cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
-                                      const float *w, float *dx, CNN_WS);
-cnn_status cnn_onednn_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
-                                        const float *dy, float *dw, float *db, CNN_WS);
-cnn_status cnn_onednn_act_fwd(cnn_ctx *ctx, const cnn_act_desc *d, const float *x, float *y);
-cnn_status cnn_onednn_act_bwd(cnn_ctx *ctx, const cnn_act_desc *d, const float *y, const float *dy,
-                              float *dx);
-cnn_status cnn_onednn_add_fwd(cnn_ctx *ctx, const cnn_add_desc *d, const float *a, const float *b,
-                              float *y);
-cnn_status cnn_onednn_concat_fwd(cnn_ctx *ctx, const cnn_concat_desc *d, const float *const *xs,
-                                 float *y);
-cnn_status cnn_onednn_concat_bwd(cnn_ctx *ctx, const cnn_concat_desc *d, const float *dy,
-                                 float *const *dxs);
+/* Every kind but dropout and softmax cross-entropy, which are not oneDNN
+ * operations: cnn_onednn_conv_fwd, ... cnn_onednn_concat_bwd. */
+#define CNN_ONEDNN_OPS(X, ARG)                                                                     \
+    CNN_OPS_CONV(X, ARG)                                                                           \
+    CNN_OPS_POOL(X, ARG)                                                                           \
+    CNN_OPS_ADAPOOL(X, ARG)                                                                        \
+    CNN_OPS_BN(X, ARG)                                                                             \
+    CNN_OPS_LINEAR(X, ARG)                                                                         \
+    CNN_OPS_ACT(X, ARG)                                                                            \
+    CNN_OPS_ADD(X, ARG)                                                                            \
+    CNN_OPS_CONCAT(X, ARG)
+CNN_ONEDNN_OPS(CNN_ENTRY_DECL, cnn_onednn)
 
 #endif

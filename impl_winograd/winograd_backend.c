@@ -222,29 +222,26 @@ static cnn_status wino_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d,
 
 #define WINO_ENTRIES                                                                               \
     .device = CNN_DEVICE_HOST, .fini = wino_fini, .supports = wino_supports,                       \
-    .workspace_size = wino_workspace_size, .algorithm = wino_algorithm, .conv_fwd = wino_conv_fwd, \
-    .conv_bwd_data = wino_conv_bwd_data, .conv_bwd_filter = wino_conv_bwd_filter,                  \
-    .conv_bwd_bias = wino_conv_bwd_bias, .linear_fwd = wino_linear_fwd,                            \
-    .linear_bwd_data = wino_linear_bwd_data, .linear_bwd_weight = wino_linear_bwd_weight,          \
-    CNN_CPU_OPS_ENTRIES
+    .workspace_size = wino_workspace_size, .algorithm = wino_algorithm,                            \
+    CNN_OPS_CONV(CNN_ENTRY_INIT, wino) CNN_OPS_LINEAR(CNN_ENTRY_INIT, wino) CNN_CPU_OPS_ENTRIES
 
 const cnn_backend cnn_backend_winograd = {
     .name = "winograd",
     .about = "Winograd F(4x4,3x3) or F(2x2,3x3) per layer, OpenBLAS GEMMs (3x3 stride-1 conv)",
     .init = wino_init_auto,
-    WINO_ENTRIES,
+    WINO_ENTRIES
 };
 
 const cnn_backend cnn_backend_winograd_f2x3 = {
     .name = "winograd_f2x3",
     .about = "Winograd F(2x2,3x3), OpenBLAS GEMMs (3x3 stride-1 conv)",
     .init = wino_init_f2,
-    WINO_ENTRIES,
+    WINO_ENTRIES
 };
 
 const cnn_backend cnn_backend_winograd_f4x3 = {
     .name = "winograd_f4x3",
     .about = "Winograd F(4x4,3x3), OpenBLAS GEMMs (3x3 stride-1 conv)",
     .init = wino_init_f4,
-    WINO_ENTRIES,
+    WINO_ENTRIES
 };
