@@ -3,6 +3,7 @@
 #include "im2col_impl.h"
 #include "cpu_ops.h"
 #include "cpu_parallel.h"
+#include "registry.h"
 
 #include <cblas.h>
 #include <stdlib.h>

@@ -1,7 +1,8 @@
 /* The three Winograd backend tables: "winograd_f2x3" and "winograd_f4x3"
  * always use that tile; "winograd" picks one per layer. Forward and backward
  * data run Winograd; backward filter and linear layers are delegated to an
- * im2col context that this one owns (and say so in algorithm()); the bias
+ * im2col context that this one owns, created on im2col's table and called
+ * through dispatch.h (and say so in algorithm()); the bias
  * gradient is a plain reduction; the other operations are the shared CPU ones. */
 #include <stdlib.h>
 
@@ -12,7 +13,7 @@
 
 #include "cpu_ops.h"
 #include "dispatch.h"
-#include "im2col.h"
+#include "registry.h"
 #include "winograd.h"
 #include "winograd_plan.h"
 
