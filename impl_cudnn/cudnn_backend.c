@@ -175,7 +175,7 @@ static size_t cudnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass
     return choice->ws_bytes;
 }
 
-static const char *cudnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     switch (op->kind) {
     case CNN_OP_CONV: {
@@ -195,6 +195,12 @@ static const char *cudnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass
                                       : "cublasSgemm (fp32)";
     default: return "own CUDA kernel";
     }
+}
+
+/* Float32 with FMA math throughout (no TF32): the default error class. */
+static cnn_algo cudnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    return (cnn_algo){.name = algorithm_name(ctx, op, pass)};
 }
 
 const cnn_backend cnn_backend_cudnn = {

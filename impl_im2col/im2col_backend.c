@@ -66,7 +66,7 @@ static size_t im2col_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pas
     return cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap).bytes;
 }
 
-static const char *im2col_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     switch (op->kind) {
     case CNN_OP_CONV: break;
@@ -90,6 +90,12 @@ static const char *im2col_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pas
     if (pl.path == CNN_IM2COL_ROWS && pl.rows < op->conv.p)
         return tiled[which];
     return names[pl.path][which];
+}
+
+/* Every path sums in float32 (sgemm, the loops): the default error class. */
+static cnn_algo im2col_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    return (cnn_algo){.name = algorithm_name(ctx, op, pass)};
 }
 
 const cnn_backend cnn_backend_im2col = {

@@ -77,10 +77,12 @@ static size_t onednn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pas
     return cnn_onednn_get(ctx, op, pass, &e) == CNN_OK ? e->workspace_bytes : 0;
 }
 
-static const char *onednn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+/* Strict f32 arithmetic (see the top): oneDNN's algorithms are reported as
+ * plain float32 sums. */
+static cnn_algo onednn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     cnn_onednn_entry *e;
-    return cnn_onednn_get(ctx, op, pass, &e) == CNN_OK ? e->algorithm : NULL;
+    return (cnn_algo){.name = cnn_onednn_get(ctx, op, pass, &e) == CNN_OK ? e->algorithm : NULL};
 }
 
 const cnn_backend cnn_backend_onednn = {

@@ -140,19 +140,25 @@ static size_t wino_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     return cnn_workspace_size(impl_of(ctx)->inner, op, pass);
 }
 
-static const char *wino_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+/* Forward and backward data carry Winograd's error class; what is delegated
+ * or reduced directly sums in float32 (the default class). */
+static cnn_algo wino_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
+    const cnn_algo delegated = {.name = "im2col (delegated)"};
     if (op->kind == CNN_OP_LINEAR)
-        return "im2col (delegated)";
+        return delegated;
     if (op->kind != CNN_OP_CONV)
-        return NULL;
+        return (cnn_algo){0};
     switch (pass) {
     case CNN_FWD:
-    case CNN_BWD_DATA:
-        return tile_for(ctx, &op->conv, pass) == 4 ? "winograd F(4x4,3x3)" : "winograd F(2x2,3x3)";
-    case CNN_BWD_WEIGHT: return "im2col (delegated)";
-    case CNN_BWD_BIAS: return "direct reduction";
-    default: return NULL;
+    case CNN_BWD_DATA: {
+        int m = tile_for(ctx, &op->conv, pass);
+        return (cnn_algo){.name = m == 4 ? "winograd F(4x4,3x3)" : "winograd F(2x2,3x3)",
+                          .error = cnn_winograd_error(m)};
+    }
+    case CNN_BWD_WEIGHT: return delegated;
+    case CNN_BWD_BIAS: return (cnn_algo){.name = "direct reduction"};
+    default: return (cnn_algo){0};
     }
 }
 

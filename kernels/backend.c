@@ -66,10 +66,17 @@ size_t cnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     return be->workspace_size ? be->workspace_size(ctx, op, pass) : 0;
 }
 
+cnn_algo cnn_algorithm_info(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    cnn_algo a = ctx->backend->algorithm ? ctx->backend->algorithm(ctx, op, pass) : (cnn_algo){0};
+    if (!a.name)
+        a.name = ctx->backend->name;
+    return a;
+}
+
 const char *cnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
-    const char *a = ctx->backend->algorithm ? ctx->backend->algorithm(ctx, op, pass) : NULL;
-    return a ? a : ctx->backend->name;
+    return cnn_algorithm_info(ctx, op, pass).name;
 }
 
 /* Host backends: 64-byte aligned so that vector loads never split a line. */

@@ -47,6 +47,36 @@ typedef struct cnn_ctx {
 
 #define CNN_WS void *ws, size_t ws_size
 
+/* How an algorithm's float32 rounding error grows: what verify computes its
+ * tolerance from (harness/verify_tolerance.c holds the formulas), so that
+ * no caller has to recognise algorithms by name. The zero value is the
+ * common case. */
+typedef enum cnn_error_kind {
+    /* Each output is a float32 sum of L terms (direct loops, GEMMs,
+     * reductions): relative error of order u * sqrt(L), u = 2^-24. */
+    CNN_ERROR_FLOAT_SUM = 0,
+    /* Winograd F(m x m, r x r): the transforms round before the float32 sum
+     * over C channels; relative L2 error within s * u * (a + b * sqrt(C)),
+     * with a, b and s measured by the backend. */
+    CNN_ERROR_WINOGRAD,
+    /* Later: FFT convolution, TF32 or bf16 arithmetic, each with its own
+     * constants here. */
+} cnn_error_kind;
+
+typedef struct cnn_error_class {
+    cnn_error_kind kind;
+    int m, r;       /* WINOGRAD: output tile m x m, filter r x r */
+    double a, b, s; /* WINOGRAD: the constants of the bound */
+} cnn_error_class;
+
+/* What a backend reports for one op and pass: the algorithm that runs it,
+ * for result rows (e.g. "winograd F(4x4,3x3)" or "im2col (delegated)"),
+ * and its error class. */
+typedef struct cnn_algo {
+    const char *name; /* NULL: the backend's name */
+    cnn_error_class error;
+} cnn_algo;
+
 /* ---- the operation entries, generated from backend_ops.h ----------------
  * For each row X(ARG, ENTRY, KIND, DESC, PASS, WS, PARAMS, ARGS) there is a
  * function type cnn_ENTRY_fn,
@@ -103,9 +133,9 @@ struct cnn_backend {
     bool (*supports)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
     /* NULL: no workspace. */
     size_t (*workspace_size)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
-    /* The algorithm that runs this op and pass, for result rows, e.g.
-     * "winograd F(4x4,3x3)" or "im2col (delegated)". NULL: the backend name. */
-    const char *(*algorithm)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+    /* The algorithm that runs this op and pass, with its error class. NULL:
+     * the backend's name, a plain float32 sum. */
+    cnn_algo (*algorithm)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
 
     /* ---- memory, for device backends only (NULL on host backends) ---- */
     cnn_status (*mem_alloc)(cnn_ctx *ctx, size_t bytes, void **out);
@@ -132,6 +162,9 @@ bool cnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
 /* True when the backend has an entry for the pass at all, whatever the shape. */
 bool cnn_backend_implements(const cnn_backend *be, cnn_op_kind kind, cnn_pass pass);
 size_t cnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+/* The backend's algorithm for op and pass (name never NULL), and just its
+ * name. */
+cnn_algo cnn_algorithm_info(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
 const char *cnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
 
 /* Memory in the backend's address space: plain 64-byte aligned host memory

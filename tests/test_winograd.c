@@ -10,9 +10,9 @@
  *
  * Tolerances, as relative L2 error against the reference (which sums in
  * double and rounds once):
- *  - forward and backward data: cnn_winograd_tolerance(tile, reduction
- *    channels), whose derivation and measurements are in
- *    impl_winograd/winograd.h; the data here are drawn as there
+ *  - forward and backward data: verify's tolerance for the error class the
+ *    backend reports (CNN_ERROR_WINOGRAD, tile, reduction channels), whose
+ *    derivation and measurements are in impl_winograd/winograd.h; the data here are drawn as there
  *    (uniform [-1,1] inputs and gradients, He-scaled weights);
  *  - backward filter (im2col): a float sum over N*P*Q products, whose
  *    rounding grows like sqrt(N*P*Q) eps; 4x that, plus 1e-6 for the short
@@ -27,7 +27,7 @@
 #include "dispatch.h"
 #include "registry.h"
 #include "test_util.h"
-#include "winograd.h"
+#include "verify.h"
 
 #define EPS32 5.9604644775390625e-08
 #define NBACKENDS 3
@@ -41,11 +41,6 @@ static uint64_t rng = 2015;
 static float *rand_buf(int64_t n, float a)
 {
     return tu_rand_buf(n, &rng, -a, a);
-}
-
-static int tile_of(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
-{
-    return strstr(cnn_algorithm(ctx, op, pass), "F(4x4") ? 4 : 2;
 }
 
 typedef struct layer {
@@ -106,8 +101,11 @@ static double tolerance(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass)
 {
     cnn_op op = {.kind = CNN_OP_CONV, .conv = *d};
     switch (pass) {
-    case CNN_FWD: return cnn_winograd_tolerance(tile_of(ctx, &op, pass), d->c);
-    case CNN_BWD_DATA: return cnn_winograd_tolerance(tile_of(ctx, &op, pass), d->k);
+    case CNN_FWD:
+    case CNN_BWD_DATA: {
+        const cnn_algo a = cnn_algorithm_info(ctx, &op, pass);
+        return verify_tolerance(&a.error, &op, pass, VT_Y);
+    }
     case CNN_BWD_WEIGHT: return 4 * EPS32 * sqrt((double)d->n * d->p * d->q) + 1e-6;
     default: return 2 * EPS32;
     }
