@@ -111,6 +111,7 @@ static cnn_status run(cnn_ctx *ctx, cnn_onednn_entry *e, void *const *ptrs, void
                       size_t ws_size)
 {
     cnn_onednn_state *st = ctx->impl;
+    st->reorder_seconds = 0.0;
     TRY(cnn_onednn_check_ws(e, ws, ws_size));
     char *base = region_base(e, ws);
     char *buffers = base ? base + cnn_onednn_align(e->scratch_bytes) : NULL;
@@ -141,7 +142,7 @@ static cnn_status run(cnn_ctx *ctx, cnn_onednn_entry *e, void *const *ptrs, void
     for (int i = 0; i < e->nslots && cs == CNN_OK; i++)
         if (e->slots[i].reorder && e->slots[i].output)
             cs = run_reorder(st, &e->slots[i], &reorder);
-    st->reorder_seconds += reorder;
+    st->reorder_seconds = reorder;
     return cs;
 }
 

@@ -102,7 +102,7 @@ typedef struct cnn_onednn_state {
     dnnl_stream_t stream;
     cnn_onednn_entry *entries; /* most recently used first */
     int nentries;
-    double reorder_seconds;
+    double reorder_seconds; /* of the last entry run: the side_time entry */
     char *names[CNN_ONEDNN_MAX_NAMES];
     int nnames;
 } cnn_onednn_state;

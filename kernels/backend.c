@@ -79,6 +79,13 @@ const char *cnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     return cnn_algorithm_info(ctx, op, pass).name;
 }
 
+bool cnn_side_time(cnn_ctx *ctx, const char **what, double *seconds)
+{
+    *what = NULL;
+    *seconds = 0.0;
+    return ctx->backend->side_time && ctx->backend->side_time(ctx, what, seconds);
+}
+
 /* Host backends: 64-byte aligned so that vector loads never split a line. */
 cnn_status cnn_mem_alloc(cnn_ctx *ctx, size_t bytes, void **out)
 {

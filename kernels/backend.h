@@ -136,6 +136,11 @@ struct cnn_backend {
     /* The algorithm that runs this op and pass, with its error class. NULL:
      * the backend's name, a plain float32 sum. */
     cnn_algo (*algorithm)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+    /* Time the last compute call on ctx spent outside the operation proper,
+     * which a benchmark may want to show apart (oneDNN: the reorders between
+     * plain NCHW and its blocked layouts): *what names it ("reorders"),
+     * *seconds is its wall time. NULL: the backend has none to report. */
+    bool (*side_time)(cnn_ctx *ctx, const char **what, double *seconds);
 
     /* ---- memory, for device backends only (NULL on host backends) ---- */
     cnn_status (*mem_alloc)(cnn_ctx *ctx, size_t bytes, void **out);
@@ -166,6 +171,9 @@ size_t cnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
  * name. */
 cnn_algo cnn_algorithm_info(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
 const char *cnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+/* The side time of the last compute call (the side_time entry); false, with
+ * *what = NULL and *seconds = 0, when the backend reports none. */
+bool cnn_side_time(cnn_ctx *ctx, const char **what, double *seconds);
 
 /* Memory in the backend's address space: plain 64-byte aligned host memory
  * for host backends. */
