@@ -75,8 +75,9 @@ bool cli_next_item(const char **p, char *name, size_t n);
 /* Is name one of the items of a comma-separated list? */
 bool cli_in_list(const char *list, const char *name);
 
-/* Apply --threads (0 = leave OpenMP's default) to OpenMP; returns the number
- * of threads the run will use. */
+/* Apply --threads (0 = leave the libraries' defaults) to the process, once,
+ * right after a command has parsed its options (cnn_set_process_threads);
+ * returns the number of threads the run will use. */
 int cli_set_threads(int threads);
 
 #endif

@@ -5,21 +5,7 @@
 #include "cpu_parallel.h"
 #include "registry.h"
 
-#include <cblas.h>
 #include <stdlib.h>
-
-void cnn_im2col_blas_threads(const cnn_ctx *ctx)
-{
-    if (ctx->opts.threads > 0 && openblas_get_num_threads() != ctx->opts.threads)
-        openblas_set_num_threads(ctx->opts.threads);
-}
-
-int cnn_im2col_tile_threads(const cnn_ctx *ctx)
-{
-    if (openblas_get_parallel() == OPENBLAS_THREAD && openblas_get_num_threads() > 1)
-        return 1;
-    return cnn_cpu_threads(ctx);
-}
 
 static cnn_status im2col_init(cnn_ctx *ctx)
 {
@@ -28,7 +14,6 @@ static cnn_status im2col_init(cnn_ctx *ctx)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "im2col: no memory for a context");
     st->ws_cap = CNN_IM2COL_DEFAULT_WS_CAP;
     ctx->impl = st;
-    cnn_im2col_blas_threads(ctx);
     return CNN_OK;
 }
 

@@ -118,13 +118,12 @@ cnn_status cnn_onednn_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *
 
 /* ---- threads (onednn_exec.c) ----
  * This libdnnl runs on the OpenMP runtime: a primitive uses
- * omp_get_max_threads() threads, and is shaped for that count when it is
- * created. A context with opts.threads > 0 sets that count around its own
- * creation and execution calls and puts the caller's back afterwards; the
- * count is part of the cache key. */
-int cnn_onednn_threads(const cnn_ctx *ctx);
-int cnn_onednn_threads_begin(const cnn_ctx *ctx); /* returns the caller's count */
-void cnn_onednn_threads_end(const cnn_ctx *ctx, int saved);
+ * omp_get_max_threads() threads, the process's count (set once at start-up,
+ * cnn_set_process_threads), and is shaped for that count when it is
+ * created, so the count is part of the cache key. oneDNN's C API has no
+ * per-primitive count for this runtime, and the backend never changes the
+ * process's: ctx->opts.threads does not apply to it. */
+int cnn_onednn_threads(void);
 
 /* ---- building an entry (onednn_build.c) ---- */
 

@@ -6,12 +6,8 @@
  * gradient is a plain reduction; the other operations are the shared CPU ones. */
 #include <stdlib.h>
 
-#include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "cpu_ops.h"
+#include "cpu_parallel.h"
 #include "dispatch.h"
 #include "registry.h"
 #include "winograd.h"
@@ -19,7 +15,7 @@
 
 typedef struct wino_impl {
     int fixed_m; /* 2 or 4, or 0 to choose per layer */
-    int threads;
+    int threads; /* of the team that runs the transforms and GEMMs */
     cnn_ctx *inner; /* im2col, for what is delegated */
 } wino_impl;
 
@@ -34,13 +30,7 @@ static cnn_status wino_init(cnn_ctx *ctx, int fixed_m)
     if (!im)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "%s: no memory for the context", ctx->backend->name);
     im->fixed_m = fixed_m;
-#ifdef _OPENMP
-    im->threads = ctx->opts.threads > 0 ? ctx->opts.threads : omp_get_max_threads();
-#else
-    im->threads = 1;
-#endif
-    if (ctx->opts.threads > 0)
-        openblas_set_num_threads(ctx->opts.threads);
+    im->threads = cnn_cpu_gemm_team(ctx);
     cnn_status st = cnn_ctx_create(&cnn_backend_im2col, &ctx->opts, &im->inner);
     if (st != CNN_OK) {
         free(im);
@@ -196,7 +186,7 @@ static cnn_status wino_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const
     (void)ws;
     (void)ws_size;
     const size_t plane = (size_t)d->p * d->q;
-#pragma omp parallel for num_threads(impl_of(ctx)->threads) schedule(static)
+#pragma omp parallel for num_threads(cnn_cpu_threads(ctx)) schedule(static)
     for (int k = 0; k < d->k; k++) {
         double sum = 0.0;
         for (int n = 0; n < d->n; n++) {

@@ -35,7 +35,11 @@ extern "C" {
 typedef struct cnn_backend cnn_backend;
 
 typedef struct cnn_ctx_opts {
-    int threads; /* CPU threads; 0 = leave the runtime's choice */
+    /* CPU threads of this context's own OpenMP teams; 0 = the runtime's
+     * count. Never applied process-wide: libraries that only have a
+     * process-wide count (OpenBLAS outside a team, oneDNN) run on the
+     * process's, set once at start-up (cnn_set_process_threads). */
+    int threads;
     int device;  /* CUDA device ordinal */
 } cnn_ctx_opts;
 

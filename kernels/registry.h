@@ -31,6 +31,14 @@ const cnn_backend *cnn_backend_find(const char *name);
 /* Comma-separated list of every name, for error messages; returns buf. */
 char *cnn_backend_names(char *buf, size_t n);
 
+/* Set the process's CPU thread count, once, at start-up: n > 0 sets it for
+ * every threaded library this build links (the OpenMP runtime, which
+ * oneDNN follows too, and OpenBLAS); 0 leaves their defaults. Returns the
+ * count OpenMP will use. No backend changes these settings: a context's
+ * opts.threads only sizes its own OpenMP teams. Not thread-safe; call it
+ * before creating contexts. */
+int cnn_set_process_threads(int n);
+
 #ifdef __cplusplus
 }
 #endif
