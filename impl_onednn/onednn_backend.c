@@ -5,9 +5,10 @@
  * cnnbench's plain-NCHW calls into oneDNN primitives (cached per shape and
  * pass, see onednn_cache.c) and reorders. Threads: this libdnnl uses the
  * OpenMP runtime, so it runs on the process's OpenMP thread count, which
- * the harness sets once at start-up (onednn_internal.h). Arithmetic is f32 throughout (the default fpmath mode, strict):
- * no reduced-precision paths. Dropout and softmax cross-entropy are not
- * oneDNN operations and stay NULL. */
+ * the harness sets once at start-up (onednn_internal.h). Arithmetic is f32
+ * throughout (the default fpmath mode, strict): no reduced-precision paths.
+ * Dropout and softmax cross-entropy are not oneDNN operations and stay
+ * NULL. */
 #include "onednn_internal.h"
 
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* Checked calls into a backend: one wrapper cnn_ENTRY per entry of
- * cnn_backend, with the entry's arguments. Each returns CNN_ERR_UNSUPPORTED (with a reason
- * naming backend, op, pass and shape) when the entry is NULL or supports()
- * declines, and CNN_ERR_INVALID_ARG when the workspace is smaller than
- * workspace_size() asked for; otherwise it calls the entry. */
+ * cnn_backend, with the entry's arguments. Each returns CNN_ERR_UNSUPPORTED
+ * (with a reason naming backend, op, pass and shape) when the entry is NULL
+ * or supports() declines, and CNN_ERR_INVALID_ARG when the workspace is
+ * smaller than workspace_size() asked for; otherwise it calls the entry. */
 #ifndef CNN_DISPATCH_H
 #define CNN_DISPATCH_H
 
