@@ -10,9 +10,6 @@
 #include "registry.h"
 #include "report.h"
 #include "verify.h"
-#ifdef CNN_HAVE_ONEDNN
-#include "onednn.h"
-#endif
 
 #define CSV_HEADER                                                                                 \
     "model,layer,layers,op,shape,pass,backend,algorithm,batch,threads,repetitions,cache,"          \
@@ -127,23 +124,24 @@ static void evict_caches(void *arg)
         c->evict[i] += 1.0f;
 }
 
-/* Reorder time per call (oneDNN converts NCHW operands to its blocked
- * layouts inside each call): measured over a few extra calls, since the
- * timed calls' count includes Google Benchmark's calibration runs. */
+/* Time per call spent outside the operation proper, for backends that
+ * report it (cnn_side_time: oneDNN's reorders between NCHW and its blocked
+ * layouts; the CSV column is reorder_ms): averaged over a few extra calls,
+ * since the timed calls' count includes Google Benchmark's calibration
+ * runs. NaN for backends that report none. */
 static double reorder_ms(bench_case *c)
 {
-#ifdef CNN_HAVE_ONEDNN
-    if (strcmp(c->ctx->backend->name, "onednn"))
+    const char *what;
+    double s, total = 0.0;
+    if (!cnn_side_time(c->ctx, &what, &s))
         return NAN;
-    double t0 = cnn_onednn_reorder_seconds(c->ctx);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         if (iterate(c))
             return NAN;
-    return (cnn_onednn_reorder_seconds(c->ctx) - t0) / 3.0 * 1e3;
-#else
-    (void)c;
-    return NAN;
-#endif
+        cnn_side_time(c->ctx, &what, &s);
+        total += s;
+    }
+    return total / 3.0 * 1e3;
 }
 
 /* The backends of a run: a slot for each listed one, then one for naive

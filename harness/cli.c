@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "registry.h"
 
 static const char *type_metavar(const cli_opt *o)
 {
@@ -228,14 +226,7 @@ int cli_fail(const char *name, cnn_status st)
 
 int cli_set_threads(int threads)
 {
-#ifdef _OPENMP
-    if (threads > 0)
-        omp_set_num_threads(threads);
-    return omp_get_max_threads();
-#else
-    (void)threads;
-    return 1;
-#endif
+    return cnn_set_process_threads(threads);
 }
 
 bool cli_next_item(const char **p, char *name, size_t n)

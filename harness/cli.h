@@ -90,8 +90,9 @@ bool cli_seen(const cli_cmd *cmd, const char *name);
  * else the exit code. */
 int cli_parse_passes(const cli_cmd *cmd, const char *list, bool want[CNN_PASS_COUNT]);
 
-/* Apply --threads (0 = leave OpenMP's default) to OpenMP; returns the number
- * of threads the run will use. */
+/* Apply --threads (0 = leave the libraries' defaults) to the process, once,
+ * right after a command has parsed its options (cnn_set_process_threads);
+ * returns the number of threads the run will use. */
 int cli_set_threads(int threads);
 
 #endif

@@ -1,4 +1,9 @@
-/* cnnbench: one executable, one subcommand per job. */
+/* cnnbench: one executable, one subcommand per job.
+ *
+ * Threads are set once per process: each command parses its options, then
+ * applies --threads (or leaves the default) with cli_set_threads(), which
+ * sets OpenMP's and OpenBLAS's counts (cnn_set_process_threads) before any
+ * backend context exists. No backend changes them afterwards. */
 #include <stdio.h>
 #include <string.h>
 

@@ -78,10 +78,10 @@ cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const
  * statistics, probabilities) become inputs in c->host. */
 cnn_status vcase_reference(vcase *c, cnn_ctx *naive);
 
-/* Tolerance on the relative L2 error for this backend algorithm, op and
- * pass; the reasons are in verify_tolerance.c. */
-double verify_tolerance(const char *backend, const char *algorithm, const cnn_op *op, cnn_pass pass,
-                        vt tensor);
+/* Tolerance on the relative L2 error of output `tensor` of this op and
+ * pass, for an algorithm of error class err (cnn_algorithm_info(); NULL: a
+ * plain float32 sum); the reasons are in verify_tolerance.c. */
+double verify_tolerance(const cnn_error_class *err, const cnn_op *op, cnn_pass pass, vt tensor);
 
 /* The shape sweeps. `which` is a comma-separated list of "edge", "models",
  * "quick", "all" and model names (that model's distinct layers). Returns a

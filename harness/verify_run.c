@@ -186,7 +186,8 @@ static cnn_status check_case(verify_run *run, int b, const vcase *c)
                 return st;
             continue;
         }
-        const char *algo = cnn_algorithm(ctx, &c->op, pass);
+        const cnn_algo info = cnn_algorithm_info(ctx, &c->op, pass);
+        const char *algo = info.name;
         float *got[VT_COUNT] = {0};
         cnn_status st = CNN_OK;
         for (int i = 0; i < nout && st == CNN_OK; i++)
@@ -196,7 +197,7 @@ static cnn_status check_case(verify_run *run, int b, const vcase *c)
         for (int i = 0; i < nout && st == CNN_OK; i++) {
             vt t = outs[i];
             double rel = NAN, max_abs = NAN;
-            double tol = verify_tolerance(run->backends[b]->name, algo, &c->op, pass, t);
+            double tol = verify_tolerance(&info.error, &c->op, pass, t);
             verify_status status = VERIFY_FAIL;
             if (run_st == CNN_OK)
                 status = verify_judge(got[t], c->ref[p][t], c->numel[t], tol, &rel, &max_abs);

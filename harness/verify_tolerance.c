@@ -30,15 +30,13 @@
  *
  * Winograd is different in kind: its transforms multiply and add values of
  * mixed magnitude before the channel sum, so its error grows with the tile
- * size and with C faster than a direct sum's; impl_winograd measures it and
- * states its bound in cnn_winograd_tolerance(). */
+ * size and with C faster than a direct sum's. A backend that runs it says so
+ * in the error class of its algorithm (CNN_ERROR_WINOGRAD, kernels/backend.h),
+ * with the constants a, b, s it measured (impl_winograd/winograd.h has the
+ * measurements); the bound they go into is winograd_tol() below. */
 #include <math.h>
-#include <string.h>
 
 #include "verify.h"
-#ifdef CNN_HAVE_WINOGRAD
-#include "winograd.h"
-#endif
 
 #define U 5.9604644775390625e-8 /* 2^-24, unit roundoff of float32 */
 #define C_SUM 16.0
@@ -78,27 +76,24 @@ static double bn_tol(const cnn_bn_desc *d, cnn_pass pass, vt tensor)
     return sum_tol(m);
 }
 
-static double winograd_tol(const char *algorithm, const cnn_op *op, cnn_pass pass)
+/* Relative L2 error of Winograd F(m x m, r x r) for a reduction over C
+ * channels (C for the forward pass, K for backward data):
+ *   tol = s * u * (a + b * sqrt(C)).
+ * Only the passes that run the transforms; 0 for the others. */
+static double winograd_tol(const cnn_error_class *e, const cnn_conv_desc *d, cnn_pass pass)
 {
-#ifdef CNN_HAVE_WINOGRAD
-    int tile = strstr(algorithm, "F(2x2") ? 2 : strstr(algorithm, "F(4x4") ? 4 : 0;
-    if (tile && (pass == CNN_FWD || pass == CNN_BWD_DATA))
-        return cnn_winograd_tolerance(tile, pass == CNN_FWD ? op->conv.c : op->conv.k);
-#else
-    (void)algorithm;
-    (void)op;
-    (void)pass;
-#endif
-    return 0.0;
+    if (pass != CNN_FWD && pass != CNN_BWD_DATA)
+        return 0.0;
+    double c = pass == CNN_FWD ? d->c : d->k;
+    return e->s * U * (e->a + e->b * sqrt(c > 1.0 ? c : 1.0));
 }
 
-double verify_tolerance(const char *backend, const char *algorithm, const cnn_op *op, cnn_pass pass,
-                        vt tensor)
+double verify_tolerance(const cnn_error_class *err, const cnn_op *op, cnn_pass pass, vt tensor)
 {
-    (void)backend;
     switch (op->kind) {
     case CNN_OP_CONV: {
-        double w = winograd_tol(algorithm, op, pass);
+        double w =
+            err && err->kind == CNN_ERROR_WINOGRAD ? winograd_tol(err, &op->conv, pass) : 0.0;
         return w > 0.0 ? w : conv_tol(&op->conv, pass);
     }
     case CNN_OP_LINEAR: {

@@ -175,7 +175,7 @@ static size_t cudnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass
     return choice->ws_bytes;
 }
 
-static const char *cudnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     switch (op->kind) {
     case CNN_OP_CONV: {
@@ -197,6 +197,12 @@ static const char *cudnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass
     }
 }
 
+/* Float32 with FMA math throughout (no TF32): the default error class. */
+static cnn_algo cudnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    return (cnn_algo){.name = algorithm_name(ctx, op, pass)};
+}
+
 const cnn_backend cnn_backend_cudnn = {
     .name = "cudnn",
     .about = "NVIDIA GPU: cuDNN conv/bn (fp32 FMA math, no TF32), cuBLAS linear, own kernels",
@@ -216,33 +222,5 @@ const cnn_backend cnn_backend_cudnn = {
     .mem_zero = cudnn_mem_zero,
     .sync = cudnn_sync,
 
-    .conv_fwd = cudnn_conv_fwd,
-    .conv_bwd_data = cudnn_conv_bwd_data,
-    .conv_bwd_filter = cudnn_conv_bwd_filter,
-    .conv_bwd_bias = cudnn_conv_bwd_bias,
-
-    .pool_fwd = cudnn_pool_fwd,
-    .pool_bwd = cudnn_pool_bwd,
-    .adapool_fwd = cudnn_adapool_fwd,
-    .adapool_bwd = cudnn_adapool_bwd,
-
-    .bn_fwd_train = cudnn_bn_fwd_train,
-    .bn_fwd_infer = cudnn_bn_fwd_infer,
-    .bn_bwd = cudnn_bn_bwd,
-
-    .linear_fwd = cudnn_linear_fwd,
-    .linear_bwd_data = cudnn_linear_bwd_data,
-    .linear_bwd_weight = cudnn_linear_bwd_weight,
-
-    .act_fwd = cudnn_act_fwd,
-    .act_bwd = cudnn_act_bwd,
-    .dropout_fwd = cudnn_dropout_fwd,
-    .dropout_bwd = cudnn_dropout_bwd,
-    .add_fwd = cudnn_add_fwd,
-
-    .xent_fwd = cudnn_xent_fwd,
-    .xent_bwd = cudnn_xent_bwd,
-
-    .concat_fwd = cudnn_concat_fwd,
-    .concat_bwd = cudnn_concat_bwd,
+    CNN_BACKEND_OPS(CNN_ENTRY_INIT, cudnn)
 };

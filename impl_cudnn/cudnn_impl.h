@@ -113,51 +113,7 @@ cnn_status cudnn_conv_choose(cnn_ctx *ctx, const cnn_conv_desc *d, int pass,
                              cudnn_conv_plan **plan_out, const cudnn_conv_choice **choice_out);
 void cudnn_conv_plans_free(cudnn_state *st);
 
-cnn_status cudnn_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
-                          const float *b, float *y, CNN_WS);
-cnn_status cudnn_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                               const float *w, float *dx, CNN_WS);
-cnn_status cudnn_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
-                                 const float *dy, float *dw, CNN_WS);
-cnn_status cudnn_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy, float *db,
-                               CNN_WS);
-
-/* ---- kernels_pool.cu ---- */
-cnn_status cudnn_pool_fwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, float *y, CNN_WS);
-cnn_status cudnn_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, const float *y,
-                          const float *dy, float *dx, CNN_WS);
-cnn_status cudnn_adapool_fwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *x, float *y,
-                             CNN_WS);
-cnn_status cudnn_adapool_bwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *dy, float *dx,
-                             CNN_WS);
-
-/* ---- cudnn_bn.c ---- */
-cnn_status cudnn_bn_fwd_train(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
-                              const float *gamma, const float *beta, float *y, float *running_mean,
-                              float *running_var, float *save_mean, float *save_invstd, CNN_WS);
-cnn_status cudnn_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
-                              const float *gamma, const float *beta, const float *running_mean,
-                              const float *running_var, float *y, CNN_WS);
-cnn_status cudnn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                        const float *gamma, const float *save_mean, const float *save_invstd,
-                        float *dx, float *dgamma, float *dbeta, CNN_WS);
-
-/* ---- cudnn_linear.c ---- */
-cnn_status cudnn_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x, const float *w,
-                            const float *b, float *y, CNN_WS);
-cnn_status cudnn_linear_bwd_data(cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
-                                 const float *w, float *dx, CNN_WS);
-cnn_status cudnn_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
-                                   const float *dy, float *dw, float *db, CNN_WS);
-
 /* ---- kernels_eltwise.cu ---- */
-cnn_status cudnn_act_fwd(cnn_ctx *ctx, const cnn_act_desc *d, const float *x, float *y);
-cnn_status cudnn_act_bwd(cnn_ctx *ctx, const cnn_act_desc *d, const float *y, const float *dy,
-                         float *dx);
-cnn_status cudnn_dropout_fwd(cnn_ctx *ctx, const cnn_dropout_desc *d, const float *x, float *y);
-cnn_status cudnn_dropout_bwd(cnn_ctx *ctx, const cnn_dropout_desc *d, const float *dy, float *dx);
-cnn_status cudnn_add_fwd(cnn_ctx *ctx, const cnn_add_desc *d, const float *a, const float *b,
-                         float *y);
 /* y[r][c] += b[c] for a dense rows x cols matrix. */
 cnn_status cudnn_launch_add_row_bias(cudaStream_t s, float *y, const float *b, int64_t rows,
                                      int64_t cols);
@@ -169,17 +125,12 @@ cnn_status cudnn_launch_column_sum(cudaStream_t s, const float *m, float *out, i
  * its architecture); a reason is recorded when not. */
 cnn_status cudnn_kernels_probe(void);
 
-/* ---- kernels_loss.cu ---- */
-cnn_status cudnn_xent_fwd(cnn_ctx *ctx, const cnn_xent_desc *d, const float *logits,
-                          const int32_t *labels, float *prob, float *loss);
-cnn_status cudnn_xent_bwd(cnn_ctx *ctx, const cnn_xent_desc *d, const float *prob,
-                          const int32_t *labels, float *dlogits);
-
-/* ---- cudnn_concat.c ---- */
-cnn_status cudnn_concat_fwd(cnn_ctx *ctx, const cnn_concat_desc *d, const float *const *xs,
-                            float *y);
-cnn_status cudnn_concat_bwd(cnn_ctx *ctx, const cnn_concat_desc *d, const float *dy,
-                            float *const *dxs);
+/* ---- the table's entries (backend_ops.h), every one: cudnn_conv_fwd, ...
+ * cudnn_concat_bwd. Convolution in cudnn_conv.c, batch norm in cudnn_bn.c,
+ * linear in cudnn_linear.c, concat in cudnn_concat.c; pooling in
+ * kernels_pool.cu, activations, dropout and add in kernels_eltwise.cu, the
+ * loss in kernels_loss.cu. ---- */
+CNN_BACKEND_OPS(CNN_ENTRY_DECL, cudnn)
 
 /* ---- cudnn_mem.c ---- */
 cnn_status cudnn_mem_alloc(cnn_ctx *ctx, size_t bytes, void **out);

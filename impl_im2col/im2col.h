@@ -1,14 +1,14 @@
-/* The im2col backend: convolution as im2col/col2im plus OpenBLAS sgemm,
- * linear layers as sgemm, and the shared CPU ops (cpu_ops.h) for the rest.
+/* The im2col backend's one public extra beside its table (cnn_backend_im2col,
+ * in registry.h): convolution as im2col/col2im plus OpenBLAS sgemm, linear
+ * layers as sgemm, and the shared CPU ops (impl_cpu/) for the rest.
  *
- * Other backends may create an inner im2col context for passes they
- * delegate: cnn_ctx_create(&cnn_backend_im2col, &opts, &inner). */
+ * Other backends that delegate passes to im2col create an inner context on
+ * its table, cnn_ctx_create(&cnn_backend_im2col, &opts, &inner), and call it
+ * through dispatch.h; they never include this header. */
 #ifndef CNN_IM2COL_H
 #define CNN_IM2COL_H
 
 #include "backend.h"
-
-extern const cnn_backend cnn_backend_im2col;
 
 /* The most workspace a convolution asks for, unless a single output row's
  * column buffer (C*R*S*Q floats) is larger, which it then asks for alone.

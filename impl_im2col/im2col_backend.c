@@ -3,22 +3,9 @@
 #include "im2col_impl.h"
 #include "cpu_ops.h"
 #include "cpu_parallel.h"
+#include "registry.h"
 
-#include <cblas.h>
 #include <stdlib.h>
-
-void cnn_im2col_blas_threads(const cnn_ctx *ctx)
-{
-    if (ctx->opts.threads > 0 && openblas_get_num_threads() != ctx->opts.threads)
-        openblas_set_num_threads(ctx->opts.threads);
-}
-
-int cnn_im2col_tile_threads(const cnn_ctx *ctx)
-{
-    if (openblas_get_parallel() == OPENBLAS_THREAD && openblas_get_num_threads() > 1)
-        return 1;
-    return cnn_cpu_threads(ctx);
-}
 
 static cnn_status im2col_init(cnn_ctx *ctx)
 {
@@ -27,7 +14,6 @@ static cnn_status im2col_init(cnn_ctx *ctx)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "im2col: no memory for a context");
     st->ws_cap = CNN_IM2COL_DEFAULT_WS_CAP;
     ctx->impl = st;
-    cnn_im2col_blas_threads(ctx);
     return CNN_OK;
 }
 
@@ -65,7 +51,7 @@ static size_t im2col_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pas
     return cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap).bytes;
 }
 
-static const char *im2col_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     switch (op->kind) {
     case CNN_OP_CONV: break;
@@ -91,6 +77,12 @@ static const char *im2col_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pas
     return names[pl.path][which];
 }
 
+/* Every path sums in float32 (sgemm, the loops): the default error class. */
+static cnn_algo im2col_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    return (cnn_algo){.name = algorithm_name(ctx, op, pass)};
+}
+
 const cnn_backend cnn_backend_im2col = {
     .name = "im2col",
     .about = "im2col/col2im + OpenBLAS sgemm; OpenMP loops for the other ops",
@@ -100,12 +92,6 @@ const cnn_backend cnn_backend_im2col = {
     .supports = im2col_supports,
     .workspace_size = im2col_workspace_size,
     .algorithm = im2col_algorithm,
-    .conv_fwd = cnn_im2col_conv_fwd,
-    .conv_bwd_data = cnn_im2col_conv_bwd_data,
-    .conv_bwd_filter = cnn_im2col_conv_bwd_filter,
-    .conv_bwd_bias = cnn_im2col_conv_bwd_bias,
-    .linear_fwd = cnn_im2col_linear_fwd,
-    .linear_bwd_data = cnn_im2col_linear_bwd_data,
-    .linear_bwd_weight = cnn_im2col_linear_bwd_weight,
-    CNN_CPU_OPS_ENTRIES,
+    CNN_IM2COL_OPS(CNN_ENTRY_INIT, cnn_im2col)
+    CNN_CPU_OPS_ENTRIES
 };

@@ -5,9 +5,10 @@
  *   forward      y[K][N]     = w[K][CRS]   . col[CRS][N]
  *   bwd data     col[CRS][N] = w^T[CRS][K] . dy[K][N],  then col2im
  *   bwd filter   dw[K][CRS] += dy[K][N]    . col^T[N][CRS]
- * GEMMs run threaded inside OpenBLAS and are never called from an OpenMP
- * region; the lowering and staging loops between them are OpenMP, sized by
- * cnn_im2col_tile_threads() (often one thread: im2col_impl.h says why). */
+ * GEMMs run threaded inside OpenBLAS, on the process's thread count, and
+ * are never called from an OpenMP region; the lowering and staging loops
+ * between them are OpenMP, sized by cnn_cpu_gemm_team() (often one thread:
+ * cpu_parallel.h says why). */
 #include "im2col_impl.h"
 #include "cpu_parallel.h"
 
@@ -32,8 +33,7 @@ static cnn_status conv_begin(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass
                         cnn_pass_str(pass), ws_size, run->pl.bytes);
     run->col = ws;
     run->stage = cnn_im2col_stage(&run->pl, run->col);
-    cnn_im2col_blas_threads(ctx);
-    run->threads = cnn_im2col_tile_threads(ctx);
+    run->threads = cnn_cpu_gemm_team(ctx);
     run->crs = d->c * d->r * d->s;
     run->pq = (int64_t)d->p * d->q;
     run->chw = (int64_t)d->c * d->h * d->w;
@@ -210,7 +210,6 @@ cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const 
 {
     (void)ws, (void)ws_size;
     const int64_t pq = (int64_t)d->p * d->q;
-    cnn_im2col_blas_threads(ctx);
     const int nt = cnn_cpu_team(ctx, (int64_t)d->n * d->k * pq);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int k = 0; k < d->k; k++) {

@@ -76,38 +76,9 @@ void cnn_im2col_raise(const cnn_conv_desc *d, const float *col, int images, int 
 void cnn_im2col_taps_fwd(const cnn_conv_desc *d, const cnn_im2col_plan *pl, const float *x,
                          const float *w, const float *bias, float *y, float *ws, int threads);
 
-/* Conv passes (im2col_conv.c) and linear passes (im2col_linear.c), with the
- * signatures of their cnn_backend entries. */
-cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
-                               const float *b, float *y, CNN_WS);
-cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    const float *w, float *dx, CNN_WS);
-cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
-                                      const float *dy, float *dw, CNN_WS);
-cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    float *db, CNN_WS);
-cnn_status cnn_im2col_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
-                                 const float *w, const float *b, float *y, CNN_WS);
-cnn_status cnn_im2col_linear_bwd_data(cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
-                                      const float *w, float *dx, CNN_WS);
-cnn_status cnn_im2col_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
-                                        const float *dy, float *dw, float *db, CNN_WS);
-
-/* Apply the context's thread count to OpenBLAS, whose setting is global to
- * the process: done before each GEMM so that contexts with different counts
- * can share it. */
-void cnn_im2col_blas_threads(const cnn_ctx *ctx);
-
-/* Threads for the loops between the GEMMs of one convolution pass
- * (lowering, col2im, padding, staging). With a pthreads OpenBLAS running
- * more than one thread this is 1: such loops alternate with GEMMs every
- * fraction of a millisecond, and each side's idle workers are still
- * spinning when the other side starts (OpenBLAS's for up to ~2^28 cycles,
- * libgomp's for its spin count), so both fight for the cores. On this
- * project's 2-core machine a two-thread lowering made VGG-16's conv1_2 3x
- * slower overall than lowering on the calling thread alone. An OpenMP
- * OpenBLAS shares the runtime's team and gets the context's count. Loops
- * that run once per call (bias reductions, the CPU ops) are unaffected. */
-int cnn_im2col_tile_threads(const cnn_ctx *ctx);
+/* Conv passes (im2col_conv.c) and linear passes (im2col_linear.c):
+ * cnn_im2col_conv_fwd, ... cnn_im2col_linear_bwd_weight. */
+#define CNN_IM2COL_OPS(X, ARG) CNN_OPS_CONV(X, ARG) CNN_OPS_LINEAR(X, ARG)
+CNN_IM2COL_OPS(CNN_ENTRY_DECL, cnn_im2col)
 
 #endif

@@ -14,7 +14,6 @@ cnn_status cnn_im2col_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const f
     (void)ws, (void)ws_size;
     if (d->has_bias && !b)
         return cnn_fail(CNN_ERR_INVALID_ARG, "linear: has_bias is set but the bias is NULL");
-    cnn_im2col_blas_threads(ctx);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->n, d->out, d->in, 1.0f, x, d->in, w,
                 d->in, 0.0f, y, d->out);
     if (!d->has_bias)
@@ -33,8 +32,7 @@ cnn_status cnn_im2col_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const f
 cnn_status cnn_im2col_linear_bwd_data(cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
                                       const float *w, float *dx, CNN_WS)
 {
-    (void)ws, (void)ws_size;
-    cnn_im2col_blas_threads(ctx);
+    (void)ctx, (void)ws, (void)ws_size;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->n, d->in, d->out, 1.0f, dy, d->out, w,
                 d->in, 0.0f, dx, d->in);
     return CNN_OK;
@@ -44,7 +42,6 @@ cnn_status cnn_im2col_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d, 
                                         const float *dy, float *dw, float *db, CNN_WS)
 {
     (void)ws, (void)ws_size;
-    cnn_im2col_blas_threads(ctx);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->out, d->in, d->n, 1.0f, dy, d->out, x,
                 d->in, 0.0f, dw, d->in);
     if (!db)

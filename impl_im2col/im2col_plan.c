@@ -67,7 +67,7 @@ static int tile_rows(size_t want, size_t width, size_t fit, int p)
  * Measured single-threaded (CPU time): VGG-16 conv1_2 / conv2_2 / conv3_2
  * at batch 4 took 194 / 180 / 174 ms against 203 / 186 / 179 ms lowered; a
  * conv with C = 16 took 63 ms against 54. On both cores with the pthreads
- * OpenBLAS, whose lowering runs on one core (cnn_im2col_tile_threads),
+ * OpenBLAS, whose lowering runs on one core (cnn_cpu_gemm_team),
  * conv1_2 took 111 ms against 130; with the OpenMP OpenBLAS the two paths
  * are within the machine's noise of each other (105 to 124 ms). */
 #define TAPS_MIN_CHANNELS 32

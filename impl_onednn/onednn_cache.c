@@ -134,7 +134,7 @@ cnn_status cnn_onednn_get(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, cnn_one
 {
     cnn_onednn_state *st = ctx->impl;
     int64_t key[CNN_ONEDNN_KEY_LEN];
-    make_key(op, pass, cnn_onednn_threads(ctx), key);
+    make_key(op, pass, cnn_onednn_threads(), key);
 
     cnn_onednn_entry *prev = NULL;
     for (cnn_onednn_entry *e = st->entries; e; prev = e, e = e->next) {
@@ -150,9 +150,7 @@ cnn_status cnn_onednn_get(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, cnn_one
     }
 
     cnn_onednn_entry *e = NULL;
-    int saved = cnn_onednn_threads_begin(ctx);
     cnn_status cs = create(st, op, pass, key, &e);
-    cnn_onednn_threads_end(ctx, saved);
     if (cs != CNN_OK)
         return cs;
     e->next = st->entries;

@@ -5,7 +5,7 @@
  * whichever it judges faster; on AVX2 f32 that is direct JIT or GEMM) and,
  * through format `any`, the layouts of activations and weights. Our operands
  * are plain NCHW / OIHW, so the reorders to and from its blocked layouts are
- * paid in every call (and timed apart, see onednn.h). Weights are reordered
+ * paid in every call (and timed apart: the side_time entry). Weights are reordered
  * every call too: between two training steps their contents change. */
 #include "onednn_internal.h"
 

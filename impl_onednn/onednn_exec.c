@@ -8,37 +8,12 @@
 #include <omp.h>
 #endif
 
-int cnn_onednn_threads(const cnn_ctx *ctx)
+int cnn_onednn_threads(void)
 {
 #ifdef _OPENMP
-    return ctx->opts.threads > 0 ? ctx->opts.threads : omp_get_max_threads();
+    return omp_get_max_threads();
 #else
-    (void)ctx;
     return 1;
-#endif
-}
-
-int cnn_onednn_threads_begin(const cnn_ctx *ctx)
-{
-#ifdef _OPENMP
-    int saved = omp_get_max_threads();
-    if (ctx->opts.threads > 0 && ctx->opts.threads != saved)
-        omp_set_num_threads(ctx->opts.threads);
-    return saved;
-#else
-    (void)ctx;
-    return 1;
-#endif
-}
-
-void cnn_onednn_threads_end(const cnn_ctx *ctx, int saved)
-{
-#ifdef _OPENMP
-    if (ctx->opts.threads > 0 && ctx->opts.threads != saved)
-        omp_set_num_threads(saved);
-#else
-    (void)ctx;
-    (void)saved;
 #endif
 }
 
@@ -107,10 +82,11 @@ static cnn_status run_step(cnn_onednn_state *st, const cnn_onednn_entry *e,
     return CNN_OK;
 }
 
-static cnn_status run(cnn_ctx *ctx, cnn_onednn_entry *e, void *const *ptrs, void *ws,
-                      size_t ws_size)
+cnn_status cnn_onednn_run(cnn_ctx *ctx, cnn_onednn_entry *e, void *const *ptrs, void *ws,
+                          size_t ws_size)
 {
     cnn_onednn_state *st = ctx->impl;
+    st->reorder_seconds = 0.0;
     TRY(cnn_onednn_check_ws(e, ws, ws_size));
     char *base = region_base(e, ws);
     char *buffers = base ? base + cnn_onednn_align(e->scratch_bytes) : NULL;
@@ -141,15 +117,6 @@ static cnn_status run(cnn_ctx *ctx, cnn_onednn_entry *e, void *const *ptrs, void
     for (int i = 0; i < e->nslots && cs == CNN_OK; i++)
         if (e->slots[i].reorder && e->slots[i].output)
             cs = run_reorder(st, &e->slots[i], &reorder);
-    st->reorder_seconds += reorder;
-    return cs;
-}
-
-cnn_status cnn_onednn_run(cnn_ctx *ctx, cnn_onednn_entry *e, void *const *ptrs, void *ws,
-                          size_t ws_size)
-{
-    int saved = cnn_onednn_threads_begin(ctx);
-    cnn_status cs = run(ctx, e, ptrs, ws, ws_size);
-    cnn_onednn_threads_end(ctx, saved);
+    st->reorder_seconds = reorder;
     return cs;
 }

@@ -102,7 +102,7 @@ typedef struct cnn_onednn_state {
     dnnl_stream_t stream;
     cnn_onednn_entry *entries; /* most recently used first */
     int nentries;
-    double reorder_seconds;
+    double reorder_seconds; /* of the last entry run: the side_time entry */
     char *names[CNN_ONEDNN_MAX_NAMES];
     int nnames;
 } cnn_onednn_state;
@@ -118,13 +118,12 @@ cnn_status cnn_onednn_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *
 
 /* ---- threads (onednn_exec.c) ----
  * This libdnnl runs on the OpenMP runtime: a primitive uses
- * omp_get_max_threads() threads, and is shaped for that count when it is
- * created. A context with opts.threads > 0 sets that count around its own
- * creation and execution calls and puts the caller's back afterwards; the
- * count is part of the cache key. */
-int cnn_onednn_threads(const cnn_ctx *ctx);
-int cnn_onednn_threads_begin(const cnn_ctx *ctx); /* returns the caller's count */
-void cnn_onednn_threads_end(const cnn_ctx *ctx, int saved);
+ * omp_get_max_threads() threads, the process's count (set once at start-up,
+ * cnn_set_process_threads), and is shaped for that count when it is
+ * created, so the count is part of the cache key. oneDNN's C API has no
+ * per-primitive count for this runtime, and the backend never changes the
+ * process's: ctx->opts.threads does not apply to it. */
+int cnn_onednn_threads(void);
 
 /* ---- building an entry (onednn_build.c) ---- */
 
@@ -198,46 +197,17 @@ cnn_status cnn_onednn_concat_build(cnn_onednn_state *st, cnn_onednn_entry *e,
 bool cnn_onednn_pool_supported(const cnn_pool_desc *d);
 bool cnn_onednn_adapool_supported(const cnn_adapool_desc *d);
 
-cnn_status cnn_onednn_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
-                               const float *b, float *y, CNN_WS);
-cnn_status cnn_onednn_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    const float *w, float *dx, CNN_WS);
-cnn_status cnn_onednn_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
-                                      const float *dy, float *dw, CNN_WS);
-cnn_status cnn_onednn_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    float *db, CNN_WS);
-cnn_status cnn_onednn_pool_fwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, float *y,
-                               CNN_WS);
-cnn_status cnn_onednn_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, const float *y,
-                               const float *dy, float *dx, CNN_WS);
-cnn_status cnn_onednn_adapool_fwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *x, float *y,
-                                  CNN_WS);
-cnn_status cnn_onednn_adapool_bwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *dy,
-                                  float *dx, CNN_WS);
-cnn_status cnn_onednn_bn_fwd_train(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
-                                   const float *gamma, const float *beta, float *y,
-                                   float *running_mean, float *running_var, float *save_mean,
-                                   float *save_invstd, CNN_WS);
-cnn_status cnn_onednn_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
-                                   const float *gamma, const float *beta, const float *running_mean,
-                                   const float *running_var, float *y, CNN_WS);
-cnn_status cnn_onednn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                             const float *gamma, const float *save_mean, const float *save_invstd,
-                             float *dx, float *dgamma, float *dbeta, CNN_WS);
-cnn_status cnn_onednn_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
-                                 const float *w, const float *b, float *y, CNN_WS);
-cnn_status cnn_onednn_linear_bwd_data(cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
-                                      const float *w, float *dx, CNN_WS);
-cnn_status cnn_onednn_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
-                                        const float *dy, float *dw, float *db, CNN_WS);
-cnn_status cnn_onednn_act_fwd(cnn_ctx *ctx, const cnn_act_desc *d, const float *x, float *y);
-cnn_status cnn_onednn_act_bwd(cnn_ctx *ctx, const cnn_act_desc *d, const float *y, const float *dy,
-                              float *dx);
-cnn_status cnn_onednn_add_fwd(cnn_ctx *ctx, const cnn_add_desc *d, const float *a, const float *b,
-                              float *y);
-cnn_status cnn_onednn_concat_fwd(cnn_ctx *ctx, const cnn_concat_desc *d, const float *const *xs,
-                                 float *y);
-cnn_status cnn_onednn_concat_bwd(cnn_ctx *ctx, const cnn_concat_desc *d, const float *dy,
-                                 float *const *dxs);
+/* Every kind but dropout and softmax cross-entropy, which are not oneDNN
+ * operations: cnn_onednn_conv_fwd, ... cnn_onednn_concat_bwd. */
+#define CNN_ONEDNN_OPS(X, ARG)                                                                     \
+    CNN_OPS_CONV(X, ARG)                                                                           \
+    CNN_OPS_POOL(X, ARG)                                                                           \
+    CNN_OPS_ADAPOOL(X, ARG)                                                                        \
+    CNN_OPS_BN(X, ARG)                                                                             \
+    CNN_OPS_LINEAR(X, ARG)                                                                         \
+    CNN_OPS_ACT(X, ARG)                                                                            \
+    CNN_OPS_ADD(X, ARG)                                                                            \
+    CNN_OPS_CONCAT(X, ARG)
+CNN_ONEDNN_OPS(CNN_ENTRY_DECL, cnn_onednn)
 
 #endif

@@ -1,15 +1,19 @@
-/* The Winograd backends' one public function beyond their tables. */
+/* The Winograd backends' error class: what their algorithm() reports for
+ * the passes they run (forward and backward data), from which verify
+ * computes its tolerance (harness/verify_tolerance.c). */
 #ifndef CNN_WINOGRAD_H
 #define CNN_WINOGRAD_H
+
+#include "backend.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Tolerance on the relative L2 error ||y - y_ref||_2 / ||y_ref||_2 of a
- * float32 Winograd F(tile_m x tile_m, 3x3) convolution against a reference
- * accumulated in double, for a reduction over c channels (c = C for the
- * forward pass, K for backward data); tile_m is 2 or 4:
+/* CNN_ERROR_WINOGRAD for F(tile_m x tile_m, 3x3), tile_m 2 or 4: the bound
+ * on the relative L2 error ||y - y_ref||_2 / ||y_ref||_2 against a
+ * reference accumulated in double, for a reduction over C channels (C for
+ * the forward pass, K for backward data):
  *
  *   tol(F, C) = s * eps * (a_F + b_F * sqrt(C)),   eps = 2^-24, s = 4,
  *   F(2x2): a = 2, b = 0.4        F(4x4): a = 12, b = 2.5
@@ -39,7 +43,7 @@ extern "C" {
  * shapes, data and BLAS blockings. An indexing error costs a whole term,
  * O(1/sqrt(9C)) relative: 1.5% at C = 512, far above these (at C = 512,
  * 2.6e-6 for F(2x2) and 1.6e-5 for F(4x4)). */
-double cnn_winograd_tolerance(int tile_m, int c);
+cnn_error_class cnn_winograd_error(int tile_m);
 
 #ifdef __cplusplus
 }

@@ -1,24 +1,21 @@
 /* The three Winograd backend tables: "winograd_f2x3" and "winograd_f4x3"
  * always use that tile; "winograd" picks one per layer. Forward and backward
  * data run Winograd; backward filter and linear layers are delegated to an
- * im2col context that this one owns (and say so in algorithm()); the bias
+ * im2col context that this one owns, created on im2col's table and called
+ * through dispatch.h (and say so in algorithm()); the bias
  * gradient is a plain reduction; the other operations are the shared CPU ones. */
 #include <stdlib.h>
 
-#include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "cpu_ops.h"
+#include "cpu_parallel.h"
 #include "dispatch.h"
-#include "im2col.h"
+#include "registry.h"
 #include "winograd.h"
 #include "winograd_plan.h"
 
 typedef struct wino_impl {
     int fixed_m; /* 2 or 4, or 0 to choose per layer */
-    int threads;
+    int threads; /* of the team that runs the transforms and GEMMs */
     cnn_ctx *inner; /* im2col, for what is delegated */
 } wino_impl;
 
@@ -33,13 +30,7 @@ static cnn_status wino_init(cnn_ctx *ctx, int fixed_m)
     if (!im)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "%s: no memory for the context", ctx->backend->name);
     im->fixed_m = fixed_m;
-#ifdef _OPENMP
-    im->threads = ctx->opts.threads > 0 ? ctx->opts.threads : omp_get_max_threads();
-#else
-    im->threads = 1;
-#endif
-    if (ctx->opts.threads > 0)
-        openblas_set_num_threads(ctx->opts.threads);
+    im->threads = cnn_cpu_gemm_team(ctx);
     cnn_status st = cnn_ctx_create(&cnn_backend_im2col, &ctx->opts, &im->inner);
     if (st != CNN_OK) {
         free(im);
@@ -139,19 +130,25 @@ static size_t wino_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     return cnn_workspace_size(impl_of(ctx)->inner, op, pass);
 }
 
-static const char *wino_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+/* Forward and backward data carry Winograd's error class; what is delegated
+ * or reduced directly sums in float32 (the default class). */
+static cnn_algo wino_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
+    const cnn_algo delegated = {.name = "im2col (delegated)"};
     if (op->kind == CNN_OP_LINEAR)
-        return "im2col (delegated)";
+        return delegated;
     if (op->kind != CNN_OP_CONV)
-        return NULL;
+        return (cnn_algo){0};
     switch (pass) {
     case CNN_FWD:
-    case CNN_BWD_DATA:
-        return tile_for(ctx, &op->conv, pass) == 4 ? "winograd F(4x4,3x3)" : "winograd F(2x2,3x3)";
-    case CNN_BWD_WEIGHT: return "im2col (delegated)";
-    case CNN_BWD_BIAS: return "direct reduction";
-    default: return NULL;
+    case CNN_BWD_DATA: {
+        int m = tile_for(ctx, &op->conv, pass);
+        return (cnn_algo){.name = m == 4 ? "winograd F(4x4,3x3)" : "winograd F(2x2,3x3)",
+                          .error = cnn_winograd_error(m)};
+    }
+    case CNN_BWD_WEIGHT: return delegated;
+    case CNN_BWD_BIAS: return (cnn_algo){.name = "direct reduction"};
+    default: return (cnn_algo){0};
     }
 }
 
@@ -189,7 +186,7 @@ static cnn_status wino_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const
     (void)ws;
     (void)ws_size;
     const size_t plane = (size_t)d->p * d->q;
-#pragma omp parallel for num_threads(impl_of(ctx)->threads) schedule(static)
+#pragma omp parallel for num_threads(cnn_cpu_threads(ctx)) schedule(static)
     for (int k = 0; k < d->k; k++) {
         double sum = 0.0;
         for (int n = 0; n < d->n; n++) {
@@ -222,29 +219,26 @@ static cnn_status wino_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d,
 
 #define WINO_ENTRIES                                                                               \
     .device = CNN_DEVICE_HOST, .fini = wino_fini, .supports = wino_supports,                       \
-    .workspace_size = wino_workspace_size, .algorithm = wino_algorithm, .conv_fwd = wino_conv_fwd, \
-    .conv_bwd_data = wino_conv_bwd_data, .conv_bwd_filter = wino_conv_bwd_filter,                  \
-    .conv_bwd_bias = wino_conv_bwd_bias, .linear_fwd = wino_linear_fwd,                            \
-    .linear_bwd_data = wino_linear_bwd_data, .linear_bwd_weight = wino_linear_bwd_weight,          \
-    CNN_CPU_OPS_ENTRIES
+    .workspace_size = wino_workspace_size, .algorithm = wino_algorithm,                            \
+    CNN_OPS_CONV(CNN_ENTRY_INIT, wino) CNN_OPS_LINEAR(CNN_ENTRY_INIT, wino) CNN_CPU_OPS_ENTRIES
 
 const cnn_backend cnn_backend_winograd = {
     .name = "winograd",
     .about = "Winograd F(4x4,3x3) or F(2x2,3x3) per layer, OpenBLAS GEMMs (3x3 stride-1 conv)",
     .init = wino_init_auto,
-    WINO_ENTRIES,
+    WINO_ENTRIES
 };
 
 const cnn_backend cnn_backend_winograd_f2x3 = {
     .name = "winograd_f2x3",
     .about = "Winograd F(2x2,3x3), OpenBLAS GEMMs (3x3 stride-1 conv)",
     .init = wino_init_f2,
-    WINO_ENTRIES,
+    WINO_ENTRIES
 };
 
 const cnn_backend cnn_backend_winograd_f4x3 = {
     .name = "winograd_f4x3",
     .about = "Winograd F(4x4,3x3), OpenBLAS GEMMs (3x3 stride-1 conv)",
     .init = wino_init_f4,
-    WINO_ENTRIES,
+    WINO_ENTRIES
 };

@@ -42,51 +42,14 @@ bool cnn_backend_available(const cnn_backend *be, char *why, size_t why_size)
     return be->available ? be->available(why, why_size) : true;
 }
 
+#define IMPLEMENTS(ARG, ENTRY, KIND, DESC, PASS, ...)                                              \
+    if (kind == KIND && pass == PASS)                                                              \
+        return be->ENTRY != NULL;
+
 bool cnn_backend_implements(const cnn_backend *be, cnn_op_kind kind, cnn_pass pass)
 {
-    switch (kind) {
-    case CNN_OP_CONV:
-        switch (pass) {
-        case CNN_FWD: return be->conv_fwd != NULL;
-        case CNN_BWD_DATA: return be->conv_bwd_data != NULL;
-        case CNN_BWD_WEIGHT: return be->conv_bwd_filter != NULL;
-        case CNN_BWD_BIAS: return be->conv_bwd_bias != NULL;
-        default: return false;
-        }
-    case CNN_OP_POOL:
-        return pass == CNN_FWD ? be->pool_fwd != NULL
-                               : pass == CNN_BWD_DATA && be->pool_bwd != NULL;
-    case CNN_OP_ADAPOOL:
-        return pass == CNN_FWD ? be->adapool_fwd != NULL
-                               : pass == CNN_BWD_DATA && be->adapool_bwd != NULL;
-    case CNN_OP_BN:
-        switch (pass) {
-        case CNN_FWD: return be->bn_fwd_train != NULL;
-        case CNN_FWD_INFER: return be->bn_fwd_infer != NULL;
-        case CNN_BWD_DATA: return be->bn_bwd != NULL;
-        default: return false;
-        }
-    case CNN_OP_LINEAR:
-        switch (pass) {
-        case CNN_FWD: return be->linear_fwd != NULL;
-        case CNN_BWD_DATA: return be->linear_bwd_data != NULL;
-        case CNN_BWD_WEIGHT: return be->linear_bwd_weight != NULL;
-        default: return false;
-        }
-    case CNN_OP_ACT:
-        return pass == CNN_FWD ? be->act_fwd != NULL : pass == CNN_BWD_DATA && be->act_bwd != NULL;
-    case CNN_OP_DROPOUT:
-        return pass == CNN_FWD ? be->dropout_fwd != NULL
-                               : pass == CNN_BWD_DATA && be->dropout_bwd != NULL;
-    case CNN_OP_XENT:
-        return pass == CNN_FWD ? be->xent_fwd != NULL
-                               : pass == CNN_BWD_DATA && be->xent_bwd != NULL;
-    case CNN_OP_CONCAT:
-        return pass == CNN_FWD ? be->concat_fwd != NULL
-                               : pass == CNN_BWD_DATA && be->concat_bwd != NULL;
-    case CNN_OP_ADD: return pass == CNN_FWD && be->add_fwd != NULL;
-    default: return false;
-    }
+    CNN_BACKEND_OPS(IMPLEMENTS, )
+    return false;
 }
 
 bool cnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
@@ -103,10 +66,24 @@ size_t cnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     return be->workspace_size ? be->workspace_size(ctx, op, pass) : 0;
 }
 
+cnn_algo cnn_algorithm_info(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
+{
+    cnn_algo a = ctx->backend->algorithm ? ctx->backend->algorithm(ctx, op, pass) : (cnn_algo){0};
+    if (!a.name)
+        a.name = ctx->backend->name;
+    return a;
+}
+
 const char *cnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
-    const char *a = ctx->backend->algorithm ? ctx->backend->algorithm(ctx, op, pass) : NULL;
-    return a ? a : ctx->backend->name;
+    return cnn_algorithm_info(ctx, op, pass).name;
+}
+
+bool cnn_side_time(cnn_ctx *ctx, const char **what, double *seconds)
+{
+    *what = NULL;
+    *seconds = 0.0;
+    return ctx->backend->side_time && ctx->backend->side_time(ctx, what, seconds);
 }
 
 /* Host backends: 64-byte aligned so that vector loads never split a line. */

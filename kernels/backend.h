@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backend_ops.h"
 #include "ops.h"
 #include "status.h"
 #include "tensor.h"
@@ -34,7 +35,11 @@ extern "C" {
 typedef struct cnn_backend cnn_backend;
 
 typedef struct cnn_ctx_opts {
-    int threads; /* CPU threads; 0 = leave the runtime's choice */
+    /* CPU threads of this context's own OpenMP teams; 0 = the runtime's
+     * count. Never applied process-wide: libraries that only have a
+     * process-wide count (OpenBLAS outside a team, oneDNN) run on the
+     * process's, set once at start-up (cnn_set_process_threads). */
+    int threads;
     int device;  /* CUDA device ordinal */
 } cnn_ctx_opts;
 
@@ -45,6 +50,77 @@ typedef struct cnn_ctx {
 } cnn_ctx;
 
 #define CNN_WS void *ws, size_t ws_size
+
+/* How an algorithm's float32 rounding error grows: what verify computes its
+ * tolerance from (harness/verify_tolerance.c holds the formulas), so that
+ * no caller has to recognise algorithms by name. The zero value is the
+ * common case. */
+typedef enum cnn_error_kind {
+    /* Each output is a float32 sum of L terms (direct loops, GEMMs,
+     * reductions): relative error of order u * sqrt(L), u = 2^-24. */
+    CNN_ERROR_FLOAT_SUM = 0,
+    /* Winograd F(m x m, r x r): the transforms round before the float32 sum
+     * over C channels; relative L2 error within s * u * (a + b * sqrt(C)),
+     * with a, b and s measured by the backend. */
+    CNN_ERROR_WINOGRAD,
+    /* Later: FFT convolution, TF32 or bf16 arithmetic, each with its own
+     * constants here. */
+} cnn_error_kind;
+
+typedef struct cnn_error_class {
+    cnn_error_kind kind;
+    int m, r;       /* WINOGRAD: output tile m x m, filter r x r */
+    double a, b, s; /* WINOGRAD: the constants of the bound */
+} cnn_error_class;
+
+/* What a backend reports for one op and pass: the algorithm that runs it,
+ * for result rows (e.g. "winograd F(4x4,3x3)" or "im2col (delegated)"),
+ * and its error class. */
+typedef struct cnn_algo {
+    const char *name; /* NULL: the backend's name */
+    cnn_error_class error;
+} cnn_algo;
+
+/* ---- the operation entries, generated from backend_ops.h ----------------
+ * For each row X(ARG, ENTRY, KIND, DESC, PASS, WS, PARAMS, ARGS) there is a
+ * function type cnn_ENTRY_fn,
+ *   cnn_status (cnn_ctx *ctx, const cnn_DESC_desc *d, PARAMS [, CNN_WS]),
+ * and a field `cnn_ENTRY_fn *ENTRY` of cnn_backend. A backend declares its
+ * implementations with CNN_ENTRY_DECL and fills its table with
+ * CNN_ENTRY_INIT, for one kind or for all:
+ *   CNN_OPS_CONV(CNN_ENTRY_DECL, cnn_mine)   declares cnn_mine_conv_fwd, ...
+ *   CNN_BACKEND_OPS(CNN_ENTRY_DECL, cnn_mine) declares every entry
+ *   CNN_OPS_CONV(CNN_ENTRY_INIT, cnn_mine)   .conv_fwd = cnn_mine_conv_fwd, ...
+ *
+ * Adding an entry (a new pass of a kind, say):
+ *  1. one row in backend_ops.h, in its kind's group (a new kind also needs
+ *     its descriptor in ops.h, a CNN_OPS_<KIND> group and its place in
+ *     CNN_BACKEND_OPS); the table field, the checked call cnn_ENTRY() and
+ *     the answers of cnn_backend_implements() and cnn_op_has_pass() follow;
+ *  2. its implementation in the backends that have it: a definition with
+ *     the row's parameters, which their CNN_ENTRY_DECL and CNN_ENTRY_INIT
+ *     lines for that kind already declare and put in the table (a backend
+ *     that names entries one by one adds a line to each). Backends without
+ *     it need nothing: the entry is NULL, reported as unsupported. */
+#define CNN_UNPAREN(...) __VA_ARGS__
+#define CNN_WS_PARAMS_HAS_WS , CNN_WS
+#define CNN_WS_PARAMS_NO_WS
+#define CNN_WS_ARGS_HAS_WS , ws, ws_size
+#define CNN_WS_ARGS_NO_WS
+#define CNN_WS_SIZE_HAS_WS ws_size
+#define CNN_WS_SIZE_NO_WS 0
+/* An entry's full parameter list, and its arguments in a call. */
+#define CNN_ENTRY_PARAMS(DESC, WS, PARAMS)                                                         \
+    (cnn_ctx * ctx, const cnn_##DESC##_desc *d, CNN_UNPAREN PARAMS CNN_WS_PARAMS_##WS)
+#define CNN_ENTRY_ARGS(WS, ARGS) (ctx, d, CNN_UNPAREN ARGS CNN_WS_ARGS_##WS)
+
+#define CNN_ENTRY_TYPE(ARG, ENTRY, KIND, DESC, PASS, WS, PARAMS, ARGS)                             \
+    typedef cnn_status cnn_##ENTRY##_fn CNN_ENTRY_PARAMS(DESC, WS, PARAMS);
+CNN_BACKEND_OPS(CNN_ENTRY_TYPE, )
+
+#define CNN_ENTRY_FIELD(ARG, ENTRY, ...) cnn_##ENTRY##_fn *ENTRY;
+#define CNN_ENTRY_DECL(PREFIX, ENTRY, ...) cnn_##ENTRY##_fn PREFIX##_##ENTRY;
+#define CNN_ENTRY_INIT(PREFIX, ENTRY, ...) .ENTRY = PREFIX##_##ENTRY,
 
 struct cnn_backend {
     const char *name;  /* registry key, e.g. "im2col" */
@@ -61,9 +137,14 @@ struct cnn_backend {
     bool (*supports)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
     /* NULL: no workspace. */
     size_t (*workspace_size)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
-    /* The algorithm that runs this op and pass, for result rows, e.g.
-     * "winograd F(4x4,3x3)" or "im2col (delegated)". NULL: the backend name. */
-    const char *(*algorithm)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+    /* The algorithm that runs this op and pass, with its error class. NULL:
+     * the backend's name, a plain float32 sum. */
+    cnn_algo (*algorithm)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+    /* Time the last compute call on ctx spent outside the operation proper,
+     * which a benchmark may want to show apart (oneDNN: the reorders between
+     * plain NCHW and its blocked layouts): *what names it ("reorders"),
+     * *seconds is its wall time. NULL: the backend has none to report. */
+    bool (*side_time)(cnn_ctx *ctx, const char **what, double *seconds);
 
     /* ---- memory, for device backends only (NULL on host backends) ---- */
     cnn_status (*mem_alloc)(cnn_ctx *ctx, size_t bytes, void **out);
@@ -73,66 +154,8 @@ struct cnn_backend {
     cnn_status (*mem_zero)(cnn_ctx *ctx, void *p, size_t bytes);
     cnn_status (*sync)(cnn_ctx *ctx); /* wait for queued work */
 
-    /* ---- convolution: x [n][c][h][w], w [k][c][r][s], b [k], y [n][k][p][q] ---- */
-    cnn_status (*conv_fwd)(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
-                           const float *b, float *y, CNN_WS);
-    cnn_status (*conv_bwd_data)(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                const float *w, float *dx, CNN_WS);
-    cnn_status (*conv_bwd_filter)(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
-                                  const float *dy, float *dw, CNN_WS);
-    cnn_status (*conv_bwd_bias)(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy, float *db,
-                                CNN_WS);
-
-    /* ---- pooling ---- */
-    cnn_status (*pool_fwd)(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, float *y, CNN_WS);
-    cnn_status (*pool_bwd)(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, const float *y,
-                           const float *dy, float *dx, CNN_WS);
-    cnn_status (*adapool_fwd)(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *x, float *y,
-                              CNN_WS);
-    cnn_status (*adapool_bwd)(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *dy, float *dx,
-                              CNN_WS);
-
-    /* ---- batch norm: gamma, beta, running_*, save_* are [c] ----
-     * running_mean/var are read and updated in place by fwd_train. */
-    cnn_status (*bn_fwd_train)(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
-                               const float *gamma, const float *beta, float *y, float *running_mean,
-                               float *running_var, float *save_mean, float *save_invstd, CNN_WS);
-    cnn_status (*bn_fwd_infer)(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
-                               const float *gamma, const float *beta, const float *running_mean,
-                               const float *running_var, float *y, CNN_WS);
-    cnn_status (*bn_bwd)(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                         const float *gamma, const float *save_mean, const float *save_invstd,
-                         float *dx, float *dgamma, float *dbeta, CNN_WS);
-
-    /* ---- linear: x [n][in], w [out][in], b [out], y [n][out] ---- */
-    cnn_status (*linear_fwd)(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x, const float *w,
-                             const float *b, float *y, CNN_WS);
-    cnn_status (*linear_bwd_data)(cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
-                                  const float *w, float *dx, CNN_WS);
-    /* db may be NULL (no bias). */
-    cnn_status (*linear_bwd_weight)(cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
-                                    const float *dy, float *dw, float *db, CNN_WS);
-
-    /* ---- element-wise ---- */
-    cnn_status (*act_fwd)(cnn_ctx *ctx, const cnn_act_desc *d, const float *x, float *y);
-    cnn_status (*act_bwd)(cnn_ctx *ctx, const cnn_act_desc *d, const float *y, const float *dy,
-                          float *dx);
-    cnn_status (*dropout_fwd)(cnn_ctx *ctx, const cnn_dropout_desc *d, const float *x, float *y);
-    cnn_status (*dropout_bwd)(cnn_ctx *ctx, const cnn_dropout_desc *d, const float *dy, float *dx);
-    cnn_status (*add_fwd)(cnn_ctx *ctx, const cnn_add_desc *d, const float *a, const float *b,
-                          float *y);
-
-    /* ---- loss: labels int32 [n]; prob [n][classes]; loss [1] ---- */
-    cnn_status (*xent_fwd)(cnn_ctx *ctx, const cnn_xent_desc *d, const float *logits,
-                           const int32_t *labels, float *prob, float *loss);
-    cnn_status (*xent_bwd)(cnn_ctx *ctx, const cnn_xent_desc *d, const float *prob,
-                           const int32_t *labels, float *dlogits);
-
-    /* ---- channel concat: xs[i] is [n][c[i]][h][w] ---- */
-    cnn_status (*concat_fwd)(cnn_ctx *ctx, const cnn_concat_desc *d, const float *const *xs,
-                             float *y);
-    cnn_status (*concat_bwd)(cnn_ctx *ctx, const cnn_concat_desc *d, const float *dy,
-                             float *const *dxs);
+    /* ---- the operations: one entry per pass, listed in backend_ops.h ---- */
+    CNN_BACKEND_OPS(CNN_ENTRY_FIELD, )
 };
 
 /* Create a context for backend `be` (calls be->init). opts may be NULL. */
@@ -148,7 +171,13 @@ bool cnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
 /* True when the backend has an entry for the pass at all, whatever the shape. */
 bool cnn_backend_implements(const cnn_backend *be, cnn_op_kind kind, cnn_pass pass);
 size_t cnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+/* The backend's algorithm for op and pass (name never NULL), and just its
+ * name. */
+cnn_algo cnn_algorithm_info(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
 const char *cnn_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+/* The side time of the last compute call (the side_time entry); false, with
+ * *what = NULL and *seconds = 0, when the backend reports none. */
+bool cnn_side_time(cnn_ctx *ctx, const char **what, double *seconds);
 
 /* Memory in the backend's address space: plain 64-byte aligned host memory
  * for host backends. */

@@ -1,5 +1,7 @@
 #include "ops.h"
 
+#include "backend_ops.h"
+
 #include <math.h>
 #include <stdio.h>
 
@@ -208,15 +210,15 @@ cnn_status cnn_op_init(cnn_op *op)
     }
 }
 
+/* The passes are those with an entry in the backend table. */
+#define HAS_PASS(ARG, ENTRY, KIND, DESC, PASS, ...)                                                \
+    if (op->kind == KIND && pass == PASS)                                                          \
+        return true;
+
 bool cnn_op_has_pass(const cnn_op *op, cnn_pass pass)
 {
-    switch (op->kind) {
-    case CNN_OP_CONV: return pass != CNN_FWD_INFER && pass < CNN_PASS_COUNT;
-    case CNN_OP_LINEAR: return pass == CNN_FWD || pass == CNN_BWD_DATA || pass == CNN_BWD_WEIGHT;
-    case CNN_OP_BN: return pass == CNN_FWD || pass == CNN_FWD_INFER || pass == CNN_BWD_DATA;
-    case CNN_OP_ADD: return pass == CNN_FWD;
-    default: return pass == CNN_FWD || pass == CNN_BWD_DATA;
-    }
+    CNN_BACKEND_OPS(HAS_PASS, )
+    return false;
 }
 
 const char *cnn_op_kind_str(cnn_op_kind k)

@@ -5,22 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Each impl_* exports exactly one table per backend it provides; the build
- * defines CNN_HAVE_<NAME> for each one compiled in. */
-extern const cnn_backend cnn_backend_naive;
-#ifdef CNN_HAVE_IM2COL
-extern const cnn_backend cnn_backend_im2col;
-#endif
-#ifdef CNN_HAVE_WINOGRAD
-extern const cnn_backend cnn_backend_winograd, cnn_backend_winograd_f2x3, cnn_backend_winograd_f4x3;
-#endif
-#ifdef CNN_HAVE_ONEDNN
-extern const cnn_backend cnn_backend_onednn;
-#endif
-#ifdef CNN_HAVE_CUDNN
-extern const cnn_backend cnn_backend_cudnn;
-#endif
-
+/* The tables of the backends compiled in (CNN_HAVE_<NAME>). */
 static const cnn_backend *const table[] = {
     &cnn_backend_naive,
 #ifdef CNN_HAVE_IM2COL

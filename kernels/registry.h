@@ -1,4 +1,12 @@
-/* The backends compiled into this build, looked up by name. */
+/* The backends compiled into this build, looked up by name, and their tables.
+ *
+ * Each impl_* exports exactly one table per backend it provides; the build
+ * defines CNN_HAVE_<NAME> (for users of the registry library) for each one
+ * compiled in. The tables are declared here, whether built or not, so that a
+ * backend that runs some passes on another's table (Winograd delegates to
+ * im2col) names that table through this header, not the other's own
+ * headers; its library links the other's. Everyone else looks backends up
+ * by name. */
 #ifndef CNN_REGISTRY_H
 #define CNN_REGISTRY_H
 
@@ -9,6 +17,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+extern const cnn_backend cnn_backend_naive;
+extern const cnn_backend cnn_backend_im2col;
+extern const cnn_backend cnn_backend_winograd, cnn_backend_winograd_f2x3, cnn_backend_winograd_f4x3;
+extern const cnn_backend cnn_backend_onednn;
+extern const cnn_backend cnn_backend_cudnn;
 
 int cnn_backend_count(void);
 const cnn_backend *cnn_backend_at(int i);
@@ -37,6 +51,14 @@ cnn_status cnn_backend_resolve(const char *name, const cnn_backend *const *extra
  * than `max` names. On an error *n is 0. */
 cnn_status cnn_backend_list_parse(const char *list, const cnn_backend *const *extra, int max,
                                   const cnn_backend **out, int *n);
+
+/* Set the process's CPU thread count, once, at start-up: n > 0 sets it for
+ * every threaded library this build links (the OpenMP runtime, which
+ * oneDNN follows too, and OpenBLAS); 0 leaves their defaults. Returns the
+ * count OpenMP will use. No backend changes these settings: a context's
+ * opts.threads only sizes its own OpenMP teams. Not thread-safe; call it
+ * before creating contexts. */
+int cnn_set_process_threads(int n);
 
 #ifdef __cplusplus
 }

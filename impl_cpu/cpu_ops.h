@@ -1,0 +1,30 @@
+/* Fast float32 CPU versions of the operations that are not convolutions or
+ * GEMMs: pooling, batch norm, activations, dropout, loss, concat, add.
+ * OpenMP over batch and channels, inner loops the compiler vectorises.
+ * Shared by the im2col and Winograd backends (library cnn_cpu_ops), which
+ * put these functions straight into their tables; signatures are those of
+ * the cnn_backend entries. */
+#ifndef CNN_CPU_OPS_H
+#define CNN_CPU_OPS_H
+
+#include "backend.h"
+
+/* The kinds they cover, as a group of backend_ops.h rows. */
+#define CNN_CPU_OPS(X, ARG)                                                                        \
+    CNN_OPS_POOL(X, ARG)                                                                           \
+    CNN_OPS_ADAPOOL(X, ARG)                                                                        \
+    CNN_OPS_BN(X, ARG)                                                                             \
+    CNN_OPS_ACT(X, ARG)                                                                            \
+    CNN_OPS_DROPOUT(X, ARG)                                                                        \
+    CNN_OPS_ADD(X, ARG)                                                                            \
+    CNN_OPS_XENT(X, ARG)                                                                           \
+    CNN_OPS_CONCAT(X, ARG)
+
+/* cnn_cpu_pool_fwd, ... cnn_cpu_concat_bwd. */
+CNN_CPU_OPS(CNN_ENTRY_DECL, cnn_cpu)
+
+/* The same entries as designated initialisers, for a backend table:
+ *   static const cnn_backend t = { ..., CNN_CPU_OPS_ENTRIES ... }; */
+#define CNN_CPU_OPS_ENTRIES CNN_CPU_OPS(CNN_ENTRY_INIT, cnn_cpu)
+
+#endif
