@@ -5,7 +5,7 @@
  *  - cuDNN folds the *unbiased* batch variance (m / (m - 1)) into the
  *    running variance while normalising with the biased one, as PyTorch
  *    does (PyTorch's own cuDNN path passes its running_var straight to this
- *    call, and its results match the native kernels'); test_cudnn checks it
+ *    call, and its results match the native kernels'); test_backends checks it
  *    on a shape with m = 6, where the two differ by 20%;
  *  - resultSaveInvVariance is 1 / sqrt(var_biased + eps), our save_invstd,
  *    and the backward pass takes it back together with save_mean.

@@ -115,7 +115,7 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
             const int rows = d->p - p0 < run.pl.rows ? d->p - p0 : run.pl.rows;
             const int width = rows * d->q;
             const float *cols = xn;
-            if (!run.pl.path == CNN_IM2COL_DIRECT) {
+            if (run.pl.path != CNN_IM2COL_DIRECT) {
                 cnn_im2col_lower(d, xn, 1, p0, rows, run.col, run.threads);
                 cols = run.col;
             }
@@ -193,7 +193,7 @@ cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, cons
             const int rows = d->p - p0 < run.pl.rows ? d->p - p0 : run.pl.rows;
             const int width = rows * d->q;
             const float *cols = xn;
-            if (!run.pl.path == CNN_IM2COL_DIRECT) {
+            if (run.pl.path != CNN_IM2COL_DIRECT) {
                 cnn_im2col_lower(d, xn, 1, p0, rows, run.col, run.threads);
                 cols = run.col;
             }

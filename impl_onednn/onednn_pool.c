@@ -11,7 +11,7 @@
  * Ties in max pooling: the implementation oneDNN runs on our plain layout
  * (simple_nchw) keeps the first maximum in row-major window order, as
  * PyTorch does, so the backward pass sends the gradient to the same element;
- * tests/test_onednn.c checks it on inputs full of ties and on constant ones.
+ * test_backends checks it on inputs full of ties (the FILL_TIES max-pool cases).
  * NaN is where the two differ: PyTorch's maximum is NaN if the window holds
  * one, oneDNN's comparisons skip NaNs (a window [NaN, 1, 2, 3] gives 3).
  * That depends on the data, so supports() cannot decline it. */
