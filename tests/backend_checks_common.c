@@ -235,5 +235,10 @@ void bc_check_unavailable(const cnn_backend *be, const char *why)
     TU_CHECK(why[0] != '\0', "%s: unavailable without a reason", be->name);
     TU_CHECK(st != CNN_OK && ctx == NULL, "%s: unavailable, yet ctx_create gave %s", be->name,
              cnn_status_str(st));
+    /* A device backend on a machine without one says so first, with the
+     * driver's words (e.g. "CUDA driver version is insufficient") after. */
+    if (be->device != CNN_DEVICE_HOST)
+        TU_CHECK(strncmp(why, "no CUDA device", 14) == 0, "%s: reason '%s' should start with 'no "
+                 "CUDA device'", be->name, why);
     cnn_ctx_destroy(ctx);
 }
