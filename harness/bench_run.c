@@ -144,34 +144,39 @@ static double reorder_ms(bench_case *c)
     return total / 3.0 * 1e3;
 }
 
-/* The backends of a run: a slot for each listed one, then one for naive
- * when it is not listed, to time the layers it would stand in for. */
-#define BENCH_SLOTS (BENCH_MAX_BACKENDS + 1)
+/* The backends of a run: a slot for each listed one, then one for each
+ * unlisted backend that would stand in for a listed one, to time the layers
+ * it would run. */
+#define BENCH_SLOTS (BENCH_MAX_BACKENDS + CNN_BACKEND_ORDER_MAX)
 typedef struct bench_env {
     cnn_ctx *ctx[BENCH_SLOTS];
     const cnn_backend *be[BENCH_SLOTS];
     int nlisted, nslots;
-    int naive; /* naive's slot, or -1 */
 } bench_env;
 
+static int slot_of(const bench_env *env, const cnn_backend *be)
+{
+    for (int s = 0; s < env->nslots; s++)
+        if (env->be[s] == be)
+            return s;
+    return -1;
+}
+
 /* The backend that would run this case instead of the listed backend b,
- * which does not support it: for now the first other backend of the bench's
- * own list on b's device that supports it, naive excluded, else naive (host
- * backends only); -1 if none.
- * TODO: follow the executor's fallback rule (models/plan.c: the next backend
- * of the run's list, then naive) once a partial backend names its own
- * fallback there (winograd -> im2col): a model total answers "how fast is a
- * model run on this backend". */
+ * which does not support it: the one a model run on b alone
+ * (`cnnbench run --backends B`) would use, by the executor's rule
+ * (cnn_backend_order: b's own fallback, the device's default fallbacks,
+ * naive); -1 if none. So a model total answers "how fast is a model run on
+ * this backend", whatever else the bench lists. */
 static int fallback_slot(const bench_env *env, int b, const cnn_op *op, cnn_pass pass)
 {
-    cnn_device dev = env->be[b]->device;
-    for (int s = 0; s < env->nlisted; s++)
-        if (s != b && env->ctx[s] && env->be[s]->device == dev &&
-            strcmp(env->be[s]->name, "naive") && cnn_supports(env->ctx[s], op, pass))
+    const cnn_backend *order[CNN_BACKEND_ORDER_MAX];
+    int n = cnn_backend_order(&env->be[b], 1, NULL, order, CNN_BACKEND_ORDER_MAX);
+    for (int i = 1; i < n; i++) {
+        int s = slot_of(env, order[i]);
+        if (s >= 0 && env->ctx[s] && cnn_supports(env->ctx[s], op, pass))
             return s;
-    if (dev == CNN_DEVICE_HOST && env->naive >= 0 && env->naive != b && env->ctx[env->naive] &&
-        cnn_supports(env->ctx[env->naive], op, pass))
-        return env->naive;
+    }
     return -1;
 }
 
@@ -277,7 +282,7 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
         size_t wss = 0;
         for (int p = 0; p < CNN_PASS_COUNT; p++) {
             idx[b][p] = -1;
-            /* an unlisted naive times only what it stands in for */
+            /* an unlisted stand-in times only what it stands in for */
             bool needed = b < env->nlisted;
             for (int k = 0; k < env->nlisted && !needed; k++)
                 needed = fb[k][p] == b;
@@ -484,24 +489,20 @@ static cnn_status write_meta(const bench_run *run)
     return machine_write_json(path, &m, "cnnbench bench", extra);
 }
 
-/* A context for every listed backend that is usable here, and for naive
- * (to stand in for host backends) when it is not listed. */
+/* A context for every listed backend that is usable here, and for every
+ * unlisted one that would stand in for one of them (fallback_slot). */
 static cnn_status open_env(const bench_run *run, bench_env *env, bench_out *bo)
 {
     cnn_ctx_opts co = {.threads = run->threads};
     env->nlisted = env->nslots = run->nbackends;
-    env->naive = -1;
-    bool host = false;
-    for (int b = 0; b < run->nbackends; b++) {
+    for (int b = 0; b < run->nbackends; b++)
         env->be[b] = run->backends[b];
-        host |= run->backends[b]->device == CNN_DEVICE_HOST;
-        if (!strcmp(run->backends[b]->name, "naive"))
-            env->naive = b;
-    }
-    const cnn_backend *naive = cnn_backend_find("naive");
-    if (env->naive < 0 && host && naive) {
-        env->naive = env->nslots++;
-        env->be[env->naive] = naive;
+    for (int b = 0; b < run->nbackends; b++) {
+        const cnn_backend *order[CNN_BACKEND_ORDER_MAX];
+        int n = cnn_backend_order(&env->be[b], 1, NULL, order, CNN_BACKEND_ORDER_MAX);
+        for (int i = 1; i < n && env->nslots < BENCH_SLOTS; i++)
+            if (slot_of(env, order[i]) < 0)
+                env->be[env->nslots++] = order[i];
     }
     cnn_status st = CNN_OK;
     for (int b = 0; b < env->nslots && st == CNN_OK; b++) {

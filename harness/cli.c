@@ -23,6 +23,15 @@ static const char *type_metavar(const cli_opt *o)
     }
 }
 
+/* The alias of option `name`, or NULL. */
+static const char *alias_of(const cli_cmd *cmd, const char *name)
+{
+    for (const cli_alias *a = cmd->aliases; a && a->alias; a++)
+        if (!strcmp(a->name, name))
+            return a->alias;
+    return NULL;
+}
+
 void cli_print_help(const cli_cmd *cmd, FILE *out)
 {
     fprintf(out, "usage: cnnbench %s", cmd->name);
@@ -37,8 +46,10 @@ void cli_print_help(const cli_cmd *cmd, FILE *out)
         char left[64];
         const char *mv = type_metavar(o);
         snprintf(left, sizeof left, "--%s%s%s", o->name, *mv ? " " : "", mv);
-        fprintf(out, "  %-24s %s%s\n", left, o->help ? o->help : "",
-                o->required ? " (required)" : "");
+        const char *alias = alias_of(cmd, o->name);
+        fprintf(out, "  %-24s %s%s%s%s%s\n", left, o->help ? o->help : "",
+                o->required ? " (required)" : "", alias ? " (also --" : "", alias ? alias : "",
+                alias ? ")" : "");
     }
     fprintf(out, "  %-24s %s\n", "--help", "show this help");
     if (cmd->details)
@@ -141,6 +152,12 @@ static int set_value(const cli_cmd *cmd, cli_opt *o, const char *v)
     return -1;
 }
 
+/* Is opt the option name[0..len)? */
+static bool named(const char *opt, const char *name, size_t len)
+{
+    return strlen(opt) == len && strncmp(opt, name, len) == 0;
+}
+
 int cli_parse(cli_cmd *cmd, int argc, char **argv)
 {
     cmd->npositional = 0;
@@ -161,8 +178,15 @@ int cli_parse(cli_cmd *cmd, int argc, char **argv)
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         cli_opt *o = NULL;
+        const char *key = name; /* the option's own name, for an alias */
+        size_t klen = len;
+        for (const cli_alias *al = cmd->aliases; al && al->alias; al++)
+            if (named(al->alias, name, len)) {
+                key = al->name;
+                klen = strlen(key);
+            }
         for (int j = 0; j < cmd->nopts; j++)
-            if (strlen(cmd->opts[j].name) == len && strncmp(cmd->opts[j].name, name, len) == 0)
+            if (named(cmd->opts[j].name, key, klen))
                 o = &cmd->opts[j];
         if (!o) {
             char valid[1024];
@@ -170,8 +194,11 @@ int cli_parse(cli_cmd *cmd, int argc, char **argv)
             return cli_usage_error(cmd, "unknown option '%.*s'; valid options: %s", (int)len + 2, a,
                                    valid);
         }
+        const char *alias = alias_of(cmd, o->name);
         if (o->seen)
-            return cli_usage_error(cmd, "option --%s given twice", o->name);
+            return cli_usage_error(cmd, "option --%s given twice%s%s%s", o->name,
+                                   alias ? " (--" : "", alias ? alias : "",
+                                   alias ? " is the same option)" : "");
         o->seen = true;
         if (o->type == CLI_FLAG) {
             if (eq)

@@ -39,6 +39,13 @@ typedef struct cli_opt {
     bool seen; /* set by cli_parse */
 } cli_opt;
 
+/* Another name accepted exactly like an option's (an older spelling:
+ * "backend" for "backends"). Kept in the command rather than in cli_opt so
+ * that the option tables' positional initialisers stay complete. */
+typedef struct cli_alias {
+    const char *alias, *name; /* without the leading "--" */
+} cli_alias;
+
 typedef struct cli_cmd {
     const char *name;    /* "op conv2d" */
     const char *summary; /* one line */
@@ -49,6 +56,8 @@ typedef struct cli_cmd {
     const char **positional;
     int max_positional;
     int npositional; /* set by cli_parse */
+    /* NULL, or aliases ending in {NULL, NULL}; help shows "(also --ALIAS)" */
+    const cli_alias *aliases;
 } cli_cmd;
 
 /* Parse argv[0..argc) (the words after the command name). Returns -1 when

@@ -83,7 +83,8 @@ int cmd_bench(int argc, char **argv)
                    "settings). Times are medians of the repetitions, wall clock, per call;\n"
                    "caches are warm unless --cold. Ratios are the first backend's time over\n"
                    "each backend's (> 1: faster). A model total charges a layer a backend\n"
-                   "does not support at the backend that would run it instead and names it.\n"
+                   "does not support at the backend that would run it instead in `cnnbench\n"
+                   "run --backends B` (B's fallback, the default fallbacks, naive) and names it.\n"
                    "An op or pass that matches no layer of the model is a usage error.",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),

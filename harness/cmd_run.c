@@ -32,7 +32,7 @@ static int check_backends(const cli_cmd *cmd, const run_args *a)
     const cnn_backend *list[CNN_BACKEND_LIST_MAX], *be;
     int n;
     if (cnn_backend_list_parse(a->backends, NULL, CNN_BACKEND_LIST_MAX, list, &n) != CNN_OK)
-        return cli_usage_error(cmd, "--backend: %s", cnn_last_error());
+        return cli_usage_error(cmd, "--backends: %s", cnn_last_error());
     if (!a->overrides)
         return -1;
     char buf[1024];
@@ -337,9 +337,10 @@ int cmd_run(int argc, char **argv)
     run_args a = {.mode = "eval"};
     cli_opt opts[] = {
         {"model", CLI_STRING, &a.model, "NAME", "model (see cnnbench models)", true, false},
-        {"backend", CLI_STRING, &a.backends, "B[,B2...]",
-         "backends in order of preference, per layer and pass; naive is the last resort", true,
-         false},
+        {"backends", CLI_STRING, &a.backends, "B[,B2...]",
+         "backends in order of preference, per layer and pass; what none of them supports runs "
+         "on a fallback (see cnnbench backends), naive the last resort",
+         true, false},
         {"override", CLI_STRING, &a.overrides, "GLOB=B[,...]",
          "put backend B first for layers matching GLOB (e.g. 'layer4.*=onednn')", false, false},
         {"input", CLI_STRING, &a.input, "FILE", "float32 .npy, N x C x H x W", true, false},
@@ -375,6 +376,7 @@ int cmd_run(int argc, char **argv)
                    "failed run, 2 bad usage, 3 unsupported.",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
+        .aliases = (const cli_alias[]){{"backend", "backends"}, {NULL, NULL}},
     };
     int rc = cli_parse(&cmd, argc, argv);
     if (rc >= 0)

@@ -152,6 +152,24 @@ static bool cudnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     }
 }
 
+/* cudnn_supports() above, in words: size limits only, and one pass. */
+static cnn_coverage cudnn_coverage(cnn_op_kind kind, cnn_pass pass)
+{
+    switch (kind) {
+    case CNN_OP_CONV:
+    case CNN_OP_LINEAR: return (cnn_coverage){.note = "tensors of up to 2^31-1 elements"};
+    case CNN_OP_POOL:
+    case CNN_OP_ADAPOOL: return (cnn_coverage){.note = "planes of up to 2^31-1 elements"};
+    case CNN_OP_BN:
+        if (pass == CNN_BWD_DATA)
+            return (cnn_coverage){.partial = true,
+                                  .note = "batch statistics only: frozen ones (eval-mode "
+                                          "gradients) declined; up to 2^31-1 elements"};
+        return (cnn_coverage){.note = "tensors of up to 2^31-1 elements"};
+    default: return (cnn_coverage){0};
+    }
+}
+
 static int conv_pass(cnn_pass pass)
 {
     switch (pass) {
@@ -212,6 +230,7 @@ const cnn_backend cnn_backend_cudnn = {
     .init = cudnn_init,
     .fini = cudnn_fini,
     .supports = cudnn_supports,
+    .coverage = cudnn_coverage,
     .workspace_size = cudnn_workspace_size,
     .algorithm = cudnn_algorithm,
 

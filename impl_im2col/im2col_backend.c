@@ -43,6 +43,14 @@ static bool im2col_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     return cnn_im2col_plan_fits(&op->conv, &pl);
 }
 
+/* im2col_supports() above, in words. */
+static cnn_coverage im2col_coverage(cnn_op_kind kind, cnn_pass pass)
+{
+    (void)pass;
+    return kind == CNN_OP_CONV ? (cnn_coverage){.note = "GEMM sizes within BLAS's int range"}
+                               : (cnn_coverage){0};
+}
+
 static size_t im2col_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     if (op->kind != CNN_OP_CONV)
@@ -90,6 +98,7 @@ const cnn_backend cnn_backend_im2col = {
     .init = im2col_init,
     .fini = im2col_fini,
     .supports = im2col_supports,
+    .coverage = im2col_coverage,
     .workspace_size = im2col_workspace_size,
     .algorithm = im2col_algorithm,
     CNN_IM2COL_OPS(CNN_ENTRY_INIT, cnn_im2col)

@@ -68,6 +68,22 @@ static bool onednn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     }
 }
 
+/* supports() above, in words. */
+static cnn_coverage onednn_coverage(cnn_op_kind kind, cnn_pass pass)
+{
+    (void)pass;
+    switch (kind) {
+    case CNN_OP_POOL:
+        return (cnn_coverage){.partial = true,
+                              .note = "average: no window past the padding (oneDNN "
+                                      "divides those differently)"};
+    case CNN_OP_ADAPOOL:
+        return (cnn_coverage){.partial = true,
+                              .note = "only outputs that divide the input (even windows)"};
+    default: return (cnn_coverage){0};
+    }
+}
+
 /* Both queries build the entry (that is where oneDNN says what it needs);
  * the compute call then finds it in the cache. A failure to build reports
  * nothing here and surfaces, with its reason, from the compute call. */
@@ -105,6 +121,7 @@ const cnn_backend cnn_backend_onednn = {
     .init = onednn_init,
     .fini = onednn_fini,
     .supports = onednn_supports,
+    .coverage = onednn_coverage,
     .workspace_size = onednn_workspace_size,
     .algorithm = onednn_algorithm,
     .side_time = onednn_side_time,

@@ -91,6 +91,11 @@ static int tile_for(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass)
     return tile_cost(4, oh, ow) < tile_cost(2, oh, ow) ? 4 : 2;
 }
 
+/* What is_winograd_conv() takes, and the algorithm name of what is run on
+ * the im2col context, as coverage() and algorithm() say them. */
+#define WINO_CONVS "3x3 stride 1 only"
+#define WINO_DELEGATED "im2col (delegated)"
+
 static bool is_winograd_conv(const cnn_conv_desc *d)
 {
     return d->r == 3 && d->s == 3 && d->stride_h == 1 && d->stride_w == 1;
@@ -105,6 +110,20 @@ static bool wino_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
         return pass == CNN_BWD_WEIGHT ? cnn_supports(impl_of(ctx)->inner, op, pass) : true;
     case CNN_OP_LINEAR: return cnn_supports(impl_of(ctx)->inner, op, pass);
     default: return true;
+    }
+}
+
+/* supports() above, in words; what it declines goes to the table's
+ * fallback, im2col. */
+static cnn_coverage wino_coverage(cnn_op_kind kind, cnn_pass pass)
+{
+    switch (kind) {
+    case CNN_OP_CONV:
+        return (cnn_coverage){.partial = true,
+                              .note = pass == CNN_BWD_WEIGHT ? WINO_CONVS "; via " WINO_DELEGATED
+                                                             : WINO_CONVS};
+    case CNN_OP_LINEAR: return (cnn_coverage){.note = "via " WINO_DELEGATED};
+    default: return (cnn_coverage){0};
     }
 }
 
@@ -134,7 +153,7 @@ static size_t wino_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
  * or reduced directly sums in float32 (the default class). */
 static cnn_algo wino_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
-    const cnn_algo delegated = {.name = "im2col (delegated)"};
+    const cnn_algo delegated = {.name = WINO_DELEGATED};
     if (op->kind == CNN_OP_LINEAR)
         return delegated;
     if (op->kind != CNN_OP_CONV)
@@ -218,8 +237,8 @@ static cnn_status wino_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d,
 }
 
 #define WINO_ENTRIES                                                                               \
-    .device = CNN_DEVICE_HOST, .fini = wino_fini, .supports = wino_supports,                       \
-    .workspace_size = wino_workspace_size, .algorithm = wino_algorithm,                            \
+    .device = CNN_DEVICE_HOST, .fallback = "im2col", .fini = wino_fini, .supports = wino_supports, \
+    .coverage = wino_coverage, .workspace_size = wino_workspace_size, .algorithm = wino_algorithm, \
     CNN_OPS_CONV(CNN_ENTRY_INIT, wino) CNN_OPS_LINEAR(CNN_ENTRY_INIT, wino) CNN_CPU_OPS_ENTRIES
 
 const cnn_backend cnn_backend_winograd = {

@@ -66,6 +66,13 @@ size_t cnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     return be->workspace_size ? be->workspace_size(ctx, op, pass) : 0;
 }
 
+cnn_coverage cnn_backend_coverage(const cnn_backend *be, cnn_op_kind kind, cnn_pass pass)
+{
+    if (!be->coverage || !cnn_backend_implements(be, kind, pass))
+        return (cnn_coverage){0};
+    return be->coverage(kind, pass);
+}
+
 cnn_algo cnn_algorithm_info(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     cnn_algo a = ctx->backend->algorithm ? ctx->backend->algorithm(ctx, op, pass) : (cnn_algo){0};

@@ -81,6 +81,19 @@ typedef struct cnn_algo {
     cnn_error_class error;
 } cnn_algo;
 
+/* How far one implemented entry of a backend reaches, for `cnnbench
+ * backends` (the coverage entry below). The zero value: every valid
+ * descriptor, nothing to note. */
+typedef struct cnn_coverage {
+    /* supports() declines shapes that layers have ("3x3 stride 1 only"):
+     * a run sends those to a fallback. False when it takes every shape, or
+     * declines only sizes past a library's int range (said in the note). */
+    bool partial;
+    /* What it declines, or how it runs the pass ("via im2col (delegated)");
+     * NULL: nothing to say. */
+    const char *note;
+} cnn_coverage;
+
 /* ---- the operation entries, generated from backend_ops.h ----------------
  * For each row X(ARG, ENTRY, KIND, DESC, PASS, WS, PARAMS, ARGS) there is a
  * function type cnn_ENTRY_fn,
@@ -126,6 +139,11 @@ struct cnn_backend {
     const char *name;  /* registry key, e.g. "im2col" */
     const char *about; /* one line for `cnnbench backends` */
     cnn_device device;
+    /* Registry name of the backend that should run what this one declines
+     * ("im2col" for Winograd): a run tries it after its own backend list,
+     * before the default fallbacks (registry.h, cnn_backend_order). NULL:
+     * none named. */
+    const char *fallback;
 
     /* ---- life cycle and queries (all optional) ---- */
     /* Usable on this machine? If not, write why ("no CUDA device"). */
@@ -135,6 +153,10 @@ struct cnn_backend {
     /* Cheap and side-effect free; only consulted when the entry is non-NULL.
      * NULL: every valid descriptor is supported. */
     bool (*supports)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+    /* What supports() declines, per kind and pass, in words (asked only for
+     * implemented entries): written beside supports() and checked against it
+     * by test_backends. NULL: every entry takes every valid descriptor. */
+    cnn_coverage (*coverage)(cnn_op_kind kind, cnn_pass pass);
     /* NULL: no workspace. */
     size_t (*workspace_size)(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
     /* The algorithm that runs this op and pass, with its error class. NULL:
@@ -171,6 +193,9 @@ bool cnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
 /* True when the backend has an entry for the pass at all, whatever the shape. */
 bool cnn_backend_implements(const cnn_backend *be, cnn_op_kind kind, cnn_pass pass);
 size_t cnn_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);
+/* The coverage entry's answer; the zero value when the backend has none or
+ * does not implement the pass. */
+cnn_coverage cnn_backend_coverage(const cnn_backend *be, cnn_op_kind kind, cnn_pass pass);
 /* The backend's algorithm for op and pass (name never NULL), and just its
  * name. */
 cnn_algo cnn_algorithm_info(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass);

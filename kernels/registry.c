@@ -135,3 +135,61 @@ cnn_status cnn_backend_list_parse(const char *list, const cnn_backend *const *ex
         *n = 0;
     return st;
 }
+
+/* ---- fallbacks ------------------------------------------------------------ */
+
+const char *const *cnn_default_fallbacks(cnn_device device)
+{
+    static const char *const host[] = {"onednn", "im2col", NULL};
+    static const char *const cuda[] = {"cudnn", NULL};
+    static const char *const none[] = {NULL};
+    switch (device) {
+    case CNN_DEVICE_HOST: return host;
+    case CNN_DEVICE_CUDA: return cuda;
+    default: return none;
+    }
+}
+
+typedef struct order_acc {
+    const cnn_backend **out;
+    int n, max;
+    cnn_device device;
+} order_acc;
+
+/* Append be unless it is there already, on another device or, as a
+ * fallback (check), not usable here. */
+static void order_add(order_acc *o, const cnn_backend *be, bool check)
+{
+    if (!be || o->n == o->max || be->device != o->device)
+        return;
+    for (int i = 0; i < o->n; i++)
+        if (o->out[i] == be)
+            return;
+    char why[256];
+    if (check && !cnn_backend_available(be, why, sizeof why))
+        return;
+    o->out[o->n++] = be;
+}
+
+static void order_add_named(order_acc *o, const char *name, const cnn_backend *const *extra)
+{
+    if (name)
+        order_add(o, lookup(name, strlen(name), extra), true);
+}
+
+int cnn_backend_order(const cnn_backend *const *list, int n, const cnn_backend *const *extra,
+                      const cnn_backend **out, int max)
+{
+    if (n < 1)
+        return 0;
+    order_acc o = {.out = out, .max = max, .device = list[0]->device};
+    for (int i = 0; i < n; i++)
+        order_add(&o, list[i], false);
+    for (int i = 0; i < n; i++)
+        order_add_named(&o, list[i]->fallback, extra);
+    for (const char *const *d = cnn_default_fallbacks(o.device); *d; d++)
+        order_add_named(&o, *d, extra);
+    if (o.device == CNN_DEVICE_HOST)
+        order_add_named(&o, "naive", extra);
+    return o.n;
+}

@@ -31,7 +31,7 @@ const cnn_backend *cnn_backend_find(const char *name);
 /* Comma-separated list of every name, for error messages; returns buf. */
 char *cnn_backend_names(char *buf, size_t n);
 
-/* ---- backend lists: "winograd,im2col", as --backend(s) gives them ---- */
+/* ---- backend lists: "winograd,im2col", as --backends gives them ---- */
 
 /* The most names a list may hold (callers may allow fewer). */
 #define CNN_BACKEND_LIST_MAX 16
@@ -51,6 +51,32 @@ cnn_status cnn_backend_resolve(const char *name, const cnn_backend *const *extra
  * than `max` names. On an error *n is 0. */
 cnn_status cnn_backend_list_parse(const char *list, const cnn_backend *const *extra, int max,
                                   const cnn_backend **out, int *n);
+
+/* ---- fallbacks: who runs what a run's own backends decline ---------- */
+
+/* The default fallbacks of a device, most preferred first: registry names,
+ * NULL-terminated (names this build lacks are skipped by the order below).
+ * Host: onednn, then im2col, the faster first as measured over a whole
+ * network on this project's machine (README, "Speed": VGG-16 at batch 4,
+ * forward 685 ms against 780, backward-data 686 against 856; only
+ * backward-weights is the other way, 949 against 813). Naive is never
+ * among them: it is the last resort, after them. CUDA: cudnn. */
+const char *const *cnn_default_fallbacks(cnn_device device);
+
+/* The most backends an order holds: a list of CNN_BACKEND_LIST_MAX and as
+ * many fallbacks. */
+#define CNN_BACKEND_ORDER_MAX (2 * CNN_BACKEND_LIST_MAX)
+
+/* The order in which a run tries backends for each case, the rule of the
+ * model executor and of bench's totals: list[0..n) as given; then the
+ * `fallback` each of them names, in list order; then the default
+ * fallbacks of list[0]'s device; then naive (host only). Each backend
+ * appears once; beyond the list only backends on list[0]'s device that are
+ * usable here. Names are looked up as by cnn_backend_resolve (extra first);
+ * one that matches nothing is skipped. Writes at most max to out and
+ * returns the count. */
+int cnn_backend_order(const cnn_backend *const *list, int n, const cnn_backend *const *extra,
+                      const cnn_backend **out, int max);
 
 /* Set the process's CPU thread count, once, at start-up: n > 0 sets it for
  * every threaded library this build links (the OpenMP runtime, which

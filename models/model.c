@@ -29,7 +29,6 @@ cnn_status cnn_model_create_net(const cnn_model_desc *d, net_builder build,
     if (!m)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "model %s: no memory", d->name);
     m->desc = d;
-    m->naive_ctx = -1;
     cnn_shape input =
         cnn_shape4(o.batch ? o.batch : 1, o.c ? o.c : d->c, o.h ? o.h : d->h, o.w ? o.w : d->w);
     net_init(&m->net, d->name, input, cnn_shape4(1, d->c, d->h, d->w),
@@ -77,6 +76,7 @@ void cnn_model_destroy(cnn_model *m)
         free(m->override[i].glob);
     free(m->override);
     free(m->backends_str);
+    free(m->extra);
     free(m->route);
     free(m->mem);
     free(m->batches_tracked);
@@ -204,8 +204,7 @@ static char *trim(char *s)
     return s;
 }
 
-/* The context index for backend `be`, creating it on first use. */
-static cnn_status ctx_for(cnn_model *m, const cnn_backend *be, int *out)
+cnn_status model_ctx_for(cnn_model *m, const cnn_backend *be, int *out)
 {
     for (int i = 0; i < m->nctx; i++)
         if (m->ctx[i]->backend == be) {
@@ -234,17 +233,36 @@ static cnn_status ctx_named(cnn_model *m, const char *name, int *out)
 {
     const cnn_backend *be = NULL;
     cnn_status st = cnn_backend_resolve(name, m->opts.extra_backends, &be);
-    return st == CNN_OK ? ctx_for(m, be, out) : st;
+    return st == CNN_OK ? model_ctx_for(m, be, out) : st;
+}
+
+/* The extra tables are looked up again when a layer's fallbacks are (plan.c),
+ * so the model keeps its own copy of the list. */
+static cnn_status copy_extra(cnn_model *m)
+{
+    const cnn_backend *const *x = m->opts.extra_backends;
+    size_t n = 0;
+    while (x && x[n])
+        n++;
+    m->opts.extra_backends = NULL;
+    if (!n)
+        return CNN_OK;
+    m->extra = malloc((n + 1) * sizeof *m->extra);
+    if (!m->extra)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "no memory");
+    memcpy(m->extra, x, (n + 1) * sizeof *m->extra);
+    m->opts.extra_backends = m->extra;
+    return CNN_OK;
 }
 
 static cnn_status parse_backends(cnn_model *m)
 {
-    const cnn_backend *be[CNN_MAX_CTX];
+    const cnn_backend *be[CNN_MAX_LIST];
     int n = 0;
     cnn_status st =
-        cnn_backend_list_parse(m->backends_str, m->opts.extra_backends, CNN_MAX_CTX, be, &n);
+        cnn_backend_list_parse(m->backends_str, m->opts.extra_backends, CNN_MAX_LIST, be, &n);
     for (int i = 0; i < n && st == CNN_OK; i++) {
-        st = ctx_for(m, be[i], &m->list[i]);
+        st = model_ctx_for(m, be[i], &m->list[i]);
         m->nlist += st == CNN_OK;
     }
     return st;
@@ -366,11 +384,11 @@ cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts)
     strcpy(m->overrides_str, opts->overrides ? opts->overrides : "");
     m->opts.backends = m->opts.overrides = NULL;
 
-    cnn_status st = parse_backends(m);
+    cnn_status st = copy_extra(m);
+    if (st == CNN_OK)
+        st = parse_backends(m);
     if (st == CNN_OK)
         st = parse_overrides(m);
-    if (st == CNN_OK && m->ctx[0]->backend->device == CNN_DEVICE_HOST)
-        st = ctx_named(m, "naive", &m->naive_ctx);
     if (st != CNN_OK)
         return st;
 

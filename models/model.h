@@ -15,10 +15,14 @@
  * largest cnn_workspace_size over every layer and pass the run may execute.
  *
  * Backends: a run names an ordered list ("winograd,im2col"); each layer and
- * pass runs on the first of them that supports it, else on naive (host runs
- * only). Overrides put one backend first for the layers whose name matches a
- * glob ("layer4.*=onednn"). Every layer and pass that runs on a backend other
- * than the one asked for is recorded as a fallback, available below.
+ * pass runs on the first of them that supports it, else on the first
+ * fallback that does: the backend a listed one names as its fallback
+ * (winograd: im2col), then the device's default fallbacks (host: onednn,
+ * im2col), then naive (host runs only), the last resort; the order is
+ * cnn_backend_order() in registry.h. Overrides put one backend first for the
+ * layers whose name matches a glob ("layer4.*=onednn"). Every layer and pass
+ * that runs on a backend other than the one asked for is recorded as a
+ * fallback, available below.
  *
  * Every function returns a cnn_status and leaves the reason in
  * cnn_last_error(). */
@@ -115,7 +119,7 @@ typedef struct cnn_exec_opts {
 } cnn_exec_opts;
 
 /* Unknown backend name: CNN_ERR_INVALID_ARG listing the valid ones. Host and
- * CUDA backends in one run: CNN_ERR_UNSUPPORTED. */
+ * CUDA backends in one run: CNN_ERR_UNSUPPORTED. At most 8 backends listed. */
 cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts);
 
 /* Bytes of the four allocations a bound model holds on its device. */

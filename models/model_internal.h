@@ -7,7 +7,10 @@
 #include "model.h"
 #include "net.h"
 
-#define CNN_MAX_CTX 8
+/* The most backends a run lists, and the most contexts it holds: the list,
+ * the overrides' backends and the fallbacks it creates on demand. */
+#define CNN_MAX_LIST 8
+#define CNN_MAX_CTX 16
 
 /* Where the executor sends one layer's pass. */
 typedef struct cnn_route {
@@ -42,9 +45,9 @@ struct cnn_model {
     char *backends_str, *overrides_str; /* owned copies of the option strings */
     int nctx;
     cnn_ctx *ctx[CNN_MAX_CTX];
-    int nlist; /* the --backend list, as context indices */
-    int list[CNN_MAX_CTX];
-    int naive_ctx; /* -1 on a CUDA run */
+    int nlist; /* the --backends list, as context indices */
+    int list[CNN_MAX_LIST];
+    const cnn_backend **extra; /* owned copy of opts.extra_backends, or NULL */
     int noverride;
     struct {
         char *glob;
@@ -87,6 +90,8 @@ cnn_status model_route(cnn_model *m, int layer, cnn_pass pass, cnn_ctx **ctx);
 const char *model_layer_name(const cnn_model *m, int layer);
 
 /* model.c */
+/* The context index for backend `be`, creating the context on first use. */
+cnn_status model_ctx_for(cnn_model *m, const cnn_backend *be, int *out);
 cnn_status model_layer_error(const cnn_model *m, int layer, cnn_pass pass, cnn_status st);
 /* Call the layer hook, if any (after a device sync when it asked for one). */
 cnn_status model_after_layer(cnn_model *m, int layer, cnn_phase phase, cnn_ctx *ctx, double t0);

@@ -1,10 +1,14 @@
 /* Which backend runs each layer's pass, and the record of every fallback.
  *
  * For one pass of one layer the candidates are, in order: the backend of the
- * first override whose glob matches the layer name, the run's backend list,
- * and naive (host runs only). The first candidate that supports the pass
- * runs it; when that is not the first candidate, the choice is a fallback and
- * is recorded the first time it runs, with the algorithm it used. */
+ * first override whose glob matches the layer name, then the run's backend
+ * list, then what cnn_backend_order() (registry.h) puts after them: the
+ * fallback each of those names (winograd: im2col), the default fallbacks of
+ * the device (host: onednn, im2col) and naive (host only), the last resort.
+ * A fallback's context is created the first time a layer needs one. The
+ * first candidate that supports the pass runs it; when that is not the first
+ * candidate, the choice is a fallback and is recorded the first time it
+ * runs, with the algorithm it used. */
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +33,32 @@ static int override_for(const cnn_model *m, const char *name)
     return -1;
 }
 
+/* The candidates for a layer whose override is context `first` (-1: none). */
+static int candidates(const cnn_model *m, int first, const cnn_backend **out)
+{
+    const cnn_backend *list[CNN_MAX_LIST + 1] = {NULL};
+    int n = 0;
+    if (first >= 0)
+        list[n++] = m->ctx[first]->backend;
+    for (int i = 0; i < m->nlist; i++)
+        list[n++] = m->ctx[m->list[i]]->backend;
+    return cnn_backend_order(list, n, m->opts.extra_backends, out, CNN_BACKEND_ORDER_MAX);
+}
+
 static cnn_route choose(cnn_model *m, int first, const cnn_op *op, cnn_pass pass)
 {
-    int order[2 * CNN_MAX_CTX + 2], n = 0;
-    if (first >= 0)
-        order[n++] = first;
-    for (int i = 0; i < m->nlist; i++)
-        order[n++] = m->list[i];
-    if (m->naive_ctx >= 0)
-        order[n++] = m->naive_ctx;
-    cnn_route r = {.ctx = -1, .requested = order[0], .calls = 0, .fallback_index = -1};
-    for (int i = 0; i < n; i++)
-        if (cnn_supports(m->ctx[order[i]], op, pass)) {
-            r.ctx = order[i];
+    const cnn_backend *order[CNN_BACKEND_ORDER_MAX];
+    int n = candidates(m, first, order);
+    cnn_route r = {
+        .ctx = -1, .requested = first >= 0 ? first : m->list[0], .calls = 0, .fallback_index = -1};
+    for (int i = 0; i < n; i++) {
+        int c;
+        /* a fallback whose context cannot be made is passed over */
+        if (model_ctx_for(m, order[i], &c) == CNN_OK && cnn_supports(m->ctx[c], op, pass)) {
+            r.ctx = c;
             break;
         }
+    }
     return r;
 }
 
@@ -113,16 +128,10 @@ static void list_names(const cnn_model *m, int first, char *buf, size_t n)
 {
     size_t used = 0;
     buf[0] = '\0';
-    int order[2 * CNN_MAX_CTX + 2], k = 0;
-    if (first >= 0)
-        order[k++] = first;
-    for (int i = 0; i < m->nlist; i++)
-        order[k++] = m->list[i];
-    if (m->naive_ctx >= 0)
-        order[k++] = m->naive_ctx;
+    const cnn_backend *order[CNN_BACKEND_ORDER_MAX];
+    int k = candidates(m, first, order);
     for (int i = 0; i < k && used < n; i++) {
-        int w =
-            snprintf(buf + used, n - used, "%s%s", i ? ", " : "", m->ctx[order[i]]->backend->name);
+        int w = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", order[i]->name);
         if (w < 0)
             break;
         used += (size_t)w;

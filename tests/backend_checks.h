@@ -72,6 +72,11 @@ void bc_check_concat_round_trip(cnn_ctx *ctx, cnn_ctx *naive);
 void bc_check_linear_without_db(cnn_ctx *ctx, cnn_ctx *naive);
 /* A backend not usable here gives a reason and refuses a context. */
 void bc_check_unavailable(const cnn_backend *be, const char *why);
+/* The coverage entry agrees with supports() over the cases: a kind and pass
+ * that declines any case is partial, one that is partial declines one of
+ * them (where there are cases of it), and a pass whose algorithm says it is
+ * delegated says so in its note. */
+void bc_check_coverage(cnn_ctx *ctx, const bc_case *cases, int n);
 
 /* The shared corner cases of test_backends.c. */
 extern const bc_case bc_cases[];

@@ -5,8 +5,9 @@
  * are nondeterministic), bad labels
  * are refused (host) or poison the loss (device), dropout keeps 1 - p,
  * concat's backward undoes its forward, linear's weight gradient does not
- * depend on whether db is asked for, and a backend that cannot run here
- * says why and refuses a context. */
+ * depend on whether db is asked for, a backend that cannot run here
+ * says why and refuses a context, and what `cnnbench backends` says a
+ * backend declines is what its supports() declines. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,4 +242,53 @@ void bc_check_unavailable(const cnn_backend *be, const char *why)
         TU_CHECK(strncmp(why, "no CUDA device", 14) == 0, "%s: reason '%s' should start with 'no "
                  "CUDA device'", be->name, why);
     cnn_ctx_destroy(ctx);
+}
+
+void bc_check_coverage(cnn_ctx *ctx, const bc_case *cases, int n)
+{
+    const cnn_backend *be = ctx->backend;
+    int probed[CNN_OP_KIND_COUNT][CNN_PASS_COUNT] = {{0}};
+    int declined[CNN_OP_KIND_COUNT][CNN_PASS_COUNT] = {{0}};
+    for (int i = 0; i < n; i++) {
+        cnn_op op = cases[i].op;
+        if (cnn_op_init(&op) != CNN_OK) {
+            TU_CHECK(false, "coverage case %d: %s", i, cnn_last_error());
+            continue;
+        }
+        for (int p = 0; p < CNN_PASS_COUNT; p++) {
+            cnn_pass pass = (cnn_pass)p;
+            if (!cnn_op_has_pass(&op, pass) || !cnn_backend_implements(be, op.kind, pass))
+                continue;
+            cnn_coverage cov = cnn_backend_coverage(be, op.kind, pass);
+            char desc[256];
+            probed[op.kind][p]++;
+            if (!cnn_supports(ctx, &op, pass)) {
+                declined[op.kind][p]++;
+                TU_CHECK(cov.partial, "%s declines %s %s %s, but its coverage is not partial",
+                         be->name, cnn_op_name(&op), cnn_pass_str(pass),
+                         cnn_op_str(&op, desc, sizeof desc));
+                continue;
+            }
+            const char *algo = cnn_algorithm(ctx, &op, pass);
+            if (strstr(algo, "delegated"))
+                TU_CHECK(cov.note && strstr(cov.note, algo),
+                         "%s %s %s runs '%s', which its coverage note '%s' does not say", be->name,
+                         cnn_op_name(&op), cnn_pass_str(pass), algo,
+                         cov.note ? cov.note : "(none)");
+        }
+    }
+    int partial = 0;
+    for (int k = 0; k < CNN_OP_KIND_COUNT; k++)
+        for (int p = 0; p < CNN_PASS_COUNT; p++) {
+            cnn_coverage cov = cnn_backend_coverage(be, (cnn_op_kind)k, (cnn_pass)p);
+            partial += cov.partial;
+            TU_CHECK(!cov.partial || !probed[k][p] || declined[k][p],
+                     "%s: %s %s is partial ('%s'), yet none of %d cases is declined", be->name,
+                     cnn_op_kind_str((cnn_op_kind)k), cnn_pass_str((cnn_pass)p),
+                     cov.note ? cov.note : "", probed[k][p]);
+            TU_CHECK(!cov.partial || cov.note, "%s: %s %s is partial without a note", be->name,
+                     cnn_op_kind_str((cnn_op_kind)k), cnn_pass_str((cnn_pass)p));
+        }
+    printf("%s: coverage agrees with supports() on %d cases (%d kind x pass partial)\n", be->name,
+           n, partial);
 }

@@ -1,7 +1,8 @@
 /* The one parser of backend lists ("winograd,im2col"), cnn_backend_list_parse,
- * and its callers: cnn_model_bind, `cnnbench run --backend`, `cnnbench
- * verify --backends` and `cnnbench bench --backends`. Every bad list is
- * refused with a reason that says what is wrong. */
+ * and its callers: cnn_model_bind, `cnnbench run --backends` (or its old
+ * spelling --backend), `cnnbench verify --backends` and `cnnbench bench
+ * --backends`. Every bad list is refused with a reason that says what is
+ * wrong. And the fallback order after a list, cnn_backend_order. */
 #include <string.h>
 
 #include "cli.h"
@@ -77,6 +78,77 @@ static void test_parse(void)
              "resolve's reason: %s", cnn_last_error());
 }
 
+/* cnn_backend_order(list) as "a,b,c" (a table of extra_tables marked). */
+static void expect_order(const cnn_backend *const *list, int n, int max, const char *want)
+{
+    const cnn_backend *out[CNN_BACKEND_ORDER_MAX];
+    int k = cnn_backend_order(list, n, extra, out, max);
+    char got[256] = "";
+    for (int i = 0; i < k; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s%s", i ? "," : "",
+                 out[i] == &shadow ? "shadow:" : "", out[i]->name);
+    TU_CHECK(!strcmp(got, want), "order after %s (%d): got '%s', want '%s'", list[0]->name, n, got,
+             want);
+}
+
+/* The list as given, then the fallbacks the listed backends name, then the
+ * device's default fallbacks that this build has, then naive; each once. */
+static void test_order(void)
+{
+    char defaults[64] = ""; /* registry.h: onednn, then im2col */
+#ifdef CNN_HAVE_ONEDNN
+    strcat(defaults, ",onednn");
+#endif
+#ifdef CNN_HAVE_IM2COL
+    strcat(defaults, ",im2col");
+#endif
+    const char *const *d = cnn_default_fallbacks(CNN_DEVICE_HOST);
+    TU_CHECK(d[0] && d[1] && !strcmp(d[0], "onednn") && !strcmp(d[1], "im2col") && !d[2],
+             "host default fallbacks are not onednn, im2col");
+    for (; *d; d++)
+        TU_CHECK(strcmp(*d, "naive"), "naive is among the default fallbacks");
+    /* the extra tables shadow the registry's naive: the last resort is shadow */
+    char want[256];
+    cnn_backend part = fake;
+    part.name = "part";
+    snprintf(want, sizeof want, "part%s,shadow:naive", defaults);
+    expect_order((const cnn_backend *const[]){&part}, 1, CNN_BACKEND_ORDER_MAX, want);
+    /* a named fallback comes before the defaults, after the whole list */
+    part.fallback = "fake";
+    snprintf(want, sizeof want, "part,shadow:naive,fake%s", defaults);
+    expect_order((const cnn_backend *const[]){&part, &shadow}, 2, CNN_BACKEND_ORDER_MAX, want);
+    /* one that names nothing known, or itself, adds nothing */
+    part.fallback = "nosuch";
+    snprintf(want, sizeof want, "part%s,shadow:naive", defaults);
+    expect_order((const cnn_backend *const[]){&part}, 1, CNN_BACKEND_ORDER_MAX, want);
+    part.fallback = "part";
+    expect_order((const cnn_backend *const[]){&part}, 1, CNN_BACKEND_ORDER_MAX, want);
+    expect_order((const cnn_backend *const[]){&part, &fake}, 2, 2, "part,fake"); /* max */
+#ifdef CNN_HAVE_WINOGRAD
+    const cnn_backend *wino = cnn_backend_find("winograd");
+    /* im2col is Winograd's own fallback, so first after it */
+    expect_order(&wino, 1, CNN_BACKEND_ORDER_MAX,
+#ifdef CNN_HAVE_ONEDNN
+                 "winograd,im2col,onednn,shadow:naive"
+#else
+                 "winograd,im2col,shadow:naive"
+#endif
+    );
+#endif
+    /* another device: only its own backends, no naive */
+    cnn_backend dev = fake;
+    dev.name = "dev";
+    dev.device = CNN_DEVICE_CUDA;
+    dev.fallback = "fake";
+    char why[256];
+    const cnn_backend *cudnn = cnn_backend_find("cudnn");
+    bool gpu = cudnn && cnn_backend_available(cudnn, why, sizeof why);
+    expect_order((const cnn_backend *const[]){&dev, &fake}, 2, CNN_BACKEND_ORDER_MAX,
+                 gpu ? "dev,cudnn" : "dev");
+    TU_CHECK(cnn_backend_order((const cnn_backend *const[]){&dev}, 0, NULL, NULL, 4) == 0,
+             "an empty list has an order");
+}
+
 /* cnn_model_bind refuses the same lists with the same reasons. */
 static void test_model_bind(void)
 {
@@ -127,10 +199,17 @@ static void test_commands(void)
         int want = strcmp(l, "naive") ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
         int rc = call(cmd_verify, (char *[]){"--backends", l, "--csv", "/nonexistent/v.csv", NULL});
         TU_CHECK(rc == want, "verify --backends %s: exit %d, want %d", l, rc, want);
-        rc = call(cmd_run, (char *[]){"--model", "lenet5", "--backend", l, "--input",
-                                      "/nonexistent/x.npy", "--out", "/nonexistent/out", NULL});
-        TU_CHECK(rc == want, "run --backend %s: exit %d, want %d", l, rc, want);
+        /* --backend is the old spelling of the same option */
+        char *opt = i % 2 ? "--backend" : "--backends";
+        rc = call(cmd_run, (char *[]){"--model", "lenet5", opt, l, "--input", "/nonexistent/x.npy",
+                                      "--out", "/nonexistent/out", NULL});
+        TU_CHECK(rc == want, "run %s %s: exit %d, want %d", opt, l, rc, want);
     }
+    int rc = call(cmd_run,
+                  (char *[]){"--model", "lenet5", "--backends", "naive", "--backend", "naive",
+                             "--input", "/nonexistent/x.npy", "--out", "/nonexistent/out", NULL});
+    TU_CHECK(rc == CLI_EXIT_USAGE, "run --backends naive --backend naive: exit %d, want %d", rc,
+             CLI_EXIT_USAGE);
     /* bench checks its list only where Google Benchmark is built in. */
     if (call(cmd_bench, (char *[]){"--batch", "0", NULL}) != CLI_EXIT_USAGE) {
         printf("  (no Google Benchmark in this build: bench's list check not run)\n");
@@ -156,6 +235,7 @@ int main(void)
     fake = shadow = *naive;
     fake.name = "fake";
     test_parse();
+    test_order();
     test_model_bind();
     test_commands();
     return tu_finish("test_backend_list");

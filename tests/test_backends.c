@@ -1,5 +1,5 @@
 /* Every backend against the naive reference, table-driven as ggml's
- * test-backend-ops. For each backend selected (--backend LIST; default:
+ * test-backend-ops. For each backend selected (--backends LIST; default:
  * every one in the registry but naive) that is built and usable here:
  *
  *  - verify's quick shapes and the corner cases below run through the
@@ -293,6 +293,13 @@ static void check_backend(const cnn_backend *be, cnn_ctx *ctx, cnn_ctx *naive)
     for (int i = 0; i < n; i++)
         quick[i] = (bc_case){ops[i], FILL_SEEDED};
     bc_verify(be, "verify's quick shapes", quick, n, NULL);
+    /* coverage: the quick shapes, the corner cases, and eval-mode batch norm */
+    bc_case *probes = tu_xmalloc((size_t)(n + bc_ncases + 1) * sizeof *probes);
+    memcpy(probes, quick, (size_t)n * sizeof *probes);
+    memcpy(probes + n, bc_cases, (size_t)bc_ncases * sizeof *probes);
+    probes[n + bc_ncases] = (bc_case)BN(FILL_SEEDED, 2, 3, 4, 4, 1e-5, 0.1, .global_stats = true);
+    bc_check_coverage(ctx, probes, n + bc_ncases + 1);
+    free(probes);
     free(quick);
     free(ops);
     bc_verify(be, "corner cases", bc_cases, bc_ncases, &(bc_how){.each = bc_case_checks});
@@ -316,12 +323,12 @@ int main(int argc, char **argv)
     const char *list = NULL;
     bool layers = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--backend") && i + 1 < argc)
+        if ((!strcmp(argv[i], "--backends") || !strcmp(argv[i], "--backend")) && i + 1 < argc)
             list = argv[++i];
         else if (!strcmp(argv[i], "--layers"))
             layers = true;
         else {
-            fprintf(stderr, "usage: test_backends [--backend LIST] [--layers]\n");
+            fprintf(stderr, "usage: test_backends [--backends LIST] [--layers]\n");
             return 2;
         }
     }

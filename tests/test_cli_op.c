@@ -326,6 +326,15 @@ static void test_help_and_usage(void)
                 WORDS("naive", "host", "usable", "conv", "concat", "bwd_weight", "yes"));
     expect_exit(run("backends", "--backend", "nosuch", NULL), 2, "backends --backend nosuch",
                 WORDS("unknown backend 'nosuch'", "naive"));
+    /* partial support shows as partial, with its note and where the rest runs */
+#ifdef CNN_HAVE_WINOGRAD
+    expect_exit(run("backends", "--backend", "winograd", NULL), 0, "backends --backend winograd",
+                WORDS("conv     partial", "linear   yes*", "3x3 stride 1 only",
+                      "linear fwd, bwd_data, bwd_weight: via im2col (delegated)",
+                      "runs on the first of: im2col (its fallback)"));
+#endif
+    expect_exit(run("run", "--help", NULL), 0, "run --help",
+                WORDS("--backends B[,B2...]", "(also --backend)"));
 
     expect_exit(run("op", NULL), 2, "op without a name", WORDS("conv2d", "linear"));
     expect_exit(run("op", "conv3d", NULL), 2, "unknown op",

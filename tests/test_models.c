@@ -614,7 +614,8 @@ static void test_eval_bn_backward(void)
 /* ---- fallback recording -------------------------------------------------- */
 
 /* The naive table without conv weight gradients and declining max pooling,
- * so a run on it must fall back to naive for those and record it. */
+ * naming naive as its fallback, so a run on it must fall back to naive for
+ * those and record it. */
 static bool partial_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     (void)ctx;
@@ -626,6 +627,7 @@ static void test_fallbacks(void)
 {
     cnn_backend partial = *cnn_backend_find("naive");
     partial.name = "partial";
+    partial.fallback = "naive";
     partial.conv_bwd_filter = NULL;
     partial.supports = partial_supports;
     const cnn_backend *extra[] = {&partial, NULL};
@@ -700,38 +702,132 @@ static void test_fallbacks(void)
     cnn_model_destroy(m);
 }
 
+/* A partial backend that names no fallback: what it declines goes to the
+ * first default fallback built and usable here (registry.h: onednn, then
+ * im2col), naive only when neither is. */
+static void test_default_fallback(void)
+{
+    cnn_backend partial = *cnn_backend_find("naive");
+    partial.name = "partial";
+    partial.supports = partial_supports;
+    const cnn_backend *extra[] = {&partial, NULL};
+    const char *want = "naive";
+    for (const char *const *d = cnn_default_fallbacks(CNN_DEVICE_HOST); *d; d++) {
+        char why[256];
+        const cnn_backend *be = cnn_backend_find(*d);
+        if (be && cnn_backend_available(be, why, sizeof why)) {
+            want = *d;
+            break;
+        }
+    }
+    cnn_model *m = NULL;
+    TU_EXPECT_OK(cnn_model_create("fashion_cnn", &(cnn_model_opts){.batch = 1}, &m));
+    cnn_exec_opts e = {.backends = "partial", .threads = 1, .extra_backends = extra};
+    TU_EXPECT_OK(cnn_model_bind(m, &e));
+    int pools = 0;
+    for (int l = 0; m && l < cnn_model_layer_count(m); l++) {
+        cnn_layer_info info;
+        TU_EXPECT_OK(cnn_model_layer(m, l, &info));
+        if (info.op->kind != CNN_OP_POOL)
+            continue;
+        pools++;
+        const char *be = cnn_model_layer_backend(m, l, CNN_FWD, NULL);
+        TU_CHECK(be && !strcmp(be, want), "%s fwd planned on %s, want the default fallback %s",
+                 info.name, be ? be : "(none)", want);
+    }
+    TU_CHECK(pools == 2, "fashion_cnn: %d max pools, want 2", pools);
+    cnn_model_destroy(m);
+}
+
+/* An eval forward of bound model m from seeded parameters and input; each
+ * fallback recorded for a layer whose name starts with `prefix` must have
+ * been asked of winograd and run on `want`. Returns how many there were. */
+static int winograd_fallbacks(cnn_model *m, const char *list, const char *prefix, const char *want)
+{
+    TU_EXPECT_OK(cnn_model_init_params(m, 1));
+    uint64_t rng = 2;
+    float *x = random_input(m, &rng);
+    TU_EXPECT_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
+    TU_EXPECT_OK(cnn_model_forward(m, CNN_MODE_EVAL));
+    free(x);
+    int n = 0;
+    for (int i = 0; i < cnn_model_fallback_count(m); i++) {
+        cnn_fallback f;
+        TU_EXPECT_OK(cnn_model_fallback(m, i, &f));
+        if (strncmp(f.layer, prefix, strlen(prefix)))
+            continue;
+        n++;
+        TU_CHECK(!strcmp(f.requested, "winograd") && !strcmp(f.used, want),
+                 "%s: fallback %s %s requested %s used %s, want %s", list, f.layer,
+                 cnn_pass_str(f.pass), f.requested, f.used, want);
+    }
+    return n;
+}
+
 /* With the real fast backends: a 5x5 conv is not Winograd's, so LeNet's
- * convolutions fall back along the list (im2col) or to naive. */
+ * convolutions fall back along the list (onednn) or, with Winograd alone,
+ * to the fallback Winograd names, im2col; never to naive. */
 static void test_real_fallbacks(void)
 {
     if (!cnn_backend_find("winograd") || !cnn_backend_find("im2col")) {
         printf("  (winograd or im2col not built: real-backend fallbacks not checked)\n");
         return;
     }
-    const char *lists[2] = {"winograd,im2col", "winograd"};
-    const char *want[2] = {"im2col", "naive"};
-    for (int k = 0; k < 2; k++) {
+    const char *lists[2] = {"winograd,onednn", "winograd"};
+    const char *want[2] = {"onednn", "im2col"};
+    for (int k = !cnn_backend_find("onednn"); k < 2; k++) {
         cnn_model *m = NULL;
         TU_EXPECT_OK(cnn_model_create("lenet5", &(cnn_model_opts){.batch = 2}, &m));
         cnn_exec_opts e = {.backends = lists[k], .threads = 1};
         TU_EXPECT_OK(cnn_model_bind(m, &e));
-        TU_EXPECT_OK(cnn_model_init_params(m, 1));
-        uint64_t rng = 2;
-        float *x = random_input(m, &rng);
-        TU_EXPECT_OK(cnn_model_set_input(m, x, numel(cnn_model_input_shape(m))));
-        TU_EXPECT_OK(cnn_model_forward(m, CNN_MODE_EVAL));
-        int convs = 0;
-        for (int i = 0; i < cnn_model_fallback_count(m); i++) {
-            cnn_fallback f;
-            TU_EXPECT_OK(cnn_model_fallback(m, i, &f));
-            if (strncmp(f.layer, "conv", 4) == 0) {
-                convs++;
-                TU_CHECK(strcmp(f.used, want[k]) == 0 && strcmp(f.requested, "winograd") == 0,
-                         "%s: %s ran on %s, want %s", lists[k], f.layer, f.used, want[k]);
-            }
-        }
+        int convs = m ? winograd_fallbacks(m, lists[k], "conv", want[k]) : 0;
         TU_CHECK(convs == 2, "%s: %d conv fallbacks recorded, want 2", lists[k], convs);
-        free(x);
+        cnn_model_destroy(m);
+    }
+}
+
+/* ResNet-18 at 32x32 on Winograd: conv1 (7x7 stride 2), the three stride-2
+ * 3x3 convolutions and the three 1x1 downsamples run on im2col, the
+ * fallback Winograd names, not on naive; with "winograd,onednn" the list
+ * comes first and they run on onednn. Every pass of every layer is planned,
+ * and the forward's fallbacks are recorded as planned. */
+static void test_resnet_on_winograd(void)
+{
+    if (!cnn_backend_find("winograd") || !cnn_backend_find("im2col")) {
+        printf("  (winograd or im2col not built: ResNet-18 fallbacks not checked)\n");
+        return;
+    }
+    const char *lists[2] = {"winograd", "winograd,onednn"};
+    const char *want[2] = {"im2col", "onednn"};
+    for (int k = 0; k < 1 + (cnn_backend_find("onednn") != NULL); k++) {
+        cnn_model *m = NULL;
+        cnn_model_opts o = {.batch = 1, .h = 32, .w = 32};
+        TU_EXPECT_OK(cnn_model_create("resnet18", &o, &m));
+        cnn_exec_opts e = {.backends = lists[k], .threads = 1};
+        TU_EXPECT_OK(cnn_model_bind(m, &e));
+        if (!m)
+            continue;
+        int declined = 0;
+        for (int l = 0; l < cnn_model_layer_count(m); l++) {
+            cnn_layer_info info;
+            TU_EXPECT_OK(cnn_model_layer(m, l, &info));
+            for (int p = 0; p < CNN_PASS_COUNT; p++) {
+                const char *be = cnn_model_layer_backend(m, l, (cnn_pass)p, NULL);
+                TU_CHECK(!be || strcmp(be, "naive"), "%s: %s %s planned on naive", lists[k],
+                         info.name, cnn_pass_str((cnn_pass)p));
+            }
+            if (info.op->kind != CNN_OP_CONV)
+                continue;
+            const cnn_conv_desc *d = &info.op->conv;
+            bool wino = d->r == 3 && d->s == 3 && d->stride_h == 1 && d->stride_w == 1;
+            declined += !wino;
+            const char *be = cnn_model_layer_backend(m, l, CNN_FWD, NULL);
+            TU_CHECK(be && !strcmp(be, wino ? "winograd" : want[k]), "%s: %s fwd on %s, want %s",
+                     lists[k], info.name, be ? be : "(none)", wino ? "winograd" : want[k]);
+        }
+        TU_CHECK(declined == 7, "resnet18: %d convolutions Winograd declines, want 7", declined);
+        int n = winograd_fallbacks(m, lists[k], "", want[k]);
+        TU_CHECK(n == 7, "%s: %d fallbacks recorded by the forward, want 7", lists[k], n);
         cnn_model_destroy(m);
     }
 }
@@ -770,6 +866,17 @@ static void test_device_rules(void)
     TU_EXPECT_OK(cnn_model_create("lenet5", NULL, &m));
     e.backends = "fakecuda";
     TU_EXPECT_OK(cnn_model_bind(m, &e));
+    /* Where cuDNN is usable it is the CUDA default fallback and would take
+     * the layers (but not on the fake's host memory: nothing is run). */
+    char why[256];
+    const cnn_backend *cudnn = cnn_backend_find("cudnn");
+    if (cudnn && cnn_backend_available(cudnn, why, sizeof why)) {
+        const char *be = cnn_model_layer_backend(m, 0, CNN_FWD, NULL);
+        TU_CHECK(be && !strcmp(be, "cudnn"), "fakecuda: conv1 planned on %s, want cudnn",
+                 be ? be : "(none)");
+        cnn_model_destroy(m);
+        return;
+    }
     const char *const none[] = {"conv1", "fakecuda", NULL};
     expect_error(cnn_model_forward(m, CNN_MODE_EVAL), CNN_ERR_UNSUPPORTED, "nothing supports",
                  none);
@@ -809,7 +916,9 @@ int main(void)
     TIMED(fd_check("fashion_cnn", (cnn_model_opts){.batch = 1}, CNN_MODE_EVAL, 1e-3, 3, 1));
     TIMED(test_eval_bn_backward());
     TIMED(test_fallbacks());
+    TIMED(test_default_fallback());
     TIMED(test_real_fallbacks());
+    TIMED(test_resnet_on_winograd());
     TIMED(test_device_rules());
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);

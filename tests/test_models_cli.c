@@ -91,7 +91,7 @@ static void test_run_matches_library(void)
                  cnn_model_loss(m, &loss) == CNN_OK && cnn_model_backward(m) == CNN_OK,
              "library run: %s", cnn_last_error());
 
-    expect_exit(run("run", "--model", "fashion_cnn", "--backend", "naive", "--weights", tmp("w"),
+    expect_exit(run("run", "--model", "fashion_cnn", "--backends", "naive", "--weights", tmp("w"),
                     "--input", tmp("x.npy"), "--labels", tmp("y.npy"), "--mode", "train", "--seed",
                     "5", "--out", tmp("out"), NULL),
                 0, "fashion_cnn train run",
@@ -156,7 +156,7 @@ static void test_bad_runs(void)
     expect_exit(run("run", "--model", "nosuchnet", "--backend", "naive", "--input", tmp("x28.npy"),
                     "--out", tmp("bad"), NULL),
                 CLI_EXIT_USAGE, "unknown model", WORDS("nosuchnet", "resnet18", "lenet5"));
-    expect_exit(run("run", "--model", "lenet5", "--backend", "naive,nosuch", "--input",
+    expect_exit(run("run", "--model", "lenet5", "--backends", "naive,nosuch", "--input",
                     tmp("x28.npy"), "--out", tmp("bad"), NULL),
                 CLI_EXIT_USAGE, "unknown backend", WORDS("nosuch", "naive"));
     expect_exit(run("run", "--model", "lenet5", "--backend", "naive", "--override", "conv1=nosuch",
@@ -193,6 +193,64 @@ static void test_bad_runs(void)
              "eval-mode run wrote no batch-norm gradient");
 }
 
+/* plan.csv rows "layer,op,pass,backend,...": how many conv2d fwd rows ran on
+ * `on`, and whether any row ran on naive. */
+static int plan_conv_rows(const char *plan, const char *on, bool *naive)
+{
+    static char text[1 << 16];
+    tu_slurp(plan, text, sizeof text);
+    int n = 0;
+    *naive = false;
+    char want[64];
+    snprintf(want, sizeof want, ",conv2d,fwd,%s,", on);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        n += strstr(line, want) != NULL;
+        *naive |= strstr(line, ",naive,") != NULL;
+    }
+    return n;
+}
+
+/* ResNet-18 at 32x32 on Winograd: conv1 (7x7 stride 2), the stride-2 3x3
+ * convolutions and the 1x1 downsamples run on im2col, the fallback Winograd
+ * names, never on naive, and stderr lists each fallback; with
+ * "winograd,onednn" the list comes first and they run on onednn. The old
+ * spelling --backend is the same option. */
+static void test_run_fallbacks(void)
+{
+    free(write_input("x32.npy", cnn_shape4(1, 3, 32, 32), 6));
+    const char *lists[2] = {"winograd", "winograd,onednn"};
+    const char *used[2] = {"im2col", "onednn"};
+    const char *opt[2] = {"--backends", "--backend"};
+    for (int k = 0; k < 2; k++) {
+        char out[32], plan[64], conv1[128];
+        snprintf(out, sizeof out, "fallbacks%d", k);
+        snprintf(plan, sizeof plan, "%s/plan.csv", out);
+        snprintf(conv1, sizeof conv1, "conv1,conv2d,fwd,%s,", used[k]);
+        snprintf(err_text, sizeof err_text, "(not run)");
+        int rc = run("run", "--model", "resnet18", opt[k], lists[k], "--input", tmp("x32.npy"),
+                     "--threads", "1", "--out", tmp(out), NULL);
+        if (k == 1 && rc == CLI_EXIT_USAGE && strstr(err_text, "unknown backend 'onednn'")) {
+            printf("(onednn not built: the list-first case is not checked)\n");
+            continue;
+        }
+        expect_exit(rc, 0, lists[k], WORDS("(7 fallbacks; each layer's backend"));
+        const char *line = strstr(err_text, "fallback: conv1 ");
+        const char *end = line ? strchr(line, '\n') : NULL;
+        char want[64];
+        snprintf(want, sizeof want, "used %s ", used[k]);
+        const char *at = line ? strstr(line, want) : NULL;
+        TU_CHECK(at && (!end || at < end), "%s: stderr does not list conv1's fallback to %s: %s",
+                 lists[k], used[k], err_text);
+        bool naive = true;
+        int n = plan_conv_rows(tmp(plan), used[k], &naive);
+        char text[1 << 12];
+        tu_slurp(tmp(plan), text, sizeof text);
+        TU_CHECK(strstr(text, conv1) != NULL, "%s: plan.csv has no row '%s'", lists[k], conv1);
+        TU_CHECK(n == 7 && !naive, "%s: %d conv forwards on %s (want 7), %s on naive", lists[k], n,
+                 used[k], naive ? "some" : "none");
+    }
+}
+
 static void test_models_command(void)
 {
     expect_exit(run("models", NULL), 0, "models",
@@ -220,6 +278,7 @@ int main(void)
     }
     test_run_matches_library();
     test_bad_runs();
+    test_run_fallbacks();
     test_models_command();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

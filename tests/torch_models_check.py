@@ -194,7 +194,7 @@ def run_case(args, tmp, case, seed):
     saved = os.path.join(tmp, "saved")
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(saved, ignore_errors=True)
-    cmd = [args.cnnbench, "run", "--model", name, "--backend", args.backend, "--weights", wdir,
+    cmd = [args.cnnbench, "run", "--model", name, "--backends", args.backend, "--weights", wdir,
            "--input", os.path.join(tmp, "x.npy"), "--mode", mode, "--seed", str(run_seed),
            "--classes", str(classes), "--out", out]
     has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
