@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "backend.h"
+#include "report.h"
 
 #define BENCH_MAX_BACKENDS 16
 
@@ -29,7 +30,7 @@ typedef struct bench_run {
     double min_time;
     bool cold;
     int threads;
-    char dir[4096]; /* where bench.csv and meta.json go */
+    char dir[4096]; /* the run folder (run_dir.h): bench.csv goes there */
     /* set by bench_select */
     bench_group *groups;
     int ngroups;
@@ -42,8 +43,14 @@ typedef struct bench_run {
 cnn_status bench_select(bench_run *run);
 void bench_release(bench_run *run);
 
+/* The run's settings as members of meta.json: model, batch, image_size,
+ * ops, passes, backends, repetitions, min_time_s, cache, timer. */
+void bench_settings(const bench_run *run, report_json *j);
+
 /* Time every selected group on every backend and pass, print the table and
- * the model totals to `out` and write the result folder. */
+ * the model totals to `out`, and write each layer's rows to run->dir's
+ * bench.csv once they are timed. When the run is asked to stop
+ * (run_dir_stopping) it stops after the layer at hand, without totals. */
 cnn_status bench_execute(const bench_run *run, FILE *out);
 
 #endif

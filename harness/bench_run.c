@@ -5,16 +5,27 @@
 #include "bench.h"
 #include "cli.h"
 #include "gbench.h"
-#include "machine.h"
 #include "model.h"
 #include "registry.h"
 #include "report.h"
+#include "run_dir.h"
 #include "verify.h"
 
 #define CSV_HEADER                                                                                 \
-    "model,layer,layers,op,shape,pass,backend,algorithm,batch,threads,repetitions,cache,"          \
-    "median_ms,min_ms,max_ms,gflops,ratio,reorder_ms"                                              \
+    "model,layer,layers,op,shape," REPORT_DIMS_HEADER ",pass,backend,status,algorithm,batch,"      \
+    "threads,repetitions,cache,median_ms,min_ms,max_ms,gflops,ratio,reorder_ms"                    \
     ",charged_layers,charged_at"
+
+/* The status column (results/README.md). */
+#define ST_OK "OK"
+#define ST_UNSUPPORTED "UNSUPPORTED"
+#define ST_FAILED "FAILED"
+#define ST_NOT_USABLE "NOT_USABLE"
+
+/* The REPORT_DIMS fields of report_op_dims, in a field list. */
+#define DIM_FIELDS(d)                                                                              \
+    d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12]
+_Static_assert(REPORT_DIMS == 13, "DIM_FIELDS lists every dimension");
 
 /* Bigger than any last-level cache here: writing it evicts the operands. */
 #define EVICT_FLOATS (64u << 20 >> 2)
@@ -186,6 +197,7 @@ typedef struct bench_total {
     int layers;               /* layers that have the pass */
     int charged[BENCH_SLOTS]; /* of them, charged at each other backend */
     char gap[400];            /* why there is no total, or "" */
+    const char *gap_status;   /* and its status (ST_*) */
 } bench_total;
 
 typedef struct bench_out {
@@ -215,11 +227,13 @@ static void add_to_total(bench_total *t, const bench_group *g, double flops, dou
         t->ms += own_ms * g->count;
     } else if (failed) {
         snprintf(t->gap, sizeof t->gap, "%s failed: %s", g->first, failed);
+        t->gap_status = ST_FAILED;
     } else if (fb >= 0 && !isnan(fb_ms)) {
         t->ms += fb_ms * g->count;
         t->charged[fb] += g->count;
     } else {
         snprintf(t->gap, sizeof t->gap, "no backend that could stand in ran %s", g->first);
+        t->gap_status = ST_UNSUPPORTED;
     }
 }
 
@@ -344,6 +358,10 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                                : r      ? r->error_msg
                                : ctx[b] ? "unsupported"
                                         : "not usable here";
+            const char *status = ok       ? ST_OK
+                                 : r      ? ST_FAILED
+                                 : ctx[b] ? ST_UNSUPPORTED
+                                          : ST_NOT_USABLE;
             double reo = ok ? reorder_ms(&cases[b][p]) : NAN;
             char f[12][64];
             snprintf(f[0], 64, "%d", g->count);
@@ -357,15 +375,18 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
             snprintf(f[8], 64, "%.3f", base / med);
             snprintf(f[9], 64, "%.4f", reo);
             snprintf(f[10], 64, "%d", !ok && stand_in >= 0 ? g->count : 0);
-            char shape[256];
+            char shape[256], dims[REPORT_DIMS][24];
             cnn_op_str(&g->op, shape, sizeof shape);
+            report_op_dims(&g->op, dims);
             const char *fields[] = {run->model,
                                     g->first,
                                     f[0],
                                     cnn_op_name(&g->op),
                                     shape,
+                                    DIM_FIELDS(dims),
                                     cnn_pass_str((cnn_pass)p),
                                     env->be[b]->name,
+                                    status,
                                     algo,
                                     f[1],
                                     f[2],
@@ -413,6 +434,8 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
             "instead);\nratio = %s's total / this backend's, > 1 is faster:\n",
             env->be[0]->name);
     cnn_status st = CNN_OK;
+    char no_dims[REPORT_DIMS][24];
+    report_op_dims(NULL, no_dims);
     for (int p = 0; p < CNN_PASS_COUNT && st == CNN_OK; p++) {
         if (!run->passes[p])
             continue;
@@ -443,8 +466,10 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
                                     layers,
                                     run->ops ? run->ops : "all",
                                     "",
+                                    DIM_FIELDS(no_dims),
                                     cnn_pass_str((cnn_pass)p),
                                     env->be[b]->name,
+                                    have ? ST_OK : t->gap_status,
                                     have ? "" : t->gap,
                                     batch,
                                     threads,
@@ -464,29 +489,30 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
     return st;
 }
 
-static cnn_status write_meta(const bench_run *run)
+void bench_settings(const bench_run *run, report_json *j)
 {
-    machine_info m;
-    machine_read(&m);
-    char path[4200], extra[2048], list[512] = "";
+    char list[512] = "", passes[128] = "";
     for (int b = 0; b < run->nbackends; b++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", b ? ", " : "",
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", b ? "," : "",
                  run->backends[b]->name);
+    for (int p = 0; p < CNN_PASS_COUNT; p++)
+        if (run->passes[p])
+            list_add(passes, sizeof passes, cnn_pass_str((cnn_pass)p));
     const cnn_model_desc *d = cnn_model_find(run->model);
-    snprintf(extra, sizeof extra,
-             "\"model\": \"%s\",\n  \"batch\": %d,\n  \"image_size\": %d,\n  \"threads\": %d,\n"
-             "  \"repetitions\": %d,\n"
-             "  \"min_time_s\": %g,\n  \"cache\": \"%s\",\n  \"timer\": \"wall clock per call, "
-             "median of repetitions (Google Benchmark %s)\",\n  \"backends\": [%s]",
-             run->model, run->batch,
-             run->image_size ? run->image_size
-             : d             ? d->h
-                             : 0,
-             run->threads, run->repetitions, run->min_time,
-             run->cold ? "cold (64 MiB written between calls)" : "warm", cnn_gbench_version(),
-             list);
-    snprintf(path, sizeof path, "%s/meta.json", run->dir);
-    return machine_write_json(path, &m, "cnnbench bench", extra);
+    report_json_str(j, "model", run->model);
+    report_json_raw(j, "batch", "%d", run->batch);
+    report_json_raw(j, "image_size", "%d", run->image_size ? run->image_size : d ? d->h : 0);
+    report_json_str(j, "ops", run->ops ? run->ops : "all");
+    report_json_str(j, "passes", passes);
+    report_json_str(j, "backends", list);
+    report_json_raw(j, "repetitions", "%d", run->repetitions);
+    report_json_raw(j, "min_time_s", "%g", run->min_time);
+    report_json_str(j, "cache", run->cold ? "cold (64 MiB written between calls)" : "warm");
+    char timer[128];
+    snprintf(timer, sizeof timer,
+             "wall clock per call, median of repetitions (Google Benchmark %s)",
+             cnn_gbench_version());
+    report_json_str(j, "timer", timer);
 }
 
 /* A context for every listed backend that is usable here, and for every
@@ -514,8 +540,10 @@ static cnn_status open_env(const bench_run *run, bench_env *env, bench_out *bo)
         if (b >= env->nlisted)
             continue;
         fprintf(bo->out, "%s: not usable here (%s); its rows say so\n", env->be[b]->name, why);
-        for (int p = 0; p < CNN_PASS_COUNT; p++)
+        for (int p = 0; p < CNN_PASS_COUNT; p++) {
             snprintf(bo->total[b][p].gap, sizeof bo->total[b][p].gap, "not usable here: %s", why);
+            bo->total[b][p].gap_status = ST_NOT_USABLE;
+        }
     }
     return st;
 }
@@ -531,9 +559,7 @@ cnn_status bench_execute(const bench_run *run, FILE *out)
     char csv_path[4200];
     snprintf(csv_path, sizeof csv_path, "%s/bench.csv", run->dir);
     if (st == CNN_OK)
-        st = report_mkdirs(run->dir);
-    if (st == CNN_OK)
-        st = report_csv_open(csv_path, CSV_HEADER, &bo.csv);
+        st = report_csv_stream(csv_path, CSV_HEADER, &bo.csv);
     if (st == CNN_OK) {
         fprintf(out, "%s, batch %d, %d threads, %d repetitions of >= %g s, %s caches\n", run->model,
                 run->batch, run->threads, run->repetitions, run->min_time,
@@ -543,15 +569,14 @@ cnn_status bench_execute(const bench_run *run, FILE *out)
         fprintf(out, "%-26s %-10s %-14s %10s %8s %7s %8s %s\n", "layer (x count)", "pass",
                 "backend", "median_ms", "GFLOP/s", "ratio", "reorder", "algorithm");
     }
-    for (int i = 0; i < run->ngroups && st == CNN_OK; i++)
+    for (int i = 0; i < run->ngroups && st == CNN_OK && !run_dir_stopping(); i++)
         st = bench_layer(run, &env, &run->groups[i], evict, &bo);
-    if (st == CNN_OK)
+    /* no totals over the layers an interrupted run got to */
+    if (st == CNN_OK && !run_dir_stopping())
         st = write_totals(run, &env, &bo);
     cnn_status cst = report_csv_close(bo.csv, st == CNN_OK);
     if (st == CNN_OK)
         st = cst;
-    if (st == CNN_OK)
-        st = write_meta(run);
     for (int b = 0; b < env.nslots; b++)
         cnn_ctx_destroy(env.ctx[b]);
     free(evict);

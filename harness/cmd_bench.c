@@ -16,10 +16,10 @@
 #include "cli.h"
 #include "commands.h"
 #include "gbench.h"
-#include "machine.h"
 #include "model.h"
 #include "registry.h"
 #include "report.h"
+#include "run_dir.h"
 
 static int check_backends(const cli_cmd *cmd, const char *list, bench_run *run)
 {
@@ -51,7 +51,7 @@ static int check_ops(const cli_cmd *cmd, const char **ops)
 int cmd_bench(int argc, char **argv)
 {
     const char *model = "vgg16", *ops = "conv2d", *passes = "fwd", *backends = NULL;
-    const char *out_dir = "results";
+    const char *results = "results";
     int batch = 4, reps = 5, threads = 0, image_size = 0;
     double min_time = 0.2;
     bool cold = false;
@@ -74,13 +74,16 @@ int cmd_bench(int argc, char **argv)
          false, false},
         {"cold", CLI_FLAG, &cold, NULL, "evict the caches before every iteration", false, false},
         {"threads", CLI_INT, &threads, "N", "CPU threads (default: OpenMP's)", false, false},
-        {"out-dir", CLI_STRING, &out_dir, "DIR", "results folder (default results)", false, false},
+        {"results", CLI_STRING, &results, "DIR",
+         "results root: the run writes DIR/<run-id>/ (default results)", false, false},
     };
     cli_cmd cmd = {
         .name = "bench",
         .summary = "Time each distinct layer of a model on several backends side by side.",
-        .details = "Writes DIR/bench-<timestamp>/bench.csv and meta.json (machine, build,\n"
-                   "settings). Times are medians of the repetitions, wall clock, per call;\n"
+        .details = "Writes DIR/<run-id>/bench.csv, each layer's rows once it is timed, and\n"
+                   "meta.json (command line, settings, commit, machine; complete or not);\n"
+                   "Ctrl-C stops after the layer at hand and marks the run interrupted.\n"
+                   "Times are medians of the repetitions, wall clock, per call;\n"
                    "caches are warm unless --cold. Ratios are the first backend's time over\n"
                    "each backend's (> 1: faster). A model total charges a layer a backend\n"
                    "does not support at the backend that would run it instead in `cnnbench\n"
@@ -141,16 +144,24 @@ int cmd_bench(int argc, char **argv)
         return cli_usage_error(&cmd, "%s", cnn_last_error());
     if (st != CNN_OK)
         return cli_fail("bench", st);
-    char ts[32];
-    snprintf(run.dir, sizeof run.dir, "%s/bench-%s", out_dir, report_timestamp(ts, sizeof ts));
+    /* the inputs are those of seed 1 (bench_layer) */
+    run_dir rd;
+    st = run_dir_init(&rd, "bench", argc, argv, 1, run.threads);
+    if (st == CNN_OK) {
+        bench_settings(&run, run_dir_settings(&rd));
+        st = run_dir_create(&rd, results);
+    }
+    if (st != CNN_OK) {
+        bench_release(&run);
+        return cli_fail("bench", st);
+    }
+    snprintf(run.dir, sizeof run.dir, "%s", rd.path);
     st = bench_execute(&run, stdout);
     bench_release(&run);
-    if (st != CNN_OK)
-        return cli_fail("bench", st);
-    printf("results: %s/bench.csv, %s/meta.json\n", run.dir, run.dir);
-    return CLI_EXIT_OK;
+    rc = run_dir_close(&rd, st, "bench.csv, meta.json; no totals if interrupted");
+    return rc >= 0 ? rc : CLI_EXIT_OK;
 #else
-    (void)out_dir;
+    (void)results;
     return CLI_EXIT_UNSUPPORTED;
 #endif
 }

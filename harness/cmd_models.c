@@ -81,8 +81,8 @@ int cmd_models(int argc, char **argv)
         {"classes", CLI_INT, &classes, "N", "classes (default: the model's)", false, false},
         {"channels", CLI_INT, &channels, "C", "input channels (default: the model's)", false,
          false},
-        {"size", CLI_PAIR, size, "N|H,W", "input height and width (default: the model's)", false,
-         false},
+        {"image-size", CLI_PAIR, size, "N|H,W", "input height and width (default: the model's)",
+         false, false},
     };
     cli_cmd cmd = {
         .name = "models",
@@ -107,8 +107,8 @@ int cmd_models(int argc, char **argv)
                                cnn_model_names(names, sizeof names));
     }
     if (batch < 1 || classes < 0 || channels < 0 || size[0] < 0 || size[1] < 0)
-        return cli_usage_error(&cmd, "--batch must be >= 1 and --classes, --channels, --size "
-                                     "positive");
+        return cli_usage_error(&cmd, "--batch must be >= 1 and --classes, --channels, "
+                                     "--image-size positive");
     cnn_model_opts o = {
         .batch = batch, .classes = classes, .c = channels, .h = size[0], .w = size[1]};
     cnn_model *m = NULL;

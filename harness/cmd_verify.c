@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "registry.h"
 #include "report.h"
+#include "run_dir.h"
 #include "verify.h"
 #include "verify_models.h"
 #include "verify_run.h"
@@ -47,7 +48,7 @@ static int select_backends(const cli_cmd *cmd, const char *list, verify_run *run
 int cmd_verify(int argc, char **argv)
 {
     const char *backends = NULL, *ops = NULL, *shapes = "all", *models = NULL, *passes = NULL;
-    const char *out_dir = "results", *csv_path = NULL;
+    const char *results = "results";
     uint64_t seed = 1;
     int threads = 0, batch = 2, image_size = 0;
     cli_opt opts[] = {
@@ -68,10 +69,8 @@ int cmd_verify(int argc, char **argv)
          "with --models: N x N input for the ImageNet-sized models (default 224)", false, false},
         {"seed", CLI_U64, &seed, "S", "seed of the random inputs (default 1)", false, false},
         {"threads", CLI_INT, &threads, "N", "CPU threads (default: OpenMP's)", false, false},
-        {"out-dir", CLI_STRING, &out_dir, "DIR", "folder for the CSV (default results)", false,
-         false},
-        {"csv", CLI_STRING, &csv_path, "FILE", "CSV path (default DIR/verify-<timestamp>.csv)",
-         false, false},
+        {"results", CLI_STRING, &results, "DIR",
+         "results root: the run writes DIR/<run-id>/ (default results)", false, false},
     };
     cli_cmd cmd = {
         .name = "verify",
@@ -84,7 +83,10 @@ int cmd_verify(int argc, char **argv)
                    "it). Outputs are filled with NaN before each run, so an element a backend\n"
                    "does not write fails.\n"
                    "Exit status 1 if any row FAILs or is MISTRUSTED. Large model shapes on the\n"
-                   "naive reference take minutes; a progress line per case goes to stderr.",
+                   "naive reference take minutes; a progress line per case goes to stderr.\n"
+                   "Writes DIR/<run-id>/verify.csv, a row as each is produced, and meta.json\n"
+                   "(command line, seed, threads, commit, machine; complete or not). Ctrl-C\n"
+                   "stops after the case at hand and marks the run interrupted.",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
@@ -127,26 +129,41 @@ int cmd_verify(int argc, char **argv)
     if (models && (rc = verify_models_check_names(&cmd, models)) >= 0)
         return rc;
 
-    char path[4096], ts[32];
-    if (!csv_path) {
-        cnn_status st = report_mkdirs(out_dir);
-        if (st != CNN_OK)
-            return cli_fail("verify", st);
-        snprintf(path, sizeof path, "%s/verify-%s.csv", out_dir, report_timestamp(ts, sizeof ts));
-        csv_path = path;
+    run_dir rd;
+    cnn_status st = run_dir_init(&rd, "verify", argc, argv, seed, run.threads);
+    if (st != CNN_OK)
+        return cli_fail("verify", st);
+    report_json *set = run_dir_settings(&rd);
+    report_json_str(set, "mode", models ? "models" : "ops");
+    if (models) {
+        report_json_str(set, "models", models);
+        report_json_raw(set, "batch", "%d", batch);
+        report_json_raw(set, "image_size", "%d", image_size);
+    } else {
+        report_json_str(set, "shapes", shapes);
+        report_json_str(set, "ops", ops ? ops : "all");
+        report_json_str(set, "passes", passes ? passes : "all");
     }
-    cnn_status st = verify_run_open(&run, csv_path);
+    char names[512] = "";
+    for (int b = 0; b < run.nbackends; b++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", b ? "," : "",
+                 run.backends[b]->name);
+    report_json_str(set, "backends", names);
+    if ((st = run_dir_create(&rd, results)) != CNN_OK)
+        return cli_fail("verify", st);
+    char csv_path[4200];
+    snprintf(csv_path, sizeof csv_path, "%s/verify.csv", rd.path);
+    st = verify_run_open(&run, csv_path);
     if (st == CNN_OK)
         st = models ? verify_models_run(&run, models, batch, image_size)
                     : verify_run_ops(&run, shapes);
     bool ok = st == CNN_OK;
     verify_run_summary(&run, stdout);
     cnn_status cst = verify_run_close(&run, ok);
-    if (!ok)
-        return cli_fail("verify", st);
-    if (cst != CNN_OK)
-        return cli_fail("verify", cst);
-    printf("results: %s\n", csv_path);
+    if (ok && cst != CNN_OK)
+        st = cst;
+    if ((rc = run_dir_close(&rd, st, "verify.csv, meta.json")) >= 0)
+        return rc;
     if (run.failed)
         return CLI_EXIT_FAIL;
     /* a backend asked for by name that could not run is not a pass */

@@ -1,27 +1,22 @@
-/* What a result was measured on: written beside every result file, because a
- * time means nothing without the machine, the build and the settings. */
+/* What a result was measured on: part of every run's meta.json, because a
+ * time means nothing without the machine (the build's side is build_info.h). */
 #ifndef CNN_MACHINE_H
 #define CNN_MACHINE_H
 
-#include <stdio.h>
-
-#include "status.h"
+#include "report.h"
 
 typedef struct machine_info {
-    char cpu[128]; /* /proc/cpuinfo "model name" */
+    char host[256]; /* gethostname */
+    char cpu[128];  /* /proc/cpuinfo "model name" */
     int logical_cpus;
     double mem_gib;
     char os[256]; /* uname -srm */
-    char compiler[64];
-    char build_type[32];
-    char git_commit[48];
 } machine_info;
 
 void machine_read(machine_info *m);
 
-/* Write `path` atomically as JSON: the machine plus the run's own settings,
- * given as already-formatted JSON members (e.g. "\"threads\": 2"), may be NULL. */
-cnn_status machine_write_json(const char *path, const machine_info *m, const char *command,
-                              const char *extra_members);
+/* The machine as members of a JSON object: host, cpu, logical_cpus,
+ * memory_gib, os. */
+void machine_json(report_json *j, const machine_info *m);
 
 #endif

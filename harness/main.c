@@ -3,12 +3,19 @@
  * Threads are set once per process: each command parses its options, then
  * applies --threads (or leaves the default) with cli_set_threads(), which
  * sets OpenMP's and OpenBLAS's counts (cnn_set_process_threads) before any
- * backend context exists. No backend changes them afterwards. */
+ * backend context exists. No backend changes them afterwards.
+ *
+ * A command that writes a run folder takes SIGINT and SIGTERM while it runs
+ * (run_dir.h) and stops early; the process then ends by that signal, as if
+ * it had not been caught, once the folder says "interrupted". */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "build_info.h"
 #include "cli.h"
 #include "commands.h"
+#include "run_dir.h"
 
 typedef struct command {
     const char *name;
@@ -27,7 +34,8 @@ static const command commands[] = {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: cnnbench COMMAND [options]    (cnnbench COMMAND --help for each)\n\n"
+    fprintf(out, "usage: cnnbench COMMAND [options]    (cnnbench COMMAND --help for each)\n"
+                 "       cnnbench --version           (version, commit, build, libraries)\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -44,9 +52,25 @@ int main(int argc, char **argv)
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 2, argv + 2);
+    if (strcmp(argv[1], "--version") == 0) {
+        build_info b;
+        build_info_read(&b);
+        build_info_print(&b, stdout);
+        return CLI_EXIT_OK;
+    }
+    run_dir_set_program(argv[0]);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        int rc = commands[i].run(argc - 2, argv + 2);
+        int sig = run_dir_stop_signal();
+        if (sig) {
+            fflush(NULL);
+            signal(sig, SIG_DFL);
+            raise(sig);
+        }
+        return rc;
+    }
     fprintf(stderr, "cnnbench: unknown command '%s'; valid commands:", argv[1]);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(stderr, "%s %s", i ? "," : "", commands[i].name);

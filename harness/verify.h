@@ -44,9 +44,14 @@ typedef enum vt {
 
 const char *vt_name(vt t); /* "y", "dx", "running_mean", "dx2", ... */
 
+/* The model layer a shape came from, "MODEL/LAYER" ("" for none). */
+#define VERIFY_LAYER_LEN 96
+typedef char verify_layer[VERIFY_LAYER_LEN];
+
 typedef struct vcase {
     cnn_op op;
     char shape[256];                      /* cnn_op_str */
+    const char *layer;                    /* the model layer it came from, or NULL */
     int64_t numel[VT_COUNT];              /* 0: the op has no such tensor */
     void *host[VT_COUNT];                 /* inputs of every pass */
     float *ref[CNN_PASS_COUNT][VT_COUNT]; /* reference outputs of each pass */
@@ -88,6 +93,9 @@ double verify_tolerance(const cnn_error_class *err, const cnn_op *op, cnn_pass p
  * malloc'd array of initialised ops, each distinct shape once (count in
  * *n). */
 cnn_status verify_shapes(const char *which, cnn_op **ops, int *n);
+/* The same, with the first model layer that has each shape in (*layers)[i]
+ * ("" for an edge case), malloc'd like *ops. */
+cnn_status verify_shapes_named(const char *which, cnn_op **ops, verify_layer **layers, int *n);
 /* Validate a --shapes list; returns -1 when valid, else the usage exit code. */
 struct cli_cmd;
 int verify_shapes_check(const struct cli_cmd *cmd, const char *list);

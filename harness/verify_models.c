@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "run_dir.h"
 #include "verify_models.h"
 
 /* ImageNet-sized models run at batch 2 in the op sweep; the small ones at a
@@ -24,9 +25,11 @@ static int sweep_batch(const cnn_model_desc *d)
 #define CHEAP_FLOPS 2e7
 #define CHEAP_PER_MODEL 4
 
-cnn_status verify_model_layer_ops(bool cheap, const char *only, cnn_op **ops, int *n)
+cnn_status verify_model_layer_ops(bool cheap, const char *only, cnn_op **ops, verify_layer **layers,
+                                  int *n)
 {
     cnn_op *list = NULL;
+    verify_layer *names = NULL;
     int count = 0, cap = 0;
     cnn_status st = CNN_OK;
     for (int i = 0; i < cnn_model_count() && st == CNN_OK; i++) {
@@ -48,12 +51,15 @@ cnn_status verify_model_layer_ops(bool cheap, const char *only, cnn_op **ops, in
             if (count == cap) {
                 cap = cap ? 2 * cap : 128;
                 cnn_op *grown = realloc(list, (size_t)cap * sizeof *grown);
-                if (!grown) {
+                verify_layer *more = grown ? realloc(names, (size_t)cap * sizeof *more) : NULL;
+                list = grown ? grown : list;
+                names = more ? more : names;
+                if (!more) {
                     st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory for model layers");
                     break;
                 }
-                list = grown;
             }
+            snprintf(names[count], sizeof names[count], "%s/%s", d->name, info.name);
             list[count++] = *info.op;
             taken++;
         }
@@ -61,9 +67,11 @@ cnn_status verify_model_layer_ops(bool cheap, const char *only, cnn_op **ops, in
     }
     if (st != CNN_OK) {
         free(list);
+        free(names);
         return st;
     }
     *ops = list;
+    *layers = names;
     *n = count;
     return CNN_OK;
 }
@@ -256,7 +264,16 @@ static cnn_status row(verify_run *run, int b, const char *algo, const char *mode
     double rel, max_abs;
     tol = fmax(tol, K_FLOOR * noise);
     verify_status status = verify_judge(got, ref, n, tol, &rel, &max_abs);
-    return verify_run_row(run, b, algo, model, pass, tensor, shape, rel, max_abs, tol, status);
+    verify_row r = {.algorithm = algo,
+                    .op = model,
+                    .pass = pass,
+                    .tensor = tensor,
+                    .shape = shape,
+                    .rel = rel,
+                    .max_abs = max_abs,
+                    .tol = tol,
+                    .status = status};
+    return verify_run_row(run, b, &r);
 }
 
 /* The noise floor of each tensor, from the perturbed reference run: [0]
@@ -313,13 +330,14 @@ static cnn_status check_model(verify_run *run, const char *name, int batch, int 
     model_out ref = {0};
     st = run_model(name, &mo, "naive", run->seed, run->threads, true, 0.0, &ref, fb, sizeof fb);
     model_out pert = {0};
-    if (st == CNN_OK)
+    bool go_on = st == CNN_OK && !run_dir_stopping();
+    if (go_on)
         st = run_model(name, &mo, "naive", run->seed, run->threads, false, NOISE_PERTURB, &pert, fb,
                        sizeof fb);
     double *floors = NULL;
-    if (st == CNN_OK)
+    if (go_on && st == CNN_OK)
         st = noise_floors(m, &ref, &pert, ny, shape, &floors);
-    for (int b = 0; b < run->nbackends && st == CNN_OK; b++) {
+    for (int b = 0; b < run->nbackends && st == CNN_OK && !run_dir_stopping(); b++) {
         if (!run->ctx[b])
             continue;
         const char *be = run->backends[b]->name;
@@ -357,11 +375,12 @@ cnn_status verify_models_run(verify_run *run, const char *list, int batch, int i
     cnn_status st = CNN_OK;
     char name[64];
     if (!strcmp(list, "all")) {
-        for (int i = 0; i < cnn_model_count() && st == CNN_OK; i++)
+        for (int i = 0; i < cnn_model_count() && st == CNN_OK && !run_dir_stopping(); i++)
             st = check_model(run, cnn_model_at(i)->name, batch, image_size);
         return st;
     }
-    for (const char *p = list; st == CNN_OK && cli_next_item(&p, name, sizeof name);)
+    for (const char *p = list;
+         st == CNN_OK && !run_dir_stopping() && cli_next_item(&p, name, sizeof name);)
         st = check_model(run, name, batch, image_size);
     return st;
 }

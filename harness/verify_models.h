@@ -9,10 +9,12 @@
 #include "ops.h"
 #include "verify_run.h"
 
-/* Every distinct layer op of the six models (batch 2 for the ImageNet-sized
- * ones), or of model `only` alone (NULL: all six); with `cheap`, only the
- * few cheapest per model, for ctest. */
-cnn_status verify_model_layer_ops(bool cheap, const char *only, cnn_op **ops, int *n);
+/* Every layer op of the six models (batch 2 for the ImageNet-sized ones),
+ * or of model `only` alone (NULL: all six); with `cheap`, only the few
+ * cheapest per model, for ctest. (*layers)[i] names op i's layer,
+ * "MODEL/LAYER"; both arrays are malloc'd. */
+cnn_status verify_model_layer_ops(bool cheap, const char *only, cnn_op **ops, verify_layer **layers,
+                                  int *n);
 
 /* Validate a --models list; returns -1 when valid, else the exit code. */
 int verify_models_check_names(const cli_cmd *cmd, const char *list);

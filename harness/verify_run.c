@@ -8,10 +8,13 @@
 #include "cli.h"
 #include "clock.h"
 #include "registry.h"
+#include "run_dir.h"
 #include "verify.h"
 #include "verify_models.h"
 
-#define CSV_HEADER "backend,algorithm,op,pass,tensor,shape,rel_l2,max_abs,tolerance,status"
+#define CSV_HEADER                                                                                 \
+    "backend,algorithm,op,pass,tensor,layer,shape," REPORT_DIMS_HEADER                             \
+    ",rel_l2,max_abs,tolerance,status"
 
 cnn_status verify_run_open(verify_run *run, const char *csv_path)
 {
@@ -29,7 +32,7 @@ cnn_status verify_run_open(verify_run *run, const char *csv_path)
             run->ctx[b] = NULL;
         }
     }
-    return csv_path ? report_csv_open(csv_path, CSV_HEADER, &run->csv) : CNN_OK;
+    return csv_path ? report_csv_stream(csv_path, CSV_HEADER, &run->csv) : CNN_OK;
 }
 
 const char *verify_status_str(verify_status s)
@@ -116,16 +119,15 @@ static void group_add(verify_run *run, const char *key, double err)
     g->errs[g->n++] = err;
 }
 
-cnn_status verify_run_row(verify_run *run, int b, const char *algorithm, const char *op,
-                          const char *pass, const char *tensor, const char *shape, double rel,
-                          double max_abs, double tol, verify_status status)
+cnn_status verify_run_row(verify_run *run, int b, const verify_row *r)
 {
     char srel[32] = "", smax[32] = "", stol[32] = "";
+    verify_status status = r->status;
     bool skipped = status == VERIFY_SKIPPED;
     if (!skipped) {
-        snprintf(srel, sizeof srel, "%.3e", rel);
-        snprintf(smax, sizeof smax, "%.3e", max_abs);
-        snprintf(stol, sizeof stol, "%.3e", tol);
+        snprintf(srel, sizeof srel, "%.3e", r->rel);
+        snprintf(smax, sizeof smax, "%.3e", r->max_abs);
+        snprintf(stol, sizeof stol, "%.3e", r->tol);
     }
     const char *name = run->backends[b]->name, *sstatus = verify_status_str(status);
     if (!run->quiet || status == VERIFY_FAIL || status == VERIFY_MISTRUSTED) {
@@ -134,8 +136,8 @@ cnn_status verify_run_row(verify_run *run, int b, const char *algorithm, const c
                    "backend", "algorithm", "op", "pass", "tensor", "rel_l2", "max_abs",
                    "tolerance", "shape");
         run->header_done = true;
-        printf("%-10s %-14s %-22s %-18s %-10s %-12s %10s %10s %10s  %s\n", sstatus, name, algorithm,
-               op, pass, tensor, srel, smax, stol, shape);
+        printf("%-10s %-14s %-22s %-18s %-10s %-12s %10s %10s %10s  %s\n", sstatus, name,
+               r->algorithm, r->op, r->pass, r->tensor, srel, smax, stol, r->shape);
     }
     verify_tally *t = &run->tally[b];
     switch (status) {
@@ -148,19 +150,28 @@ cnn_status verify_run_row(verify_run *run, int b, const char *algorithm, const c
     default: t->fail++; run->failed++;
     }
     if (!skipped) {
-        double ratio = isnan(rel) ? INFINITY : rel / tol;
+        double ratio = isnan(r->rel) ? INFINITY : r->rel / r->tol;
         if (ratio > t->worst_ratio || !t->worst[0]) {
             t->worst_ratio = ratio;
-            snprintf(t->worst, sizeof t->worst, "%s %s %s %s: %.3e (tolerance %.3e)", op, pass,
-                     tensor, shape, rel, tol);
+            snprintf(t->worst, sizeof t->worst, "%s %s %s %s: %.3e (tolerance %.3e)", r->op,
+                     r->pass, r->tensor, r->shape, r->rel, r->tol);
         }
         char key[160];
-        snprintf(key, sizeof key, "%s|%s|%s|%s", name, algorithm, op, pass);
-        group_add(run, key, rel);
+        snprintf(key, sizeof key, "%s|%s|%s|%s", name, r->algorithm, r->op, r->pass);
+        group_add(run, key, r->rel);
     }
     fflush(stdout);
-    const char *fields[] = {name, algorithm, op, pass, tensor, shape, srel, smax, stol, sstatus};
-    return run->csv ? report_csv_row(run->csv, 10, fields) : CNN_OK;
+    if (!run->csv)
+        return CNN_OK;
+    char dims[REPORT_DIMS][24];
+    report_op_dims(r->desc, dims);
+    const char *fields[7 + REPORT_DIMS + 4] = {
+        name, r->algorithm, r->op, r->pass, r->tensor, r->layer ? r->layer : "", r->shape};
+    for (int i = 0; i < REPORT_DIMS; i++)
+        fields[7 + i] = dims[i];
+    const char *tail[] = {srel, smax, stol, sstatus};
+    memcpy(&fields[7 + REPORT_DIMS], tail, sizeof tail);
+    return report_csv_row(run->csv, (int)(sizeof fields / sizeof fields[0]), fields);
 }
 
 static bool op_selected(const verify_run *run, const cnn_op *op)
@@ -173,21 +184,28 @@ static cnn_status check_case(verify_run *run, int b, const vcase *c)
 {
     cnn_ctx *ctx = run->ctx[b];
     const char *opname = cnn_op_name(&c->op);
-    for (int p = 0; p < CNN_PASS_COUNT; p++) {
+    for (int p = 0; p < CNN_PASS_COUNT && !run_dir_stopping(); p++) {
         cnn_pass pass = (cnn_pass)p;
         vt outs[5];
         int nout = vcase_outputs(c, pass, outs);
         if (!nout || !cnn_op_has_pass(&c->op, pass) || run->skip_pass[p])
             continue;
+        verify_row row = {.op = opname,
+                          .pass = cnn_pass_str(pass),
+                          .layer = c->layer,
+                          .shape = c->shape,
+                          .desc = &c->op};
         if (!cnn_supports(ctx, &c->op, pass)) {
-            cnn_status st = verify_run_row(run, b, "-", opname, cnn_pass_str(pass), "-", c->shape,
-                                           0, 0, -1, VERIFY_SKIPPED);
+            row.algorithm = row.tensor = "-";
+            row.tol = -1;
+            row.status = VERIFY_SKIPPED;
+            cnn_status st = verify_run_row(run, b, &row);
             if (st != CNN_OK)
                 return st;
             continue;
         }
         const cnn_algo info = cnn_algorithm_info(ctx, &c->op, pass);
-        const char *algo = info.name;
+        row.algorithm = info.name;
         float *got[VT_COUNT] = {0};
         cnn_status st = CNN_OK;
         for (int i = 0; i < nout && st == CNN_OK; i++)
@@ -204,8 +222,12 @@ static cnn_status check_case(verify_run *run, int b, const vcase *c)
             else
                 fprintf(stderr, "verify: %s %s %s %s: %s\n", run->backends[b]->name, opname,
                         cnn_pass_str(pass), c->shape, cnn_last_error());
-            st = verify_run_row(run, b, algo, opname, cnn_pass_str(pass), vt_name(t), c->shape, rel,
-                                max_abs, tol, status);
+            row.tensor = vt_name(t);
+            row.rel = rel;
+            row.max_abs = max_abs;
+            row.tol = tol;
+            row.status = status;
+            st = verify_run_row(run, b, &row);
         }
         for (int t = 0; t < VT_COUNT; t++)
             free(got[t]);
@@ -224,7 +246,7 @@ static cnn_status run_case(verify_run *run, vcase *c)
     if (dt > 1.0)
         fprintf(stderr, "verify: %s %s: the reference took %.1f s\n", cnn_op_name(&c->op),
                 c->shape, dt);
-    for (int b = 0; b < run->nbackends && st == CNN_OK; b++)
+    for (int b = 0; b < run->nbackends && st == CNN_OK && !run_dir_stopping(); b++)
         if (run->ctx[b])
             st = check_case(run, b, c);
     return st;
@@ -253,18 +275,19 @@ static void progress(double t0, double *last, int done, int total, bool end)
     fflush(stderr);
 }
 
-cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, int n)
+cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, const verify_layer *layers, int n)
 {
     cnn_status st = CNN_OK;
     int selected = 0, done = 0;
     for (int i = 0; i < n; i++)
         selected += op_selected(run, &ops[i]);
     double t0 = cnn_wall_seconds(), last = t0;
-    for (int i = 0; i < n && st == CNN_OK; i++) {
+    for (int i = 0; i < n && st == CNN_OK && !run_dir_stopping(); i++) {
         if (!op_selected(run, &ops[i]))
             continue;
         vcase c;
         st = vcase_init(&c, &ops[i], run->seed + (uint64_t)i);
+        c.layer = layers && layers[i][0] ? layers[i] : NULL;
         if (st == CNN_OK)
             st = run_case(run, &c);
         vcase_free(&c);
@@ -277,11 +300,13 @@ cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, int n)
 cnn_status verify_run_ops(verify_run *run, const char *shapes)
 {
     cnn_op *ops = NULL;
+    verify_layer *layers = NULL;
     int n = 0;
-    cnn_status st = verify_shapes(shapes, &ops, &n);
+    cnn_status st = verify_shapes_named(shapes, &ops, &layers, &n);
     if (st == CNN_OK)
-        st = verify_run_op_list(run, ops, n);
+        st = verify_run_op_list(run, ops, layers, n);
     free(ops);
+    free(layers);
     return st;
 }
 
@@ -327,9 +352,9 @@ void verify_run_summary(const verify_run *run, FILE *out)
     }
 }
 
-cnn_status verify_run_close(verify_run *run, bool commit)
+cnn_status verify_run_close(verify_run *run, bool ok)
 {
-    cnn_status st = report_csv_close(run->csv, commit);
+    cnn_status st = report_csv_close(run->csv, ok);
     for (int b = 0; b < run->nbackends; b++)
         cnn_ctx_destroy(run->ctx[b]);
     cnn_ctx_destroy(run->naive);

@@ -73,24 +73,34 @@ typedef struct verify_run {
     bool quiet; /* print only FAIL and MISTRUSTED rows (tests) */
 } verify_run;
 
-/* Create the contexts and start the CSV (none when csv_path is NULL). */
+/* Create the contexts and start the CSV at csv_path (none when NULL), a
+ * streamed one (report.h): each row is in the file once it is produced. */
 cnn_status verify_run_open(verify_run *run, const char *csv_path);
 /* Sweep every op of the shape set over every backend and pass. */
 cnn_status verify_run_ops(verify_run *run, const char *shapes);
-/* The same over a list of initialised ops; case i is seeded with seed + i. */
-cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, int n);
+/* The same over a list of initialised ops, from model layers layers[i]
+ * (NULL: none); case i is seeded with seed + i. Stops early, with CNN_OK,
+ * when the run is asked to stop (run_dir_stopping). */
+cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, const verify_layer *layers,
+                              int n);
 /* One case whose inputs are in place (vcase_init, then changed at will):
  * the reference, then every pass on every usable backend, a row per
  * output tensor. */
 cnn_status verify_run_case(verify_run *run, vcase *c);
-/* Record one row: printed, written to the CSV, tallied; tol < 0 for a
- * SKIPPED row. */
-cnn_status verify_run_row(verify_run *run, int backend, const char *algorithm, const char *op,
-                          const char *pass, const char *tensor, const char *shape, double rel,
-                          double max_abs, double tol, verify_status status);
+/* One row of the table and of verify.csv (columns: results/README.md). */
+typedef struct verify_row {
+    const char *algorithm, *op, *pass, *tensor;
+    const char *layer; /* the model layer the shape came from; NULL or "" for none */
+    const char *shape;
+    const cnn_op *desc;       /* its dimensions go to the CSV; NULL: none (whole models) */
+    double rel, max_abs, tol; /* tol < 0 for a SKIPPED row */
+    verify_status status;
+} verify_row;
+/* Record one row: printed, written to the CSV, tallied. */
+cnn_status verify_run_row(verify_run *run, int backend, const verify_row *row);
 void verify_run_summary(const verify_run *run, FILE *out);
-/* Commit (or discard) the CSV and free everything. */
-cnn_status verify_run_close(verify_run *run, bool commit);
+/* Close the CSV (its rows stay, whatever `ok`) and free everything. */
+cnn_status verify_run_close(verify_run *run, bool ok);
 
 /* Relative L2 and max abs error of a against the reference, in double; NaN
  * when a holds a NaN or Inf where ref is finite, or differs from ref where

@@ -18,10 +18,11 @@
 
 typedef struct oplist {
     cnn_op *ops;
+    verify_layer *layers; /* the layer each came from first, "" for none */
     int n, cap;
 } oplist;
 
-static cnn_status push(oplist *l, cnn_op op)
+static cnn_status push_named(oplist *l, cnn_op op, const char *layer)
 {
     cnn_status st = cnn_op_init(&op);
     if (st != CNN_OK)
@@ -35,13 +36,21 @@ static cnn_status push(oplist *l, cnn_op op)
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 64;
         cnn_op *ops = realloc(l->ops, (size_t)cap * sizeof *ops);
-        if (!ops)
+        l->ops = ops ? ops : l->ops;
+        verify_layer *layers = ops ? realloc(l->layers, (size_t)cap * sizeof *layers) : NULL;
+        if (!layers)
             return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory for the shape list");
-        l->ops = ops;
+        l->layers = layers;
         l->cap = cap;
     }
+    snprintf(l->layers[l->n], sizeof l->layers[l->n], "%s", layer);
     l->ops[l->n++] = op;
     return CNN_OK;
+}
+
+static cnn_status push(oplist *l, cnn_op op)
+{
+    return push_named(l, op, "");
 }
 
 static cnn_op conv(int n, int c, int h, int w, int k, int r, int s, int sh, int sw, int ph, int pw,
@@ -202,16 +211,26 @@ static cnn_status add_item(oplist *l, const char *item)
     cnn_status st = edge ? edge_shapes(l) : CNN_OK;
     if (st == CNN_OK && (models || quick || model)) {
         cnn_op *mops = NULL;
+        verify_layer *names = NULL;
         int mn = 0;
-        st = verify_model_layer_ops(quick, model, &mops, &mn);
+        st = verify_model_layer_ops(quick, model, &mops, &names, &mn);
         for (int i = 0; i < mn && st == CNN_OK; i++)
-            st = push(l, mops[i]);
+            st = push_named(l, mops[i], names[i]);
         free(mops);
+        free(names);
     }
     return st;
 }
 
 cnn_status verify_shapes(const char *which, cnn_op **ops, int *n)
+{
+    verify_layer *layers = NULL;
+    cnn_status st = verify_shapes_named(which, ops, &layers, n);
+    free(layers);
+    return st;
+}
+
+cnn_status verify_shapes_named(const char *which, cnn_op **ops, verify_layer **layers, int *n)
 {
     oplist l = {0};
     cnn_status st = CNN_OK;
@@ -223,9 +242,11 @@ cnn_status verify_shapes(const char *which, cnn_op **ops, int *n)
         st = cnn_fail(CNN_ERR_INVALID_ARG, "empty shape set list '%s'", which);
     if (st != CNN_OK) {
         free(l.ops);
+        free(l.layers);
         return st;
     }
     *ops = l.ops;
+    *layers = l.layers;
     *n = l.n;
     return CNN_OK;
 }

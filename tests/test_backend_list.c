@@ -197,7 +197,7 @@ static void test_commands(void)
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         char *l = (char *)lists[i];
         int want = strcmp(l, "naive") ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
-        int rc = call(cmd_verify, (char *[]){"--backends", l, "--csv", "/nonexistent/v.csv", NULL});
+        int rc = call(cmd_verify, (char *[]){"--backends", l, "--results", "/dev/null/r", NULL});
         TU_CHECK(rc == want, "verify --backends %s: exit %d, want %d", l, rc, want);
         /* --backend is the old spelling of the same option */
         char *opt = i % 2 ? "--backend" : "--backends";
@@ -219,7 +219,7 @@ static void test_commands(void)
         char *l = (char *)lists[i];
         int want = strcmp(l, "naive") ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
         /* a selection that passes, and a results folder that cannot be made */
-        int rc = call(cmd_bench, (char *[]){"--model", "lenet5", "--backends", l, "--out-dir",
+        int rc = call(cmd_bench, (char *[]){"--model", "lenet5", "--backends", l, "--results",
                                             "/dev/null/results", NULL});
         TU_CHECK(rc == want, "bench --backends %s: exit %d, want %d", l, rc, want);
     }

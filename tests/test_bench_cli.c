@@ -10,11 +10,12 @@
  * with exit 1 ("has no layer of the ops 'all'"); there was no --image-size.
  *
  * The timed runs are tiny (batch 1, one repetition of 0.01 s). */
-#include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "registry.h"
@@ -29,7 +30,7 @@
 static char dir[] = "/tmp/cnn_test_bench_cli_XXXXXX";
 static char out_text[1 << 17], err_text[1 << 16], csv_text[1 << 17];
 
-/* `cnnbench bench ARGS... --out-dir DIR/<out>`; returns the exit status. */
+/* `cnnbench bench ARGS... --results DIR/<out>`; returns the exit status. */
 static int bench(const char *out, const char *const *args)
 {
     char out_dir[512], *argv[64];
@@ -39,7 +40,7 @@ static int bench(const char *out, const char *const *args)
     argv[n++] = (char *)"bench";
     for (; *args && n < 60; args++)
         argv[n++] = (char *)*args;
-    argv[n++] = (char *)"--out-dir";
+    argv[n++] = (char *)"--results";
     argv[n++] = out_dir;
     argv[n] = NULL;
     return tu_run_process(CNNBENCH_EXE, argv, dir, out_text, sizeof out_text, err_text,
@@ -69,32 +70,32 @@ static void expect_usage(const char *what, const char *const *args, const char *
 /* ---- reading bench.csv ---- */
 
 #define MAX_ROWS 256
-#define MAX_COLS 24
+#define MAX_COLS 40
 typedef struct csv_table {
     char cells[MAX_ROWS][MAX_COLS][96];
     int nrows, ncols; /* row 0 is the header */
 } csv_table;
 static csv_table csv;
 
-/* Read the one bench-<timestamp>/bench.csv under DIR/<out> into csv. */
+/* Read the bench.csv of the one run folder under DIR/<out> into csv, and
+ * check that its meta.json says the run is complete. */
 static bool read_csv(const char *out)
 {
-    char path[1024];
+    char path[1024], run[1300], names[2][256];
     snprintf(path, sizeof path, "%s/%s", dir, out);
-    DIR *d = opendir(path);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        if (!strncmp(e->d_name, "bench-", 6))
-            break;
-    if (!d || !e) {
-        TU_CHECK(false, "no bench-* folder in %s", path);
-        if (d)
-            closedir(d);
+    if (tu_list_dir(path, names, 2) != 1) {
+        TU_CHECK(false, "not one run folder in %s", path);
         return false;
     }
-    snprintf(path + strlen(path), sizeof path - strlen(path), "/%s/bench.csv", e->d_name);
-    closedir(d);
-    tu_slurp(path, csv_text, sizeof csv_text);
+    snprintf(run, sizeof run, "%s/%s", path, names[0]);
+    char meta[1400]; /* meta.json's path, then bench.csv's */
+    static char meta_text[1 << 14];
+    snprintf(meta, sizeof meta, "%s/meta.json", run);
+    tu_slurp(meta, meta_text, sizeof meta_text);
+    TU_CHECK(strstr(meta_text, "\"complete\": true") && strstr(meta_text, "\"command\": \"bench\""),
+             "%s: not a complete bench run:\n%s", meta, meta_text);
+    snprintf(meta, sizeof meta, "%s/bench.csv", run);
+    tu_slurp(meta, csv_text, sizeof csv_text);
     memset(&csv, 0, sizeof csv);
     int r = 0, c = 0;
     size_t len = 0;
@@ -115,7 +116,7 @@ static bool read_csv(const char *out)
         }
     }
     csv.nrows = r;
-    TU_CHECK(csv.nrows > 1, "%s: no rows:\n%s", path, csv_text);
+    TU_CHECK(csv.nrows > 1, "%s: no rows:\n%s", meta, csv_text);
     return csv.nrows > 1;
 }
 
@@ -221,6 +222,24 @@ static void test_partial_backend_total(void)
     TU_CHECK(conv1 > 0 && strstr(cell(conv1, "shape"), "ic3ih32iw32"),
              "--image-size 32 not applied: conv1 shape '%s'",
              conv1 > 0 ? cell(conv1, "shape") : "");
+    /* the dimensions beside the descriptor, and what each row's status is */
+    TU_CHECK(conv1 > 0 && !strcmp(cell(conv1, "c"), "3") && !strcmp(cell(conv1, "h"), "32") &&
+                 !strcmp(cell(conv1, "k"), "64") && !strcmp(cell(conv1, "r"), "7") &&
+                 !strcmp(cell(conv1, "stride_h"), "2") && !strcmp(cell(conv1, "pad_w"), "3") &&
+                 !strcmp(cell(conv1, "p"), "16") && !strcmp(cell(conv1, "status"), "OK"),
+             "conv1 im2col: c %s h %s k %s r %s stride_h %s pad_w %s p %s status %s",
+             cell(conv1, "c"), cell(conv1, "h"), cell(conv1, "k"), cell(conv1, "r"),
+             cell(conv1, "stride_h"), cell(conv1, "pad_w"), cell(conv1, "p"),
+             cell(conv1, "status"));
+    int wconv1 = find_row("conv1", "fwd", "winograd");
+    TU_CHECK(wconv1 > 0 && !strcmp(cell(wconv1, "status"), "UNSUPPORTED"),
+             "winograd conv1: status '%s', expected UNSUPPORTED",
+             wconv1 > 0 ? cell(wconv1, "status") : "");
+    for (int r = 1; r < csv.nrows; r++)
+        if (!strcmp(cell(r, "layer"), "TOTAL"))
+            TU_CHECK(!strcmp(cell(r, "status"), "OK") && !*cell(r, "c"),
+                     "TOTAL %s: status '%s', c '%s'", cell(r, "backend"), cell(r, "status"),
+                     cell(r, "c"));
     double im2col = check_total("im2col", 20, 0, "");
     double winograd = check_total("winograd", 20, 7, "im2col");
     int t = find_row("TOTAL", "fwd", "winograd");
@@ -298,6 +317,54 @@ static void test_selections(void)
     }
 }
 
+/* SIGINT in the middle: the layers timed so far are in bench.csv, whole,
+ * there are no totals (they would cover some layers only), meta.json says
+ * "interrupted", the exit status is 130 and no temporary file is left. */
+static void test_interrupted(void)
+{
+    char results[512], out[512], err[512], run[1300], names[4][256];
+    snprintf(results, sizeof results, "%s/int", dir);
+    snprintf(out, sizeof out, "%s/int.out", dir);
+    snprintf(err, sizeof err, "%s/int.err", dir);
+    char *argv[] = {CNNBENCH_EXE, "bench",   "--model",    "resnet18",      "--image-size",
+                    "32",         "--batch", "1",          "--repetitions", "3",
+                    "--min-time", "0.2",     "--backends", "im2col",        "--results",
+                    results,      NULL};
+    pid_t pid = tu_start_process(CNNBENCH_EXE, argv, out, err);
+    bool rows = false;
+    for (int t = 0; t < 1200 && !rows; t++) {
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+        if (tu_list_dir(results, names, 4) != 1)
+            continue;
+        snprintf(run, sizeof run, "%s/%s/bench.csv", results, names[0]);
+        tu_slurp(run, csv_text, sizeof csv_text);
+        const char *nl = strchr(csv_text, '\n');
+        rows = nl && strchr(nl + 1, '\n');
+    }
+    TU_CHECK(rows, "an interrupted bench: no row within a minute");
+    kill(pid, SIGINT);
+    int rc = tu_wait_process(pid);
+    if (!rows)
+        return;
+    TU_CHECK(rc == 130, "an interrupted bench: exit %d, expected 130", rc);
+    snprintf(run, sizeof run, "%s/%s", results, names[0]);
+    int n = tu_list_dir(run, names, 4);
+    TU_CHECK(n == 2 && !strcmp(names[0], "bench.csv") && !strcmp(names[1], "meta.json"),
+             "an interrupted bench left %d entries in its folder (%s, ...)", n, names[0]);
+    char path[1400];
+    static char meta_text[1 << 14];
+    snprintf(path, sizeof path, "%s/meta.json", run);
+    tu_slurp(path, meta_text, sizeof meta_text);
+    TU_CHECK(strstr(meta_text, "\"complete\": false") &&
+                 strstr(meta_text, "\"status\": \"interrupted\""),
+             "an interrupted bench: meta.json:\n%s", meta_text);
+    snprintf(path, sizeof path, "%s/bench.csv", run);
+    tu_slurp(path, csv_text, sizeof csv_text);
+    size_t len = strlen(csv_text);
+    TU_CHECK(len && csv_text[len - 1] == '\n' && !strstr(csv_text, "TOTAL"),
+             "an interrupted bench: a cut row or totals in bench.csv:\n%s", csv_text);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -313,6 +380,7 @@ int main(void)
     test_selection_errors();
     if (cnn_backend_find("im2col")) {
         test_selections();
+        test_interrupted();
         if (cnn_backend_find("winograd")) {
             test_partial_backend_total();
             test_stand_in();

@@ -262,12 +262,15 @@ static void test_models_command(void)
      * lenet5's fc3 takes 1x84 and makes 1x10 with 2*84*10 FLOPs. */
     expect_exit(run("models", "--layers", "lenet5", NULL), 0, "models --layers lenet5",
                 WORDS("input", "1x84                 1x10", "1.68 kFLOP", "865 kFLOP forward"));
-    expect_exit(run("models", "--layers", "alexnet", "--size", "64", "--classes", "7", NULL), 0,
-                "alexnet at 64x64", WORDS("1x3x64x64", "1x7"));
+    expect_exit(run("models", "--layers", "alexnet", "--image-size", "64", "--classes", "7", NULL),
+                0, "alexnet at 64x64", WORDS("1x3x64x64", "1x7"));
     expect_exit(run("models", "--layers", "nosuchnet", NULL), CLI_EXIT_USAGE, "unknown model",
                 WORDS("nosuchnet", "vgg16"));
-    expect_exit(run("models", "--layers", "lenet5", "--size", "32", NULL), CLI_EXIT_FAIL,
+    expect_exit(run("models", "--layers", "lenet5", "--image-size", "32", NULL), CLI_EXIT_FAIL,
                 "lenet5 at 32x32", WORDS("fc1", "400"));
+    /* the image size is --image-size in every command (issue 13) */
+    expect_exit(run("models", "--layers", "alexnet", "--size", "64", NULL), CLI_EXIT_USAGE,
+                "the old --size", WORDS("unknown option '--size'", "--image-size"));
 }
 
 int main(void)

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
-#include "machine.h"
 #include "npy.h"
 #include "report.h"
 #include "test_util.h"
@@ -540,7 +539,9 @@ static void test_writer_failures(void)
     TU_CHECK(cnn_atomic_commit(&af) != CNN_OK, "a commit without an open file succeeded");
 }
 
-/* The CSV and JSON result writers go through the same writer. */
+/* An all-or-nothing CSV goes through the atomic writer; a streamed one has
+ * each row in the file as soon as it is written, makes no temporary file,
+ * and never writes over an existing file. */
 static void test_result_writers(void)
 {
     const char *p = path_of("r.csv");
@@ -558,15 +559,35 @@ static void test_result_writers(void)
     expect_fail(report_csv_open(bad, "a", &csv), CNN_ERR_IO, bad, "No such file", "CSV folder");
     TU_CHECK(csv == NULL, "a failed CSV open returned a handle");
 
-    machine_info m;
-    machine_read(&m);
-    p = path_of("meta.json");
-    TU_EXPECT_OK(machine_write_json(p, &m, "test", "\"threads\": 2"));
-    const char *j = contents(p);
-    TU_CHECK(j[0] == '{' && strstr(j, "\"threads\": 2\n}\n"), "meta.json holds '%s'", j);
-    bad = path_of("no_such_dir/meta.json");
-    expect_fail(machine_write_json(bad, &m, "test", NULL), CNN_ERR_IO, bad, "No such file",
-                "JSON folder");
+    p = path_of("s.csv");
+    TU_EXPECT_OK(report_csv_stream(p, "a,b", &csv));
+    TU_CHECK(!strcmp(contents(p), "a,b\n"), "streamed CSV: header not written through: '%s'",
+             contents(p));
+    if (csv)
+        TU_EXPECT_OK(report_csv_row(csv, 2, row));
+    TU_CHECK(!strcmp(contents(p), "a,b\n1,\"x,y\"\n"),
+             "streamed CSV: the row is not in the file before close: '%s'", contents(p));
+    TU_CHECK(count_temp_files(dir) == 0, "a streamed CSV made a temporary file");
+    TU_EXPECT_OK(report_csv_close(csv, false));
+    TU_CHECK(!strcmp(contents(p), "a,b\n1,\"x,y\"\n"), "closing a streamed CSV lost rows");
+    expect_fail(report_csv_stream(p, "c", &csv), CNN_ERR_IO, p, "File exists",
+                "streamed CSV over an existing file");
+    TU_CHECK(csv == NULL && !strcmp(contents(p), "a,b\n1,\"x,y\"\n"),
+             "a refused stream changed the file");
+
+    /* JSON strings: quotes, backslashes and control bytes escaped */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    report_json j = {.f = f};
+    report_json_str(&j, "a", "q\"b\\n\nt\x01");
+    report_json_raw(&j, "n", "%d", 2);
+    report_json_str(&j, "z", NULL);
+    fclose(f);
+    TU_CHECK(buf &&
+                 !strcmp(buf, "\"a\": \"q\\\"b\\\\n\\u000at\\u0001\",\n  \"n\": 2,\n  \"z\": null"),
+             "JSON members: '%s'", buf ? buf : "");
+    free(buf);
     TU_CHECK(count_temp_files(dir) == 0, "the result writers left temporary files behind");
 }
 

@@ -1,9 +1,11 @@
 #include "test_util.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -191,12 +193,32 @@ bool tu_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
-int tu_run_process(const char *exe, char *const *argv, const char *dir, char *out, size_t nout,
-                   char *err, size_t nerr)
+static int cmp_name(const void *a, const void *b)
 {
-    char out_path[4096], err_path[4096];
-    snprintf(out_path, sizeof out_path, "%s/stdout.txt", dir);
-    snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
+    return strcmp(a, b);
+}
+
+int tu_list_dir(const char *dir, char names[][256], int max)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (n < max)
+            snprintf(names[n], 256, "%s", e->d_name);
+        n++;
+    }
+    closedir(d);
+    qsort(names, (size_t)(n < max ? n : max), 256, cmp_name);
+    return n;
+}
+
+pid_t tu_start_process(const char *exe, char *const *argv, const char *out_path,
+                       const char *err_path)
+{
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -207,10 +229,27 @@ int tu_run_process(const char *exe, char *const *argv, const char *dir, char *ou
         execv(exe, argv);
         _exit(127);
     }
+    return pid;
+}
+
+int tu_wait_process(pid_t pid)
+{
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) != pid)
         return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int tu_run_process(const char *exe, char *const *argv, const char *dir, char *out, size_t nout,
+                   char *err, size_t nerr)
+{
+    char out_path[4096], err_path[4096];
+    snprintf(out_path, sizeof out_path, "%s/stdout.txt", dir);
+    snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
+    int rc = tu_wait_process(tu_start_process(exe, argv, out_path, err_path));
+    if (rc < 0)
+        return -1;
     tu_slurp(out_path, out, nout);
     tu_slurp(err_path, err, nerr);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return rc;
 }

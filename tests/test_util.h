@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "backend.h"
 
@@ -81,10 +82,20 @@ double tu_max_abs_diff(const float *a, const float *ref, int64_t n);
  * it cannot be read. */
 void tu_slurp(const char *path, char *buf, size_t n);
 bool tu_exists(const char *path);
+/* The entries of folder `dir` but "." and "..", sorted; at most max of them
+ * go to names. Returns how many there are, -1 if dir cannot be read. */
+int tu_list_dir(const char *dir, char names[][256], int max);
 /* Run exe with the NULL-terminated argv (argv[0] included); its stdout and
  * stderr pass through files in dir and come back in out and err. Returns the
  * exit code, 128 + the signal that ended it, or -1 if it could not run. */
 int tu_run_process(const char *exe, char *const *argv, const char *dir, char *out, size_t nout,
                    char *err, size_t nerr);
+/* The same in two halves, for processes that run side by side or get a
+ * signal: start exe with stdout and stderr going to the two files (returns
+ * its pid, -1 if it could not start); wait for it (the exit code, 128 + the
+ * signal that ended it, or -1). */
+pid_t tu_start_process(const char *exe, char *const *argv, const char *out_path,
+                       const char *err_path);
+int tu_wait_process(pid_t pid);
 
 #endif

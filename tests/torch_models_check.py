@@ -148,7 +148,7 @@ def layer_indices(cnnbench, name, shape, classes):
     """Layer name -> index, from `cnnbench models --layers`."""
     n, c, h, w = shape
     out = subprocess.run([cnnbench, "models", "--layers", name, "--batch", str(n), "--classes",
-                          str(classes), "--channels", str(c), "--size", f"{h},{w}"],
+                          str(classes), "--channels", str(c), "--image-size", f"{h},{w}"],
                          check=True, capture_output=True, text=True).stdout
     return {m.group(2): int(m.group(1))
             for m in re.finditer(r"^\s*(\d+)\s+(\S+)\s", out, re.MULTILINE)}
