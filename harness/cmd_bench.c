@@ -79,6 +79,9 @@ int cmd_bench(int argc, char **argv)
     };
     cli_cmd cmd = {
         .name = "bench",
+        /* the old spellings keep working */
+        .aliases =
+            (const cli_alias[]){{"backend", "backends"}, {"out-dir", "results"}, {NULL, NULL}},
         .summary = "Time each distinct layer of a model on several backends side by side.",
         .details = "Writes DIR/<run-id>/bench.csv, each layer's rows once it is timed, and\n"
                    "meta.json (command line, settings, commit, machine; complete or not);\n"

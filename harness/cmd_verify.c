@@ -74,6 +74,9 @@ int cmd_verify(int argc, char **argv)
     };
     cli_cmd cmd = {
         .name = "verify",
+        /* the old spellings keep working */
+        .aliases =
+            (const cli_alias[]){{"backend", "backends"}, {"out-dir", "results"}, {NULL, NULL}},
         .summary = "Check every backend, operation and pass against the naive (double-"
                    "accumulating) reference.",
         .details = "Each row compares one output tensor with the reference: relative L2 error,\n"
