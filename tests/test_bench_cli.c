@@ -35,14 +35,7 @@ static int bench(const char *out, const char *const *args)
 {
     char out_dir[512], *argv[64];
     snprintf(out_dir, sizeof out_dir, "%s/%s", dir, out);
-    int n = 0;
-    argv[n++] = (char *)CNNBENCH_EXE;
-    argv[n++] = (char *)"bench";
-    for (; *args && n < 60; args++)
-        argv[n++] = (char *)*args;
-    argv[n++] = (char *)"--results";
-    argv[n++] = out_dir;
-    argv[n] = NULL;
+    tu_cli_argv(argv, CNNBENCH_EXE, "bench", args, out_dir);
     return tu_run_process(CNNBENCH_EXE, argv, dir, out_text, sizeof out_text, err_text,
                           sizeof err_text);
 }

@@ -253,3 +253,16 @@ int tu_run_process(const char *exe, char *const *argv, const char *dir, char *ou
     tu_slurp(err_path, err, nerr);
     return rc;
 }
+
+void tu_cli_argv(char *argv[64], const char *exe, const char *command, const char *const *args,
+                 const char *results)
+{
+    int n = 0;
+    argv[n++] = (char *)exe;
+    argv[n++] = (char *)command;
+    for (; *args && n < 60; args++)
+        argv[n++] = (char *)*args;
+    argv[n++] = (char *)"--results";
+    argv[n++] = (char *)results;
+    argv[n] = NULL;
+}

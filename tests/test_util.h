@@ -90,6 +90,10 @@ int tu_list_dir(const char *dir, char names[][256], int max);
  * exit code, 128 + the signal that ended it, or -1 if it could not run. */
 int tu_run_process(const char *exe, char *const *argv, const char *dir, char *out, size_t nout,
                    char *err, size_t nerr);
+/* argv for `exe command ARGS... --results results` (args NULL-terminated,
+ * at most 58 of them); the strings are borrowed, not copied. */
+void tu_cli_argv(char *argv[64], const char *exe, const char *command, const char *const *args,
+                 const char *results);
 /* The same in two halves, for processes that run side by side or get a
  * signal: start exe with stdout and stderr going to the two files (returns
  * its pid, -1 if it could not start); wait for it (the exit code, 128 + the

@@ -32,14 +32,7 @@ static void verify_argv(char *argv[64], const char *root, const char *const *arg
                         char results[512])
 {
     snprintf(results, 512, "%s/%s", dir, root);
-    int n = 0;
-    argv[n++] = (char *)CNNBENCH_EXE;
-    argv[n++] = (char *)"verify";
-    for (; *args && n < 60; args++)
-        argv[n++] = (char *)*args;
-    argv[n++] = (char *)"--results";
-    argv[n++] = results;
-    argv[n] = NULL;
+    tu_cli_argv(argv, CNNBENCH_EXE, "verify", args, results);
 }
 
 static int verify(const char *const *args)
