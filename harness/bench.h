@@ -47,6 +47,15 @@ void bench_release(bench_run *run);
  * ops, passes, backends, repetitions, min_time_s, cache, timer. */
 void bench_settings(const bench_run *run, report_json *j);
 
+/* The inputs a layer of `op` is timed on (vcase_init, seed 1): when the run
+ * times a backward pass, what its forward would have written (max
+ * pooling's y, batch norm's saved statistics, an activation's y,
+ * cross-entropy's probabilities) comes from a forward run on `naive`
+ * (vcase_forward_inputs), so the pass is timed on real data whether or not
+ * its forward is timed too. Free with vcase_free, also on failure. */
+struct vcase;
+cnn_status bench_inputs(const bench_run *run, const cnn_op *op, cnn_ctx *naive, struct vcase *c);
+
 /* Time every selected group on every backend and pass, print the table and
  * the model totals to `out`, and write each layer's rows to run->dir's
  * bench.csv once they are timed. When the run is asked to stop

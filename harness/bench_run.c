@@ -161,6 +161,7 @@ static double reorder_ms(bench_case *c)
 #define BENCH_SLOTS (BENCH_MAX_BACKENDS + CNN_BACKEND_ORDER_MAX)
 typedef struct bench_env {
     cnn_ctx *ctx[BENCH_SLOTS];
+    cnn_ctx *naive; /* computes the forward outputs that backward passes read */
     const cnn_backend *be[BENCH_SLOTS];
     int nlisted, nslots;
 } bench_env;
@@ -266,14 +267,28 @@ static int charged_count(const bench_total *t)
     return n;
 }
 
+cnn_status bench_inputs(const bench_run *run, const cnn_op *op, cnn_ctx *naive, vcase *c)
+{
+    bool backward = false;
+    for (int p = 0; p < CNN_PASS_COUNT; p++)
+        backward |= p != CNN_FWD && p != CNN_FWD_INFER && run->passes[p] &&
+                    cnn_op_has_pass(op, (cnn_pass)p);
+    cnn_status st = vcase_init(c, op, 1);
+    if (st == CNN_OK && backward)
+        st = vcase_forward_inputs(c, naive);
+    return st;
+}
+
 /* Time every backend and pass on one layer shape. */
 static cnn_status bench_layer(const bench_run *run, const bench_env *env, const bench_group *g,
                               float *evict, bench_out *bo)
 {
     vcase vc;
-    cnn_status st = vcase_init(&vc, &g->op, 1);
-    if (st != CNN_OK)
+    cnn_status st = bench_inputs(run, &g->op, env->naive, &vc);
+    if (st != CNN_OK) {
+        vcase_free(&vc);
         return st;
+    }
     cnn_ctx *const *ctx = env->ctx;
     void *dev[BENCH_SLOTS][VT_COUNT];
     void *ws[BENCH_SLOTS] = {0};
@@ -530,7 +545,7 @@ static cnn_status open_env(const bench_run *run, bench_env *env, bench_out *bo)
             if (slot_of(env, order[i]) < 0)
                 env->be[env->nslots++] = order[i];
     }
-    cnn_status st = CNN_OK;
+    cnn_status st = cnn_ctx_create(cnn_backend_find("naive"), &co, &env->naive);
     for (int b = 0; b < env->nslots && st == CNN_OK; b++) {
         char why[256];
         if (cnn_backend_available(env->be[b], why, sizeof why)) {
@@ -579,6 +594,7 @@ cnn_status bench_execute(const bench_run *run, FILE *out)
         st = cst;
     for (int b = 0; b < env.nslots; b++)
         cnn_ctx_destroy(env.ctx[b]);
+    cnn_ctx_destroy(env.naive);
     free(evict);
     return st;
 }

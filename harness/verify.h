@@ -82,6 +82,13 @@ cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const
  * in c->ref; the forward outputs that backward passes consume (y, saved
  * statistics, probabilities) become inputs in c->host. */
 cnn_status vcase_reference(vcase *c, cnn_ctx *naive);
+/* Only the reference forward, and only for an op whose backward passes
+ * read the forward's outputs (pooling, batch norm, activations,
+ * cross-entropy; never conv or linear, whose naive forward is slow): those
+ * outputs become inputs in c->host, as vcase_reference makes them, and
+ * the forward's in c->ref. For a benchmark that times a backward pass
+ * without its forward. */
+cnn_status vcase_forward_inputs(vcase *c, cnn_ctx *naive);
 
 /* Tolerance on the relative L2 error of output `tensor` of this op and
  * pass, for an algorithm of error class err (cnn_algorithm_info(); NULL: a

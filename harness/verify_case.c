@@ -354,32 +354,62 @@ cnn_status vcase_run(const vcase *c, cnn_ctx *ctx, cnn_pass pass, float *const o
     return st;
 }
 
-cnn_status vcase_reference(vcase *c, cnn_ctx *naive)
+/* Run the reference on one pass, keeping its outputs in c->ref[pass]; the
+ * forward outputs that backward passes consume become inputs in c->host. */
+static cnn_status reference_pass(vcase *c, cnn_ctx *naive, cnn_pass pass)
 {
     static const vt from_forward[] = {VT_Y, VT_SMEAN, VT_SINVSTD, VT_PROB};
-    for (int p = 0; p < CNN_PASS_COUNT; p++) {
-        vt outs[5];
-        int nout = vcase_outputs(c, (cnn_pass)p, outs);
-        if (!nout || !cnn_op_has_pass(&c->op, (cnn_pass)p))
-            continue;
-        for (int i = 0; i < nout; i++) {
-            free(c->ref[p][outs[i]]); /* a second reference run replaces the first */
-            c->ref[p][outs[i]] = malloc((size_t)c->numel[outs[i]] * 4);
-            if (!c->ref[p][outs[i]])
-                return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory for the reference");
-        }
-        cnn_status st = vcase_run(c, naive, (cnn_pass)p, c->ref[p]);
-        if (st != CNN_OK)
-            return st;
-        if (p != CNN_FWD)
-            continue;
-        for (size_t i = 0; i < sizeof from_forward / sizeof from_forward[0]; i++) {
-            vt t = from_forward[i];
-            if (c->ref[p][t] && c->host[t])
-                memcpy(c->host[t], c->ref[p][t], (size_t)c->numel[t] * 4);
-        }
+    vt outs[5];
+    int nout = vcase_outputs(c, pass, outs);
+    for (int i = 0; i < nout; i++) {
+        free(c->ref[pass][outs[i]]); /* a second reference run replaces the first */
+        c->ref[pass][outs[i]] = malloc((size_t)c->numel[outs[i]] * 4);
+        if (!c->ref[pass][outs[i]])
+            return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "verify: no memory for the reference");
+    }
+    cnn_status st = vcase_run(c, naive, pass, c->ref[pass]);
+    if (st != CNN_OK || pass != CNN_FWD)
+        return st;
+    for (size_t i = 0; i < sizeof from_forward / sizeof from_forward[0]; i++) {
+        vt t = from_forward[i];
+        if (c->ref[pass][t] && c->host[t])
+            memcpy(c->host[t], c->ref[pass][t], (size_t)c->numel[t] * 4);
     }
     return CNN_OK;
+}
+
+cnn_status vcase_reference(vcase *c, cnn_ctx *naive)
+{
+    for (int p = 0; p < CNN_PASS_COUNT; p++) {
+        vt outs[5];
+        if (!vcase_outputs(c, (cnn_pass)p, outs) || !cnn_op_has_pass(&c->op, (cnn_pass)p))
+            continue;
+        cnn_status st = reference_pass(c, naive, (cnn_pass)p);
+        if (st != CNN_OK)
+            return st;
+    }
+    return CNN_OK;
+}
+
+/* The ops whose backward pass reads what their forward wrote: pooling's y
+ * (max pooling routes dy to the window's maximum), batch norm's saved mean
+ * and inverse std, an activation's y, cross-entropy's probabilities. The
+ * backward passes of conv, linear, adaptive pooling, dropout and concat
+ * read none. */
+static bool backward_reads_forward(const cnn_op *op)
+{
+    switch (op->kind) {
+    case CNN_OP_POOL:
+    case CNN_OP_BN:
+    case CNN_OP_ACT:
+    case CNN_OP_XENT: return cnn_op_has_pass(op, CNN_FWD);
+    default: return false;
+    }
+}
+
+cnn_status vcase_forward_inputs(vcase *c, cnn_ctx *naive)
+{
+    return backward_reads_forward(&c->op) ? reference_pass(c, naive, CNN_FWD) : CNN_OK;
 }
 
 cnn_status vcase_upload(const vcase *c, cnn_ctx *ctx, void *dev[VT_COUNT])
