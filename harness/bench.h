@@ -30,7 +30,8 @@ typedef struct bench_run {
     double min_time;
     bool cold;
     int threads;
-    char dir[4096]; /* the run folder (run_dir.h): bench.csv goes there */
+    double fma_peak_gflops; /* the machine's (ceilings.h), for pct_peak; 0: unknown */
+    char dir[4096];         /* the run folder (run_dir.h): bench.csv goes there */
     /* set by bench_select */
     bench_group *groups;
     int ngroups;

@@ -13,8 +13,8 @@
 
 #define CSV_HEADER                                                                                 \
     "model,layer,layers,op,shape," REPORT_DIMS_HEADER ",pass,backend,status,algorithm,batch,"      \
-    "threads,repetitions,cache,median_ms,min_ms,max_ms,gflops,ratio,reorder_ms"                    \
-    ",charged_layers,charged_at"
+    "threads,repetitions,cache,median_ms,min_ms,max_ms,gflops,pct_peak,intensity,ratio,"           \
+    "reorder_ms,charged_layers,charged_at"
 
 /* The status column (results/README.md). */
 #define ST_OK "OK"
@@ -109,6 +109,12 @@ void bench_release(bench_run *run)
     run->ngroups = 0;
 }
 
+/* GFLOP/s as a percentage of the machine's FMA peak (NaN if unknown). */
+static double pct_peak(const bench_run *run, double gflops)
+{
+    return run->fma_peak_gflops > 0 ? gflops / run->fma_peak_gflops * 100 : NAN;
+}
+
 typedef struct bench_case {
     cnn_ctx *ctx;
     const cnn_op *op;
@@ -195,6 +201,7 @@ static int fallback_slot(const bench_env *env, int b, const cnn_op *op, cnn_pass
 /* One backend's model total for one pass. */
 typedef struct bench_total {
     double ms, flops;
+    double min_bytes;         /* cnn_op_min_bytes over the layers */
     int layers;               /* layers that have the pass */
     int charged[BENCH_SLOTS]; /* of them, charged at each other backend */
     char gap[400];            /* why there is no total, or "" */
@@ -217,11 +224,12 @@ static double case_ms(const cnn_gbench *gb, int idx)
 /* Add a group to a total: the backend's own time, else (it does not
  * support the case) the time of fallback slot fb; else the total has a gap.
  * failed: why the backend's own timing failed, or NULL. */
-static void add_to_total(bench_total *t, const bench_group *g, double flops, double own_ms,
-                         const char *failed, int fb, double fb_ms)
+static void add_to_total(bench_total *t, const bench_group *g, double flops, double bytes,
+                         double own_ms, const char *failed, int fb, double fb_ms)
 {
     t->layers += g->count;
     t->flops += flops * g->count;
+    t->min_bytes += bytes * g->count;
     if (*t->gap)
         return;
     if (!isnan(own_ms)) {
@@ -364,7 +372,7 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                 base = med;
             int stand_in = b < env->nlisted ? fb[b][p] : -1;
             if (b < env->nlisted)
-                add_to_total(&bo->total[b][p], g, flops, med,
+                add_to_total(&bo->total[b][p], g, flops, cnn_op_min_bytes(&g->op, (cnn_pass)p), med,
                              ok || !r   ? NULL
                              : r->error ? r->error_msg
                                         : "no repetitions",
@@ -378,7 +386,7 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                                  : ctx[b] ? ST_UNSUPPORTED
                                           : ST_NOT_USABLE;
             double reo = ok ? reorder_ms(&cases[b][p]) : NAN;
-            char f[12][64];
+            char f[13][64];
             snprintf(f[0], 64, "%d", g->count);
             snprintf(f[1], 64, "%d", run->batch);
             snprintf(f[2], 64, "%d", run->threads);
@@ -390,6 +398,8 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
             snprintf(f[8], 64, "%.3f", base / med);
             snprintf(f[9], 64, "%.4f", reo);
             snprintf(f[10], 64, "%d", !ok && stand_in >= 0 ? g->count : 0);
+            snprintf(f[11], 64, "%.1f", pct_peak(run, ok ? flops / (r->median_s * 1e9) : NAN));
+            snprintf(f[12], 64, "%.3f", flops / cnn_op_min_bytes(&g->op, (cnn_pass)p));
             char shape[256], dims[REPORT_DIMS][24];
             cnn_op_str(&g->op, shape, sizeof shape);
             report_op_dims(&g->op, dims);
@@ -411,6 +421,8 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                                     f[5],
                                     f[6],
                                     f[7],
+                                    f[11],
+                                    f[12],
                                     f[8],
                                     f[9],
                                     f[10],
@@ -423,10 +435,10 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                      : !ok && stand_in >= 0 ? ", charged at "
                                             : "",
                      !ok && stand_in >= 0 ? env->be[stand_in]->name : "");
-            fprintf(bo->out, "%-26s %-10s %-14s %10s %8s %7s %8s %s %s\n", layer,
+            fprintf(bo->out, "%-26s %-10s %-14s %10s %8s %6s %7s %8s %s %s\n", layer,
                     cnn_pass_str((cnn_pass)p), env->be[b]->name, ok ? f[4] : "-", ok ? f[7] : "-",
-                    ok && !isnan(base) ? f[8] : "-", isnan(reo) ? "" : f[9], ok ? "" : "(not run)",
-                    shown);
+                    ok && run->fma_peak_gflops > 0 ? f[11] : "-", ok && !isnan(base) ? f[8] : "-",
+                    isnan(reo) ? "" : f[9], ok ? "" : "(not run)", shown);
         }
     }
     for (int b = 0; b < env->nslots; b++) {
@@ -466,6 +478,10 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
             snprintf(ms, sizeof ms, "%.4f", have ? t->ms : NAN);
             snprintf(ratio, sizeof ratio, "%.3f", have && !*t0->gap ? t0->ms / t->ms : NAN);
             snprintf(gflops, sizeof gflops, "%.2f", have ? t->flops / (t->ms * 1e6) : NAN);
+            char pct[64], intensity[64];
+            snprintf(pct, sizeof pct, "%.1f", pct_peak(run, have ? t->flops / (t->ms * 1e6) : NAN));
+            snprintf(intensity, sizeof intensity, "%.3f",
+                     t->min_bytes > 0 ? t->flops / t->min_bytes : NAN);
             snprintf(layers, sizeof layers, "%d", t->layers);
             snprintf(charged, sizeof charged, "%d", have ? charged_count(t) : 0);
             charged_str(t, env, false, note, sizeof note);
@@ -494,6 +510,8 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
                                     "",
                                     "",
                                     gflops,
+                                    pct,
+                                    intensity,
                                     ratio,
                                     "",
                                     charged,
@@ -581,8 +599,8 @@ cnn_status bench_execute(const bench_run *run, FILE *out)
                 run->cold ? "cold" : "warm");
         fprintf(out, "ratio = %s's time / this backend's (> 1: faster than %s)\n", env.be[0]->name,
                 env.be[0]->name);
-        fprintf(out, "%-26s %-10s %-14s %10s %8s %7s %8s %s\n", "layer (x count)", "pass",
-                "backend", "median_ms", "GFLOP/s", "ratio", "reorder", "algorithm");
+        fprintf(out, "%-26s %-10s %-14s %10s %8s %6s %7s %8s %s\n", "layer (x count)", "pass",
+                "backend", "median_ms", "GFLOP/s", "%peak", "ratio", "reorder", "algorithm");
     }
     for (int i = 0; i < run->ngroups && st == CNN_OK && !run_dir_stopping(); i++)
         st = bench_layer(run, &env, &run->groups[i], evict, &bo);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "ceilings.h"
 #include "cli.h"
 #include "commands.h"
 #include "gbench.h"
@@ -84,7 +85,8 @@ int cmd_bench(int argc, char **argv)
             (const cli_alias[]){{"backend", "backends"}, {"out-dir", "results"}, {NULL, NULL}},
         .summary = "Time each distinct layer of a model on several backends side by side.",
         .details = "Writes DIR/<run-id>/bench.csv, each layer's rows once it is timed, and\n"
-                   "meta.json (command line, settings, commit, machine; complete or not);\n"
+                   "meta.json (command line, settings, commit, machine and its measured\n"
+                   "ceilings: FMA peak, sgemm, memory bandwidth; complete or not);\n"
                    "Ctrl-C stops after the layer at hand and marks the run interrupted.\n"
                    "Times are medians of the repetitions, wall clock, per call;\n"
                    "caches are warm unless --cold. Ratios are the first backend's time over\n"
@@ -152,6 +154,12 @@ int cmd_bench(int argc, char **argv)
     st = run_dir_init(&rd, "bench", argc, argv, 1, run.threads);
     if (st == CNN_OK) {
         bench_settings(&run, run_dir_settings(&rd));
+        /* the machine's ceilings, once, on the run's threads (about a second) */
+        cnn_ceilings machine;
+        cnn_ceilings_measure(&machine, 0);
+        cnn_ceilings_print(stdout, &machine);
+        cnn_ceilings_json(run_dir_settings(&rd), &machine);
+        run.fma_peak_gflops = machine.fma_peak_gflops;
         st = run_dir_create(&rd, results);
     }
     if (st != CNN_OK) {

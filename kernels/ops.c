@@ -389,3 +389,54 @@ double cnn_op_flops(const cnn_op *op, cnn_pass pass)
     default: return 0.0;
     }
 }
+
+/* Elements of every array a pass reads or writes, each once (ops.h). */
+static double min_elems(const cnn_op *op, cnn_pass pass)
+{
+    cnn_shape xs = cnn_op_x_shape(op), ys = cnn_op_y_shape(op);
+    double in = (double)cnn_shape_numel(&xs), out = (double)cnn_shape_numel(&ys);
+    switch (op->kind) {
+    case CNN_OP_CONV: {
+        const cnn_conv_desc *d = &op->conv;
+        double w = (double)d->k * d->c * d->r * d->s;
+        switch (pass) {
+        case CNN_FWD: return in + w + (d->has_bias ? d->k : 0) + out; /* x, w, b -> y */
+        case CNN_BWD_DATA:                                            /* dy, w -> dx */
+        case CNN_BWD_WEIGHT: return out + w + in;                     /* x, dy -> dw */
+        default: return out + d->k;                                   /* dy -> db */
+        }
+    }
+    case CNN_OP_LINEAR: {
+        const cnn_linear_desc *d = &op->linear;
+        double w = (double)d->in * d->out, b = d->has_bias ? d->out : 0;
+        return pass == CNN_BWD_DATA     ? out + w + in      /* dy, w -> dx */
+               : pass == CNN_BWD_WEIGHT ? in + out + w + b  /* x, dy -> dw, db */
+                                        : in + w + b + out; /* x, w, b -> y */
+    }
+    case CNN_OP_POOL:
+        /* max backward: x, y, dy -> dx; average backward: dy -> dx */
+        return pass == CNN_FWD                 ? in + out
+               : op->pool.mode == CNN_POOL_MAX ? 2 * in + 2 * out
+                                               : out + in;
+    case CNN_OP_BN: {
+        double c = op->bn.c;
+        /* train: x, gamma, beta -> y, running mean and var read and
+         * written, save_mean, save_invstd; infer: x and four [c] -> y;
+         * backward: x, dy, gamma, save_mean, save_invstd -> dx, dgamma, dbeta */
+        return pass == CNN_FWD         ? 2 * in + 8 * c
+               : pass == CNN_FWD_INFER ? 2 * in + 4 * c
+                                       : 3 * in + 5 * c;
+    }
+    case CNN_OP_ACT: return pass == CNN_FWD ? 2 * in : 3 * in; /* backward: y, dy -> dx */
+    case CNN_OP_ADD: return 3 * in;                            /* a, b -> y */
+    case CNN_OP_XENT:
+        /* logits, labels -> prob, loss; prob, labels -> dlogits */
+        return pass == CNN_FWD ? 2 * in + op->xent.n + 1 : 2 * in + op->xent.n;
+    default: return in + out; /* adapool, dropout, concat: one array in, one out */
+    }
+}
+
+double cnn_op_min_bytes(const cnn_op *op, cnn_pass pass)
+{
+    return cnn_op_has_pass(op, pass) ? 4.0 * min_elems(op, pass) : 0.0;
+}

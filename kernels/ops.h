@@ -210,6 +210,14 @@ cnn_shape cnn_op_y_shape(const cnn_op *op);
  * stated in ops.c. Used to turn times into FLOP/s. */
 double cnn_op_flops(const cnn_op *op, cnn_pass pass);
 
+/* The bytes one pass must move at least: every array its entry reads
+ * (kernels/backend_ops.h) read once and every array it writes written once,
+ * 4 bytes an element (float32; labels int32), nothing else; average
+ * pooling's backward reads dy only, and running statistics updated in place
+ * count twice. 0 for a pass the op does not have. cnn_op_flops over it is
+ * the pass's arithmetic intensity (FLOPs per byte), the x of a roofline. */
+double cnn_op_min_bytes(const cnn_op *op, cnn_pass pass);
+
 #ifdef __cplusplus
 }
 #endif

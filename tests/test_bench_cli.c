@@ -70,6 +70,42 @@ typedef struct csv_table {
 } csv_table;
 static csv_table csv;
 
+static int col(const char *name)
+{
+    for (int c = 0; c < csv.ncols; c++)
+        if (!strcmp(csv.cells[0][c], name))
+            return c;
+    TU_CHECK(false, "bench.csv has no column %s", name);
+    return 0;
+}
+
+static const char *cell(int r, const char *name)
+{
+    return csv.cells[r][col(name)];
+}
+
+/* meta.json holds the machine's ceilings, and each timed row of bench.csv
+ * its GFLOP/s as a percentage of that FMA peak and a positive arithmetic
+ * intensity (every op bench times here moves data and computes). */
+static void check_ceilings(const char *meta_text)
+{
+    const char *c = strstr(meta_text, "\"ceilings\": {");
+    const char *peak_at = c ? strstr(c, "\"fma_peak_gflops\": ") : NULL;
+    double peak = peak_at ? atof(peak_at + strlen("\"fma_peak_gflops\": ")) : 0;
+    TU_CHECK(peak > 0 && strstr(c, "\"isa\": ") && strstr(c, "\"sgemm_gflops\": ") &&
+                 strstr(c, "\"triad_gbs\": ") && strstr(c, "\"llc_bytes\": "),
+             "meta.json lacks the ceilings:\n%s", meta_text);
+    for (int r = 1; r < csv.nrows && peak > 0; r++) {
+        if (strcmp(cell(r, "status"), "OK"))
+            continue;
+        double g = atof(cell(r, "gflops")), pct = atof(cell(r, "pct_peak"));
+        double ai = atof(cell(r, "intensity"));
+        TU_CHECK(fabs(pct - g / peak * 100) <= 0.06 + 1e-3 * pct && ai > 0,
+                 "row %d: %g GFLOP/s, pct_peak %s of %g, intensity %s", r, g, cell(r, "pct_peak"),
+                 peak, cell(r, "intensity"));
+    }
+}
+
 /* Read the bench.csv of the one run folder under DIR/<out> into csv, and
  * check that its meta.json says the run is complete. */
 static bool read_csv(const char *out)
@@ -110,21 +146,8 @@ static bool read_csv(const char *out)
     }
     csv.nrows = r;
     TU_CHECK(csv.nrows > 1, "%s: no rows:\n%s", meta, csv_text);
+    check_ceilings(meta_text);
     return csv.nrows > 1;
-}
-
-static int col(const char *name)
-{
-    for (int c = 0; c < csv.ncols; c++)
-        if (!strcmp(csv.cells[0][c], name))
-            return c;
-    TU_CHECK(false, "bench.csv has no column %s", name);
-    return 0;
-}
-
-static const char *cell(int r, const char *name)
-{
-    return csv.cells[r][col(name)];
 }
 
 /* The row of (layer, pass, backend), or -1. */

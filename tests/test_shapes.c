@@ -201,6 +201,37 @@ static void test_strings_and_flops(void)
     }
 }
 
+/* The bytes a pass must move at least, against sums done by hand. */
+static void test_min_bytes(void)
+{
+    /* x 2*64*56*56 = 401408, w 64*64*3*3 = 36864, b 64, y 401408 */
+    cnn_op vgg = {.kind = CNN_OP_CONV, .conv = {2, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, true, 0, 0}};
+    /* p = (7 + 4 - 3) / 2 + 1 = 5, q = (6 + 2 - 2) / 3 + 1 = 3: x 630, w 120, y 3*4*5*3 = 180 */
+    cnn_op odd = {.kind = CNN_OP_CONV, .conv = {3, 5, 7, 6, 4, 3, 2, 2, 3, 2, 1, false, 0, 0}};
+    cnn_op relu = {.kind = CNN_OP_ACT, .act = {CNN_ACT_RELU, 1000}};
+    TU_CHECK(cnn_op_init(&vgg) == CNN_OK && cnn_op_init(&odd) == CNN_OK &&
+                 cnn_op_init(&relu) == CNN_OK,
+             "init: %s", cnn_last_error());
+    const struct {
+        const cnn_op *op;
+        cnn_pass pass;
+        double want;
+    } rows[] = {
+        {&vgg, CNN_FWD, 4.0 * (401408 + 36864 + 64 + 401408)},
+        {&vgg, CNN_BWD_WEIGHT, 4.0 * (401408 + 401408 + 36864)},
+        {&odd, CNN_FWD, 4.0 * (630 + 120 + 180)}, /* no bias */
+        {&odd, CNN_BWD_BIAS, 4.0 * (180 + 4)},
+        {&odd, CNN_FWD_INFER, 0.0}, /* conv has no such pass */
+        {&relu, CNN_FWD, 4.0 * 2000},
+        {&relu, CNN_BWD_DATA, 4.0 * 3000}, /* y, dy -> dx */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        double got = cnn_op_min_bytes(rows[i].op, rows[i].pass);
+        TU_CHECK(got == rows[i].want, "min bytes of %s %s, row %zu: %g, want %g",
+                 cnn_op_name(rows[i].op), cnn_pass_str(rows[i].pass), i, got, rows[i].want);
+    }
+}
+
 /* ---- the dispatch layer, through a stub backend ------------------------- */
 
 static int stub_calls;
@@ -315,6 +346,7 @@ int main(void)
     test_conv_sizes();
     test_invalid_descriptors();
     test_strings_and_flops();
+    test_min_bytes();
     test_dispatch();
     return tu_finish("test_shapes");
 }
