@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "ceilings.h"
 #include "cli.h"
 #include "gbench.h"
 #include "model.h"
@@ -27,8 +28,15 @@
     d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12]
 _Static_assert(REPORT_DIMS == 13, "DIM_FIELDS lists every dimension");
 
-/* Bigger than any last-level cache here: writing it evicts the operands. */
-#define EVICT_FLOATS (64u << 20 >> 2)
+/* The --cold eviction buffer: twice the last-level cache sysfs reports, so
+ * that writing it between calls evicts the operands (256 MiB when the size
+ * is unknown). On CPUs whose L3 is split between core complexes (AMD) cpu0
+ * sees its own slice, which is the one its threads' data lives in. */
+static size_t evict_floats(void)
+{
+    double llc = cnn_llc_bytes();
+    return (size_t)((llc > 0 ? 2.0 * llc : 256.0 * 1048576.0) / sizeof(float));
+}
 
 /* Append ", name" (or "name" first) to a list unless it is there already. */
 static void list_add(char *list, size_t n, const char *name)
@@ -123,6 +131,7 @@ typedef struct bench_case {
     void *ws;
     size_t ws_size;
     float *evict;
+    size_t evict_n;
 } bench_case;
 
 static int iterate(void *arg)
@@ -137,7 +146,7 @@ static int iterate(void *arg)
 static void evict_caches(void *arg)
 {
     bench_case *c = arg;
-    for (size_t i = 0; i < EVICT_FLOATS; i++)
+    for (size_t i = 0; i < c->evict_n; i++)
         c->evict[i] += 1.0f;
 }
 
@@ -341,7 +350,8 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
         for (int p = 0; p < CNN_PASS_COUNT && st == CNN_OK; p++) {
             if (idx[b][p] < 0)
                 continue;
-            cases[b][p] = (bench_case){ctx[b], &g->op, (cnn_pass)p, dev[b], ws[b], wss, evict};
+            cases[b][p] = (bench_case){ctx[b], &g->op, (cnn_pass)p, dev[b],
+                                       ws[b],  wss,    evict,       evict_floats()};
             char name[256];
             snprintf(name, sizeof name, "%s/%s/%s/%s", run->model, g->first, env->be[b]->name,
                      cnn_pass_str((cnn_pass)p));
@@ -540,7 +550,10 @@ void bench_settings(const bench_run *run, report_json *j)
     report_json_str(j, "backends", list);
     report_json_raw(j, "repetitions", "%d", run->repetitions);
     report_json_raw(j, "min_time_s", "%g", run->min_time);
-    report_json_str(j, "cache", run->cold ? "cold (64 MiB written between calls)" : "warm");
+    char cache[96];
+    snprintf(cache, sizeof cache, "cold (%.0f MiB written between calls: twice the LLC)",
+             (double)evict_floats() * sizeof(float) / 1048576.0);
+    report_json_str(j, "cache", run->cold ? cache : "warm");
     char timer[128];
     snprintf(timer, sizeof timer,
              "wall clock per call, median of repetitions (Google Benchmark %s)",
@@ -586,7 +599,7 @@ cnn_status bench_execute(const bench_run *run, FILE *out)
     bench_env env = {0};
     bench_out bo = {.out = out};
     cnn_status st = open_env(run, &env, &bo);
-    float *evict = run->cold ? calloc(EVICT_FLOATS, sizeof *evict) : NULL;
+    float *evict = run->cold ? calloc(evict_floats(), sizeof *evict) : NULL;
     if (st == CNN_OK && run->cold && !evict)
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory for the cache eviction buffer");
     char csv_path[4200];
