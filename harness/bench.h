@@ -2,6 +2,7 @@
 #ifndef CNN_BENCH_H
 #define CNN_BENCH_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -10,6 +11,30 @@
 #include "report.h"
 
 #define BENCH_MAX_BACKENDS 16
+
+/* bench.csv's columns (results/README.md); layer-mode and whole-model rows
+ * share them. images_per_s is filled by whole-model rows only. */
+#define BENCH_CSV_HEADER                                                                           \
+    "model,layer,layers,op,shape," REPORT_DIMS_HEADER ",pass,backend,status,algorithm,batch,"      \
+    "threads,repetitions,cache,median_ms,min_ms,max_ms,gflops,pct_peak,intensity,ratio,"           \
+    "reorder_ms,charged_layers,charged_at,images_per_s"
+
+/* The status column (results/README.md). */
+#define ST_OK "OK"
+#define ST_UNSUPPORTED "UNSUPPORTED"
+#define ST_FAILED "FAILED"
+#define ST_NOT_USABLE "NOT_USABLE"
+
+/* The REPORT_DIMS fields of report_op_dims, in a field list. */
+#define DIM_FIELDS(d)                                                                              \
+    d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12]
+_Static_assert(REPORT_DIMS == 13, "DIM_FIELDS lists every dimension");
+
+/* GFLOP/s as a percentage of an FMA peak (NaN if the peak is unknown, 0). */
+static inline double bench_pct_peak(double fma_peak_gflops, double gflops)
+{
+    return fma_peak_gflops > 0 ? gflops / fma_peak_gflops * 100 : (double)NAN;
+}
 
 /* One distinct layer shape of the model and how many layers have it. */
 typedef struct bench_group {
@@ -62,5 +87,38 @@ cnn_status bench_inputs(const bench_run *run, const cnn_op *op, cnn_ctx *naive, 
  * bench.csv once they are timed. When the run is asked to stop
  * (run_dir_stopping) it stops after the layer at hand, without totals. */
 cnn_status bench_execute(const bench_run *run, FILE *out);
+
+/* ---- whole models (cnnbench bench --models) ---- */
+
+#define BENCH_MAX_MODELS 16
+
+typedef struct bench_models_run {
+    const char *models[BENCH_MAX_MODELS]; /* names, each cnn_model_find-able */
+    int nmodels;
+    int batch;      /* 0: each model's default (bench_model_batch) */
+    int image_size; /* N x N input; 0 = the model's usual one */
+    const cnn_backend *backends[BENCH_MAX_BACKENDS];
+    int nbackends;
+    int repetitions;
+    int threads;
+    double fma_peak_gflops;
+    char dir[4096]; /* the run folder: bench.csv and breakdown.csv go there */
+} bench_models_run;
+
+/* The batch a model is timed at on backend `be` when --batch is not given
+ * (batch 0): fashion_cnn 128, lenet5 128, alexnet 16, vgg16 4, googlenet 8,
+ * resnet18 8, and 1 for the four large ones on naive. */
+int bench_model_batch(const char *model, const char *backend, int batch);
+
+/* Can every model take the run's input? CNN_ERR_INVALID_ARG naming the
+ * layer otherwise (nothing is written). */
+cnn_status bench_models_check(const bench_models_run *run);
+void bench_models_settings(const bench_models_run *run, report_json *j);
+
+/* Time infer and train_step of every model on each backend alone, print a
+ * table per model, write the rows to bench.csv (layer MODEL) and one
+ * instrumented step's per-layer times to breakdown.csv. Stops after the
+ * (model, backend) at hand when the run is asked to (run_dir_stopping). */
+cnn_status bench_models_execute(const bench_models_run *run, FILE *out);
 
 #endif

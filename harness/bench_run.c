@@ -12,21 +12,7 @@
 #include "run_dir.h"
 #include "verify.h"
 
-#define CSV_HEADER                                                                                 \
-    "model,layer,layers,op,shape," REPORT_DIMS_HEADER ",pass,backend,status,algorithm,batch,"      \
-    "threads,repetitions,cache,median_ms,min_ms,max_ms,gflops,pct_peak,intensity,ratio,"           \
-    "reorder_ms,charged_layers,charged_at"
-
-/* The status column (results/README.md). */
-#define ST_OK "OK"
-#define ST_UNSUPPORTED "UNSUPPORTED"
-#define ST_FAILED "FAILED"
-#define ST_NOT_USABLE "NOT_USABLE"
-
-/* The REPORT_DIMS fields of report_op_dims, in a field list. */
-#define DIM_FIELDS(d)                                                                              \
-    d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12]
-_Static_assert(REPORT_DIMS == 13, "DIM_FIELDS lists every dimension");
+#define CSV_HEADER BENCH_CSV_HEADER
 
 /* The --cold eviction buffer: twice the last-level cache sysfs reports, so
  * that writing it between calls evicts the operands (256 MiB when the size
@@ -117,10 +103,9 @@ void bench_release(bench_run *run)
     run->ngroups = 0;
 }
 
-/* GFLOP/s as a percentage of the machine's FMA peak (NaN if unknown). */
 static double pct_peak(const bench_run *run, double gflops)
 {
-    return run->fma_peak_gflops > 0 ? gflops / run->fma_peak_gflops * 100 : NAN;
+    return bench_pct_peak(run->fma_peak_gflops, gflops);
 }
 
 typedef struct bench_case {
@@ -436,7 +421,8 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                                     f[8],
                                     f[9],
                                     f[10],
-                                    !ok && stand_in >= 0 ? env->be[stand_in]->name : ""};
+                                    !ok && stand_in >= 0 ? env->be[stand_in]->name : "",
+                                    ""};
             st = report_csv_row(bo->csv, (int)(sizeof fields / sizeof fields[0]), fields);
             char layer[128], shown[320];
             snprintf(layer, sizeof layer, "%s x%d", g->first, g->count);
@@ -525,7 +511,8 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
                                     ratio,
                                     "",
                                     charged,
-                                    have ? charged_str(t, env, true, names, sizeof names) : ""};
+                                    have ? charged_str(t, env, true, names, sizeof names) : "",
+                                    ""};
             st = report_csv_row(bo->csv, (int)(sizeof fields / sizeof fields[0]), fields);
         }
     }

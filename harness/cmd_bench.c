@@ -7,7 +7,10 @@
  * the median per-iteration time is what is reported, with min and max as the
  * spread. Ratios are against the first backend listed: its time / the
  * backend's, so > 1 is faster. A model total charges a layer a backend does
- * not support at the backend that would run it instead, and says so. */
+ * not support at the backend that would run it instead, and says so.
+ *
+ * With --models it times whole networks instead (bench_models.c): infer and
+ * train_step of each model on each backend alone. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,19 @@ static int check_backends(const cli_cmd *cmd, const char *list, bench_run *run)
     return -1;
 }
 
+/* Every usable backend but naive, into all; "naive" in a build with the
+ * reference only, so that it still times something. */
+static const char *default_backends(char *all, size_t n)
+{
+    for (int i = 0; i < cnn_backend_count(); i++) {
+        const cnn_backend *be = cnn_backend_at(i);
+        char why[256];
+        if (strcmp(be->name, "naive") && cnn_backend_available(be, why, sizeof why))
+            snprintf(all + strlen(all), n - strlen(all), "%s%s", *all ? "," : "", be->name);
+    }
+    return *all ? all : "naive";
+}
+
 /* --ops: "all" or op names (CLI_OP_NAMES); NULL in *ops means every op. */
 static int check_ops(const cli_cmd *cmd, const char **ops)
 {
@@ -49,17 +65,97 @@ static int check_ops(const cli_cmd *cmd, const char **ops)
     return -1;
 }
 
+/* The machine's ceilings, once, on the run's threads (about a second):
+ * printed and put in meta.json; returns the FMA peak. */
+static double measure_ceilings(run_dir *rd)
+{
+    cnn_ceilings machine;
+    cnn_ceilings_measure(&machine, 0);
+    cnn_ceilings_print(stdout, &machine);
+    cnn_ceilings_json(run_dir_settings(rd), &machine);
+    return machine.fma_peak_gflops;
+}
+
+/* --models LIST: "all" or model names, into run->models. */
+static int check_models(const cli_cmd *cmd, const char *list, bench_models_run *run)
+{
+    static char names[BENCH_MAX_MODELS][64];
+    char item[64], valid[512];
+    cnn_model_names(valid, sizeof valid);
+    run->nmodels = 0;
+    for (const char *p = list; cli_next_item(&p, item, sizeof item);) {
+        bool all = !strcmp(item, "all");
+        if (!all && !cnn_model_find(item))
+            return cli_usage_error(cmd, "--models: unknown model '%s'; valid models: all, %s", item,
+                                   valid);
+        for (int i = 0; i < cnn_model_count(); i++) {
+            const char *name = cnn_model_at(i)->name;
+            bool dup = false;
+            for (int k = 0; k < run->nmodels; k++)
+                dup |= !strcmp(run->models[k], name);
+            if ((all || !strcmp(item, name)) && !dup && run->nmodels < BENCH_MAX_MODELS) {
+                snprintf(names[run->nmodels], sizeof names[0], "%s", name);
+                run->models[run->nmodels] = names[run->nmodels];
+                run->nmodels++;
+            }
+        }
+    }
+    if (!run->nmodels)
+        return cli_usage_error(cmd, "--models is empty; valid models: all, %s", valid);
+    return -1;
+}
+
+/* bench --models: whole networks (bench_models.c). */
+static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *models, int batch,
+                        int image_size, int reps, int threads, const char *results,
+                        bench_run *layer_run)
+{
+    static const char *const layer_only[] = {"model", "ops", "passes", "min-time", "cold"};
+    for (size_t i = 0; i < sizeof layer_only / sizeof layer_only[0]; i++)
+        if (cli_seen(cmd, layer_only[i]))
+            return cli_usage_error(cmd, "--%s is for the per-layer bench (--model), not --models",
+                                   layer_only[i]);
+    bench_models_run run = {.batch = batch, .image_size = image_size, .repetitions = reps};
+    int rc = check_models(cmd, models, &run);
+    if (rc >= 0)
+        return rc;
+    run.nbackends = layer_run->nbackends;
+    memcpy(run.backends, layer_run->backends, sizeof run.backends);
+    run.threads = cli_set_threads(threads);
+    cnn_status st = bench_models_check(&run);
+    if (st == CNN_ERR_INVALID_ARG)
+        return cli_usage_error(cmd, "%s", cnn_last_error());
+    if (st != CNN_OK)
+        return cli_fail("bench", st);
+    run_dir rd;
+    st = run_dir_init(&rd, "bench", argc, argv, 1, run.threads);
+    if (st == CNN_OK) {
+        bench_models_settings(&run, run_dir_settings(&rd));
+        run.fma_peak_gflops = measure_ceilings(&rd);
+        st = run_dir_create(&rd, results);
+    }
+    if (st != CNN_OK)
+        return cli_fail("bench", st);
+    snprintf(run.dir, sizeof run.dir, "%s", rd.path);
+    st = bench_models_execute(&run, stdout);
+    rc = run_dir_close(&rd, st, "bench.csv, breakdown.csv, meta.json");
+    return rc >= 0 ? rc : CLI_EXIT_OK;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     const char *model = "vgg16", *ops = "conv2d", *passes = "fwd", *backends = NULL;
-    const char *results = "results";
-    int batch = 4, reps = 5, threads = 0, image_size = 0;
+    const char *results = "results", *models = NULL;
+    int batch = 0, reps = 5, threads = 0, image_size = 0;
     double min_time = 0.2;
     bool cold = false;
     cli_opt opts[] = {
         {"model", CLI_STRING, &model, "M", "model whose layers to time (default vgg16)", false,
          false},
-        {"batch", CLI_INT, &batch, "N", "batch size (default 4)", false, false},
+        {"models", CLI_STRING, &models, "LIST",
+         "time whole models instead, or all: infer and train_step (see below)", false, false},
+        {"batch", CLI_INT, &batch, "N",
+         "batch size (default 4; with --models each model's own, see below)", false, false},
         {"image-size", CLI_INT, &image_size, "N",
          "N x N input for the model (default: the model's usual size)", false, false},
         {"ops", CLI_STRING, &ops, "LIST",
@@ -93,23 +189,51 @@ int cmd_bench(int argc, char **argv)
                    "each backend's (> 1: faster). A model total charges a layer a backend\n"
                    "does not support at the backend that would run it instead in `cnnbench\n"
                    "run --backends B` (B's fallback, the default fallbacks, naive) and names it.\n"
-                   "An op or pass that matches no layer of the model is a usage error.",
+                   "An op or pass that matches no layer of the model is a usage error.\n"
+                   "\n"
+                   "--models LIST times whole networks instead of --model's layers (giving\n"
+                   "both, or --ops, --passes, --min-time, --cold with it, is a usage error):\n"
+                   "each model on each backend alone (its unsupported layers where the\n"
+                   "executor's fallback rule puts them), one warm-up, then --repetitions\n"
+                   "steps of infer (forward in eval mode) and train_step (forward in train\n"
+                   "mode, loss, backward with every parameter gradient), each timed to a\n"
+                   "sync; median, min, max, images/s and ratio = images/s / the first\n"
+                   "backend's. Default batches: fashion_cnn 128, lenet5 128, alexnet 16,\n"
+                   "vgg16 4, googlenet 8, resnet18 8; naive runs the last four at batch 1;\n"
+                   "--batch overrides both. Rows go to bench.csv (layer MODEL), one more\n"
+                   "step of each mode, synced after every layer, to breakdown.csv (each\n"
+                   "layer and pass: backend, algorithm, ms, share of the step).",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
     int rc = cli_parse(&cmd, argc, argv);
     if (rc >= 0)
         return rc;
+    if (models && cli_seen(&cmd, "model"))
+        return cli_usage_error(&cmd, "--model (per-layer) and --models (whole models): one or "
+                                     "the other");
+    if (!models && !cli_seen(&cmd, "batch"))
+        batch = 4;
+    if ((batch < 1 && cli_seen(&cmd, "batch")) || reps < 1 || reps > CNN_GBENCH_MAX_REPS ||
+        !(min_time > 0) || image_size < 0)
+        return cli_usage_error(&cmd,
+                               "need --batch >= 1, --repetitions in [1, %d], --min-time > 0, "
+                               "--image-size >= 1",
+                               CNN_GBENCH_MAX_REPS);
+    if (models) {
+        char all[1024] = "";
+        bench_run br = {0};
+        if ((rc = check_backends(&cmd, backends ? backends : default_backends(all, sizeof all),
+                                 &br)) >= 0)
+            return rc;
+        return bench_models(&cmd, argc, argv, models, batch, image_size, reps, threads, results,
+                            &br);
+    }
 #ifndef CNN_HAVE_BENCHMARK
     fprintf(stderr, "cnnbench bench: this build has no Google Benchmark (apt-get install "
                     "libbenchmark-dev, then reconfigure)\n");
     return CLI_EXIT_UNSUPPORTED;
 #endif
-    if (batch < 1 || reps < 1 || reps > CNN_GBENCH_MAX_REPS || !(min_time > 0) || image_size < 0)
-        return cli_usage_error(&cmd,
-                               "need --batch >= 1, --repetitions in [1, %d], --min-time > 0, "
-                               "--image-size >= 1",
-                               CNN_GBENCH_MAX_REPS);
     if (!cnn_model_find(model)) {
         char valid[512];
         return cli_usage_error(&cmd, "unknown model '%s'; valid models: %s", model,
@@ -128,18 +252,8 @@ int cmd_bench(int argc, char **argv)
     if ((rc = cli_parse_passes(&cmd, passes, run.passes)) >= 0)
         return rc;
     char all[1024] = "";
-    if (!backends) {
-        for (int i = 0; i < cnn_backend_count(); i++) {
-            const cnn_backend *be = cnn_backend_at(i);
-            char why[256];
-            if (strcmp(be->name, "naive") && cnn_backend_available(be, why, sizeof why))
-                snprintf(all + strlen(all), sizeof all - strlen(all), "%s%s", *all ? "," : "",
-                         be->name);
-        }
-        /* a build with the reference only still times something */
-        backends = *all ? all : "naive";
-    }
-    if ((rc = check_backends(&cmd, backends, &run)) >= 0)
+    if ((rc = check_backends(&cmd, backends ? backends : default_backends(all, sizeof all),
+                             &run)) >= 0)
         return rc;
 
 #ifdef CNN_HAVE_BENCHMARK
@@ -154,12 +268,7 @@ int cmd_bench(int argc, char **argv)
     st = run_dir_init(&rd, "bench", argc, argv, 1, run.threads);
     if (st == CNN_OK) {
         bench_settings(&run, run_dir_settings(&rd));
-        /* the machine's ceilings, once, on the run's threads (about a second) */
-        cnn_ceilings machine;
-        cnn_ceilings_measure(&machine, 0);
-        cnn_ceilings_print(stdout, &machine);
-        cnn_ceilings_json(run_dir_settings(&rd), &machine);
-        run.fma_peak_gflops = machine.fma_peak_gflops;
+        run.fma_peak_gflops = measure_ceilings(&rd);
         st = run_dir_create(&rd, results);
     }
     if (st != CNN_OK) {

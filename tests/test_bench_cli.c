@@ -1,6 +1,8 @@
 /* `cnnbench bench` as a process: model totals that every backend can be
  * compared on, selections that match nothing refused as usage errors naming
- * what exists (with no results folder made), --ops all and --image-size.
+ * what exists (with no results folder made), --ops all and --image-size, and
+ * --models: whole models' infer and train_step rows and their per-layer
+ * breakdown.
  *
  * What each case did before (issue 13): a backend that skipped layers got a
  * total over the layers it ran, beside complete ones ("ratio 2.175
@@ -106,9 +108,10 @@ static void check_ceilings(const char *meta_text)
     }
 }
 
-/* Read the bench.csv of the one run folder under DIR/<out> into csv, and
- * check that its meta.json says the run is complete. */
-static bool read_csv(const char *out)
+/* Read `file` (bench.csv, breakdown.csv) of the one run folder under
+ * DIR/<out> into csv, and check that its meta.json says the run is
+ * complete (and, for bench.csv, holds the ceilings its rows agree with). */
+static bool read_run_csv(const char *out, const char *file)
 {
     char path[1024], run[1300], names[2][256];
     snprintf(path, sizeof path, "%s/%s", dir, out);
@@ -123,7 +126,7 @@ static bool read_csv(const char *out)
     tu_slurp(meta, meta_text, sizeof meta_text);
     TU_CHECK(strstr(meta_text, "\"complete\": true") && strstr(meta_text, "\"command\": \"bench\""),
              "%s: not a complete bench run:\n%s", meta, meta_text);
-    snprintf(meta, sizeof meta, "%s/bench.csv", run);
+    snprintf(meta, sizeof meta, "%s/%s", run, file);
     tu_slurp(meta, csv_text, sizeof csv_text);
     memset(&csv, 0, sizeof csv);
     int r = 0, c = 0;
@@ -146,8 +149,14 @@ static bool read_csv(const char *out)
     }
     csv.nrows = r;
     TU_CHECK(csv.nrows > 1, "%s: no rows:\n%s", meta, csv_text);
-    check_ceilings(meta_text);
+    if (!strcmp(file, "bench.csv"))
+        check_ceilings(meta_text);
     return csv.nrows > 1;
+}
+
+static bool read_csv(const char *out)
+{
+    return read_run_csv(out, "bench.csv");
 }
 
 /* The row of (layer, pass, backend), or -1. */
@@ -287,6 +296,77 @@ static void test_stand_in(void)
         check_total("winograd", 2, 2, "im2col");
 }
 
+/* Whole models: each backend times infer and train_step (bench.csv rows of
+ * layer MODEL, images/s = batch / median), and breakdown.csv holds every
+ * layer of one instrumented step per (backend, mode), the forward ones in
+ * both modes and the backward ones in train_step, with shares that add up
+ * to 1 with the "(other)" row. */
+static void test_whole_models(void)
+{
+    int rc = bench("models", ARGS("--models", "lenet5", "--backends", "naive,im2col", "--batch",
+                                  "2", "--repetitions", "2"));
+    expect(rc, 0, "--models lenet5", out_text,
+           ARGS("lenet5, 1x28x28 input", "ratio = images/s / naive's", "images/s"));
+    const char *backends[] = {"naive", "im2col"}, *modes[] = {"infer", "train_step"};
+    for (int b = 0; b < 2; b++)
+        for (int mo = 0; mo < 2; mo++) {
+            char head[64];
+            snprintf(head, sizeof head, "\n  %-10s %-10s     2 ", backends[b], modes[mo]);
+            const char *line = strstr(out_text, head);
+            double med = 0, lo = 0, hi = 0, ips = 0;
+            TU_CHECK(
+                line && sscanf(line + strlen(head), "%lf %lf %lf %lf", &med, &lo, &hi, &ips) == 4 &&
+                    lo <= med && med <= hi && ips > 0,
+                "--models: no %s %s row in the table:\n%s", backends[b], modes[mo], out_text);
+        }
+    if (!read_csv("models"))
+        return;
+    TU_CHECK(csv.nrows == 5, "--models lenet5: %d rows in bench.csv, expected 4", csv.nrows - 1);
+    for (int b = 0; b < 2; b++)
+        for (int mo = 0; mo < 2; mo++) {
+            int r = find_row("MODEL", modes[mo], backends[b]);
+            TU_CHECK(r > 0, "bench.csv: no MODEL row of %s %s", backends[b], modes[mo]);
+            if (r <= 0)
+                continue;
+            double med = atof(cell(r, "median_ms")), ips = atof(cell(r, "images_per_s"));
+            TU_CHECK(!strcmp(cell(r, "status"), "OK") && !strcmp(cell(r, "batch"), "2") &&
+                         !strcmp(cell(r, "layers"), "11") && !strcmp(cell(r, "model"), "lenet5") &&
+                         med > 0 && fabs(ips - 2 / (med * 1e-3)) <= 0.01 * ips,
+                     "%s %s: status %s batch %s layers %s median %s images/s %s", backends[b],
+                     modes[mo], cell(r, "status"), cell(r, "batch"), cell(r, "layers"),
+                     cell(r, "median_ms"), cell(r, "images_per_s"));
+        }
+    if (!read_run_csv("models", "breakdown.csv"))
+        return;
+    /* lenet5: conv1 sigmoid1 pool1 conv2 sigmoid2 pool2 fc1 sigmoid3 fc2 sigmoid4 fc3 */
+    for (int b = 0; b < 2; b++)
+        for (int mo = 0; mo < 2; mo++) {
+            double share = 0;
+            int fwd = 0, bwd = 0, other = 0, conv2 = 0;
+            for (int r = 1; r < csv.nrows; r++) {
+                if (strcmp(cell(r, "backend"), backends[b]) || strcmp(cell(r, "mode"), modes[mo]))
+                    continue;
+                share += atof(cell(r, "share"));
+                const char *pass = cell(r, "pass");
+                other += !strcmp(cell(r, "layer"), "(other)");
+                fwd += !strcmp(pass, "fwd");
+                bwd += !strncmp(pass, "bwd", 3);
+                if (!strcmp(cell(r, "layer"), "conv2")) {
+                    conv2++;
+                    TU_CHECK(!strcmp(cell(r, "backend_used"), backends[b]) &&
+                                 *cell(r, "algorithm") && atof(cell(r, "ms")) > 0,
+                             "breakdown %s %s conv2 %s: ran on '%s', algorithm '%s', %s ms",
+                             backends[b], modes[mo], pass, cell(r, "backend_used"),
+                             cell(r, "algorithm"), cell(r, "ms"));
+                }
+            }
+            TU_CHECK(fwd == 11 && bwd == (mo ? 11 : 0) && other == 1 && conv2 == 1 + mo &&
+                         fabs(share - 1) < 0.01,
+                     "breakdown %s %s: %d fwd rows, %d bwd, %d (other), %d conv2, shares sum %.4f",
+                     backends[b], modes[mo], fwd, bwd, other, conv2, share);
+        }
+}
+
 static void test_selection_errors(void)
 {
     fprintf(stderr, "(the usage errors below are expected)\n");
@@ -302,6 +382,12 @@ static void test_selection_errors(void)
                  ARGS("--ops is empty; valid values: all,conv2d"));
     expect_usage("an input the model cannot take", ARGS("--model", "lenet5", "--image-size", "32"),
                  ARGS("fc1", "400 input features"));
+    expect_usage("an unknown model in --models", ARGS("--models", "lenet5,nosuch"),
+                 ARGS("--models: unknown model 'nosuch'; valid models: all, fashion_cnn, lenet5"));
+    expect_usage("--model and --models", ARGS("--models", "lenet5", "--model", "vgg16"),
+                 ARGS("one or the other"));
+    expect_usage("a per-layer option with --models", ARGS("--models", "lenet5", "--ops", "all"),
+                 ARGS("--ops is for the per-layer bench"));
     expect_usage("a negative image size", ARGS("--model", "lenet5", "--image-size", "-1"),
                  ARGS("--image-size >= 1"));
 }
@@ -392,11 +478,13 @@ int main(void)
         return SKIPPED;
     }
     expect(bench("probe", ARGS("--help")), 0, "bench --help", out_text,
-           ARGS("--image-size N", "operations to time, or all"));
+           ARGS("--image-size N", "operations to time, or all", "--models LIST",
+                "naive runs the last four at batch 1"));
     test_selection_errors();
     if (cnn_backend_find("im2col")) {
         test_selections();
         test_interrupted();
+        test_whole_models();
         if (cnn_backend_find("winograd")) {
             test_partial_backend_total();
             test_stand_in();

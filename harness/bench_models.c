@@ -1,0 +1,507 @@
+/* cnnbench bench --models: whole networks timed step by step.
+ *
+ * Each model runs on each listed backend alone (the executor's fallback
+ * rule fills the layers that backend does not support): one warm-up of each
+ * mode, then `repetitions` timed steps of
+ *   infer:      forward in eval mode, then a sync;
+ *   train_step: forward in train mode, the loss, backward with every
+ *               parameter gradient, then a sync.
+ * Known limit: cnn_model_loss reads the loss back to the host, so a
+ * train_step holds one device-to-host copy of 4 bytes (a sync) between
+ * forward and backward.
+ * One more step of each mode runs with the layer hook and a sync after every
+ * layer: the per-layer breakdown (breakdown.csv). Its times are the layers'
+ * own; the "(other)" row is what the step spent outside them (the loss, the
+ * gradient sums, the hook). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "clock.h"
+#include "cli.h"
+#include "model.h"
+#include "registry.h"
+#include "report.h"
+#include "run_dir.h"
+
+#define BREAKDOWN_HEADER "model,backend,mode,layer,pass,backend_used,algorithm,ms,share"
+
+static const char *const MODE_NAME[CNN_MODE_COUNT] = {"infer", "train_step"};
+
+static const struct {
+    const char *name;
+    int batch;
+    bool large; /* naive runs it at batch 1 unless --batch */
+} DEFAULTS[] = {
+    {"fashion_cnn", 128, false}, {"lenet5", 128, false}, {"alexnet", 16, true},
+    {"vgg16", 4, true},          {"googlenet", 8, true}, {"resnet18", 8, true},
+};
+
+int bench_model_batch(const char *model, const char *backend, int batch)
+{
+    if (batch > 0)
+        return batch;
+    for (size_t i = 0; i < sizeof DEFAULTS / sizeof DEFAULTS[0]; i++)
+        if (!strcmp(DEFAULTS[i].name, model))
+            return DEFAULTS[i].large && !strcmp(backend, "naive") ? 1 : DEFAULTS[i].batch;
+    return 1;
+}
+
+static cnn_model_opts model_opts(const bench_models_run *run, int batch)
+{
+    return (cnn_model_opts){.batch = batch, .h = run->image_size, .w = run->image_size};
+}
+
+cnn_status bench_models_check(const bench_models_run *run)
+{
+    for (int i = 0; i < run->nmodels; i++) {
+        cnn_model *m = NULL;
+        cnn_model_opts mo = model_opts(run, 1);
+        cnn_status st = cnn_model_create(run->models[i], &mo, &m);
+        cnn_model_destroy(m);
+        if (st != CNN_OK)
+            return st;
+    }
+    return CNN_OK;
+}
+
+void bench_models_settings(const bench_models_run *run, report_json *j)
+{
+    char models[512] = "", list[512] = "";
+    for (int i = 0; i < run->nmodels; i++)
+        snprintf(models + strlen(models), sizeof models - strlen(models), "%s%s", i ? "," : "",
+                 run->models[i]);
+    for (int b = 0; b < run->nbackends; b++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", b ? "," : "",
+                 run->backends[b]->name);
+    report_json_str(j, "models", models);
+    report_json_raw(j, "batch", "%d", run->batch);
+    report_json_raw(j, "image_size", "%d", run->image_size);
+    report_json_str(j, "backends", list);
+    report_json_raw(j, "repetitions", "%d", run->repetitions);
+    report_json_str(j, "timer", "wall clock per step after a sync, median of repetitions");
+}
+
+/* ---- one model on one backend ---- */
+
+/* Per-layer seconds of the instrumented step, by phase. */
+typedef struct layer_times {
+    double *s[CNN_PHASE_COUNT];
+} layer_times;
+
+static void record_layer(void *user, const cnn_model *m, int layer, cnn_phase phase, double s)
+{
+    (void)m;
+    layer_times *t = user;
+    t->s[phase][layer] += s;
+}
+
+/* One step of `mode`, ending with a sync. */
+static cnn_status step(cnn_model *m, cnn_mode mode)
+{
+    cnn_status st = cnn_model_forward(m, mode);
+    float loss;
+    if (st == CNN_OK && mode == CNN_MODE_TRAIN)
+        st = cnn_model_loss(m, &loss);
+    if (st == CNN_OK && mode == CNN_MODE_TRAIN)
+        st = cnn_model_backward(m);
+    if (st == CNN_OK)
+        st = cnn_sync(cnn_model_ctx(m, 0));
+    return st;
+}
+
+static cnn_status timed_step(cnn_model *m, cnn_mode mode, double *seconds)
+{
+    double t0 = cnn_wall_seconds();
+    cnn_status st = step(m, mode);
+    *seconds = cnn_wall_seconds() - t0;
+    return st;
+}
+
+/* FLOPs of one step: every layer's forward, and in train mode every
+ * backward pass it has (cnn_op_flops); *bytes: the least memory traffic of
+ * the same passes (cnn_op_min_bytes). */
+static double step_flops(const cnn_model *m, cnn_mode mode, double *bytes)
+{
+    double f = 0;
+    *bytes = 0;
+    for (int l = 0; l < cnn_model_layer_count(m); l++) {
+        cnn_layer_info info;
+        if (cnn_model_layer(m, l, &info) != CNN_OK)
+            continue;
+        for (int p = 0; p < CNN_PASS_COUNT; p++) {
+            /* eval runs batch norm's fwd_infer; its fwd counts stand for it */
+            bool wanted = mode == CNN_MODE_TRAIN ? p != CNN_FWD_INFER : p == CNN_FWD;
+            if (wanted && cnn_op_has_pass(info.op, (cnn_pass)p)) {
+                f += cnn_op_flops(info.op, (cnn_pass)p);
+                *bytes += cnn_op_min_bytes(info.op, (cnn_pass)p);
+            }
+        }
+    }
+    return f;
+}
+
+/* Append "+name" to a '+'-list unless it is there. */
+static void plus_add(char *list, size_t n, const char *name)
+{
+    char item[128];
+    for (const char *p = list; *p;) {
+        size_t k = strcspn(p, "+");
+        snprintf(item, sizeof item, "%.*s", (int)k, p);
+        if (!strcmp(item, name))
+            return;
+        p += k + (p[k] == '+');
+    }
+    snprintf(list + strlen(list), n - strlen(list), "%s%s", *list ? "+" : "", name);
+}
+
+/* The breakdown rows of one instrumented step of `mode`, and its three
+ * costliest layers as a line of the table (top). */
+static cnn_status breakdown(cnn_model *m, const char *be, cnn_mode mode, report_csv *csv,
+                            char *top_line, size_t top_n)
+{
+    int n = cnn_model_layer_count(m);
+    layer_times t = {{calloc((size_t)n, sizeof(double)), calloc((size_t)n, sizeof(double))}};
+    if (!t.s[0] || !t.s[1]) {
+        free(t.s[0]);
+        free(t.s[1]);
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
+    }
+    double total;
+    cnn_model_set_hook(m, record_layer, &t, true);
+    cnn_status st = timed_step(m, mode, &total);
+    cnn_model_set_hook(m, NULL, NULL, false);
+    double inside = 0, top_s[3] = {0};
+    char top[3][160] = {"", "", ""};
+    for (int ph = 0; ph < CNN_PHASE_COUNT && st == CNN_OK; ph++) {
+        if (ph == CNN_PHASE_BACKWARD && mode != CNN_MODE_TRAIN)
+            break;
+        for (int l = 0; l < n && st == CNN_OK; l++) {
+            cnn_layer_info info;
+            st = cnn_model_layer(m, l, &info);
+            char passes[96] = "", used[96] = "", algos[256] = "";
+            for (int p = 0; p < CNN_PASS_COUNT && st == CNN_OK; p++) {
+                bool fwd = p == CNN_FWD || p == CNN_FWD_INFER;
+                if (fwd != (ph == CNN_PHASE_FORWARD))
+                    continue;
+                const char *alg = NULL;
+                const char *u = cnn_model_layer_backend(m, l, (cnn_pass)p, &alg);
+                /* the forward pass this mode ran */
+                if (fwd && !u)
+                    continue;
+                if (fwd && info.op->kind == CNN_OP_BN &&
+                    (p == CNN_FWD_INFER) != (mode == CNN_MODE_EVAL))
+                    continue;
+                if (!u)
+                    continue;
+                plus_add(passes, sizeof passes, cnn_pass_str((cnn_pass)p));
+                plus_add(used, sizeof used, u);
+                plus_add(algos, sizeof algos, alg ? alg : "");
+                if (fwd)
+                    break;
+            }
+            double s = t.s[ph][l];
+            inside += s;
+            char ms[32], share[32];
+            snprintf(ms, sizeof ms, "%.4f", s * 1e3);
+            snprintf(share, sizeof share, "%.4f", total > 0 ? s / total : 0.0);
+            const char *fields[] = {cnn_model_name(m),
+                                    be,
+                                    MODE_NAME[mode],
+                                    info.name,
+                                    *passes ? passes : (ph ? "bwd" : "fwd"),
+                                    used,
+                                    algos,
+                                    ms,
+                                    share};
+            st = report_csv_row(csv, 9, fields);
+            for (int k = 0; k < 3; k++) {
+                if (s <= top_s[k])
+                    continue;
+                for (int j = 2; j > k; j--) {
+                    top_s[j] = top_s[j - 1];
+                    memcpy(top[j], top[j - 1], sizeof top[j]);
+                }
+                top_s[k] = s;
+                snprintf(top[k], sizeof top[k], "%s %s %.0f%%", info.name, ph ? "bwd" : "fwd",
+                         total > 0 ? 100 * s / total : 0.0);
+                break;
+            }
+        }
+    }
+    if (st == CNN_OK) {
+        char ms[32], share[32];
+        double rest = total > inside ? total - inside : 0.0;
+        snprintf(ms, sizeof ms, "%.4f", rest * 1e3);
+        snprintf(share, sizeof share, "%.4f", total > 0 ? rest / total : 0.0);
+        const char *fields[] = {
+            cnn_model_name(m), be, MODE_NAME[mode], "(other)", "", "", "", ms, share};
+        st = report_csv_row(csv, 9, fields);
+        snprintf(top_line, top_n, "%s%s%s%s%s", top[0], *top[1] ? ", " : "", top[1],
+                 *top[2] ? ", " : "", top[2]);
+    }
+    free(t.s[0]);
+    free(t.s[1]);
+    return st;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct model_result {
+    double med[CNN_MODE_COUNT], lo[CNN_MODE_COUNT], hi[CNN_MODE_COUNT];
+    double flops[CNN_MODE_COUNT], bytes[CNN_MODE_COUNT];
+    int batch;
+    char top[CNN_MODE_COUNT][512]; /* the breakdown's costliest layers */
+    char fallbacks[256];           /* backends other than the one asked for that ran */
+    int fallback_layers;
+    char error[CNN_MODE_COUNT][512]; /* why a mode has no times, or "" */
+    const char *status[CNN_MODE_COUNT];
+} model_result;
+
+/* Random input in [-1, 1) and labels i % classes. */
+static cnn_status feed(cnn_model *m)
+{
+    cnn_shape x = cnn_model_input_shape(m), y = cnn_model_output_shape(m);
+    int64_t nx = cnn_shape_numel(&x), n = y.dim[0], classes = y.dim[1];
+    float *in = malloc((size_t)nx * sizeof *in);
+    int32_t *labels = malloc((size_t)n * sizeof *labels);
+    cnn_status st = in && labels ? CNN_OK : cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
+    uint64_t s = 0x9e3779b97f4a7c15u;
+    for (int64_t i = 0; st == CNN_OK && i < nx; i++) {
+        s = s * 6364136223846793005u + 1442695040888963407u;
+        in[i] = (float)((double)(s >> 40) / (double)(1u << 23)) - 1.0f;
+    }
+    for (int64_t i = 0; st == CNN_OK && i < n; i++)
+        labels[i] = (int32_t)(i % classes);
+    if (st == CNN_OK)
+        st = cnn_model_set_input(m, in, nx);
+    if (st == CNN_OK)
+        st = cnn_model_set_labels(m, labels, n);
+    free(in);
+    free(labels);
+    return st;
+}
+
+/* Set both modes' error (a backend not usable, a model that cannot bind). */
+static void fail_both(model_result *r, const char *status, const char *why)
+{
+    for (int mode = 0; mode < CNN_MODE_COUNT; mode++) {
+        snprintf(r->error[mode], sizeof r->error[mode], "%s", why);
+        r->status[mode] = status;
+    }
+}
+
+/* Warm-up, the timed repetitions (s: room for them) and the breakdown of
+ * one mode. */
+static cnn_status time_mode(const bench_models_run *run, cnn_model *m, const char *be,
+                            cnn_mode mode, double *s, report_csv *breakdown_csv, model_result *r)
+{
+    r->flops[mode] = step_flops(m, mode, &r->bytes[mode]);
+    cnn_status st = step(m, mode); /* warm-up */
+    for (int i = 0; i < run->repetitions && st == CNN_OK; i++)
+        st = timed_step(m, mode, &s[i]);
+    if (st != CNN_OK)
+        return st;
+    qsort(s, (size_t)run->repetitions, sizeof *s, cmp_double);
+    int k = run->repetitions;
+    r->med[mode] = (k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2) * 1e3;
+    r->lo[mode] = s[0] * 1e3;
+    r->hi[mode] = s[k - 1] * 1e3;
+    return breakdown(m, be, mode, breakdown_csv, r->top[mode], sizeof r->top[mode]);
+}
+
+/* The backends other than the one asked for that ran, and on how many
+ * layers (or "(loss)", "(gradient sum)"). */
+static void note_fallbacks(const cnn_model *m, model_result *r)
+{
+    char seen[64][96];
+    int nseen = 0;
+    for (int i = 0; i < cnn_model_fallback_count(m); i++) {
+        cnn_fallback f;
+        if (cnn_model_fallback(m, i, &f) != CNN_OK)
+            continue;
+        plus_add(r->fallbacks, sizeof r->fallbacks, f.used);
+        bool dup = false;
+        for (int j = 0; j < nseen && !dup; j++)
+            dup = !strcmp(seen[j], f.layer);
+        if (!dup && nseen < (int)(sizeof seen / sizeof seen[0]))
+            snprintf(seen[nseen++], sizeof seen[0], "%s", f.layer);
+    }
+    r->fallback_layers = nseen;
+}
+
+/* Time one model on one backend alone. An error of the model's own (bind,
+ * a pass that fails) goes into r, for that mode, and the return value is
+ * CNN_OK; only failing to write the results (CNN_ERR_IO) ends the run. */
+static cnn_status time_model(const bench_models_run *run, const char *name, const cnn_backend *be,
+                             report_csv *breakdown_csv, model_result *r)
+{
+    char why[256];
+    r->batch = bench_model_batch(name, be->name, run->batch);
+    if (!cnn_backend_available(be, why, sizeof why)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "not usable here: %s", why);
+        fail_both(r, ST_NOT_USABLE, msg);
+        return CNN_OK;
+    }
+    cnn_model *m = NULL;
+    cnn_model_opts mo = model_opts(run, r->batch);
+    cnn_exec_opts eo = {.backends = be->name, .threads = run->threads, .seed = 1};
+    cnn_status st = cnn_model_create(name, &mo, &m);
+    if (st == CNN_OK)
+        st = cnn_model_bind(m, &eo);
+    if (st == CNN_OK)
+        st = cnn_model_init_params(m, 1);
+    if (st == CNN_OK)
+        st = feed(m);
+    double *s = calloc((size_t)run->repetitions, sizeof *s);
+    if (st == CNN_OK && !s)
+        st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
+    if (st != CNN_OK)
+        fail_both(r, ST_FAILED, cnn_last_error());
+    for (int mode = 0; mode < CNN_MODE_COUNT && st == CNN_OK; mode++) {
+        cnn_status ms = time_mode(run, m, be->name, (cnn_mode)mode, s, breakdown_csv, r);
+        if (ms == CNN_ERR_IO)
+            st = ms;
+        else if (ms != CNN_OK) {
+            snprintf(r->error[mode], sizeof r->error[mode], "%s", cnn_last_error());
+            r->status[mode] = ST_FAILED;
+        }
+    }
+    if (m)
+        note_fallbacks(m, r);
+    free(s);
+    cnn_model_destroy(m);
+    return st == CNN_ERR_IO ? st : CNN_OK;
+}
+
+/* The table rows and bench.csv rows of one model on one backend. */
+static cnn_status write_model(const bench_models_run *run, const char *name, const char *be,
+                              int layers, const model_result *r, const model_result *base,
+                              report_csv *csv, FILE *out)
+{
+    cnn_status st = CNN_OK;
+    char no_dims[REPORT_DIMS][24];
+    report_op_dims(NULL, no_dims);
+    for (int mode = 0; mode < CNN_MODE_COUNT && st == CNN_OK; mode++) {
+        bool ok = !*r->error[mode];
+        double ips = ok ? r->batch / (r->med[mode] * 1e-3) : NAN;
+        double base_ips = !*base->error[mode] ? base->batch / (base->med[mode] * 1e-3) : NAN;
+        double gflops = ok ? r->flops[mode] / (r->med[mode] * 1e6) : NAN;
+        char f[13][64];
+        snprintf(f[0], 64, "%d", layers);
+        snprintf(f[1], 64, "%d", r->batch);
+        snprintf(f[2], 64, "%d", run->threads);
+        snprintf(f[3], 64, "%d", run->repetitions);
+        snprintf(f[4], 64, "%.4f", ok ? r->med[mode] : NAN);
+        snprintf(f[5], 64, "%.4f", ok ? r->lo[mode] : NAN);
+        snprintf(f[6], 64, "%.4f", ok ? r->hi[mode] : NAN);
+        snprintf(f[7], 64, "%.2f", gflops);
+        snprintf(f[8], 64, "%.1f", bench_pct_peak(run->fma_peak_gflops, gflops));
+        snprintf(f[9], 64, "%.3f", ips / base_ips);
+        snprintf(f[10], 64, "%d", ok ? r->fallback_layers : 0);
+        snprintf(f[11], 64, "%.2f", ips);
+        snprintf(f[12], 64, "%.3f", r->bytes[mode] > 0 ? r->flops[mode] / r->bytes[mode] : NAN);
+        const char *fields[] = {name,
+                                "MODEL",
+                                f[0],
+                                "model",
+                                "",
+                                DIM_FIELDS(no_dims),
+                                MODE_NAME[mode],
+                                be,
+                                ok ? ST_OK : r->status[mode],
+                                ok ? "" : r->error[mode],
+                                f[1],
+                                f[2],
+                                f[3],
+                                "warm",
+                                f[4],
+                                f[5],
+                                f[6],
+                                f[7],
+                                f[8],
+                                f[12],
+                                f[9],
+                                "",
+                                f[10],
+                                ok ? r->fallbacks : "",
+                                f[11]};
+        st = report_csv_row(csv, (int)(sizeof fields / sizeof fields[0]), fields);
+        if (ok)
+            fprintf(out, "  %-10s %-10s %5d %10.3f %10.3f %10.3f %10.1f %7s%s%s\n", be,
+                    MODE_NAME[mode], r->batch, r->med[mode], r->lo[mode], r->hi[mode], ips,
+                    isnan(base_ips) ? "-" : f[9], *r->fallbacks ? "  fallbacks: " : "",
+                    r->fallbacks);
+        else
+            fprintf(out, "  %-10s %-10s %5d  (not run: %s)\n", be, MODE_NAME[mode], r->batch,
+                    r->error[mode]);
+    }
+    return st;
+}
+
+cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
+{
+    char path[4200];
+    report_csv *csv = NULL, *bcsv = NULL;
+    snprintf(path, sizeof path, "%s/bench.csv", run->dir);
+    cnn_status st = report_csv_stream(path, BENCH_CSV_HEADER, &csv);
+    snprintf(path, sizeof path, "%s/breakdown.csv", run->dir);
+    if (st == CNN_OK)
+        st = report_csv_stream(path, BREAKDOWN_HEADER, &bcsv);
+    model_result *res = calloc((size_t)run->nbackends, sizeof *res);
+    if (st == CNN_OK && !res)
+        st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
+    for (int i = 0; i < run->nmodels && st == CNN_OK && !run_dir_stopping(); i++) {
+        const char *name = run->models[i];
+        cnn_model *m = NULL;
+        cnn_model_opts mo = model_opts(run, 1);
+        st = cnn_model_create(name, &mo, &m);
+        if (st != CNN_OK)
+            break;
+        cnn_shape x = cnn_model_input_shape(m);
+        int layers = cnn_model_layer_count(m);
+        cnn_model_destroy(m);
+        fprintf(out,
+                "\n%s, %dx%dx%d input, %d threads, %d repetitions after a warm-up; per-layer "
+                "breakdown of one more step each in breakdown.csv\n",
+                name, (int)x.dim[1], (int)x.dim[2], (int)x.dim[3], run->threads, run->repetitions);
+        memset(res, 0, (size_t)run->nbackends * sizeof *res);
+        for (int b = 0; b < run->nbackends && st == CNN_OK && !run_dir_stopping(); b++)
+            st = time_model(run, name, run->backends[b], bcsv, &res[b]);
+        if (st != CNN_OK || run_dir_stopping())
+            break;
+        if (!run->batch && run->nbackends > 0)
+            for (int b = 0; b < run->nbackends; b++)
+                if (res[b].batch != bench_model_batch(name, "", 0)) {
+                    fprintf(out,
+                            "  (%s at batch %d: the naive backend runs large models at "
+                            "batch 1 unless --batch is given)\n",
+                            run->backends[b]->name, res[b].batch);
+                    break;
+                }
+        fprintf(out, "  ratio = images/s / %s's (> 1: faster)\n", run->backends[0]->name);
+        fprintf(out, "  %-10s %-10s %5s %10s %10s %10s %10s %7s\n", "backend", "mode", "batch",
+                "median_ms", "min_ms", "max_ms", "images/s", "ratio");
+        for (int b = 0; b < run->nbackends && st == CNN_OK; b++)
+            st = write_model(run, name, run->backends[b]->name, layers, &res[b], &res[0], csv, out);
+        fprintf(out, "  costliest layers of the instrumented step (share of its time):\n");
+        for (int b = 0; b < run->nbackends; b++)
+            for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
+                if (!*res[b].error[mode])
+                    fprintf(out, "    %-10s %-10s %s\n", run->backends[b]->name, MODE_NAME[mode],
+                            res[b].top[mode]);
+        fflush(out);
+    }
+    free(res);
+    cnn_status c1 = csv ? report_csv_close(csv, st == CNN_OK) : CNN_OK;
+    cnn_status c2 = bcsv ? report_csv_close(bcsv, st == CNN_OK) : CNN_OK;
+    if (st == CNN_OK)
+        st = c1 != CNN_OK ? c1 : c2;
+    return st;
+}
