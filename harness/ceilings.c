@@ -263,7 +263,7 @@ void cnn_ceilings_json(report_json *j, const cnn_ceilings *c)
     fputs("{\n", f);
     str_member(f, "isa", c->isa);
     member(f, "threads", "%.0f", c->threads, false);
-    member(f, "fma_peak_gflops", "%.1f", c->fma_peak_gflops, false);
+    member(f, "fma_peak_gflops", "%.6g", c->fma_peak_gflops, false);
     member(f, "sgemm_gflops", "%.1f", c->sgemm_gflops, false);
     member(f, "sgemm_n", "%.0f", c->sgemm_n ? c->sgemm_n : NAN, false);
     if (*c->sgemm_note)
