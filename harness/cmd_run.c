@@ -54,14 +54,6 @@ static int check_backends(const cli_cmd *cmd, const run_args *a)
     return -1;
 }
 
-static int64_t count_nonfinite(const float *x, int64_t n)
-{
-    int64_t bad = 0;
-    for (int64_t i = 0; i < n; i++)
-        bad += !isfinite(x[i]);
-    return bad;
-}
-
 /* Download every trainable gradient once to check it; returns how many
  * tensors hold non-finite values, naming each on stderr. */
 static int check_grads(cnn_model *m, cnn_status *st)
@@ -79,7 +71,7 @@ static int check_grads(cnn_model *m, cnn_status *st)
             break;
         }
         *st = cnn_model_get_grad(m, ti.key, g, n);
-        int64_t bad = *st == CNN_OK ? count_nonfinite(g, n) : 0;
+        int64_t bad = *st == CNN_OK ? cnn_count_nonfinite(g, n) : 0;
         if (bad) {
             fprintf(stderr, "cnnbench run: gradient %s: %lld of %lld values are NaN or Inf\n",
                     ti.key, (long long)bad, (long long)n);
@@ -280,9 +272,9 @@ static int run(const run_args *a)
     if (st == CNN_OK)
         st = cnn_model_get_logits(m, logits, ny);
     t_fwd = cnn_wall_seconds() - t0;
-    if (st == CNN_OK && count_nonfinite(logits, ny)) {
+    if (st == CNN_OK && cnn_count_nonfinite(logits, ny)) {
         fprintf(stderr, "cnnbench run: logits: %lld of %lld values are NaN or Inf\n",
-                (long long)count_nonfinite(logits, ny), (long long)ny);
+                (long long)cnn_count_nonfinite(logits, ny), (long long)ny);
         bad++;
     }
     if (st == CNN_OK && labels) {

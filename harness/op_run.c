@@ -90,9 +90,7 @@ cnn_status op_input(op_session *s, const char *opt, const char *path, cnn_shape 
         return cnn_fail(st, "%s: --%s: %s", s->name, opt, why);
     }
     OP_TRY(host_keep(s, host));
-    int64_t n = cnn_shape_numel(shape);
-    for (int64_t i = 0; i < n; i++)
-        s->nonfinite_inputs += !isfinite(host[i]);
+    s->nonfinite_inputs += cnn_count_nonfinite(host, cnn_shape_numel(shape));
     void *d;
     OP_TRY(dev_alloc(s, numel_bytes(shape), &d));
     OP_TRY(cnn_mem_upload(s->ctx, d, host, numel_bytes(shape)));
@@ -200,9 +198,7 @@ cnn_status op_finish(op_session *s, const char *dir)
         const op_output *o = &s->outs[i];
         if (!o->name)
             continue;
-        int64_t n = cnn_shape_numel(&o->shape), bad = 0;
-        for (int64_t j = 0; j < n; j++)
-            bad += !isfinite(o->host[j]);
+        int64_t n = cnn_shape_numel(&o->shape), bad = cnn_count_nonfinite(o->host, n);
         if (bad) {
             char shape[64], what[256];
             snprintf(what, sizeof what,

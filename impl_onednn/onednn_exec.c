@@ -2,7 +2,7 @@
  * reorders (timed), the primitives in order, output reorders (timed). */
 #include "onednn_internal.h"
 
-#include <time.h>
+#include "clock.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -38,13 +38,6 @@ void *cnn_onednn_extra(const cnn_onednn_entry *e, void *ws)
     return base ? base + cnn_onednn_align(e->scratch_bytes) + e->buffer_bytes : NULL;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static cnn_status wait_stream(cnn_onednn_state *st)
 {
     DNNL_CHECK(dnnl_stream_wait(st->stream));
@@ -60,10 +53,10 @@ static cnn_status run_reorder(cnn_onednn_state *st, const cnn_onednn_slot *slot,
     int nargs = 2;
     if (slot->reorder_scratch)
         args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, slot->reorder_scratch};
-    double t0 = now();
+    double t0 = cnn_wall_seconds();
     DNNL_CHECK(dnnl_primitive_execute(slot->reorder, st->stream, nargs, args));
     DNNL_CHECK(dnnl_stream_wait(st->stream));
-    *seconds += now() - t0;
+    *seconds += cnn_wall_seconds() - t0;
     return CNN_OK;
 }
 

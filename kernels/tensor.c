@@ -1,5 +1,6 @@
 #include "tensor.h"
 
+#include <math.h>
 #include <stdio.h>
 
 const char *cnn_device_str(cnn_device d)
@@ -59,4 +60,12 @@ char *cnn_shape_str(const cnn_shape *s, char *buf, size_t n)
         used += (size_t)w;
     }
     return buf;
+}
+
+int64_t cnn_count_nonfinite(const float *x, int64_t n)
+{
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        bad += !isfinite(x[i]);
+    return bad;
 }

@@ -36,6 +36,9 @@ cnn_shape cnn_shape1(int64_t d0);
 cnn_shape cnn_shape2(int64_t d0, int64_t d1);
 cnn_shape cnn_shape4(int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 int64_t cnn_shape_numel(const cnn_shape *s);
+
+/* How many of x[0..n) are NaN or Inf. */
+int64_t cnn_count_nonfinite(const float *x, int64_t n);
 bool cnn_shape_eq(const cnn_shape *a, const cnn_shape *b);
 /* "2x3x32x32"; returns buf. */
 char *cnn_shape_str(const cnn_shape *s, char *buf, size_t n);

@@ -141,14 +141,6 @@ static cnn_status find_extras(const cnn_model *m, const char *dir, problems *p)
     return CNN_OK;
 }
 
-static int64_t count_nonfinite(const float *x, int64_t n)
-{
-    int64_t bad = 0;
-    for (int64_t i = 0; i < n; i++)
-        bad += !isfinite(x[i]);
-    return bad;
-}
-
 /* Read one tensor into its place in the host block, or record why not. */
 static void read_tensor(const cnn_model *m, const char *dir, int t, float *host, problems *p)
 {
@@ -171,7 +163,7 @@ static void read_tensor(const cnn_model *m, const char *dir, int t, float *host,
         problem(p, "key '%s' has shape %s in the file, model %s expects %s", td->key,
                 cnn_shape_str(&shape, got, sizeof got), m->desc->name,
                 cnn_shape_str(&td->shape, want, sizeof want));
-    else if ((bad = count_nonfinite(data, cnn_shape_numel(&shape))) > 0)
+    else if ((bad = cnn_count_nonfinite(data, cnn_shape_numel(&shape))) > 0)
         problem(p, "key '%s' holds %lld NaN or Inf values of %lld", td->key, (long long)bad,
                 (long long)cnn_shape_numel(&shape));
     else

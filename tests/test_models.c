@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "model.h"
 #include "net.h"
 #include "npy.h"
@@ -884,18 +884,11 @@ static void test_device_rules(void)
     cnn_model_destroy(m);
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 #define TIMED(call)                                                                                \
     do {                                                                                           \
-        double t0_ = now();                                                                        \
+        double t0_ = cnn_wall_seconds();                                                           \
         call;                                                                                      \
-        printf("  %-60.60s %6.2f s\n", #call, now() - t0_);                                        \
+        printf("  %-60.60s %6.2f s\n", #call, cnn_wall_seconds() - t0_);                           \
     } while (0)
 
 int main(void)
