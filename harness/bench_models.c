@@ -111,12 +111,17 @@ static cnn_status step(cnn_model *m, cnn_mode mode)
     return st;
 }
 
+/* Timed by the backend's timer on the run's first context (CUDA events on
+ * a GPU; the wall clock after a sync on the host). */
 static cnn_status timed_step(cnn_model *m, cnn_mode mode, double *seconds)
 {
-    double t0 = cnn_wall_seconds();
-    cnn_status st = step(m, mode);
-    *seconds = cnn_wall_seconds() - t0;
-    return st;
+    cnn_ctx *ctx = cnn_model_ctx(m, 0);
+    cnn_status st = cnn_timer_start(ctx);
+    if (st != CNN_OK)
+        return st;
+    st = step(m, mode);
+    cnn_status tst = cnn_timer_stop(ctx, seconds);
+    return st != CNN_OK ? st : tst;
 }
 
 /* FLOPs of one step: every layer's forward, and in train mode every
@@ -168,9 +173,12 @@ static cnn_status breakdown(cnn_model *m, const char *be, cnn_mode mode, report_
         free(t.s[1]);
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
     }
-    double total;
+    /* the layers hold the timer, so the whole step is timed by the wall
+     * clock: step() ends with a sync */
     cnn_model_set_hook(m, record_layer, &t, true);
-    cnn_status st = timed_step(m, mode, &total);
+    double t0 = cnn_wall_seconds();
+    cnn_status st = step(m, mode);
+    double total = cnn_wall_seconds() - t0;
     cnn_model_set_hook(m, NULL, NULL, false);
     double inside = 0, top_s[3] = {0};
     char top[3][160] = {"", "", ""};

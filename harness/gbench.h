@@ -1,9 +1,12 @@
 /* Timing through Google Benchmark, from C. The shim (gbench_shim.cc, the
  * project's one C++ file) registers each case as a benchmark that calls back
  * into C once per iteration, runs `repetitions` repetitions of at least
- * `min_time` seconds each, measures wall-clock time (the kernels are
- * multi-threaded, so CPU time would mislead) and returns the time per
- * iteration of every repetition, with median and spread computed here. */
+ * `min_time` seconds each and returns the time per iteration of every
+ * repetition, with median and spread computed here. The time is manual:
+ * each iteration reports the seconds its work took, measured by the
+ * backend's timer (cnn_timer_start/stop: CUDA events on a GPU, the wall
+ * clock after a sync on the host, never CPU time, which misleads for
+ * multi-threaded kernels), so preparation outside it is never counted. */
 #ifndef CNN_GBENCH_H
 #define CNN_GBENCH_H
 
@@ -16,10 +19,11 @@ extern "C" {
 
 #define CNN_GBENCH_MAX_REPS 64
 
-/* One iteration: returns 0, or non-zero to abort the case (its message is
- * then taken from cnn_last_error()). */
-typedef int (*cnn_gbench_fn)(void *arg);
-/* Optional: called outside the timed region before every iteration (to
+/* One iteration: sets *seconds to the time of the timed work and returns
+ * 0, or non-zero to abort the case (its message is then taken from
+ * cnn_last_error()). */
+typedef int (*cnn_gbench_fn)(void *arg, double *seconds);
+/* Optional: called before every iteration, outside the time it reports (to
  * flush caches, reset state). */
 typedef void (*cnn_gbench_prep)(void *arg);
 

@@ -43,7 +43,8 @@ class Collector : public benchmark::BenchmarkReporter {
                 continue;
             }
             if (res.repetitions < CNN_GBENCH_MAX_REPS) {
-                // GetAdjustedRealTime() is per iteration, in r.time_unit.
+                // GetAdjustedRealTime() is the manual time per iteration, in
+                // r.time_unit.
                 double scale = 1.0 / benchmark::GetTimeUnitMultiplier(r.time_unit);
                 res.rep_s[res.repetitions++] = r.GetAdjustedRealTime() * scale;
                 res.iterations = r.iterations;
@@ -108,18 +109,17 @@ extern "C" int cnn_gbench_run(cnn_gbench *g)
             benchmark::RegisterBenchmark(c->name.c_str(),
                                          [c](benchmark::State &state) {
                                              for (auto _ : state) {
-                                                 if (c->prep) {
-                                                     state.PauseTiming();
+                                                 if (c->prep)
                                                      c->prep(c->arg);
-                                                     state.ResumeTiming();
-                                                 }
-                                                 if (c->fn(c->arg) != 0) {
+                                                 double s = 0;
+                                                 if (c->fn(c->arg, &s) != 0) {
                                                      state.SkipWithError(cnn_last_error());
                                                      break;
                                                  }
+                                                 state.SetIterationTime(s);
                                              }
                                          })
-                ->UseRealTime()
+                ->UseManualTime()
                 ->Unit(benchmark::kMillisecond)
                 ->MinTime(g->min_time)
                 ->Repetitions(g->repetitions);

@@ -54,6 +54,10 @@ static void cudnn_teardown(cudnn_state *st)
         (void)cudaFree(st->cublas_ws);
     if (st->cudnn)
         (void)cudnnDestroy(st->cudnn);
+    if (st->timer_start)
+        (void)cudaEventDestroy(st->timer_start);
+    if (st->timer_stop)
+        (void)cudaEventDestroy(st->timer_stop);
     if (st->stream)
         (void)cudaStreamDestroy(st->stream);
 }
@@ -70,6 +74,8 @@ static cnn_status cudnn_setup(cudnn_state *st)
     if (s != CNN_OK)
         return s;
     CUDA_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaEventCreate(&st->timer_start));
+    CUDA_CHECK(cudaEventCreate(&st->timer_stop));
 
     CUDNN_CHECK(cudnnCreate(&st->cudnn));
     CUDNN_CHECK(cudnnSetStream(st->cudnn, st->stream));
@@ -240,6 +246,10 @@ const cnn_backend cnn_backend_cudnn = {
     .mem_download = cudnn_mem_download,
     .mem_zero = cudnn_mem_zero,
     .sync = cudnn_sync,
+    .device_memory = cudnn_device_memory,
+    .cache_bytes = cudnn_cache_bytes,
+    .timer_start = cudnn_timer_start,
+    .timer_stop = cudnn_timer_stop,
 
     CNN_BACKEND_OPS(CNN_ENTRY_INIT, cudnn)
 };

@@ -89,6 +89,7 @@ typedef struct cudnn_conv_plan {
 typedef struct cudnn_state {
     int device;
     cudaStream_t stream;
+    cudaEvent_t timer_start, timer_stop; /* the timer entries' marks */
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
     void *cublas_ws; /* cuBLAS's workspace, given once so that it never allocates mid-run */
@@ -139,6 +140,10 @@ cnn_status cudnn_mem_upload(cnn_ctx *ctx, void *dst, const void *host_src, size_
 cnn_status cudnn_mem_download(cnn_ctx *ctx, void *host_dst, const void *src, size_t bytes);
 cnn_status cudnn_mem_zero(cnn_ctx *ctx, void *p, size_t bytes);
 cnn_status cudnn_sync(cnn_ctx *ctx);
+cnn_status cudnn_device_memory(cnn_ctx *ctx, size_t *used, size_t *total);
+size_t cudnn_cache_bytes(cnn_ctx *ctx);
+cnn_status cudnn_timer_start(cnn_ctx *ctx);
+cnn_status cudnn_timer_stop(cnn_ctx *ctx, double *seconds);
 
 #ifdef __cplusplus
 }

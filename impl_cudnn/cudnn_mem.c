@@ -59,3 +59,41 @@ cnn_status cudnn_sync(cnn_ctx *ctx)
     CUDA_CHECK(cudaStreamSynchronize(cudnn_st(ctx)->stream));
     return CNN_OK;
 }
+
+cnn_status cudnn_device_memory(cnn_ctx *ctx, size_t *used, size_t *total)
+{
+    (void)ctx;
+    size_t free_b = 0, total_b = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    *used = total_b - free_b;
+    *total = total_b;
+    return CNN_OK;
+}
+
+size_t cudnn_cache_bytes(cnn_ctx *ctx)
+{
+    int l2 = 0;
+    if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, cudnn_st(ctx)->device) != cudaSuccess)
+        return 0;
+    return (size_t)l2;
+}
+
+/* Events on the context's stream: the time between them is the device's,
+ * whatever the host did meanwhile. */
+cnn_status cudnn_timer_start(cnn_ctx *ctx)
+{
+    cudnn_state *st = cudnn_st(ctx);
+    CUDA_CHECK(cudaEventRecord(st->timer_start, st->stream));
+    return CNN_OK;
+}
+
+cnn_status cudnn_timer_stop(cnn_ctx *ctx, double *seconds)
+{
+    cudnn_state *st = cudnn_st(ctx);
+    float ms = 0;
+    CUDA_CHECK(cudaEventRecord(st->timer_stop, st->stream));
+    CUDA_CHECK(cudaEventSynchronize(st->timer_stop));
+    CUDA_CHECK(cudaEventElapsedTime(&ms, st->timer_start, st->timer_stop));
+    *seconds = ms * 1e-3;
+    return CNN_OK;
+}

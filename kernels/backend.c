@@ -1,5 +1,7 @@
 #include "backend.h"
 
+#include "clock.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,4 +148,45 @@ cnn_status cnn_mem_zero(cnn_ctx *ctx, void *p, size_t bytes)
 cnn_status cnn_sync(cnn_ctx *ctx)
 {
     return ctx->backend->sync ? ctx->backend->sync(ctx) : CNN_OK;
+}
+
+cnn_status cnn_timer_start(cnn_ctx *ctx)
+{
+    if (ctx->timing)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: timer started twice without a stop",
+                        ctx->backend->name);
+    cnn_status st = ctx->backend->timer_start ? ctx->backend->timer_start(ctx) : cnn_sync(ctx);
+    if (st != CNN_OK)
+        return st;
+    ctx->timing = true;
+    ctx->timer_t0 = cnn_wall_seconds();
+    return CNN_OK;
+}
+
+cnn_status cnn_timer_stop(cnn_ctx *ctx, double *seconds)
+{
+    *seconds = 0;
+    if (!ctx->timing)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: timer stopped without a start",
+                        ctx->backend->name);
+    ctx->timing = false;
+    if (ctx->backend->timer_stop)
+        return ctx->backend->timer_stop(ctx, seconds);
+    cnn_status st = cnn_sync(ctx);
+    *seconds = cnn_wall_seconds() - ctx->timer_t0;
+    return st;
+}
+
+cnn_status cnn_device_memory(cnn_ctx *ctx, size_t *used, size_t *total)
+{
+    *used = *total = 0;
+    if (!ctx->backend->device_memory)
+        return cnn_fail(CNN_ERR_UNSUPPORTED, "%s: no device memory to report",
+                        ctx->backend->name);
+    return ctx->backend->device_memory(ctx, used, total);
+}
+
+size_t cnn_device_cache_bytes(cnn_ctx *ctx)
+{
+    return ctx->backend->cache_bytes ? ctx->backend->cache_bytes(ctx) : 0;
 }

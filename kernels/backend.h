@@ -47,6 +47,9 @@ typedef struct cnn_ctx {
     const cnn_backend *backend;
     void *impl; /* the backend's own state */
     cnn_ctx_opts opts;
+    /* cnn_timer_start's state on backends without timer entries */
+    double timer_t0;
+    bool timing;
 } cnn_ctx;
 
 #define CNN_WS void *ws, size_t ws_size
@@ -175,6 +178,21 @@ struct cnn_backend {
     cnn_status (*mem_download)(cnn_ctx *ctx, void *host_dst, const void *src, size_t bytes);
     cnn_status (*mem_zero)(cnn_ctx *ctx, void *p, size_t bytes);
     cnn_status (*sync)(cnn_ctx *ctx); /* wait for queued work */
+    /* Device memory in use on the context's device (by every process and
+     * library, as cudaMemGetInfo counts it) and its size, in bytes. */
+    cnn_status (*device_memory)(cnn_ctx *ctx, size_t *used, size_t *total);
+    /* Bytes of the device's last-level cache (a GPU's L2), for --cold. */
+    size_t (*cache_bytes)(cnn_ctx *ctx);
+
+    /* ---- timing, for device backends (NULL on host backends) ----
+     * timer_start records a start mark on the context's queue (CUDA: an
+     * event on its stream) and returns at once; timer_stop records a stop
+     * mark, waits for it and returns the device time between the two, so
+     * that the time is the work's and not its launches'. One timer per
+     * context at a time. Host backends are timed by the wall clock after a
+     * sync (cnn_timer_start below does that). */
+    cnn_status (*timer_start)(cnn_ctx *ctx);
+    cnn_status (*timer_stop)(cnn_ctx *ctx, double *seconds);
 
     /* ---- the operations: one entry per pass, listed in backend_ops.h ---- */
     CNN_BACKEND_OPS(CNN_ENTRY_FIELD, )
@@ -212,6 +230,18 @@ cnn_status cnn_mem_upload(cnn_ctx *ctx, void *dst, const void *host_src, size_t 
 cnn_status cnn_mem_download(cnn_ctx *ctx, void *host_dst, const void *src, size_t bytes);
 cnn_status cnn_mem_zero(cnn_ctx *ctx, void *p, size_t bytes);
 cnn_status cnn_sync(cnn_ctx *ctx);
+
+/* Time the work queued on ctx between the two calls: on a device backend
+ * with timer entries, its marks (CUDA events); elsewhere a sync, then the
+ * wall clock, then a sync and the wall clock again. One timer per context
+ * at a time: a second start before the stop, or a stop without a start, is
+ * CNN_ERR_INVALID_ARG. The stop always waits for the work. */
+cnn_status cnn_timer_start(cnn_ctx *ctx);
+cnn_status cnn_timer_stop(cnn_ctx *ctx, double *seconds);
+/* The device memory entry's answer; CNN_ERR_UNSUPPORTED on host backends. */
+cnn_status cnn_device_memory(cnn_ctx *ctx, size_t *used, size_t *total);
+/* The cache_bytes entry's answer; 0 when the backend has none. */
+size_t cnn_device_cache_bytes(cnn_ctx *ctx);
 
 #ifdef __cplusplus
 }

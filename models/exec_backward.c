@@ -222,18 +222,18 @@ cnn_status cnn_model_backward(cnn_model *m)
     for (int i = last; i >= 0; i--) {
         cnn_pass pass = CNN_BWD_DATA;
         ctx = NULL;
-        double t0 = cnn_wall_seconds();
+        double t0;
+        st = model_before_layer(m, &t0);
         /* A node no path from the loss reaches gets a zero gradient, so its
          * parameters' gradients are exactly zero, not stale. */
-        if (!m->written[i]) {
+        if (st == CNN_OK && !m->written[i]) {
             st =
                 cnn_mem_zero(m->ctx[0], dy_of(m, i), (size_t)net_numel(&m->net, i) * sizeof(float));
             m->written[i] = true;
         }
         if (st == CNN_OK)
             st = backward_node(m, i, &ctx, &pass);
-        if (st == CNN_OK)
-            st = model_after_layer(m, i, CNN_PHASE_BACKWARD, ctx, t0);
+        st = model_after_layer(m, i, CNN_PHASE_BACKWARD, st, t0);
         if (st != CNN_OK)
             return model_layer_error(m, i, pass, st);
     }

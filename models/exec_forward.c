@@ -71,10 +71,12 @@ cnn_status cnn_model_forward(cnn_model *m, cnn_mode mode)
     for (int i = 0; i < m->net.nnodes; i++) {
         cnn_ctx *ctx = NULL;
         cnn_pass pass;
-        double t0 = cnn_wall_seconds();
-        cnn_status st = forward_node(m, i, mode, &ctx, &pass);
+        pass = CNN_FWD;
+        double t0;
+        cnn_status st = model_before_layer(m, &t0);
         if (st == CNN_OK)
-            st = model_after_layer(m, i, CNN_PHASE_FORWARD, ctx, t0);
+            st = forward_node(m, i, mode, &ctx, &pass);
+        st = model_after_layer(m, i, CNN_PHASE_FORWARD, st, t0);
         if (st != CNN_OK)
             return model_layer_error(m, i, pass, st);
     }

@@ -585,17 +585,28 @@ void cnn_model_set_hook(cnn_model *m, cnn_layer_hook hook, void *user, bool sync
     m->hook_sync = sync;
 }
 
-cnn_status model_after_layer(cnn_model *m, int layer, cnn_phase phase, cnn_ctx *ctx, double t0)
+cnn_status model_before_layer(cnn_model *m, double *t0)
+{
+    *t0 = cnn_wall_seconds();
+    if (!m->hook || !m->hook_sync)
+        return CNN_OK;
+    return cnn_timer_start(m->ctx[0]);
+}
+
+cnn_status model_after_layer(cnn_model *m, int layer, cnn_phase phase, cnn_status st, double t0)
 {
     if (!m->hook)
-        return CNN_OK;
-    if (m->hook_sync && ctx) {
-        cnn_status st = cnn_sync(ctx);
-        if (st != CNN_OK)
-            return st;
+        return st;
+    double s = cnn_wall_seconds() - t0;
+    if (m->hook_sync) {
+        /* stopped even when the layer failed, so the next start is valid */
+        cnn_status tst = cnn_timer_stop(m->ctx[0], &s);
+        if (st == CNN_OK)
+            st = tst;
     }
-    m->hook(m->hook_user, m, layer, phase, cnn_wall_seconds() - t0);
-    return CNN_OK;
+    if (st == CNN_OK)
+        m->hook(m->hook_user, m, layer, phase, s);
+    return st;
 }
 
 void cnn_model_progress_hook(void *user, const cnn_model *m, int layer, cnn_phase phase,

@@ -93,8 +93,14 @@ const char *model_layer_name(const cnn_model *m, int layer);
 /* The context index for backend `be`, creating the context on first use. */
 cnn_status model_ctx_for(cnn_model *m, const cnn_backend *be, int *out);
 cnn_status model_layer_error(const cnn_model *m, int layer, cnn_pass pass, cnn_status st);
-/* Call the layer hook, if any (after a device sync when it asked for one). */
-cnn_status model_after_layer(cnn_model *m, int layer, cnn_phase phase, cnn_ctx *ctx, double t0);
+/* Around each layer's work: with a hook that asked for sync, the layer is
+ * timed by the backend's timer on the run's first context (cnn_timer_start:
+ * CUDA events on a GPU, the wall clock after a sync on the host; every
+ * context of a run is on one device), else by the wall clock alone. After
+ * the layer, st is its status: the hook is called only when it is CNN_OK,
+ * and the status returned is st or the timer's failure. */
+cnn_status model_before_layer(cnn_model *m, double *t0);
+cnn_status model_after_layer(cnn_model *m, int layer, cnn_phase phase, cnn_status st, double t0);
 
 static inline float *model_act(const cnn_model *m, int64_t off)
 {
