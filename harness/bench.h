@@ -8,27 +8,10 @@
 #include <stdio.h>
 
 #include "backend.h"
+#include "bench_row.h"
 #include "report.h"
 
 #define BENCH_MAX_BACKENDS 16
-
-/* bench.csv's columns (results/README.md); layer-mode and whole-model rows
- * share them. images_per_s is filled by whole-model rows only. */
-#define BENCH_CSV_HEADER                                                                           \
-    "model,layer,layers,op,shape," REPORT_DIMS_HEADER ",pass,backend,status,algorithm,batch,"      \
-    "threads,repetitions,cache,median_ms,min_ms,max_ms,gflops,pct_peak,intensity,ratio,"           \
-    "reorder_ms,charged_layers,charged_at,images_per_s"
-
-/* The status column (results/README.md). */
-#define ST_OK "OK"
-#define ST_UNSUPPORTED "UNSUPPORTED"
-#define ST_FAILED "FAILED"
-#define ST_NOT_USABLE "NOT_USABLE"
-
-/* The REPORT_DIMS fields of report_op_dims, in a field list. */
-#define DIM_FIELDS(d)                                                                              \
-    d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12]
-_Static_assert(REPORT_DIMS == 13, "DIM_FIELDS lists every dimension");
 
 /* GFLOP/s as a percentage of an FMA peak (NaN if the peak is unknown, 0). */
 static inline double bench_pct_peak(double fma_peak_gflops, double gflops)
@@ -56,7 +39,7 @@ typedef struct bench_run {
     bool cold;
     int threads;
     double fma_peak_gflops; /* the machine's (ceilings.h), for pct_peak; 0: unknown */
-    char dir[4096];         /* the run folder (run_dir.h): bench.csv goes there */
+    char dir[4096];         /* the run folder (run_dir.h): results.csv goes there */
     /* set by bench_select */
     bench_group *groups;
     int ngroups;
@@ -84,7 +67,7 @@ cnn_status bench_inputs(const bench_run *run, const cnn_op *op, cnn_ctx *naive, 
 
 /* Time every selected group on every backend and pass, print the table and
  * the model totals to `out`, and write each layer's rows to run->dir's
- * bench.csv once they are timed. When the run is asked to stop
+ * results.csv once they are timed. When the run is asked to stop
  * (run_dir_stopping) it stops after the layer at hand, without totals. */
 cnn_status bench_execute(const bench_run *run, FILE *out);
 
@@ -102,7 +85,7 @@ typedef struct bench_models_run {
     int repetitions;
     int threads;
     double fma_peak_gflops;
-    char dir[4096]; /* the run folder: bench.csv and breakdown.csv go there */
+    char dir[4096]; /* the run folder: results.csv and breakdown.csv go there */
 } bench_models_run;
 
 /* The batch a model is timed at on backend `be` when --batch is not given
@@ -116,7 +99,7 @@ cnn_status bench_models_check(const bench_models_run *run);
 void bench_models_settings(const bench_models_run *run, report_json *j);
 
 /* Time infer and train_step of every model on each backend alone, print a
- * table per model, write the rows to bench.csv (layer MODEL) and one
+ * table per model, write the rows to results.csv (layer MODEL) and one
  * instrumented step's per-layer times to breakdown.csv. Stops after the
  * (model, backend) at hand when the run is asked to (run_dir_stopping). */
 cnn_status bench_models_execute(const bench_models_run *run, FILE *out);

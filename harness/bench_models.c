@@ -19,6 +19,7 @@
 
 #include "bench.h"
 #include "clock.h"
+#include "memory.h"
 #include "cli.h"
 #include "model.h"
 #include "registry.h"
@@ -263,7 +264,13 @@ static int cmp_double(const void *a, const void *b)
 typedef struct model_result {
     double med[CNN_MODE_COUNT], lo[CNN_MODE_COUNT], hi[CNN_MODE_COUNT];
     double flops[CNN_MODE_COUNT], bytes[CNN_MODE_COUNT];
-    int batch;
+    int batch, image_size;
+    cnn_model_mem mem; /* the training bind's four allocations */
+    bool have_mem;
+    double peak_rss[CNN_MODE_COUNT];   /* bytes, -1: unknown */
+    double device_mem[CNN_MODE_COUNT]; /* bytes in use on the GPU at most, -1: host */
+    double reps[CNN_MODE_COUNT][BENCH_ROW_MAX_REPS]; /* seconds, in the order run */
+    int nreps;
     char top[CNN_MODE_COUNT][512]; /* the breakdown's costliest layers */
     char fallbacks[256];           /* backends other than the one asked for that ran */
     int fallback_layers;
@@ -310,11 +317,24 @@ static cnn_status time_mode(const bench_models_run *run, cnn_model *m, const cha
                             cnn_mode mode, double *s, report_csv *breakdown_csv, model_result *r)
 {
     r->flops[mode] = step_flops(m, mode, &r->bytes[mode]);
+    bool reset = memory_reset_peak_rss();
+    cnn_ctx *ctx = cnn_model_ctx(m, 0);
+    r->device_mem[mode] = -1;
     cnn_status st = step(m, mode); /* warm-up */
-    for (int i = 0; i < run->repetitions && st == CNN_OK; i++)
+    for (int i = 0; i < run->repetitions && st == CNN_OK; i++) {
         st = timed_step(m, mode, &s[i]);
+        size_t used, total;
+        if (st == CNN_OK && ctx->backend->device != CNN_DEVICE_HOST &&
+            cnn_device_memory(ctx, &used, &total) == CNN_OK && (double)used > r->device_mem[mode])
+            r->device_mem[mode] = (double)used;
+    }
     if (st != CNN_OK)
         return st;
+    /* the model's memory was allocated before the reset: it is resident,
+     * so the high-water mark still counts it */
+    r->peak_rss[mode] = reset ? memory_peak_rss_bytes() : -1;
+    r->nreps = run->repetitions < BENCH_ROW_MAX_REPS ? run->repetitions : BENCH_ROW_MAX_REPS;
+    memcpy(r->reps[mode], s, (size_t)r->nreps * sizeof *s);
     qsort(s, (size_t)run->repetitions, sizeof *s, cmp_double);
     int k = run->repetitions;
     r->med[mode] = (k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2) * 1e3;
@@ -367,6 +387,11 @@ static cnn_status time_model(const bench_models_run *run, const char *name, cons
         st = cnn_model_init_params(m, 1);
     if (st == CNN_OK)
         st = feed(m);
+    if (st == CNN_OK) {
+        cnn_shape x = cnn_model_input_shape(m);
+        r->image_size = (int)x.dim[2];
+        r->have_mem = cnn_model_memory(m, &r->mem) == CNN_OK;
+    }
     double *s = calloc((size_t)run->repetitions, sizeof *s);
     if (st == CNN_OK && !s)
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
@@ -388,59 +413,56 @@ static cnn_status time_model(const bench_models_run *run, const char *name, cons
     return st == CNN_ERR_IO ? st : CNN_OK;
 }
 
-/* The table rows and bench.csv rows of one model on one backend. */
+/* The table rows and results.csv rows of one model on one backend. */
 static cnn_status write_model(const bench_models_run *run, const char *name, const char *be,
                               int layers, const model_result *r, const model_result *base,
                               report_csv *csv, FILE *out)
 {
     cnn_status st = CNN_OK;
-    char no_dims[REPORT_DIMS][24];
-    report_op_dims(NULL, no_dims);
     for (int mode = 0; mode < CNN_MODE_COUNT && st == CNN_OK; mode++) {
         bool ok = !*r->error[mode];
         double ips = ok ? r->batch / (r->med[mode] * 1e-3) : NAN;
         double base_ips = !*base->error[mode] ? base->batch / (base->med[mode] * 1e-3) : NAN;
         double gflops = ok ? r->flops[mode] / (r->med[mode] * 1e6) : NAN;
-        char f[13][64];
-        snprintf(f[0], 64, "%d", layers);
-        snprintf(f[1], 64, "%d", r->batch);
-        snprintf(f[2], 64, "%d", run->threads);
-        snprintf(f[3], 64, "%d", run->repetitions);
-        snprintf(f[4], 64, "%.4f", ok ? r->med[mode] : NAN);
-        snprintf(f[5], 64, "%.4f", ok ? r->lo[mode] : NAN);
-        snprintf(f[6], 64, "%.4f", ok ? r->hi[mode] : NAN);
-        snprintf(f[7], 64, "%.2f", gflops);
-        snprintf(f[8], 64, "%.1f", bench_pct_peak(run->fma_peak_gflops, gflops));
-        snprintf(f[9], 64, "%.3f", ips / base_ips);
-        snprintf(f[10], 64, "%d", ok ? r->fallback_layers : 0);
-        snprintf(f[11], 64, "%.2f", ips);
-        snprintf(f[12], 64, "%.3f", r->bytes[mode] > 0 ? r->flops[mode] / r->bytes[mode] : NAN);
-        const char *fields[] = {name,
-                                "MODEL",
-                                f[0],
-                                "model",
-                                "",
-                                DIM_FIELDS(no_dims),
-                                MODE_NAME[mode],
-                                be,
-                                ok ? ST_OK : r->status[mode],
-                                ok ? "" : r->error[mode],
-                                f[1],
-                                f[2],
-                                f[3],
-                                "warm",
-                                f[4],
-                                f[5],
-                                f[6],
-                                f[7],
-                                f[8],
-                                f[12],
-                                f[9],
-                                "",
-                                f[10],
-                                ok ? r->fallbacks : "",
-                                f[11]};
-        st = report_csv_row(csv, (int)(sizeof fields / sizeof fields[0]), fields);
+        bench_row row = bench_row_empty();
+        row.model = name;
+        row.layer = "MODEL";
+        row.layers = layers;
+        row.op_name = "model";
+        row.pass = MODE_NAME[mode];
+        row.backend = be;
+        row.status = ok ? ST_OK : r->status[mode];
+        row.algorithm = ok ? "" : r->error[mode];
+        row.batch = r->batch;
+        row.image_size = r->image_size;
+        row.threads = run->threads;
+        row.repetitions = run->repetitions;
+        row.median_ms = ok ? r->med[mode] : NAN;
+        row.min_ms = ok ? r->lo[mode] : NAN;
+        row.max_ms = ok ? r->hi[mode] : NAN;
+        row.reps_s = ok ? r->reps[mode] : NULL;
+        row.nreps = ok ? r->nreps : 0;
+        row.gflops = gflops;
+        row.pct_peak = bench_pct_peak(run->fma_peak_gflops, gflops);
+        row.intensity = r->bytes[mode] > 0 ? r->flops[mode] / r->bytes[mode] : NAN;
+        row.ratio = ips / base_ips;
+        row.charged_layers = ok ? r->fallback_layers : 0;
+        row.charged_at = ok ? r->fallbacks : "";
+        row.images_per_s = ips;
+        if (r->have_mem) {
+            row.params_bytes = (double)r->mem.params;
+            row.grads_bytes = mode == CNN_MODE_TRAIN ? (double)r->mem.grads : 0;
+            row.act_bytes = (double)r->mem.activations;
+            row.act_unshared_bytes = (double)r->mem.activations;
+            row.ws_bytes = (double)r->mem.workspace;
+        }
+        if (ok) {
+            row.peak_rss_bytes = r->peak_rss[mode];
+            row.device_mem_bytes = r->device_mem[mode];
+        }
+        st = bench_row_write(csv, &row);
+        char f[10][64];
+        snprintf(f[9], 64, "%.3f", row.ratio);
         if (ok)
             fprintf(out, "  %-10s %-10s %5d %10.3f %10.3f %10.3f %10.1f %7s%s%s\n", be,
                     MODE_NAME[mode], r->batch, r->med[mode], r->lo[mode], r->hi[mode], ips,
@@ -457,8 +479,8 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
 {
     char path[4200];
     report_csv *csv = NULL, *bcsv = NULL;
-    snprintf(path, sizeof path, "%s/bench.csv", run->dir);
-    cnn_status st = report_csv_stream(path, BENCH_CSV_HEADER, &csv);
+    snprintf(path, sizeof path, "%s/results.csv", run->dir);
+    cnn_status st = report_csv_stream(path, BENCH_ROW_HEADER, &csv);
     snprintf(path, sizeof path, "%s/breakdown.csv", run->dir);
     if (st == CNN_OK)
         st = report_csv_stream(path, BREAKDOWN_HEADER, &bcsv);

@@ -12,7 +12,6 @@
 #include "run_dir.h"
 #include "verify.h"
 
-#define CSV_HEADER BENCH_CSV_HEADER
 
 /* The --cold eviction buffer: twice the last-level cache sysfs reports, so
  * that writing it between calls evicts the operands (256 MiB when the size
@@ -101,6 +100,13 @@ void bench_release(bench_run *run)
     free(run->groups);
     run->groups = NULL;
     run->ngroups = 0;
+}
+
+/* The input's N x N size, for the rows. */
+static int image_size(const bench_run *run)
+{
+    const cnn_model_desc *d = cnn_model_find(run->model);
+    return run->image_size ? run->image_size : d ? d->h : 0;
 }
 
 static double pct_peak(const bench_run *run, double gflops)
@@ -407,49 +413,43 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                                  : ctx[b] ? ST_UNSUPPORTED
                                           : ST_NOT_USABLE;
             double reo = ok ? reorder_ms(&cases[b][p]) : NAN;
-            char f[13][64];
-            snprintf(f[0], 64, "%d", g->count);
-            snprintf(f[1], 64, "%d", run->batch);
-            snprintf(f[2], 64, "%d", run->threads);
-            snprintf(f[3], 64, "%d", run->repetitions);
+            double gflops = ok ? flops / (r->median_s * 1e9) : NAN;
+            bench_row row = bench_row_empty();
+            row.model = run->model;
+            row.layer = g->first;
+            row.layers = g->count;
+            row.op = &g->op;
+            row.pass = cnn_pass_str((cnn_pass)p);
+            row.backend = env->be[b]->name;
+            row.status = status;
+            row.algorithm = algo;
+            row.batch = run->batch;
+            row.image_size = image_size(run);
+            row.threads = run->threads;
+            row.repetitions = run->repetitions;
+            row.cold = run->cold;
+            row.median_ms = med;
+            row.min_ms = ok ? r->min_s * 1e3 : NAN;
+            row.max_ms = ok ? r->max_s * 1e3 : NAN;
+            row.reps_s = ok ? r->rep_s : NULL;
+            row.nreps = ok ? r->repetitions : 0;
+            row.gflops = gflops;
+            row.pct_peak = pct_peak(run, gflops);
+            row.intensity = flops / cnn_op_min_bytes(&g->op, (cnn_pass)p);
+            row.ratio = base / med;
+            row.reorder_ms = reo;
+            row.charged_layers = !ok && stand_in >= 0 ? g->count : 0;
+            row.charged_at = !ok && stand_in >= 0 ? env->be[stand_in]->name : "";
+            row.ws_bytes = ctx[b] && cnn_supports(ctx[b], &g->op, (cnn_pass)p)
+                               ? (double)cnn_workspace_size(ctx[b], &g->op, (cnn_pass)p)
+                               : -1;
+            st = bench_row_write(bo->csv, &row);
+            char f[12][64];
             snprintf(f[4], 64, "%.4f", med);
-            snprintf(f[5], 64, "%.4f", ok ? r->min_s * 1e3 : NAN);
-            snprintf(f[6], 64, "%.4f", ok ? r->max_s * 1e3 : NAN);
-            snprintf(f[7], 64, "%.2f", ok ? flops / (r->median_s * 1e9) : NAN);
-            snprintf(f[8], 64, "%.3f", base / med);
+            snprintf(f[7], 64, "%.2f", gflops);
+            snprintf(f[8], 64, "%.3f", row.ratio);
             snprintf(f[9], 64, "%.4f", reo);
-            snprintf(f[10], 64, "%d", !ok && stand_in >= 0 ? g->count : 0);
-            snprintf(f[11], 64, "%.1f", pct_peak(run, ok ? flops / (r->median_s * 1e9) : NAN));
-            snprintf(f[12], 64, "%.3f", flops / cnn_op_min_bytes(&g->op, (cnn_pass)p));
-            char shape[256], dims[REPORT_DIMS][24];
-            cnn_op_str(&g->op, shape, sizeof shape);
-            report_op_dims(&g->op, dims);
-            const char *fields[] = {run->model,
-                                    g->first,
-                                    f[0],
-                                    cnn_op_name(&g->op),
-                                    shape,
-                                    DIM_FIELDS(dims),
-                                    cnn_pass_str((cnn_pass)p),
-                                    env->be[b]->name,
-                                    status,
-                                    algo,
-                                    f[1],
-                                    f[2],
-                                    f[3],
-                                    run->cold ? "cold" : "warm",
-                                    f[4],
-                                    f[5],
-                                    f[6],
-                                    f[7],
-                                    f[11],
-                                    f[12],
-                                    f[8],
-                                    f[9],
-                                    f[10],
-                                    !ok && stand_in >= 0 ? env->be[stand_in]->name : "",
-                                    ""};
-            st = report_csv_row(bo->csv, (int)(sizeof fields / sizeof fields[0]), fields);
+            snprintf(f[11], 64, "%.1f", row.pct_peak);
             char layer[128], shown[320];
             snprintf(layer, sizeof layer, "%s x%d", g->first, g->count);
             snprintf(shown, sizeof shown, "%s%s%s", algo,
@@ -483,8 +483,6 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
             "instead);\nratio = %s's total / this backend's, > 1 is faster:\n",
             env->be[0]->name);
     cnn_status st = CNN_OK;
-    char no_dims[REPORT_DIMS][24];
-    report_op_dims(NULL, no_dims);
     for (int p = 0; p < CNN_PASS_COUNT && st == CNN_OK; p++) {
         if (!run->passes[p])
             continue;
@@ -492,20 +490,9 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
         for (int b = 0; b < env->nlisted && st == CNN_OK; b++) {
             const bench_total *t = &bo->total[b][p];
             bool have = !*t->gap;
-            char ms[64], ratio[64], gflops[64], layers[32], charged[32], note[512], names[256];
-            char batch[16], threads[16], reps[16];
-            snprintf(batch, sizeof batch, "%d", run->batch);
-            snprintf(threads, sizeof threads, "%d", run->threads);
-            snprintf(reps, sizeof reps, "%d", run->repetitions);
-            snprintf(ms, sizeof ms, "%.4f", have ? t->ms : NAN);
+            char ratio[64], note[512], names[256];
+            double gflops = have ? t->flops / (t->ms * 1e6) : NAN;
             snprintf(ratio, sizeof ratio, "%.3f", have && !*t0->gap ? t0->ms / t->ms : NAN);
-            snprintf(gflops, sizeof gflops, "%.2f", have ? t->flops / (t->ms * 1e6) : NAN);
-            char pct[64], intensity[64];
-            snprintf(pct, sizeof pct, "%.1f", pct_peak(run, have ? t->flops / (t->ms * 1e6) : NAN));
-            snprintf(intensity, sizeof intensity, "%.3f",
-                     t->min_bytes > 0 ? t->flops / t->min_bytes : NAN);
-            snprintf(layers, sizeof layers, "%d", t->layers);
-            snprintf(charged, sizeof charged, "%d", have ? charged_count(t) : 0);
             charged_str(t, env, false, note, sizeof note);
             if (have)
                 fprintf(bo->out, "  %-9s %-14s %10.2f ms  ratio %s%s%s%s\n",
@@ -514,32 +501,28 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
             else
                 fprintf(bo->out, "  %-9s %-14s %10s     ratio -  (%s)\n", cnn_pass_str((cnn_pass)p),
                         env->be[b]->name, "n/a", t->gap);
-            const char *fields[] = {run->model,
-                                    "TOTAL",
-                                    layers,
-                                    run->ops ? run->ops : "all",
-                                    "",
-                                    DIM_FIELDS(no_dims),
-                                    cnn_pass_str((cnn_pass)p),
-                                    env->be[b]->name,
-                                    have ? ST_OK : t->gap_status,
-                                    have ? "" : t->gap,
-                                    batch,
-                                    threads,
-                                    reps,
-                                    run->cold ? "cold" : "warm",
-                                    ms,
-                                    "",
-                                    "",
-                                    gflops,
-                                    pct,
-                                    intensity,
-                                    ratio,
-                                    "",
-                                    charged,
-                                    have ? charged_str(t, env, true, names, sizeof names) : "",
-                                    ""};
-            st = report_csv_row(bo->csv, (int)(sizeof fields / sizeof fields[0]), fields);
+            bench_row row = bench_row_empty();
+            row.model = run->model;
+            row.layer = "TOTAL";
+            row.layers = t->layers;
+            row.op_name = run->ops ? run->ops : "all";
+            row.pass = cnn_pass_str((cnn_pass)p);
+            row.backend = env->be[b]->name;
+            row.status = have ? ST_OK : t->gap_status;
+            row.algorithm = have ? "" : t->gap;
+            row.batch = run->batch;
+            row.image_size = image_size(run);
+            row.threads = run->threads;
+            row.repetitions = run->repetitions;
+            row.cold = run->cold;
+            row.median_ms = have ? t->ms : NAN;
+            row.gflops = gflops;
+            row.pct_peak = pct_peak(run, gflops);
+            row.intensity = t->min_bytes > 0 ? t->flops / t->min_bytes : NAN;
+            row.ratio = have && !*t0->gap ? t0->ms / t->ms : NAN;
+            row.charged_layers = have ? charged_count(t) : 0;
+            row.charged_at = have ? charged_str(t, env, true, names, sizeof names) : "";
+            st = bench_row_write(bo->csv, &row);
         }
     }
     return st;
@@ -618,9 +601,9 @@ cnn_status bench_execute(const bench_run *run, FILE *out)
     if (st == CNN_OK && run->cold && !evict)
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory for the cache eviction buffer");
     char csv_path[4200];
-    snprintf(csv_path, sizeof csv_path, "%s/bench.csv", run->dir);
+    snprintf(csv_path, sizeof csv_path, "%s/results.csv", run->dir);
     if (st == CNN_OK)
-        st = report_csv_stream(csv_path, CSV_HEADER, &bo.csv);
+        st = report_csv_stream(csv_path, BENCH_ROW_HEADER, &bo.csv);
     if (st == CNN_OK) {
         fprintf(out, "%s, batch %d, %d threads, %d repetitions of >= %g s, %s caches\n", run->model,
                 run->batch, run->threads, run->repetitions, run->min_time,

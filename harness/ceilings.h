@@ -2,7 +2,7 @@
  * stored in its meta.json ("ceilings"): the FMA peak of the widest vector
  * unit the CPU has (chosen at run time), a large sgemm through OpenBLAS, a
  * STREAM triad's memory bandwidth, and on a GPU cuBLAS sgemm and
- * device-to-device copy bandwidth. bench.csv's pct_peak is a row's GFLOP/s
+ * device-to-device copy bandwidth. results.csv's pct_peak is a row's GFLOP/s
  * over fma_peak_gflops. */
 #ifndef CNN_CEILINGS_H
 #define CNN_CEILINGS_H

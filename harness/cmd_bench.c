@@ -138,7 +138,7 @@ static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *m
         return cli_fail("bench", st);
     snprintf(run.dir, sizeof run.dir, "%s", rd.path);
     st = bench_models_execute(&run, stdout);
-    rc = run_dir_close(&rd, st, "bench.csv, breakdown.csv, meta.json");
+    rc = run_dir_close(&rd, st, "results.csv, breakdown.csv, meta.json");
     return rc >= 0 ? rc : CLI_EXIT_OK;
 }
 
@@ -180,7 +180,7 @@ int cmd_bench(int argc, char **argv)
         .aliases =
             (const cli_alias[]){{"backend", "backends"}, {"out-dir", "results"}, {NULL, NULL}},
         .summary = "Time each distinct layer of a model on several backends side by side.",
-        .details = "Writes DIR/<run-id>/bench.csv, each layer's rows once it is timed, and\n"
+        .details = "Writes DIR/<run-id>/results.csv, each layer's rows once it is timed, and\n"
                    "meta.json (command line, settings, commit, machine and its measured\n"
                    "ceilings: FMA peak, sgemm, memory bandwidth; complete or not);\n"
                    "Ctrl-C stops after the layer at hand and marks the run interrupted.\n"
@@ -200,7 +200,7 @@ int cmd_bench(int argc, char **argv)
                    "sync; median, min, max, images/s and ratio = images/s / the first\n"
                    "backend's. Default batches: fashion_cnn 128, lenet5 128, alexnet 16,\n"
                    "vgg16 4, googlenet 8, resnet18 8; naive runs the last four at batch 1;\n"
-                   "--batch overrides both. Rows go to bench.csv (layer MODEL), one more\n"
+                   "--batch overrides both. Rows go to results.csv (layer MODEL), one more\n"
                    "step of each mode, synced after every layer, to breakdown.csv (each\n"
                    "layer and pass: backend, algorithm, ms, share of the step).",
         .opts = opts,
@@ -278,7 +278,7 @@ int cmd_bench(int argc, char **argv)
     snprintf(run.dir, sizeof run.dir, "%s", rd.path);
     st = bench_execute(&run, stdout);
     bench_release(&run);
-    rc = run_dir_close(&rd, st, "bench.csv, meta.json; no totals if interrupted");
+    rc = run_dir_close(&rd, st, "results.csv, meta.json; no totals if interrupted");
     return rc >= 0 ? rc : CLI_EXIT_OK;
 #else
     (void)results;

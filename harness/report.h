@@ -1,6 +1,6 @@
 /* Result files.
  *
- * CSVs come in two kinds. A result table of a run (verify.csv, bench.csv)
+ * CSVs come in two kinds. A result table of a run (verify.csv, results.csv)
  * is streamed: created in the run's own fresh folder, each row written and
  * flushed as it is produced, so a run that is stopped or killed keeps every
  * row it finished, and no temporary file is ever made. A file that is all

@@ -37,6 +37,33 @@ static void property_version(char *buf, size_t n, int ok, const int v[3])
 }
 #endif
 
+#ifdef CNN_HAVE_ONEDNN
+/* The instruction set oneDNN dispatches to on this CPU. */
+static const char *onednn_isa(void)
+{
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41:
+        return "sse41";
+    case dnnl_cpu_isa_avx:
+        return "avx";
+    case dnnl_cpu_isa_avx2:
+        return "avx2";
+    case dnnl_cpu_isa_avx2_vnni:
+        return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_core:
+        return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni:
+        return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16:
+        return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx:
+        return "avx512_core_amx";
+    default:
+        return "other";
+    }
+}
+#endif
+
 int cnn_library_versions(cnn_library_version out[CNN_LIBRARIES_MAX])
 {
     int n = 0;
@@ -54,12 +81,14 @@ int cnn_library_versions(cnn_library_version out[CNN_LIBRARIES_MAX])
     /* openblas_get_config() ends with a space in some versions */
     for (size_t e = strlen(l->version); e > 0 && l->version[e - 1] == ' ';)
         l->version[--e] = '\0';
+    size_t used = strlen(l->version);
+    snprintf(l->version + used, sizeof l->version - used, ", core %s", openblas_get_corename());
 #endif
 #ifdef CNN_HAVE_ONEDNN
     l = add(out, &n, "oneDNN");
     const dnnl_version_t *dv = dnnl_version();
-    snprintf(l->version, sizeof l->version, "%d.%d.%d (commit %s)", dv->major, dv->minor, dv->patch,
-             dv->hash && *dv->hash ? dv->hash : "unknown");
+    snprintf(l->version, sizeof l->version, "%d.%d.%d (commit %s), ISA %s", dv->major, dv->minor,
+             dv->patch, dv->hash && *dv->hash ? dv->hash : "unknown", onednn_isa());
 #endif
 #ifdef CNN_HAVE_CUDNN
     int rt = 0, drv = 0, v[3];
@@ -79,6 +108,16 @@ int cnn_library_versions(cnn_library_version out[CNN_LIBRARIES_MAX])
                          cudnnGetProperty(MINOR_VERSION, &v[1]) == CUDNN_STATUS_SUCCESS &&
                          cudnnGetProperty(PATCH_LEVEL, &v[2]) == CUDNN_STATUS_SUCCESS,
                      v);
+    l = add(out, &n, "GPU");
+    struct cudaDeviceProp prop;
+    int count = 0;
+    if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0 &&
+        cudaGetDeviceProperties(&prop, 0) == cudaSuccess)
+        snprintf(l->version, sizeof l->version, "%.120s, sm_%d%d, %.1f GiB, %d device%s", prop.name,
+                 prop.major, prop.minor, (double)prop.totalGlobalMem / 1073741824.0, count,
+                 count == 1 ? "" : "s");
+    else
+        snprintf(l->version, sizeof l->version, "none");
     l = add(out, &n, "cuBLAS");
     property_version(l->version, sizeof l->version,
                      cublasGetProperty(MAJOR_VERSION, &v[0]) == CUBLAS_STATUS_SUCCESS &&

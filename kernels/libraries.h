@@ -12,10 +12,10 @@
 extern "C" {
 #endif
 
-#define CNN_LIBRARIES_MAX 8
+#define CNN_LIBRARIES_MAX 10
 
 typedef struct cnn_library_version {
-    const char *name;  /* "OpenBLAS", "oneDNN", "OpenMP", "CUDA runtime", ... */
+    const char *name;  /* "OpenBLAS", "oneDNN", "OpenMP", "CUDA runtime", "GPU", ... */
     char version[192]; /* as the library reports it */
 } cnn_library_version;
 

@@ -62,10 +62,10 @@ static void expect_usage(const char *what, const char *const *args, const char *
     TU_CHECK(!tu_exists(path), "%s: a refused run made %s", what, path);
 }
 
-/* ---- reading bench.csv ---- */
+/* ---- reading results.csv ---- */
 
 #define MAX_ROWS 256
-#define MAX_COLS 40
+#define MAX_COLS 64
 typedef struct csv_table {
     char cells[MAX_ROWS][MAX_COLS][96];
     int nrows, ncols; /* row 0 is the header */
@@ -77,7 +77,7 @@ static int col(const char *name)
     for (int c = 0; c < csv.ncols; c++)
         if (!strcmp(csv.cells[0][c], name))
             return c;
-    TU_CHECK(false, "bench.csv has no column %s", name);
+    TU_CHECK(false, "results.csv has no column %s", name);
     return 0;
 }
 
@@ -86,7 +86,7 @@ static const char *cell(int r, const char *name)
     return csv.cells[r][col(name)];
 }
 
-/* meta.json holds the machine's ceilings, and each timed row of bench.csv
+/* meta.json holds the machine's ceilings, and each timed row of results.csv
  * its GFLOP/s as a percentage of that FMA peak and a positive arithmetic
  * intensity (every op bench times here moves data and computes). */
 static void check_ceilings(const char *meta_text)
@@ -109,9 +109,9 @@ static void check_ceilings(const char *meta_text)
     }
 }
 
-/* Read `file` (bench.csv, breakdown.csv) of the one run folder under
+/* Read `file` (results.csv, breakdown.csv) of the one run folder under
  * DIR/<out> into csv, and check that its meta.json says the run is
- * complete (and, for bench.csv, holds the ceilings its rows agree with). */
+ * complete (and, for results.csv, holds the ceilings its rows agree with). */
 static bool read_run_csv(const char *out, const char *file)
 {
     char path[1024], run[1300], names[2][256];
@@ -121,7 +121,7 @@ static bool read_run_csv(const char *out, const char *file)
         return false;
     }
     snprintf(run, sizeof run, "%s/%s", path, names[0]);
-    char meta[1400]; /* meta.json's path, then bench.csv's */
+    char meta[1400]; /* meta.json's path, then results.csv's */
     static char meta_text[1 << 14];
     snprintf(meta, sizeof meta, "%s/meta.json", run);
     tu_slurp(meta, meta_text, sizeof meta_text);
@@ -141,6 +141,8 @@ static bool read_run_csv(const char *out, const char *file)
             len = 0;
         } else if (*p == '\n' && !quoted) {
             csv.ncols = r == 0 ? c + 1 : csv.ncols;
+            TU_CHECK(c + 1 == csv.ncols && c + 1 < MAX_COLS, "%s: row %d has %d fields, header %d",
+                     file, r, c + 1, csv.ncols);
             r++;
             c = 0;
             len = 0;
@@ -150,14 +152,14 @@ static bool read_run_csv(const char *out, const char *file)
     }
     csv.nrows = r;
     TU_CHECK(csv.nrows > 1, "%s: no rows:\n%s", meta, csv_text);
-    if (!strcmp(file, "bench.csv"))
+    if (!strcmp(file, "results.csv"))
         check_ceilings(meta_text);
     return csv.nrows > 1;
 }
 
 static bool read_csv(const char *out)
 {
-    return read_run_csv(out, "bench.csv");
+    return read_run_csv(out, "results.csv");
 }
 
 /* The row of (layer, pass, backend), or -1. */
@@ -297,7 +299,7 @@ static void test_stand_in(void)
         check_total("winograd", 2, 2, "im2col");
 }
 
-/* Whole models: each backend times infer and train_step (bench.csv rows of
+/* Whole models: each backend times infer and train_step (results.csv rows of
  * layer MODEL, images/s = batch / median), and breakdown.csv holds every
  * layer of one instrumented step per (backend, mode), the forward ones in
  * both modes and the backward ones in train_step, with shares that add up
@@ -322,11 +324,11 @@ static void test_whole_models(void)
         }
     if (!read_csv("models"))
         return;
-    TU_CHECK(csv.nrows == 5, "--models lenet5: %d rows in bench.csv, expected 4", csv.nrows - 1);
+    TU_CHECK(csv.nrows == 5, "--models lenet5: %d rows in results.csv, expected 4", csv.nrows - 1);
     for (int b = 0; b < 2; b++)
         for (int mo = 0; mo < 2; mo++) {
             int r = find_row("MODEL", modes[mo], backends[b]);
-            TU_CHECK(r > 0, "bench.csv: no MODEL row of %s %s", backends[b], modes[mo]);
+            TU_CHECK(r > 0, "results.csv: no MODEL row of %s %s", backends[b], modes[mo]);
             if (r <= 0)
                 continue;
             double med = atof(cell(r, "median_ms")), ips = atof(cell(r, "images_per_s"));
@@ -336,6 +338,28 @@ static void test_whole_models(void)
                      "%s %s: status %s batch %s layers %s median %s images/s %s", backends[b],
                      modes[mo], cell(r, "status"), cell(r, "batch"), cell(r, "layers"),
                      cell(r, "median_ms"), cell(r, "images_per_s"));
+            /* the raw repetitions: two, within [min, max], their median the median */
+            double rep[2] = {0, 0}, lo = atof(cell(r, "min_ms")), hi = atof(cell(r, "max_ms"));
+            TU_CHECK(sscanf(cell(r, "reps_ms"), "%lf;%lf", &rep[0], &rep[1]) == 2 &&
+                         !strchr(strchr(cell(r, "reps_ms"), ';') + 1, ';') &&
+                         fabs((rep[0] + rep[1]) / 2 - med) < 1e-3 && lo <= rep[0] &&
+                         rep[0] <= hi && lo <= rep[1] && rep[1] <= hi,
+                     "%s %s: reps_ms %s, min %s, median %s, max %s", backends[b], modes[mo],
+                     cell(r, "reps_ms"), cell(r, "min_ms"), cell(r, "median_ms"),
+                     cell(r, "max_ms"));
+            /* memory: lenet5 has 61706 trainable floats and no batch norm, so the
+             * gradients are as large as the parameters; a host run has no
+             * device memory */
+            double params = atof(cell(r, "params_bytes")), grads = atof(cell(r, "grads_bytes"));
+            double rss = atof(cell(r, "peak_rss_bytes"));
+            TU_CHECK(params >= 4 * 61706.0 && params < 4 * 61706.0 + 4096 &&
+                         grads == (mo ? params : 0) && atof(cell(r, "act_bytes")) > 0 &&
+                         atof(cell(r, "act_unshared_bytes")) >= atof(cell(r, "act_bytes")) &&
+                         *cell(r, "ws_bytes") && rss > params && !*cell(r, "device_mem_bytes"),
+                     "%s %s: params %s grads %s act %s/%s ws %s rss %s device %s", backends[b],
+                     modes[mo], cell(r, "params_bytes"), cell(r, "grads_bytes"),
+                     cell(r, "act_bytes"), cell(r, "act_unshared_bytes"), cell(r, "ws_bytes"),
+                     cell(r, "peak_rss_bytes"), cell(r, "device_mem_bytes"));
         }
     if (!read_run_csv("models", "breakdown.csv"))
         return;
@@ -420,7 +444,7 @@ static void test_selections(void)
     }
 }
 
-/* SIGINT in the middle: the layers timed so far are in bench.csv, whole,
+/* SIGINT in the middle: the layers timed so far are in results.csv, whole,
  * there are no totals (they would cover some layers only), meta.json says
  * "interrupted", the exit status is 130 and no temporary file is left. */
 static void test_interrupted(void)
@@ -439,7 +463,7 @@ static void test_interrupted(void)
         nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
         if (tu_list_dir(results, names, 4) != 1)
             continue;
-        snprintf(run, sizeof run, "%s/%s/bench.csv", results, names[0]);
+        snprintf(run, sizeof run, "%s/%s/results.csv", results, names[0]);
         tu_slurp(run, csv_text, sizeof csv_text);
         const char *nl = strchr(csv_text, '\n');
         rows = nl && strchr(nl + 1, '\n');
@@ -452,7 +476,8 @@ static void test_interrupted(void)
     TU_CHECK(rc == 130, "an interrupted bench: exit %d, expected 130", rc);
     snprintf(run, sizeof run, "%s/%s", results, names[0]);
     int n = tu_list_dir(run, names, 4);
-    TU_CHECK(n == 2 && !strcmp(names[0], "bench.csv") && !strcmp(names[1], "meta.json"),
+    /* tu_list_dir sorts the names */
+    TU_CHECK(n == 2 && !strcmp(names[0], "meta.json") && !strcmp(names[1], "results.csv"),
              "an interrupted bench left %d entries in its folder (%s, ...)", n, names[0]);
     char path[1400];
     static char meta_text[1 << 14];
@@ -461,11 +486,11 @@ static void test_interrupted(void)
     TU_CHECK(strstr(meta_text, "\"complete\": false") &&
                  strstr(meta_text, "\"status\": \"interrupted\""),
              "an interrupted bench: meta.json:\n%s", meta_text);
-    snprintf(path, sizeof path, "%s/bench.csv", run);
+    snprintf(path, sizeof path, "%s/results.csv", run);
     tu_slurp(path, csv_text, sizeof csv_text);
     size_t len = strlen(csv_text);
     TU_CHECK(len && csv_text[len - 1] == '\n' && !strstr(csv_text, "TOTAL"),
-             "an interrupted bench: a cut row or totals in bench.csv:\n%s", csv_text);
+             "an interrupted bench: a cut row or totals in results.csv:\n%s", csv_text);
 }
 
 int main(void)
