@@ -81,7 +81,7 @@ void bench_models_settings(const bench_models_run *run, report_json *j)
     report_json_raw(j, "image_size", "%d", run->image_size);
     report_json_str(j, "backends", list);
     report_json_raw(j, "repetitions", "%d", run->repetitions);
-    report_json_str(j, "timer", "wall clock per step after a sync, median of repetitions");
+    report_json_str(j, "timer", "the backend timer per step (CUDA events on a GPU, wall clock after a sync on the host); median, min, max and every repetition in results.csv");
 }
 
 /* ---- one model on one backend ---- */

@@ -547,12 +547,15 @@ void bench_settings(const bench_run *run, report_json *j)
     report_json_raw(j, "repetitions", "%d", run->repetitions);
     report_json_raw(j, "min_time_s", "%g", run->min_time);
     char cache[96];
-    snprintf(cache, sizeof cache, "cold (%.0f MiB written between calls: twice the LLC)",
+    snprintf(cache, sizeof cache,
+             "cold (%.0f MiB written between calls: twice the LLC; on a GPU twice its L2)",
              (double)evict_floats() * sizeof(float) / 1048576.0);
     report_json_str(j, "cache", run->cold ? cache : "warm");
-    char timer[128];
+    char timer[256];
     snprintf(timer, sizeof timer,
-             "wall clock per call, median of repetitions (Google Benchmark %s)",
+             "the backend timer per call (CUDA events on a GPU, wall clock after a sync on the "
+             "host) as Google Benchmark %s manual time; median, min, max and every repetition in "
+             "results.csv",
              cnn_gbench_version());
     report_json_str(j, "timer", timer);
 }

@@ -26,6 +26,9 @@
 #ifndef CNN_BUILD_TYPE
 #define CNN_BUILD_TYPE "unknown"
 #endif
+#ifndef CNN_C_FLAGS
+#define CNN_C_FLAGS "unknown"
+#endif
 
 extern char **environ;
 
@@ -100,6 +103,7 @@ void build_info_read(build_info *b)
     b->configure_commit = CNN_GIT_COMMIT;
     b->source_dir = CNN_SOURCE_DIR;
     b->build_type = CNN_BUILD_TYPE;
+    b->c_flags = CNN_C_FLAGS;
 #if defined(__clang__)
     b->compiler = __VERSION__; /* "Clang 15.0.7 ..." */
 #elif defined(__GNUC__)
@@ -163,6 +167,7 @@ void build_info_json(report_json *j, const build_info *b)
     report_json_str(j, "configure_commit", b->configure_commit);
     report_json_str(j, "build_type", b->build_type);
     report_json_str(j, "compiler", b->compiler);
+    report_json_str(j, "compiler_flags", b->c_flags);
     report_json_str(j, "backends_built", cnn_backend_names(names, sizeof names));
     report_json_key(j, "libraries");
     fputs("{", j->f);

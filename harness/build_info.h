@@ -28,6 +28,7 @@ typedef struct build_info {
     const char *source_dir;       /* where the build was configured from */
     const char *build_type;       /* CMAKE_BUILD_TYPE */
     const char *compiler;         /* __VERSION__ */
+    const char *c_flags;          /* CMake's C flags for the build type, -Wall -Wextra */
     cnn_library_version libs[BUILD_INFO_LIBS]; /* the backends' libraries, Google Benchmark */
     int nlibs;
 } build_info;
@@ -38,7 +39,7 @@ void build_info_read(build_info *b);
 void build_info_print(const build_info *b, FILE *out);
 
 /* As JSON members: version, git_commit, git_dirty, commit_source,
- * configure_commit, build_type, compiler, backends_built, libraries. */
+ * configure_commit, build_type, compiler, compiler_flags, backends_built, libraries. */
 void build_info_json(report_json *j, const build_info *b);
 
 #endif

@@ -8,6 +8,8 @@
 typedef struct machine_info {
     char host[256]; /* gethostname */
     char cpu[128];  /* /proc/cpuinfo "model name" */
+    char isa[256];  /* the vector extensions /proc/cpuinfo lists: "avx2 fma avx512f ..." */
+    int cores;      /* physical cores ("cpu cores" x sockets); 0: unknown */
     int logical_cpus;
     double mem_gib;
     char os[256]; /* uname -srm */
@@ -15,8 +17,8 @@ typedef struct machine_info {
 
 void machine_read(machine_info *m);
 
-/* The machine as members of a JSON object: host, cpu, logical_cpus,
- * memory_gib, os. */
+/* The machine as members of a JSON object: host, cpu, cpu_isa, cores,
+ * logical_cpus, memory_gib, os. */
 void machine_json(report_json *j, const machine_info *m);
 
 #endif
