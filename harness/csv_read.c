@@ -183,9 +183,10 @@ cnn_status csv_parse(const char *name, const char *buf, size_t n, csv_table **ou
     return CNN_OK;
 }
 
-cnn_status csv_read(const char *path, csv_table **out)
+cnn_status read_file_bounded(const char *path, size_t max, char **buf_out, size_t *n_out)
 {
-    *out = NULL;
+    *buf_out = NULL;
+    *n_out = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return cnn_fail(CNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -194,10 +195,9 @@ cnn_status csv_read(const char *path, csv_table **out)
     cnn_status st = buf ? CNN_OK : cnn_fail(CNN_ERR_OUT_OF_MEMORY, "%s: no memory", path);
     while (st == CNN_OK) {
         if (n == cap) {
-            if (cap > CSV_READ_MAX_BYTES) {
-                st = cnn_fail(CNN_ERR_INVALID_ARG,
-                              "%s: more than the %zu bytes a results file may have", path,
-                              CSV_READ_MAX_BYTES);
+            if (cap > max) {
+                st = cnn_fail(CNN_ERR_INVALID_ARG, "%s: more than the %zu bytes this file may have",
+                              path, max);
                 break;
             }
             char *b = realloc(buf, cap * 2);
@@ -217,6 +217,21 @@ cnn_status csv_read(const char *path, csv_table **out)
         }
     }
     fclose(f);
+    if (st != CNN_OK) {
+        free(buf);
+        return st;
+    }
+    *buf_out = buf;
+    *n_out = n;
+    return CNN_OK;
+}
+
+cnn_status csv_read(const char *path, csv_table **out)
+{
+    *out = NULL;
+    char *buf;
+    size_t n;
+    cnn_status st = read_file_bounded(path, CSV_READ_MAX_BYTES, &buf, &n);
     if (st == CNN_OK)
         st = csv_parse(path, buf, n, out);
     free(buf);

@@ -35,6 +35,10 @@ cnn_status csv_read(const char *path, csv_table **out);
 cnn_status csv_parse(const char *name, const char *buf, size_t n, csv_table **out);
 void csv_free(csv_table *t);
 
+/* A whole file into a new buffer (*n bytes, not NUL-terminated), refusing
+ * one of more than about `max` bytes; errors name the file. */
+cnn_status read_file_bounded(const char *path, size_t max, char **buf, size_t *n);
+
 /* The index of a column, or -1. */
 int csv_col(const csv_table *t, const char *name);
 /* Every column of the NULL-terminated list must be present: else

@@ -1,5 +1,7 @@
 #include "json_read.h"
 
+#include "csv_read.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -284,19 +286,10 @@ cnn_status json_parse(const char *name, const char *buf, size_t n, json_doc **ou
 cnn_status json_read(const char *path, json_doc **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return cnn_fail(CNN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(JSON_READ_MAX_BYTES + 1);
-    size_t n = buf ? fread(buf, 1, JSON_READ_MAX_BYTES + 1, f) : 0;
-    bool err = ferror(f);
-    fclose(f);
-    cnn_status st;
-    if (!buf)
-        st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "%s: no memory", path);
-    else if (err)
-        st = cnn_fail(CNN_ERR_IO, "%s: read failed", path);
-    else
+    char *buf;
+    size_t n;
+    cnn_status st = read_file_bounded(path, JSON_READ_MAX_BYTES, &buf, &n);
+    if (st == CNN_OK)
         st = json_parse(path, buf, n, out);
     free(buf);
     return st;
