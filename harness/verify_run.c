@@ -1,5 +1,7 @@
 #include "verify_run.h"
 
+#include "progress.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,31 +259,14 @@ cnn_status verify_run_case(verify_run *run, vcase *c)
     return run_case(run, c);
 }
 
-/* "[done/total] elapsed, ETA" on stderr once a run has taken a few seconds:
- * one live line on a terminal, a plain line at most every 5 s otherwise.
- * The ETA assumes the cases left cost what the finished ones did. */
-static void progress(double t0, double *last, int done, int total, bool end)
-{
-    static int tty = -1;
-    if (tty < 0)
-        tty = isatty(fileno(stderr));
-    double now = cnn_wall_seconds(), el = now - t0;
-    if (el < 3.0 || (!end && now - *last < (tty ? 0.5 : 5.0)))
-        return;
-    *last = now;
-    double eta = done ? el / done * (total - done) : 0.0;
-    fprintf(stderr, "%sverify: [%d/%d] cases, %.0f s elapsed, ETA %.0f s%s", tty ? "\r" : "",
-            done, total, el, eta, tty && !end ? "   " : "\n");
-    fflush(stderr);
-}
-
 cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, const verify_layer *layers, int n)
 {
     cnn_status st = CNN_OK;
     int selected = 0, done = 0;
     for (int i = 0; i < n; i++)
         selected += op_selected(run, &ops[i]);
-    double t0 = cnn_wall_seconds(), last = t0;
+    progress pr;
+    progress_start(&pr, "verify", selected);
     for (int i = 0; i < n && st == CNN_OK && !run_dir_stopping(); i++) {
         if (!op_selected(run, &ops[i]))
             continue;
@@ -292,8 +277,9 @@ cnn_status verify_run_op_list(verify_run *run, const cnn_op *ops, const verify_l
             st = run_case(run, &c);
         vcase_free(&c);
         done++;
-        progress(t0, &last, done, selected, done == selected);
+        progress_update(&pr, done, NULL);
     }
+    progress_end(&pr);
     return st;
 }
 
