@@ -89,7 +89,7 @@ bool cli_in_list(const char *list, const char *name);
  * verify and bench. */
 #define CLI_OP_NAMES                                                                               \
     "conv2d,maxpool2d,avgpool2d,adaptive_avgpool2d,batchnorm2d,linear,relu,sigmoid,dropout,"       \
-    "softmax_xent,concat,add"
+    "softmax_xent,concat,add,sgd,adam"
 
 /* Was option --name given on the command line (after cli_parse)? */
 bool cli_seen(const cli_cmd *cmd, const char *name);

@@ -121,9 +121,10 @@ int cmd_backends(int argc, char **argv)
                    "implements.",
         .details = "Matrix cells: yes = implemented, yes* = implemented, see its note, partial ="
                    "\nimplemented for the shapes its note says, - = not implemented (verify "
-                   "reports\nSKIPPED), blank = the operation has no such pass. What a backend "
-                   "declines runs, in\na model run, on the backends listed after the matrix "
-                   "(its own fallback, then the\ndefault fallbacks of its device, then naive).",
+                   "reports\nSKIPPED), blank = the operation has no such pass. The optimizer "
+                   "step (optim:\nSGD, Adam) is its one pass, under fwd. What a backend declines "
+                   "runs, in a model\nrun, on the backends listed after the matrix (its own "
+                   "fallback, then the default\nfallbacks of its device, then naive).",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };

@@ -23,6 +23,8 @@ static const op_entry ops[] = {
     {"linear", op_linear, "fully connected: --x --w [--bias]"},
     {"relu", op_relu, "ReLU: --x"},
     {"sigmoid", op_sigmoid, "sigmoid: --x"},
+    {"sgd", op_sgd, "torch.optim.SGD steps: --param --grad --lr [--momentum] [--weight-decay]"},
+    {"adam", op_adam, "torch.optim.Adam steps: --param --grad [--lr] [--beta1] [--beta2] [--eps]"},
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -33,7 +35,9 @@ static void usage(FILE *out)
                  "Runs one operation from .npy files (float32, NCHW) on one backend, with the\n"
                  "semantics of torch.nn.functional, and writes DIR/y.npy; with --dy also the\n"
                  "gradients. Nothing is written unless every pass succeeds and every result is\n"
-                 "finite.\n\noperations (cnnbench op NAME --help for each):\n");
+                 "finite. The optimizers (sgd, adam) take --param and --grad instead of --x and\n"
+                 "write the updated parameters and the optimizer's state.\n\n"
+                 "operations (cnnbench op NAME --help for each):\n");
     for (size_t i = 0; i < NOPS; i++)
         fprintf(out, "  %-20s %s\n", ops[i].name, ops[i].summary);
     fprintf(out, "\nexit codes: 0 ok, 1 bad data or a failed run, 2 bad usage, 3 unsupported by "

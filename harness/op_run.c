@@ -145,6 +145,20 @@ cnn_status op_output_new(op_session *s, const char *name, cnn_shape shape, const
     return CNN_OK;
 }
 
+cnn_status op_output_view(op_session *s, const char *name, cnn_shape shape, float *dev)
+{
+    if (s->nouts == OP_MAX_BUFS)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: too many outputs", s->name);
+    size_t bytes = numel_bytes(&shape);
+    float *host = malloc(bytes ? bytes : 1);
+    if (!host)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "%s: no memory for %zu bytes", s->name, bytes);
+    OP_TRY(host_keep(s, host));
+    s->out_bytes += bytes;
+    s->outs[s->nouts++] = (op_output){name, shape, dev, host};
+    return CNN_OK;
+}
+
 cnn_status op_prepare(op_session *s, const cnn_op *op, const cnn_pass *passes, int npasses)
 {
     s->op = *op;

@@ -107,6 +107,12 @@ cnn_status op_input(op_session *s, const char *opt, const char *path, cnn_shape 
 cnn_status op_output_new(op_session *s, const char *name, cnn_shape shape, const float *init,
                          float **dev);
 
+/* A named output that is part of another output's buffer (dev, in backend
+ * memory, numel(shape) floats from there): written to DIR/<name>.npy like
+ * any other, for an operation that keeps several results in one block
+ * (Adam's two moments). */
+cnn_status op_output_view(op_session *s, const char *name, cnn_shape shape, float *dev);
+
 /* Check that the backend supports every pass of op (else
  * CNN_ERR_UNSUPPORTED) and allocate the largest workspace they ask for. */
 cnn_status op_prepare(op_session *s, const cnn_op *op, const cnn_pass *passes, int npasses);
@@ -157,5 +163,7 @@ int op_batchnorm2d(int argc, char **argv);
 int op_linear(int argc, char **argv);
 int op_relu(int argc, char **argv);
 int op_sigmoid(int argc, char **argv);
+int op_sgd(int argc, char **argv);
+int op_adam(int argc, char **argv);
 
 #endif

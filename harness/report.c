@@ -152,6 +152,7 @@ void report_op_dims(const cnn_op *op, char f[REPORT_DIMS][24])
     case CNN_OP_ACT: v[N] = op->act.count; break;
     case CNN_OP_DROPOUT: v[N] = op->dropout.count; break;
     case CNN_OP_ADD: v[N] = op->add.count; break;
+    case CNN_OP_OPTIM: v[N] = op->optim.count; break;
     default: break;
     }
     for (int i = 0; i < REPORT_DIMS; i++) {

@@ -37,6 +37,9 @@ typedef enum vt {
     VT_PROB,
     VT_LOSS,
     VT_LABELS,
+    VT_PARAM, /* the optimizer step: parameters and state updated in place */
+    VT_GRAD,
+    VT_STATE,
     VT_CAT,
     VT_DCAT = VT_CAT + CNN_MAX_CONCAT,
     VT_COUNT = VT_DCAT + CNN_MAX_CONCAT
@@ -63,6 +66,10 @@ void vcase_free(vcase *c);
 
 /* The tensors a pass writes (at most 5); returns how many. */
 int vcase_outputs(const vcase *c, cnn_pass pass, vt out[5]);
+/* Whether output t is read and updated in place (batch norm's running
+ * statistics, the optimizer's parameters and state), so that a run keeps
+ * its input values there instead of poisoning it with NaN. */
+bool vcase_in_place(vt t);
 
 /* Run one pass on ctx (host or device): upload inputs, poison outputs with
  * NaN, call through dispatch, download outputs into out[t] (host arrays of

@@ -28,6 +28,9 @@ const char *vt_name(vt t)
         [VT_PROB] = "prob",
         [VT_LOSS] = "loss",
         [VT_LABELS] = "labels",
+        [VT_PARAM] = "param",
+        [VT_GRAD] = "grad",
+        [VT_STATE] = "state",
     };
     static _Thread_local char buf[16];
     if (t < VT_CAT)
@@ -127,9 +130,32 @@ static void size_tensors(vcase *c)
                 (int64_t)op->concat.n * op->concat.c[i] * op->concat.h * op->concat.w;
         break;
     case CNN_OP_ADD: m[VT_X] = m[VT_W] = m[VT_Y] = x; break;
+    case CNN_OP_OPTIM:
+        m[VT_PARAM] = m[VT_GRAD] = x;
+        m[VT_STATE] = cnn_optim_state_count(&op->optim);
+        break;
     default: /* pool, adaptive pool, activation, dropout */
         m[VT_X] = m[VT_DX] = x;
         m[VT_Y] = m[VT_DY] = y;
+    }
+}
+
+/* An optimizer's state as after some steps: momentum buffers and Adam's
+ * first moments of either sign, Adam's second moments positive (they are
+ * sums of squares) and of the size of a squared gradient, so that sqrt(v)
+ * and eps are both in play for the smallest. At step 1 the state must be
+ * ignored, and these values show when it is not. */
+static void fill_optim(vcase *c, uint64_t *s)
+{
+    const cnn_optim_desc *d = &c->op.optim;
+    float *p = c->host[VT_PARAM], *g = c->host[VT_GRAD], *state = c->host[VT_STATE];
+    fill(p, d->count, s, -1.0f, 1.0f);
+    fill(g, d->count, s, -1.0f, 1.0f);
+    if (d->mode == CNN_OPTIM_ADAM) {
+        fill(state, d->count, s, -0.3f, 0.3f);
+        fill(state + d->count, d->count, s, 0.0f, 0.5f);
+    } else if (state) {
+        fill(state, d->count, s, -1.0f, 1.0f);
     }
 }
 
@@ -179,6 +205,8 @@ cnn_status vcase_init(vcase *c, const cnn_op *op, uint64_t seed)
     }
     for (int i = 0; op->kind == CNN_OP_CONCAT && i < op->concat.count; i++)
         fill(h[VT_CAT + i], c->numel[VT_CAT + i], &s, -1.0f, 1.0f);
+    if (op->kind == CNN_OP_OPTIM)
+        fill_optim(c, &s);
     return CNN_OK;
 }
 
@@ -239,6 +267,13 @@ int vcase_outputs(const vcase *c, cnn_pass pass, vt out[5])
             for (int i = 0; i < op->concat.count && n < 5; i++)
                 out[n++] = (vt)(VT_DCAT + i);
         break;
+    case CNN_OP_OPTIM:
+        if (pass == CNN_FWD) {
+            out[n++] = VT_PARAM;
+            if (c->numel[VT_STATE])
+                out[n++] = VT_STATE;
+        }
+        break;
     default:
         if (pass == CNN_FWD)
             out[n++] = VT_Y;
@@ -246,6 +281,11 @@ int vcase_outputs(const vcase *c, cnn_pass pass, vt out[5])
             out[n++] = VT_DX;
     }
     return n;
+}
+
+bool vcase_in_place(vt t)
+{
+    return t == VT_RMEAN || t == VT_RVAR || t == VT_PARAM || t == VT_STATE;
 }
 
 /* One call through dispatch with every tensor in backend memory. */
@@ -308,6 +348,7 @@ cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const
             return cnn_concat_fwd(ctx, &op->concat, (const float *const *)&f[VT_CAT], f[VT_Y]);
         return cnn_concat_bwd(ctx, &op->concat, f[VT_DY], &f[VT_DCAT]);
     case CNN_OP_ADD: return cnn_add_fwd(ctx, &op->add, f[VT_X], f[VT_W], f[VT_Y]);
+    case CNN_OP_OPTIM: return cnn_optim_step(ctx, &op->optim, f[VT_PARAM], f[VT_GRAD], f[VT_STATE]);
     default: break;
     }
     return cnn_fail(CNN_ERR_INVALID_ARG, "verify: no %s pass for %s", cnn_pass_str(pass),
@@ -323,11 +364,11 @@ cnn_status vcase_run(const vcase *c, cnn_ctx *ctx, cnn_pass pass, float *const o
     if (st != CNN_OK)
         return st;
     /* Every output starts as NaN, so an element the backend forgets to write
-     * fails the comparison; the running statistics are read and updated in
-     * place, so they keep their inputs. */
+     * fails the comparison; those read and updated in place keep their
+     * inputs. */
     for (int i = 0; i < nout && st == CNN_OK; i++) {
         vt t = outs[i];
-        if (t == VT_RMEAN || t == VT_RVAR)
+        if (vcase_in_place(t))
             continue;
         size_t bytes = (size_t)c->numel[t] * 4;
         float *nan = malloc(bytes);

@@ -3,7 +3,7 @@
  * "edge": hand-picked cases that break careless kernels: 1x1, 5x5, 7x7/2,
  * 11x11/4, stride 3, odd and non-square sizes, C = 1, K = 1, padding > 1,
  * outputs smaller than a Winograd tile, ceil-mode pooling, non-divisible
- * adaptive pooling, one-class and many-class losses.
+ * adaptive pooling, one-class and many-class losses, SGD and Adam steps.
  * "models": every distinct layer of the six models (models/), at batch 2 for
  * the ImageNet-sized ones. "quick": the edge cases plus the cheapest model
  * layers, for ctest. "all": both. A model's name: that model's distinct
@@ -86,6 +86,30 @@ static cnn_op pool(cnn_pool_mode m, int n, int c, int h, int w, int k, int s, in
                              .pad_h = p,
                              .pad_w = p,
                              .ceil_mode = ceil}};
+}
+
+/* Optimizer steps: one update from a state as after some steps (vcase_init
+ * fills it), at step 1 (where the state must be ignored) and later ones,
+ * with and without weight decay; SGD with and without momentum, Adam with
+ * PyTorch's betas and with others, and an eps large enough to matter. */
+static cnn_status optim_shapes(oplist *l)
+{
+    static const cnn_optim_desc ds[] = {
+        {CNN_OPTIM_SGD, 1, .lr = 0.1, .step = 1},
+        {CNN_OPTIM_SGD, 1031, .lr = 0.1, .weight_decay = 1e-2, .step = 3},
+        {CNN_OPTIM_SGD, 1031, .lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4, .step = 1},
+        {CNN_OPTIM_SGD, 1031, .lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4, .step = 4},
+        {CNN_OPTIM_SGD, 517, .lr = 0.2, .momentum = 0.5, .step = 2},
+        {CNN_OPTIM_ADAM, 1031, .lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .step = 1},
+        {CNN_OPTIM_ADAM, 1031, .lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+         .weight_decay = 1e-2, .step = 7},
+        {CNN_OPTIM_ADAM, 1031, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .step = 1000},
+        {CNN_OPTIM_ADAM, 7, .lr = 0.1, .beta1 = 0.5, .beta2 = 0.9, .eps = 1e-2, .step = 2},
+    };
+    cnn_status st = CNN_OK;
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0] && st == CNN_OK; i++)
+        st = push(l, (cnn_op){.kind = CNN_OP_OPTIM, .optim = ds[i]});
+    return st;
 }
 
 static cnn_status edge_shapes(oplist *l)
@@ -172,7 +196,7 @@ static cnn_status edge_shapes(oplist *l)
                               .concat = {.n = 1, .h = 1, .w = 1, .count = 1, .c = {7}}});
     if (st == CNN_OK)
         st = push(l, (cnn_op){.kind = CNN_OP_ADD, .add = {999}});
-    return st;
+    return st == CNN_OK ? optim_shapes(l) : st;
 }
 
 static bool is_set(const char *item)

@@ -1,5 +1,6 @@
 /* Fast float32 CPU versions of the operations that are not convolutions or
- * GEMMs: pooling, batch norm, activations, dropout, loss, concat, add.
+ * GEMMs: pooling, batch norm, activations, dropout, loss, concat, add, and
+ * the optimizer step.
  * OpenMP over batch and channels, inner loops the compiler vectorises.
  * Shared by the im2col and Winograd backends (library cnn_cpu_ops), which
  * put these functions straight into their tables; signatures are those of
@@ -18,9 +19,10 @@
     CNN_OPS_DROPOUT(X, ARG)                                                                        \
     CNN_OPS_ADD(X, ARG)                                                                            \
     CNN_OPS_XENT(X, ARG)                                                                           \
-    CNN_OPS_CONCAT(X, ARG)
+    CNN_OPS_CONCAT(X, ARG)                                                                         \
+    CNN_OPS_OPTIM(X, ARG)
 
-/* cnn_cpu_pool_fwd, ... cnn_cpu_concat_bwd. */
+/* cnn_cpu_pool_fwd, ... cnn_cpu_concat_bwd, cnn_cpu_optim_step. */
 CNN_CPU_OPS(CNN_ENTRY_DECL, cnn_cpu)
 
 /* The same entries as designated initialisers, for a backend table:

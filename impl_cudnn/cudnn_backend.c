@@ -2,7 +2,8 @@
  * linear layers, and this folder's own CUDA kernels for the operations where
  * cuDNN either lacks PyTorch's semantics (pooling's ceil mode, its divisor
  * and tie rules, adaptive pooling) or where a library call would add nothing
- * (element-wise, dropout with the shared Philox mask, the loss, concat).
+ * (element-wise, dropout with the shared Philox mask, the loss, concat, the
+ * optimizer step).
  * Everything runs on one stream that the context owns. */
 #include <limits.h>
 #include <stdio.h>

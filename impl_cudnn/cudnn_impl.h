@@ -130,7 +130,7 @@ cnn_status cudnn_kernels_probe(void);
  * cudnn_concat_bwd. Convolution in cudnn_conv.c, batch norm in cudnn_bn.c,
  * linear in cudnn_linear.c, concat in cudnn_concat.c; pooling in
  * kernels_pool.cu, activations, dropout and add in kernels_eltwise.cu, the
- * loss in kernels_loss.cu. ---- */
+ * loss in kernels_loss.cu, the optimizer step in kernels_optim.cu. ---- */
 CNN_BACKEND_OPS(CNN_ENTRY_DECL, cudnn)
 
 /* ---- cudnn_mem.c ---- */

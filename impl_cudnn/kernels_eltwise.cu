@@ -1,28 +1,14 @@
 /* Element-wise kernels: activations, dropout, the residual add, and the two
  * helpers of the linear layer (row bias, column sum).
  *
- * Each is a grid-stride loop with 64-bit indices (counts go up to 2^40),
- * one coalesced pass over the data. Every element is read and then written
+ * Each is a grid-stride loop with 64-bit indices (kernels_grid.cuh), one
+ * coalesced pass over the data. Every element is read and then written
  * by the same thread, so an output may alias its input. Arithmetic is
  * float32, except where the result must be bitwise the reference's
  * (dropout's scaling, done in double exactly as impl_naive/eltwise.c does). */
 #include "cudnn_impl.h"
+#include "kernels_grid.cuh"
 #include "philox.h"
-
-#define BLOCK 256
-/* Enough blocks to fill any current GPU many times over; the loops stride
- * over the rest. */
-#define MAX_BLOCKS (1 << 20)
-
-static unsigned blocks_for(int64_t n)
-{
-    int64_t b = (n + BLOCK - 1) / BLOCK;
-    return (unsigned)(b < 1 ? 1 : b > MAX_BLOCKS ? MAX_BLOCKS : b);
-}
-
-#define GRID_STRIDE(i, n)                                                                          \
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
-         i += (int64_t)gridDim.x * blockDim.x)
 
 /* relu keeps NaN and -0.0, as torch.relu does: (x < 0) is false for both. */
 static __global__ void relu_fwd_kernel(const float *x, float *y, int64_t n)

@@ -12,19 +12,7 @@
 #include <math.h>
 
 #include "cudnn_impl.h"
-
-#define BLOCK 256
-#define MAX_BLOCKS (1 << 20)
-
-static unsigned blocks_for(int64_t n)
-{
-    int64_t b = (n + BLOCK - 1) / BLOCK;
-    return (unsigned)(b < 1 ? 1 : b > MAX_BLOCKS ? MAX_BLOCKS : b);
-}
-
-#define GRID_STRIDE(i, n)                                                                          \
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);                      \
-         i += (int64_t)gridDim.x * blockDim.x)
+#include "kernels_grid.cuh"
 
 /* Window o along one axis covers [o*stride - pad, o*stride - pad + k). Its
  * real elements are that range clipped to [0, in); average pooling's

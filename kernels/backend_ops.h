@@ -107,6 +107,12 @@
     X(ARG, concat_bwd, CNN_OP_CONCAT, concat, CNN_BWD_DATA, NO_WS,                                 \
       (const float *dy, float *const *dxs), (dy, dxs))
 
+/* optimizer step, in place: param and grad [count], state
+ * [cnn_optim_state_count] (NULL when that is 0) */
+#define CNN_OPS_OPTIM(X, ARG)                                                                      \
+    X(ARG, optim_step, CNN_OP_OPTIM, optim, CNN_FWD, NO_WS,                                        \
+      (float *param, const float *grad, float *state), (param, grad, state))
+
 /* clang-format off */
 #define CNN_BACKEND_OPS(X, ARG)                                                                    \
     CNN_OPS_CONV(X, ARG)                                                                           \
@@ -118,7 +124,8 @@
     CNN_OPS_DROPOUT(X, ARG)                                                                        \
     CNN_OPS_ADD(X, ARG)                                                                            \
     CNN_OPS_XENT(X, ARG)                                                                           \
-    CNN_OPS_CONCAT(X, ARG)
+    CNN_OPS_CONCAT(X, ARG)                                                                         \
+    CNN_OPS_OPTIM(X, ARG)
 /* clang-format on */
 
 #endif

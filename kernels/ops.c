@@ -193,6 +193,57 @@ cnn_status cnn_add_init(cnn_add_desc *d)
     return check_count("add", d->count);
 }
 
+/* The fields a mode reads, each named with its value when it is out of
+ * range (PyTorch's constructors refuse the same values). */
+static cnn_status check_real(const char *op, const char *name, double v, double lo, bool lo_open,
+                             double hi, bool hi_open)
+{
+    bool ok = isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
+    if (ok)
+        return CNN_OK;
+    if (isinf(hi))
+        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: %s must be finite and %s %g, got %g", op, name,
+                        lo_open ? ">" : ">=", lo, v);
+    return cnn_fail(CNN_ERR_INVALID_ARG, "%s: %s must be in %c%g, %g%c, got %g", op, name,
+                    lo_open ? '(' : '[', lo, hi, hi_open ? ')' : ']', v);
+}
+
+cnn_status cnn_optim_init(cnn_optim_desc *d)
+{
+    if ((unsigned)d->mode >= CNN_OPTIM_MODE_COUNT)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "optimizer: unknown mode %d", (int)d->mode);
+    const bool adam = d->mode == CNN_OPTIM_ADAM;
+    const char *op = adam ? "adam" : "sgd";
+    CHECK(check_count(op, d->count));
+    CHECK(check_real(op, "lr", d->lr, 0.0, false, INFINITY, false));
+    CHECK(check_real(op, "weight_decay", d->weight_decay, 0.0, false, INFINITY, false));
+    if (adam) {
+        CHECK(check_real(op, "beta1", d->beta1, 0.0, false, 1.0, true));
+        CHECK(check_real(op, "beta2", d->beta2, 0.0, false, 1.0, true));
+        CHECK(check_real(op, "eps", d->eps, 0.0, true, INFINITY, false));
+    } else {
+        CHECK(check_real(op, "momentum", d->momentum, 0.0, false, INFINITY, false));
+    }
+    if (d->step < 1)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: step must be >= 1 (this step's number), got %lld",
+                        op, (long long)d->step);
+    return CNN_OK;
+}
+
+int64_t cnn_optim_state_count(const cnn_optim_desc *d)
+{
+    if (d->mode == CNN_OPTIM_ADAM)
+        return 2 * d->count;
+    return d->momentum != 0.0 ? d->count : 0;
+}
+
+void cnn_optim_adam_scalars(const cnn_optim_desc *d, double *step_size, double *bc2_sqrt)
+{
+    double step = (double)d->step;
+    *step_size = d->lr / (1.0 - pow(d->beta1, step));
+    *bc2_sqrt = sqrt(1.0 - pow(d->beta2, step));
+}
+
 cnn_status cnn_op_init(cnn_op *op)
 {
     switch (op->kind) {
@@ -206,6 +257,7 @@ cnn_status cnn_op_init(cnn_op *op)
     case CNN_OP_XENT: return cnn_xent_init(&op->xent);
     case CNN_OP_CONCAT: return cnn_concat_init(&op->concat);
     case CNN_OP_ADD: return cnn_add_init(&op->add);
+    case CNN_OP_OPTIM: return cnn_optim_init(&op->optim);
     default: return cnn_fail(CNN_ERR_INVALID_ARG, "unknown operation kind %d", (int)op->kind);
     }
 }
@@ -227,7 +279,7 @@ const char *cnn_op_kind_str(cnn_op_kind k)
         [CNN_OP_CONV] = "conv",       [CNN_OP_POOL] = "pool",     [CNN_OP_ADAPOOL] = "adapool",
         [CNN_OP_BN] = "bn",           [CNN_OP_LINEAR] = "linear", [CNN_OP_ACT] = "act",
         [CNN_OP_DROPOUT] = "dropout", [CNN_OP_XENT] = "xent",     [CNN_OP_CONCAT] = "concat",
-        [CNN_OP_ADD] = "add",
+        [CNN_OP_ADD] = "add",         [CNN_OP_OPTIM] = "optim",
     };
     return (unsigned)k < CNN_OP_KIND_COUNT ? names[k] : "unknown";
 }
@@ -245,6 +297,7 @@ const char *cnn_op_name(const cnn_op *op)
     case CNN_OP_XENT: return "softmax_xent";
     case CNN_OP_CONCAT: return "concat";
     case CNN_OP_ADD: return "add";
+    case CNN_OP_OPTIM: return op->optim.mode == CNN_OPTIM_ADAM ? "adam" : "sgd";
     default: return "unknown";
     }
 }
@@ -307,6 +360,16 @@ char *cnn_op_str(const cnn_op *op, char *buf, size_t n)
         break;
     }
     case CNN_OP_ADD: snprintf(buf, n, "n%lld", (long long)op->add.count); break;
+    case CNN_OP_OPTIM: {
+        const cnn_optim_desc *d = &op->optim;
+        if (d->mode == CNN_OPTIM_ADAM)
+            snprintf(buf, n, "n%lldlr%gb1_%gb2_%geps%gwd%gstep%lld", (long long)d->count, d->lr,
+                     d->beta1, d->beta2, d->eps, d->weight_decay, (long long)d->step);
+        else
+            snprintf(buf, n, "n%lldlr%gm%gwd%gstep%lld", (long long)d->count, d->lr, d->momentum,
+                     d->weight_decay, (long long)d->step);
+        break;
+    }
     default: snprintf(buf, n, "unknown");
     }
     return buf;
@@ -327,6 +390,7 @@ cnn_shape cnn_op_x_shape(const cnn_op *op)
     case CNN_OP_CONCAT:
         return cnn_shape4(op->concat.n, op->concat.c[0], op->concat.h, op->concat.w);
     case CNN_OP_ADD: return cnn_shape1(op->add.count);
+    case CNN_OP_OPTIM: return cnn_shape1(op->optim.count);
     default: return cnn_shape1(0);
     }
 }
@@ -352,7 +416,10 @@ cnn_shape cnn_op_y_shape(const cnn_op *op)
  *   bn: training forward 5 (mean, var, normalise, scale, shift), inference 2
  *       (folded scale and shift), backward 6;
  *   relu 1, sigmoid 4 forward / 3 backward; dropout 1; softmax+xent 4
- *   forward / 2 backward per logit; add 1; concat 0 (pure copy). */
+ *   forward / 2 backward per logit; add 1; concat 0 (pure copy);
+ *   optimizer step per parameter: SGD 2 (p -= lr * d) plus 2 for weight
+ *   decay and 2 for momentum; Adam 12 (decay 2, m 3, v 4, the update 3,
+ *   counting sqrt and divide as one each). */
 double cnn_op_flops(const cnn_op *op, cnn_pass pass)
 {
     if (!cnn_op_has_pass(op, pass))
@@ -386,6 +453,13 @@ double cnn_op_flops(const cnn_op *op, cnn_pass pass)
     case CNN_OP_DROPOUT: return (double)op->dropout.count;
     case CNN_OP_XENT: return (double)op->xent.n * op->xent.classes * (pass == CNN_FWD ? 4.0 : 2.0);
     case CNN_OP_ADD: return (double)op->add.count;
+    case CNN_OP_OPTIM: {
+        const cnn_optim_desc *d = &op->optim;
+        double per = d->mode == CNN_OPTIM_ADAM ? 12.0
+                                               : 2.0 + (d->weight_decay != 0.0 ? 2.0 : 0.0) +
+                                                     (d->momentum != 0.0 ? 2.0 : 0.0);
+        return (double)d->count * per;
+    }
     default: return 0.0;
     }
 }
@@ -429,6 +503,11 @@ static double min_elems(const cnn_op *op, cnn_pass pass)
     }
     case CNN_OP_ACT: return pass == CNN_FWD ? 2 * in : 3 * in; /* backward: y, dy -> dx */
     case CNN_OP_ADD: return 3 * in;                            /* a, b -> y */
+    case CNN_OP_OPTIM:
+        /* param read and written, grad read, the state read and written
+         * (SGD's buffer is only written at step 1) */
+        return 3 * in + (op->optim.step == 1 && op->optim.mode == CNN_OPTIM_SGD ? 1.0 : 2.0) *
+                            (double)cnn_optim_state_count(&op->optim);
     case CNN_OP_XENT:
         /* logits, labels -> prob, loss; prob, labels -> dlogits */
         return pass == CNN_FWD ? 2 * in + op->xent.n + 1 : 2 * in + op->xent.n;

@@ -138,6 +138,52 @@ typedef struct cnn_add_desc {
 } cnn_add_desc;
 cnn_status cnn_add_init(cnn_add_desc *d);
 
+/* One optimizer step on a flat block of `count` float parameters, in place:
+ * param[i] is updated from grad[i] and the optimizer's state, which is
+ * updated too. torch.optim's rules exactly (its single-tensor code, torch
+ * 1.13), with `step` the 1-based number of this step (torch's state['step']
+ * after its increment):
+ *
+ *   SGD (dampening 0, no Nesterov):
+ *     d = g + weight_decay * p
+ *     momentum 0:  p -= lr * d                           (no state)
+ *     otherwise:   buf = step == 1 ? d : momentum * buf + d
+ *                  p -= lr * buf                         (state: buf [count])
+ *   Adam (L2 weight decay, no AMSGrad):
+ *     d = g + weight_decay * p
+ *     m = beta1 * m + (1 - beta1) * d
+ *     v = beta2 * v + (1 - beta2) * d * d                (state: m [count], then v [count])
+ *     step_size = lr / (1 - beta1^step)
+ *     denom = sqrt(v) / sqrt(1 - beta2^step) + eps
+ *     p -= step_size * m / denom
+ *
+ * At step 1 the state's previous contents are ignored, as when PyTorch
+ * creates it then (SGD's buffer becomes d; Adam's moments start at zero), so
+ * a fresh allocation needs no zeroing for correctness. Fields a mode does
+ * not use (momentum for Adam; betas and eps for SGD) are not read. */
+typedef enum cnn_optim_mode {
+    CNN_OPTIM_SGD = 0,
+    CNN_OPTIM_ADAM,
+    CNN_OPTIM_MODE_COUNT
+} cnn_optim_mode;
+typedef struct cnn_optim_desc {
+    cnn_optim_mode mode;
+    int64_t count;       /* parameters, >= 1 */
+    double lr;           /* finite, >= 0 */
+    double momentum;     /* SGD: finite, >= 0 (0: plain SGD, no state) */
+    double beta1, beta2; /* Adam: each in [0, 1) (PyTorch: 0.9, 0.999) */
+    double eps;          /* Adam: finite, > 0 (PyTorch: 1e-8) */
+    double weight_decay; /* finite, >= 0: the L2 term added to the gradient */
+    int64_t step;        /* this step's number, >= 1 */
+} cnn_optim_desc;
+cnn_status cnn_optim_init(cnn_optim_desc *d);
+/* Floats of state the optimizer keeps: SGD count with momentum, else 0;
+ * Adam 2 * count. */
+int64_t cnn_optim_state_count(const cnn_optim_desc *d);
+/* Adam's two per-step scalars, in double as PyTorch computes them in
+ * Python: lr / (1 - beta1^step) and sqrt(1 - beta2^step). */
+void cnn_optim_adam_scalars(const cnn_optim_desc *d, double *step_size, double *bc2_sqrt);
+
 /* ---- one operation of any kind ---------------------------------------- */
 
 typedef enum cnn_op_kind {
@@ -151,6 +197,7 @@ typedef enum cnn_op_kind {
     CNN_OP_XENT,
     CNN_OP_CONCAT,
     CNN_OP_ADD,
+    CNN_OP_OPTIM,
     CNN_OP_KIND_COUNT
 } cnn_op_kind;
 
@@ -158,6 +205,7 @@ typedef enum cnn_op_kind {
  *   conv:    FWD, BWD_DATA, BWD_WEIGHT, BWD_BIAS
  *   linear:  FWD, BWD_DATA, BWD_WEIGHT (weight and bias together)
  *   bn:      FWD (training), FWD_INFER, BWD_DATA (dx, dgamma, dbeta)
+ *   optim:   FWD only: the update step
  *   others:  FWD, BWD_DATA (add: FWD only) */
 typedef enum cnn_pass {
     CNN_FWD = 0,
@@ -181,6 +229,7 @@ typedef struct cnn_op {
         cnn_xent_desc xent;
         cnn_concat_desc concat;
         cnn_add_desc add;
+        cnn_optim_desc optim;
     };
 } cnn_op;
 
@@ -191,7 +240,8 @@ cnn_status cnn_op_init(cnn_op *op);
 bool cnn_op_has_pass(const cnn_op *op, cnn_pass pass);
 
 /* "conv2d", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "batchnorm2d",
- * "linear", "relu", "sigmoid", "dropout", "softmax_xent", "concat", "add". */
+ * "linear", "relu", "sigmoid", "dropout", "softmax_xent", "concat", "add",
+ * "sgd", "adam". */
 const char *cnn_op_name(const cnn_op *op);
 const char *cnn_op_kind_str(cnn_op_kind k); /* "conv", "pool", ... */
 const char *cnn_pass_str(cnn_pass p);       /* "fwd", "fwd_infer", "bwd_data", ... */

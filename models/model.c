@@ -69,6 +69,7 @@ void cnn_model_destroy(cnn_model *m)
         cnn_mem_free(m->ctx[0], m->grads);
         cnn_mem_free(m->ctx[0], m->acts);
         cnn_mem_free(m->ctx[0], m->ws);
+        cnn_mem_free(m->ctx[0], m->optim_state);
     }
     for (int i = 0; i < m->nctx; i++)
         cnn_ctx_destroy(m->ctx[i]);
@@ -571,9 +572,7 @@ cnn_status model_layer_error(const cnn_model *m, int layer, cnn_pass pass, cnn_s
 {
     char why[1024];
     snprintf(why, sizeof why, "%s", cnn_last_error());
-    const cnn_op *op = layer >= 0                ? &m->net.nodes[layer].op
-                       : layer == CNN_LAYER_LOSS ? &m->xent
-                                                 : NULL;
+    const cnn_op *op = model_layer_op(m, layer);
     return cnn_fail(st, "model %s, layer %s (%s %s): %s", m->desc->name, model_layer_name(m, layer),
                     op ? cnn_op_name(op) : "add", cnn_pass_str(pass), why);
 }

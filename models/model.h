@@ -184,6 +184,39 @@ int64_t cnn_model_batches_tracked(const cnn_model *m, const char *bn_layer);
  * optimizers. */
 cnn_status cnn_model_param_block(cnn_model *m, float **params, float **grads, int64_t *count);
 
+/* ---- the optimizer (optim.c) ------------------------------------------- */
+
+/* Training: after cnn_model_backward, cnn_model_optimizer_step (PyTorch's
+ * optimizer.step()), once cnn_model_optimizer_init has set the optimizer.
+ * Its state is one more allocation on the model's device.
+ *
+ * Set the optimizer that cnn_model_optimizer_step runs on the parameter
+ * block: d's mode and hyperparameters (kernels/ops.h, cnn_optim_desc;
+ * count and step are the model's, whatever d holds there). Validated as
+ * cnn_optim_init does, errors naming the field. Allocates the state in one
+ * cnn_mem_alloc on the model's device, zeroed (SGD with momentum: a buffer
+ * laid out as the parameter block; Adam: exp_avg, then exp_avg_sq, each so;
+ * plain SGD: none), and routes the step like a layer's pass: the first
+ * backend of the run that implements it, else the fallbacks (oneDNN has no
+ * optimizer: its runs step on im2col), recorded as the fallback
+ * "(optimizer)". A second call replaces the optimizer and its state and
+ * starts again from step 0. The model must be bound with gradients. */
+cnn_status cnn_model_optimizer_init(cnn_model *m, const cnn_optim_desc *d);
+/* One step on the gradients of the last backward (PyTorch's
+ * optimizer.step()): parameters and state updated in place, the step count
+ * advanced. The last forward's outputs are stale after it. */
+cnn_status cnn_model_optimizer_step(cnn_model *m);
+/* For checkpoints: a device pointer (memory of cnn_model_ctx(m, 0)) to the
+ * state, its size in floats (NULL and 0 for plain SGD) and the steps taken.
+ * The state is torch.optim's per-tensor state laid out as the parameter
+ * block (cnn_model_param_block), the step is state['step']. Restoring: the
+ * same optimizer init'ed, the state uploaded there (cnn_mem_upload), then
+ * cnn_model_optimizer_set_step. */
+cnn_status cnn_model_optimizer_state(cnn_model *m, float **state, int64_t *count, int64_t *step);
+/* Steps taken so far, >= 0: the next step is number step + 1 (Adam's bias
+ * corrections; at step 1 the state's contents are ignored). */
+cnn_status cnn_model_optimizer_set_step(cnn_model *m, int64_t step);
+
 /* ---- running ---------------------------------------------------------- */
 
 typedef enum cnn_mode { CNN_MODE_EVAL = 0, CNN_MODE_TRAIN, CNN_MODE_COUNT } cnn_mode;

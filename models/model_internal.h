@@ -27,12 +27,13 @@ typedef struct cnn_node_mem {
 } cnn_node_mem;
 
 typedef struct cnn_fallback_rec {
-    int layer; /* node id, or CNN_LAYER_SUM / CNN_LAYER_LOSS */
+    int layer; /* node id, or CNN_LAYER_SUM / CNN_LAYER_LOSS / CNN_LAYER_OPTIM */
     cnn_pass pass;
 } cnn_fallback_rec;
 
 #define CNN_LAYER_SUM (-2)
 #define CNN_LAYER_LOSS (-3)
+#define CNN_LAYER_OPTIM (-4) /* the optimizer step (optim.c) */
 
 struct cnn_model {
     const cnn_model_desc *desc;
@@ -80,6 +81,13 @@ struct cnn_model {
 
     int nfallbacks, cap_fallbacks;
     cnn_fallback_rec *fallbacks;
+
+    /* ---- the optimizer (optim.c), set by cnn_model_optimizer_init ---- */
+    cnn_op optim;        /* kind CNN_OP_OPTIM; step: that of the last step run */
+    float *optim_state;  /* cnn_optim_state_count floats on ctx[0]; NULL when none */
+    int64_t optim_steps; /* steps taken */
+    bool optim_ready;    /* optim and optim_route are set */
+    cnn_route optim_route;
 };
 
 /* plan.c */
@@ -88,6 +96,13 @@ cnn_status model_plan(cnn_model *m);
  * the fallback on first use. Unsupported: CNN_ERR_UNSUPPORTED naming it. */
 cnn_status model_route(cnn_model *m, int layer, cnn_pass pass, cnn_ctx **ctx);
 const char *model_layer_name(const cnn_model *m, int layer);
+/* The operation of node `layer` or of a pseudo-layer; NULL for the
+ * gradient sum, whose adds have no descriptor of their own. */
+const cnn_op *model_layer_op(const cnn_model *m, int layer);
+/* Route the optimizer step `op` (CNN_LAYER_OPTIM) as a layer's pass is
+ * routed; CNN_ERR_UNSUPPORTED, naming the backends tried, when none runs
+ * it. On success m->optim is op. */
+cnn_status model_plan_optimizer(cnn_model *m, const cnn_op *op);
 
 /* model.c */
 /* The context index for backend `be`, creating the context on first use. */

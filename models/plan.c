@@ -22,7 +22,18 @@ const char *model_layer_name(const cnn_model *m, int layer)
         return "(gradient sum)";
     if (layer == CNN_LAYER_LOSS)
         return "(loss)";
+    if (layer == CNN_LAYER_OPTIM)
+        return "(optimizer)";
     return m->net.nodes[layer].name;
+}
+
+const cnn_op *model_layer_op(const cnn_model *m, int layer)
+{
+    if (layer == CNN_LAYER_LOSS)
+        return &m->xent;
+    if (layer == CNN_LAYER_OPTIM)
+        return &m->optim;
+    return layer >= 0 ? &m->net.nodes[layer].op : NULL;
 }
 
 static int override_for(const cnn_model *m, const char *name)
@@ -121,6 +132,8 @@ static cnn_route *route_of(cnn_model *m, int layer, cnn_pass pass)
         return &m->sum_route;
     if (layer == CNN_LAYER_LOSS)
         return &m->loss_route[pass];
+    if (layer == CNN_LAYER_OPTIM)
+        return &m->optim_route;
     return &m->route[layer][pass];
 }
 
@@ -144,9 +157,7 @@ cnn_status model_route(cnn_model *m, int layer, cnn_pass pass, cnn_ctx **ctx)
     *ctx = NULL;
     if (r->ctx < 0) {
         char names[256], desc[256];
-        const cnn_op *op = layer == CNN_LAYER_LOSS ? &m->xent
-                           : layer >= 0            ? &m->net.nodes[layer].op
-                                                   : NULL;
+        const cnn_op *op = model_layer_op(m, layer);
         list_names(m, r->requested, names, sizeof names);
         if (r->requested < 0)
             return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: %s %s was not planned (%s)",
@@ -174,6 +185,27 @@ cnn_status model_route(cnn_model *m, int layer, cnn_pass pass, cnn_ctx **ctx)
     return CNN_OK;
 }
 
+/* A second init keeps the count of calls and the fallback record, so that
+ * a fallback is listed once however often the optimizer is set. */
+cnn_status model_plan_optimizer(cnn_model *m, const cnn_op *op)
+{
+    cnn_route r = choose(m, -1, op, CNN_FWD);
+    if (r.ctx < 0) {
+        char names[256], desc[256];
+        list_names(m, r.requested, names, sizeof names);
+        return cnn_fail(CNN_ERR_UNSUPPORTED,
+                        "model %s: no backend among %s supports the %s step %s", m->desc->name,
+                        names, cnn_op_name(op), cnn_op_str(op, desc, sizeof desc));
+    }
+    if (m->optim_ready) {
+        r.calls = m->optim_route.calls;
+        r.fallback_index = m->optim_route.fallback_index;
+    }
+    m->optim_route = r;
+    m->optim = *op;
+    return CNN_OK;
+}
+
 int cnn_model_fallback_count(const cnn_model *m)
 {
     return m->nfallbacks;
@@ -186,9 +218,7 @@ cnn_status cnn_model_fallback(const cnn_model *m, int i, cnn_fallback *out)
                         m->nfallbacks);
     const cnn_fallback_rec *f = &m->fallbacks[i];
     const cnn_route *r = route_of((cnn_model *)m, f->layer, f->pass);
-    const cnn_op *op = f->layer == CNN_LAYER_LOSS ? &m->xent
-                       : f->layer >= 0            ? &m->net.nodes[f->layer].op
-                                                  : NULL;
+    const cnn_op *op = model_layer_op(m, f->layer);
     cnn_ctx *used = m->ctx[r->ctx];
     *out = (cnn_fallback){.layer = model_layer_name(m, f->layer),
                           .pass = f->pass,

@@ -70,6 +70,10 @@ void bc_check_dropout_rate(cnn_ctx *ctx, cnn_ctx *naive, int64_t count, double p
 void bc_check_concat_round_trip(cnn_ctx *ctx, cnn_ctx *naive);
 /* linear's dw is the same whether or not db is asked for. */
 void bc_check_linear_without_db(cnn_ctx *ctx, cnn_ctx *naive);
+/* Optimizer steps in a row (backend_checks_optim.c): param and state
+ * agree with the reference after each of five steps, the state carried
+ * from one to the next and NaN before the first. */
+void bc_check_optim_steps(cnn_ctx *ctx, cnn_ctx *naive);
 /* A backend not usable here gives a reason and refuses a context. */
 void bc_check_unavailable(const cnn_backend *be, const char *why);
 /* The coverage entry agrees with supports() over the cases: a kind and pass

@@ -60,8 +60,8 @@ static cnn_status run_exact_ws(cnn_ctx *ctx, const vcase *c, cnn_pass pass,
     cnn_status st = vcase_upload(c, ctx, dev);
     if (st != CNN_OK)
         return st;
-    for (int i = 0; i < nout; i++) /* as vcase_run: NaN, but running stats are in-out */
-        for (int64_t j = 0; outs[i] != VT_RMEAN && outs[i] != VT_RVAR && j < c->numel[outs[i]]; j++)
+    for (int i = 0; i < nout; i++) /* as vcase_run: NaN, but what is in-out keeps its input */
+        for (int64_t j = 0; !vcase_in_place(outs[i]) && j < c->numel[outs[i]]; j++)
             ((float *)dev[outs[i]])[j] = NAN;
     size_t wss;
     void *ws = tu_ws_for(ctx, &c->op, pass, &wss);

@@ -39,6 +39,7 @@
 #define DROPOUT(...) CASE(FILL_SEEDED, CNN_OP_DROPOUT, dropout, __VA_ARGS__)
 #define ADD(count) CASE(FILL_SEEDED, CNN_OP_ADD, add, count)
 #define XENT(fill, n, classes) CASE(fill, CNN_OP_XENT, xent, n, classes)
+#define OPTIM(mode, ...) CASE(FILL_SEEDED, CNN_OP_OPTIM, optim, CNN_OPTIM_##mode, __VA_ARGS__)
 #define CONCAT(n_, h_, w_, count_, ...) \
     CASE(FILL_SEEDED, CNN_OP_CONCAT, concat, .n = n_, .h = h_, .w = w_, .count = count_, \
          .c = {__VA_ARGS__})
@@ -163,6 +164,14 @@ const bc_case bc_cases[] = {
     CONCAT(1, 3, 3, 1, 2),
     CONCAT(3, 1, 1, 2, 2, 5),
     CONCAT(2, 4, 6, 8, 1, 2, 3, 4, 5, 6, 7, 8),
+    /* optimizer steps long enough for the threaded loops; at step 1 the
+     * seeded state must be ignored */
+    OPTIM(SGD, 100003, .lr = 0.1, .step = 1),
+    OPTIM(SGD, 100003, .lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4, .step = 1),
+    OPTIM(SGD, 1000003, .lr = 0.05, .momentum = 0.9, .weight_decay = 1e-4, .step = 3),
+    OPTIM(ADAM, 100003, .lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .step = 1,
+          .weight_decay = 1e-2),
+    OPTIM(ADAM, 1000003, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .step = 2),
 };
 const int bc_ncases = (int)(sizeof bc_cases / sizeof bc_cases[0]);
 
@@ -308,6 +317,7 @@ static void check_backend(const cnn_backend *be, cnn_ctx *ctx, cnn_ctx *naive)
     bc_check_dropout_rate(ctx, naive, 100002, 0.5);
     bc_check_concat_round_trip(ctx, naive);
     bc_check_linear_without_db(ctx, naive);
+    bc_check_optim_steps(ctx, naive);
     for (int i = 0; own_checks[i].name; i++) {
         if (strcmp(own_checks[i].name, be->name))
             continue;

@@ -310,13 +310,54 @@ static void test_act(cnn_act_mode m)
     free(x), free(dy), free(y), free(dx);
 }
 
+/* Adam, two steps from a fresh state with one gradient per step; SGD, one
+ * step after three taken, from a given momentum buffer. */
+static void test_optim(void)
+{
+    cnn_shape ps = {3, {3, 5, 7}}, gs = cnn_shape2(2, 105);
+    float *p = random_npy("p.npy", ps, -1, 1), *g = random_npy("g2.npy", gs, -1, 1);
+    float *buf = random_npy("buf.npy", ps, -1, 1), *g1 = random_npy("g1.npy", ps, -1, 1);
+    const char *out = tmp("adam");
+    expect_exit(run("op", "adam", "--backend", "naive", "--param", tmp("p.npy"), "--grad",
+                    tmp("g2.npy"), "--lr", "0.01", "--weight-decay", "0.1", "--out", out,
+                    "--threads", "1", NULL),
+                0, "adam", WORDS("param.npy", "exp_avg.npy", "exp_avg_sq.npy"));
+    cnn_op op = {.kind = CNN_OP_OPTIM,
+                 .optim = {CNN_OPTIM_ADAM, 105, .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999,
+                           .eps = 1e-8, .weight_decay = 0.1, .step = 1}};
+    OK(cnn_op_init(&op));
+    float *pa = alloc_f(ps), *state = calloc(210, sizeof *state);
+    memcpy(pa, p, 105 * sizeof *pa);
+    for (int k = 0; k < 2; k++) {
+        op.optim.step = k + 1;
+        OK(cnn_optim_step(ctx, &op.optim, pa, g + 105 * k, state));
+    }
+    expect_npy(out, "param", pa, ps);
+    expect_npy(out, "exp_avg", state, ps);
+    expect_npy(out, "exp_avg_sq", state + 105, ps);
+
+    out = tmp("sgd");
+    expect_exit(run("op", "sgd", "--backend", "naive", "--param", tmp("p.npy"), "--grad",
+                    tmp("g1.npy"), "--lr", "0.1", "--momentum", "0.9", "--step", "3",
+                    "--momentum-buffer", tmp("buf.npy"), "--out", out, "--threads", "1", NULL),
+                0, "sgd", WORDS("param.npy", "momentum_buffer.npy"));
+    op.optim = (cnn_optim_desc){CNN_OPTIM_SGD, 105, .lr = 0.1, .momentum = 0.9, .step = 4};
+    memcpy(pa, p, 105 * sizeof *pa);
+    OK(cnn_optim_step(ctx, &op.optim, pa, g1, buf));
+    expect_npy(out, "param", pa, ps);
+    expect_npy(out, "momentum_buffer", buf, ps);
+    free(p), free(g), free(buf), free(g1), free(pa), free(state);
+}
+
 /* ---- usage, help and bad input ------------------------------------------ */
 
 static void test_help_and_usage(void)
 {
     expect_exit(run("--help", NULL), 0, "cnnbench --help", WORDS("op", "backends"));
     expect_exit(run("op", "--help", NULL), 0, "op --help",
-                WORDS("conv2d", "batchnorm2d", "adaptive_avgpool2d", "sigmoid"));
+                WORDS("conv2d", "batchnorm2d", "adaptive_avgpool2d", "sigmoid", "sgd", "adam"));
+    expect_exit(run("op", "adam", "--help", NULL), 0, "op adam --help",
+                WORDS("--param", "--grad", "--beta2", "--exp-avg-sq", "--step", "exp_avg.npy"));
     expect_exit(run("op", "conv2d", "--help", NULL), 0, "op conv2d --help",
                 WORDS("--backend", "--w", "--bias", "--stride", "--pad", "--dy", "--out"));
     expect_exit(run("op", "maxpool2d", "--help", NULL), 0, "op maxpool2d --help",
@@ -466,6 +507,36 @@ static void test_bad_data(void)
     }
 }
 
+/* The optimizers' own bad input (test_optim wrote p.npy, g1.npy, buf.npy). */
+static void test_optim_bad(void)
+{
+    const char *B = "--backend", *N = "naive", *P = "--param", *G = "--grad";
+    free(random_npy("g_bad.npy", cnn_shape2(2, 104), -1, 1));
+    free(random_npy("buf_bad.npy", cnn_shape1(105), -1, 1));
+    bad("grad shape", WORDS("--grad has shape 2x104", "3x5x7", "[steps][105]"), 1, "sgd", B, N, P,
+        tmp("p.npy"), G, tmp("g_bad.npy"), "--lr", "0.1", NULL);
+    bad("state missing", WORDS("--step 2", "--momentum-buffer"), 1, "sgd", B, N, P, tmp("p.npy"), G,
+        tmp("g1.npy"), "--lr", "0.1", "--momentum", "0.9", "--step", "2", NULL);
+    bad("state at step 0", WORDS("--exp-avg is read only after earlier steps"), 1, "adam", B, N, P,
+        tmp("p.npy"), G, tmp("g1.npy"), "--exp-avg", tmp("buf.npy"), NULL);
+    bad("state without momentum", WORDS("--momentum-buffer", "--momentum > 0"), 1, "sgd", B, N, P,
+        tmp("p.npy"), G, tmp("g1.npy"), "--lr", "0.1", "--step", "1", "--momentum-buffer",
+        tmp("buf.npy"), NULL);
+    bad("state shape", WORDS("--momentum-buffer has shape 105", "3x5x7"), 1, "sgd", B, N, P,
+        tmp("p.npy"), G, tmp("g1.npy"), "--lr", "0.1", "--momentum", "0.5", "--step", "1",
+        "--momentum-buffer", tmp("buf_bad.npy"), NULL);
+    bad("negative lr", WORDS("sgd: lr must be finite and >= 0, got -1"), 1, "sgd", B, N, P,
+        tmp("p.npy"), G, tmp("g1.npy"), "--lr", "-1", NULL);
+    bad("beta2 1", WORDS("adam: beta2 must be in [0, 1), got 1"), 1, "adam", B, N, P, tmp("p.npy"),
+        G, tmp("g1.npy"), "--beta2", "1", NULL);
+    bad("eps 0", WORDS("adam: eps must be finite and > 0, got 0"), 1, "adam", B, N, P, tmp("p.npy"),
+        G, tmp("g1.npy"), "--eps", "0", NULL);
+    bad("negative step", WORDS("--step must be >= 0"), 1, "adam", B, N, P, tmp("p.npy"), G,
+        tmp("g1.npy"), "--step", "-2", NULL);
+    bad("sgd without lr", WORDS("missing required option --lr"), 2, "sgd", B, N, P, tmp("p.npy"), G,
+        tmp("g1.npy"), NULL);
+}
+
 static void test_nested_out(void)
 {
     free(random_npy("x.npy", cnn_shape2(3, 4), -1, 1));
@@ -528,6 +599,8 @@ int main(int argc, char **argv)
     test_linear();
     test_act(CNN_ACT_RELU);
     test_act(CNN_ACT_SIGMOID);
+    test_optim();
+    test_optim_bad();
     test_help_and_usage();
     test_bad_data();
     test_nested_out();
