@@ -7,12 +7,17 @@ model changes; the test reads the committed header, never torch:
     /usr/bin/python3 tests/gen_models_keys.py | clang-format --assume-filename=k.h \
         > tests/test_models_keys.h
 """
+import os
+import sys
 import warnings
 
 import torch
 import torch.nn as nn
 import torchvision.models as tvm
-from seed_models import FashionCNN, LeNet
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "harness", "peers"))
+from seed_models import FashionCNN, LeNet  # noqa: E402
 
 warnings.filterwarnings("ignore")
 

@@ -47,7 +47,8 @@ try:
     import torch.nn as nn
     import torchvision.models as tvm
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    HERE = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(HERE, "..", "harness", "peers"))
     from seed_models import FashionCNN, LeNet
 except ImportError as e:  # the ctest registration treats 77 as SKIPPED
     print(f"torch_models_check: skipped, cannot import {e.name}", file=sys.stderr)

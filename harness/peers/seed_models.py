@@ -1,6 +1,7 @@
 """The two models of the seed document that torchvision does not have, as
 PyTorch modules: the Fashion-MNIST CNN (section 4) and LeNet-5 (section
-5.1). Shared by gen_models_keys.py and torch_models_check.py."""
+5.1). Shared by pytorch_peer.py beside it and by tests/gen_models_keys.py and
+tests/torch_models_check.py."""
 import torch
 import torch.nn as nn
 

@@ -1,0 +1,358 @@
+/* The PyTorch peer run as a child process (peer.h); its CSV is read in peer_csv.c. */
+#include "peer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "run_dir.h"
+
+#ifndef CNN_PEERS_DIR
+#define CNN_PEERS_DIR "harness/peers"
+#endif
+
+extern char **environ;
+
+#define SCRIPT "pytorch_peer.py"
+#define CASES_HEADER "id,op,pass," REPORT_DIMS_HEADER ",bias,ceil_mode,parts,dropout_p,bn_global"
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Start argv[0] (searched on PATH if it has no slash) with stdin from
+ * /dev/null and stdout and stderr on fd out; -1 with errno's reason in why. */
+static pid_t spawn(char *const argv[], int out, char *why, size_t n)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, deflt;
+    sigemptyset(&none);
+    sigemptyset(&deflt);
+    sigaddset(&deflt, SIGINT);
+    sigaddset(&deflt, SIGTERM);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out, 1);
+    posix_spawn_file_actions_adddup2(&fa, out, 2);
+    posix_spawnattr_init(&at);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &deflt);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    pid_t pid = -1;
+    int err = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (err) {
+        snprintf(why, n, "cannot run %s: %s", argv[0], strerror(err));
+        return -1;
+    }
+    return pid;
+}
+
+/* Wait for pid: its exit code or 128 + the signal that ended it. With
+ * watch_stop, a stop request of the run kills it and gives -2. */
+static int wait_child(pid_t pid, bool watch_stop)
+{
+    int status = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &status, watch_stop ? WNOHANG : 0);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (watch_stop && run_dir_stopping()) {
+            kill(pid, SIGTERM);
+            for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+                sleep_ms(20);
+            if (kill(pid, SIGKILL) == 0 || errno != ESRCH)
+                waitpid(pid, &status, 0);
+            return -2;
+        }
+        if (watch_stop)
+            sleep_ms(10);
+    }
+}
+
+/* The last non-empty line of text, into line. */
+static void last_line(const char *text, char *line, size_t n)
+{
+    const char *end = text + strlen(text);
+    while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+        end--;
+    const char *start = end;
+    while (start > text && start[-1] != '\n')
+        start--;
+    snprintf(line, n, "%.*s", (int)(end - start), start);
+}
+
+/* Does exe import torch and torchvision? "" in why if so, else the reason. */
+static void probe_one(const char *exe, char *why, size_t n)
+{
+    char *argv[] = {(char *)exe, "-c", "import torch, torchvision", NULL};
+    int fds[2];
+    if (pipe(fds) != 0) {
+        snprintf(why, n, "pipe: %s", strerror(errno));
+        return;
+    }
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+    pid_t pid = spawn(argv, fds[1], why, n);
+    close(fds[1]);
+    char text[4096] = "";
+    size_t used = 0;
+    ssize_t got;
+    while (pid > 0 && (got = read(fds[0], text + used, sizeof text - 1 - used)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            break;
+        used += (size_t)got;
+        if (used == sizeof text - 1) { /* keep the tail */
+            memmove(text, text + used / 2, used - used / 2);
+            used -= used / 2;
+        }
+        text[used] = '\0';
+    }
+    close(fds[0]);
+    if (pid < 0)
+        return;
+    int rc = wait_child(pid, false);
+    if (rc == 0) {
+        why[0] = '\0';
+        return;
+    }
+    char line[256];
+    last_line(text, line, sizeof line);
+    snprintf(why, n, "%s (exit %d)", *line ? line : "import torch, torchvision failed", rc);
+}
+
+/* The python that imports torch and torchvision (probed once per value of
+ * $CNNBENCH_PYTHON); false with the reasons in why. */
+static bool find_python(char *py, size_t npy, char *why, size_t n)
+{
+    static char for_env[4096] = "\1", found[4096], reasons[1024];
+    const char *env = getenv("CNNBENCH_PYTHON");
+    if (strcmp(for_env, env ? env : "") != 0) {
+        snprintf(for_env, sizeof for_env, "%s", env ? env : "");
+        const char *cands[2] = {env, NULL};
+        if (!env || !*env)
+            cands[0] = "/usr/bin/python3", cands[1] = "python3";
+        found[0] = '\0';
+        int used = snprintf(reasons, sizeof reasons, "no python with torch and torchvision:");
+        for (int i = 0; i < 2 && cands[i] && !*found; i++) {
+            char one[512];
+            probe_one(cands[i], one, sizeof one);
+            if (!*one)
+                snprintf(found, sizeof found, "%s", cands[i]);
+            else if (used > 0 && (size_t)used < sizeof reasons)
+                used +=
+                    snprintf(reasons + used, sizeof reasons - (size_t)used, "%s %s%s: %s",
+                             i ? ";" : "", env && *env ? "CNNBENCH_PYTHON=" : "", cands[i], one);
+        }
+    }
+    snprintf(py, npy, "%s", found);
+    snprintf(why, n, "%s", *found ? "" : reasons);
+    return *found != '\0';
+}
+
+static bool find_script(char *path, size_t n, char *why, size_t nwhy)
+{
+    const char *dir = getenv("CNNBENCH_PEERS_DIR");
+    snprintf(path, n, "%s/" SCRIPT, dir && *dir ? dir : CNN_PEERS_DIR);
+    if (access(path, R_OK) == 0)
+        return true;
+    snprintf(why, nwhy, "no PyTorch peer script: %.900s: %s (CNNBENCH_PEERS_DIR names its folder)",
+             path, strerror(errno));
+    return false;
+}
+
+bool peer_probe(char *info, size_t n)
+{
+    char py[4096], script[4096];
+    if (!find_python(py, sizeof py, info, n) || !find_script(script, sizeof script, info, n))
+        return false;
+    snprintf(info, n, "%s, %s", py, script);
+    return true;
+}
+
+/* ---- running the script ---- */
+
+/* Run the script with args and the options; its CSV is DIR/STEM.csv, its
+ * output DIR/STEM.log. */
+static cnn_status run_script(const peer_opts *o, const char *stem, char **args, int nargs,
+                             const peer_layer_case *cases, int ncases, peer_rows *out)
+{
+    char py[4096], script[4096], why[1024], log[4096], num[3][32];
+    if (!find_python(py, sizeof py, why, sizeof why) ||
+        !find_script(script, sizeof script, why, sizeof why))
+        return cnn_fail(CNN_ERR_UNSUPPORTED, "%s", why);
+    char csv[4096];
+    snprintf(csv, sizeof csv, "%s/%s.csv", o->dir, stem);
+    snprintf(log, sizeof log, "%s/%s.log", o->dir, stem);
+    char *argv[40] = {py, script};
+    int argc = 2;
+    for (int i = 0; i < nargs; i++)
+        argv[argc++] = args[i];
+    const char *opt[3] = {"--threads", "--repetitions", "--min-time"};
+    snprintf(num[0], sizeof num[0], "%d", o->threads);
+    snprintf(num[1], sizeof num[1], "%d", o->repetitions);
+    snprintf(num[2], sizeof num[2], "%.17g", o->min_time);
+    for (int i = 0; i < (cases && o->min_time > 0 ? 3 : 2); i++)
+        argv[argc++] = (char *)opt[i], argv[argc++] = num[i];
+    argv[argc++] = "--out";
+    argv[argc++] = csv;
+    argv[argc] = NULL;
+    unlink(csv);
+    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return cnn_fail(CNN_ERR_IO, "PyTorch peer: cannot write %s: %s", log, strerror(errno));
+    pid_t pid = spawn(argv, fd, why, sizeof why);
+    close(fd);
+    if (pid < 0)
+        return cnn_fail(CNN_ERR_BACKEND, "PyTorch peer: %s", why);
+    int rc = wait_child(pid, true);
+    if (rc == -2 || (rc != 0 && run_dir_stopping())) {
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp", csv);
+        unlink(tmp);
+        return cnn_fail(CNN_ERR_BACKEND, "PyTorch peer: interrupted (signal %d): stopped it",
+                        run_dir_stop_signal());
+    }
+    if (rc != 0) {
+        char text[8192], line[512];
+        FILE *f = fopen(log, "r");
+        size_t got = 0;
+        if (f) {
+            if (fseek(f, -(long)(sizeof text - 1), SEEK_END) != 0)
+                rewind(f);
+            got = fread(text, 1, sizeof text - 1, f);
+            fclose(f);
+        }
+        text[got] = '\0';
+        last_line(text, line, sizeof line);
+        cnn_status st = rc == 2    ? CNN_ERR_INVALID_ARG
+                        : rc == 77 ? CNN_ERR_UNSUPPORTED
+                                   : CNN_ERR_BACKEND;
+        return cnn_fail(st, "PyTorch peer failed (%s %d): %s (log: %s)",
+                        rc > 128 ? "signal" : "exit", rc > 128 ? rc - 128 : rc,
+                        *line ? line : "no message", log);
+    }
+    return peer_read_csv(csv, cases, ncases, out);
+}
+
+static cnn_status check_opts(const peer_opts *o)
+{
+    if (!o->dir || !*o->dir)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "PyTorch peer: no folder for its files");
+    if (o->repetitions < 1 || o->threads < 0 || !(o->min_time >= 0))
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "PyTorch peer: repetitions %d (want >= 1), threads %d (>= 0), "
+                        "min_time %g (>= 0)",
+                        o->repetitions, o->threads, o->min_time);
+    return CNN_OK;
+}
+
+cnn_status peer_run_models(const peer_models_request *rq, peer_rows *out)
+{
+    memset(out, 0, sizeof *out);
+    cnn_status st = check_opts(&rq->opts);
+    if (st != CNN_OK)
+        return st;
+    if (!rq->models || !*rq->models)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "PyTorch peer: no models named");
+    char num[3][32];
+    snprintf(num[0], sizeof num[0], "%d", rq->batch);
+    snprintf(num[1], sizeof num[1], "%d", rq->image_size);
+    snprintf(num[2], sizeof num[2], "%d", rq->classes);
+    char *args[] = {"--models",     (char *)rq->models,
+                    "--modes",      (char *)(rq->modes ? rq->modes : "infer,train_step"),
+                    "--batch",      num[0],
+                    "--image-size", num[1],
+                    "--classes",    num[2]};
+    return run_script(&rq->opts, "pytorch_peer_models", args, 10, NULL, 0, out);
+}
+
+/* The case file's columns (CASES_HEADER): id, op, pass, the dimensions, then these. */
+enum { BIAS = 3 + REPORT_DIMS, CEIL, PARTS, DROP, GLOBAL, NCOLS };
+
+/* Case i's columns into f; "" in why or what is wrong with it. */
+static void case_fields(const peer_layer_case *c, int i, char f[NCOLS][64], char *why, size_t n)
+{
+    const cnn_op *op = &c->op;
+    bool known = (int)op->kind >= 0 && op->kind < CNN_OP_KIND_COUNT;
+    if (c->id && (!*c->id || strlen(c->id) >= 64 || strpbrk(c->id, ",\"\r\n"))) {
+        snprintf(why, n, "case %d: id '%.80s' must be 1-63 bytes, no commas or quotes", i, c->id);
+        return;
+    }
+    if (!known || (int)c->pass < 0 || c->pass >= CNN_PASS_COUNT || !cnn_op_has_pass(op, c->pass)) {
+        snprintf(why, n, "case %d: %s has no pass %d", i, known ? cnn_op_name(op) : "no op",
+                 (int)c->pass);
+        return;
+    }
+    for (int k = 0; k < NCOLS; k++)
+        f[k][0] = '\0';
+    if (c->id)
+        snprintf(f[0], 64, "%s", c->id);
+    else
+        snprintf(f[0], 64, "%d", i);
+    snprintf(f[1], 64, "%s", cnn_op_name(op));
+    snprintf(f[2], 64, "%s", cnn_pass_str(c->pass));
+    char dims[REPORT_DIMS][24];
+    report_op_dims(op, dims);
+    for (int d = 0; d < REPORT_DIMS; d++)
+        memcpy(f[3 + d], dims[d], sizeof dims[d]);
+    if (op->kind == CNN_OP_CONV)
+        snprintf(f[BIAS], 64, "%d", op->conv.has_bias);
+    if (op->kind == CNN_OP_LINEAR)
+        snprintf(f[BIAS], 64, "%d", op->linear.has_bias);
+    if (op->kind == CNN_OP_POOL)
+        snprintf(f[CEIL], 64, "%d", op->pool.ceil_mode);
+    for (int k = 0, used = 0; op->kind == CNN_OP_CONCAT && k < op->concat.count; k++)
+        used += snprintf(f[PARTS] + used, (size_t)(64 - used), k ? "+%d" : "%d", op->concat.c[k]);
+    if (op->kind == CNN_OP_DROPOUT)
+        snprintf(f[DROP], 64, "%.17g", op->dropout.p);
+    if (op->kind == CNN_OP_BN)
+        snprintf(f[GLOBAL], 64, "%d", op->bn.global_stats);
+}
+
+cnn_status peer_run_layers(const peer_layer_case *cases, int n, const peer_opts *opts,
+                           peer_rows *out)
+{
+    memset(out, 0, sizeof *out);
+    cnn_status st = check_opts(opts);
+    if (st != CNN_OK)
+        return st;
+    if (n < 1 || !cases)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "PyTorch peer: no layer cases");
+    char path[4096], why[256] = "", f[NCOLS][64];
+    const char *fields[NCOLS];
+    for (int i = 0; i < NCOLS; i++)
+        fields[i] = f[i];
+    snprintf(path, sizeof path, "%s/pytorch_peer_cases.csv", opts->dir);
+    report_csv *csv = NULL;
+    if ((st = report_csv_open(path, CASES_HEADER, &csv)) != CNN_OK)
+        return st;
+    for (int i = 0; i < n && !*why && st == CNN_OK; i++) {
+        case_fields(&cases[i], i, f, why, sizeof why);
+        if (!*why)
+            st = report_csv_row(csv, NCOLS, fields);
+    }
+    cnn_status closed = report_csv_close(csv, st == CNN_OK && !*why);
+    if (*why)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "PyTorch peer: %s", why);
+    if (st != CNN_OK || closed != CNN_OK)
+        return st != CNN_OK ? st : closed;
+    char *args[] = {"--layers", path};
+    return run_script(opts, "pytorch_peer_layers", args, 2, cases, n, out);
+}
