@@ -39,6 +39,8 @@ typedef struct bench_run {
     bool cold;
     int threads;
     double fma_peak_gflops; /* the machine's (ceilings.h), for pct_peak; 0: unknown */
+    bool peer;              /* --peer pytorch: the PyTorch peer times the layers too */
+    const char *peer_note;  /* meta.json's "peer": what ran it, or why not; NULL: none asked */
     char dir[4096];         /* the run folder (run_dir.h): results.csv goes there */
     /* set by bench_select */
     bench_group *groups;
@@ -71,6 +73,15 @@ cnn_status bench_inputs(const bench_run *run, const cnn_op *op, cnn_ctx *naive, 
  * (run_dir_stopping) it stops after the layer at hand, without totals. */
 cnn_status bench_execute(const bench_run *run, FILE *out);
 
+/* --peer pytorch on the layer bench: the peer times every selected group
+ * and pass (bench_peer_layers.c); rows as backend pytorch, then a TOTAL row
+ * per pass. base_ms[group * CNN_PASS_COUNT + pass] is the first listed
+ * backend's median (NaN where it has none), for the ratio; the baseline's
+ * TOTAL sums its own medians (no stand-ins). A peer that cannot run is a
+ * line in the output, not a failure of the run. */
+cnn_status bench_peer_layers(const bench_run *run, const double *base_ms, int image_size,
+                             report_csv *csv, FILE *out);
+
 /* ---- whole models (cnnbench bench --models) ---- */
 
 #define BENCH_MAX_MODELS 16
@@ -85,6 +96,8 @@ typedef struct bench_models_run {
     int repetitions;
     int threads;
     double fma_peak_gflops;
+    bool peer; /* --peer pytorch: the PyTorch peer times each model too */
+    const char *peer_note; /* meta.json's "peer": what ran it, or why not; NULL: none asked */
     char dir[4096]; /* the run folder: results.csv and breakdown.csv go there */
 } bench_models_run;
 

@@ -22,6 +22,7 @@
 #include "memory.h"
 #include "cli.h"
 #include "model.h"
+#include "peer.h"
 #include "registry.h"
 #include "report.h"
 #include "run_dir.h"
@@ -82,6 +83,7 @@ void bench_models_settings(const bench_models_run *run, report_json *j)
     report_json_str(j, "backends", list);
     report_json_raw(j, "repetitions", "%d", run->repetitions);
     report_json_str(j, "timer", "the backend timer per step (CUDA events on a GPU, wall clock after a sync on the host); median, min, max and every repetition in results.csv");
+    report_json_str(j, "peer", run->peer_note ? run->peer_note : "none");
 }
 
 /* ---- one model on one backend ---- */
@@ -413,6 +415,55 @@ static cnn_status time_model(const bench_models_run *run, const char *name, cons
     return st == CNN_ERR_IO ? st : CNN_OK;
 }
 
+/* The PyTorch peer on one model (--peer pytorch): the same batch, input,
+ * threads and repetitions, timed in its own process (peer.h). A peer that
+ * cannot run leaves its reason in both modes; the run goes on. */
+static void time_peer(const bench_models_run *run, const char *name, model_result *r)
+{
+    r->batch = bench_model_batch(name, "", run->batch);
+    cnn_model *m = NULL;
+    cnn_model_opts mo = model_opts(run, r->batch);
+    if (cnn_model_create(name, &mo, &m) == CNN_OK) {
+        r->image_size = (int)cnn_model_input_shape(m).dim[2];
+        for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
+            r->flops[mode] = step_flops(m, (cnn_mode)mode, &r->bytes[mode]);
+    }
+    cnn_model_destroy(m);
+    peer_models_request rq = {.opts = {.dir = run->dir,
+                                       .threads = run->threads,
+                                       .repetitions = run->repetitions},
+                              .models = name,
+                              .batch = r->batch,
+                              .image_size = run->image_size};
+    peer_rows rows;
+    if (peer_run_models(&rq, &rows) != CNN_OK) {
+        fail_both(r, ST_FAILED, cnn_last_error());
+        return;
+    }
+    for (int mode = 0; mode < CNN_MODE_COUNT; mode++) {
+        snprintf(r->error[mode], sizeof r->error[mode], "the peer wrote no %s row",
+                 MODE_NAME[mode]);
+        r->status[mode] = ST_FAILED;
+    }
+    for (int i = 0; i < rows.count; i++) {
+        const peer_row *pr = &rows.rows[i];
+        for (int mode = 0; mode < CNN_MODE_COUNT; mode++) {
+            if (strcmp(pr->pass, MODE_NAME[mode]))
+                continue;
+            r->error[mode][0] = '\0';
+            r->med[mode] = pr->median_ms;
+            r->lo[mode] = pr->min_ms;
+            r->hi[mode] = pr->max_ms;
+            r->nreps = pr->repetitions < BENCH_ROW_MAX_REPS ? pr->repetitions : BENCH_ROW_MAX_REPS;
+            for (int k = 0; k < r->nreps; k++)
+                r->reps[mode][k] = pr->reps_ms[k] * 1e-3;
+            snprintf(r->top[mode], sizeof r->top[mode], "torch %s, %s", rows.torch_version,
+                     rows.cpu_capability);
+        }
+    }
+    peer_rows_free(&rows);
+}
+
 /* The table rows and results.csv rows of one model on one backend. */
 static cnn_status write_model(const bench_models_run *run, const char *name, const char *be,
                               int layers, const model_result *r, const model_result *base,
@@ -484,7 +535,8 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
     snprintf(path, sizeof path, "%s/breakdown.csv", run->dir);
     if (st == CNN_OK)
         st = report_csv_stream(path, BREAKDOWN_HEADER, &bcsv);
-    model_result *res = calloc((size_t)run->nbackends, sizeof *res);
+    /* one more slot for the peer */
+    model_result *res = calloc((size_t)run->nbackends + 1, sizeof *res);
     if (st == CNN_OK && !res)
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
     for (int i = 0; i < run->nmodels && st == CNN_OK && !run_dir_stopping(); i++) {
@@ -501,9 +553,11 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
                 "\n%s, %dx%dx%d input, %d threads, %d repetitions after a warm-up; per-layer "
                 "breakdown of one more step each in breakdown.csv\n",
                 name, (int)x.dim[1], (int)x.dim[2], (int)x.dim[3], run->threads, run->repetitions);
-        memset(res, 0, (size_t)run->nbackends * sizeof *res);
+        memset(res, 0, ((size_t)run->nbackends + 1) * sizeof *res);
         for (int b = 0; b < run->nbackends && st == CNN_OK && !run_dir_stopping(); b++)
             st = time_model(run, name, run->backends[b], bcsv, &res[b]);
+        if (run->peer && st == CNN_OK && !run_dir_stopping())
+            time_peer(run, name, &res[run->nbackends]);
         if (st != CNN_OK || run_dir_stopping())
             break;
         if (!run->batch && run->nbackends > 0)
@@ -520,12 +574,18 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
                 "median_ms", "min_ms", "max_ms", "images/s", "ratio");
         for (int b = 0; b < run->nbackends && st == CNN_OK; b++)
             st = write_model(run, name, run->backends[b]->name, layers, &res[b], &res[0], csv, out);
+        if (run->peer && st == CNN_OK && !run_dir_stopping())
+            st = write_model(run, name, "pytorch", layers, &res[run->nbackends], &res[0], csv, out);
         fprintf(out, "  costliest layers of the instrumented step (share of its time):\n");
         for (int b = 0; b < run->nbackends; b++)
             for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
                 if (!*res[b].error[mode])
                     fprintf(out, "    %-10s %-10s %s\n", run->backends[b]->name, MODE_NAME[mode],
                             res[b].top[mode]);
+        for (int mode = 0; run->peer && mode < CNN_MODE_COUNT; mode++)
+            if (!*res[run->nbackends].error[mode])
+                fprintf(out, "    %-10s %-10s (one process, no breakdown: %s)\n", "pytorch",
+                        MODE_NAME[mode], res[run->nbackends].top[mode]);
         fflush(out);
     }
     free(res);

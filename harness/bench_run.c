@@ -237,6 +237,7 @@ typedef struct bench_out {
     FILE *out;
     report_csv *csv;
     bench_total total[BENCH_MAX_BACKENDS][CNN_PASS_COUNT];
+    double *base_ms; /* [group][pass]: the first backend's median, for the peer's ratios */
 } bench_out;
 
 /* The median of a timed case in ms; NaN if it was not timed or failed. */
@@ -395,8 +396,10 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                 idx[b][p] >= 0 ? cnn_gbench_result_at(gb, idx[b][p]) : NULL;
             bool ok = r && !r->error && r->repetitions > 0;
             double med = ok ? r->median_s * 1e3 : NAN;
-            if (b == 0)
+            if (b == 0) {
                 base = med;
+                bo->base_ms[(g - run->groups) * CNN_PASS_COUNT + p] = med;
+            }
             int stand_in = b < env->nlisted ? fb[b][p] : -1;
             if (b < env->nlisted)
                 add_to_total(&bo->total[b][p], g, flops, cnn_op_min_bytes(&g->op, (cnn_pass)p), med,
@@ -558,6 +561,7 @@ void bench_settings(const bench_run *run, report_json *j)
              "results.csv",
              cnn_gbench_version());
     report_json_str(j, "timer", timer);
+    report_json_str(j, "peer", run->peer_note ? run->peer_note : "none");
 }
 
 /* A context for every listed backend that is usable here, and for every
@@ -616,11 +620,19 @@ cnn_status bench_execute(const bench_run *run, FILE *out)
         fprintf(out, "%-26s %-10s %-14s %10s %8s %6s %7s %8s %s\n", "layer (x count)", "pass",
                 "backend", "median_ms", "GFLOP/s", "%peak", "ratio", "reorder", "algorithm");
     }
+    bo.base_ms = malloc(((size_t)run->ngroups + 1) * CNN_PASS_COUNT * sizeof *bo.base_ms);
+    if (st == CNN_OK && !bo.base_ms)
+        st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
+    for (int i = 0; bo.base_ms && i < run->ngroups * CNN_PASS_COUNT; i++)
+        bo.base_ms[i] = NAN;
     for (int i = 0; i < run->ngroups && st == CNN_OK && !run_dir_stopping(); i++)
         st = bench_layer(run, &env, &run->groups[i], evict, &bo);
     /* no totals over the layers an interrupted run got to */
     if (st == CNN_OK && !run_dir_stopping())
         st = write_totals(run, &env, &bo);
+    if (st == CNN_OK && run->peer && !run_dir_stopping())
+        st = bench_peer_layers(run, bo.base_ms, image_size(run), bo.csv, out);
+    free(bo.base_ms);
     cnn_status cst = report_csv_close(bo.csv, st == CNN_OK);
     if (st == CNN_OK)
         st = cst;

@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "gbench.h"
 #include "model.h"
+#include "peer.h"
 #include "registry.h"
 #include "report.h"
 #include "run_dir.h"
@@ -105,6 +106,25 @@ static int check_models(const cli_cmd *cmd, const char *list, bench_models_run *
     return -1;
 }
 
+/* --peer: none, or pytorch when a python with torch is found (else one
+ * line saying why, and the run goes on without it). */
+static int check_peer(const cli_cmd *cmd, const char *name, bool *use, const char **note)
+{
+    static char info[512], line[600];
+    *use = false;
+    *note = NULL;
+    if (!strcmp(name, "none"))
+        return -1;
+    if (strcmp(name, "pytorch"))
+        return cli_usage_error(cmd, "unknown --peer '%s'; valid: pytorch, none", name);
+    *use = peer_probe(info, sizeof info);
+    snprintf(line, sizeof line, "pytorch %s: %s", *use ? "through" : "not usable", info);
+    *note = line;
+    if (!*use)
+        printf("pytorch: not usable here (%s); the run goes on without it\n", info);
+    return -1;
+}
+
 /* bench --models: whole networks (bench_models.c). */
 static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *models, int batch,
                         int image_size, int reps, int threads, const char *results,
@@ -121,6 +141,8 @@ static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *m
         return rc;
     run.nbackends = layer_run->nbackends;
     memcpy(run.backends, layer_run->backends, sizeof run.backends);
+    run.peer = layer_run->peer;
+    run.peer_note = layer_run->peer_note;
     run.threads = cli_set_threads(threads);
     cnn_status st = bench_models_check(&run);
     if (st == CNN_ERR_INVALID_ARG)
@@ -145,7 +167,7 @@ static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *m
 int cmd_bench(int argc, char **argv)
 {
     const char *model = "vgg16", *ops = "conv2d", *passes = "fwd", *backends = NULL;
-    const char *results = "results", *models = NULL;
+    const char *results = "results", *models = NULL, *peer = "none";
     int batch = 0, reps = 5, threads = 0, image_size = 0;
     double min_time = 0.2;
     bool cold = false;
@@ -173,6 +195,9 @@ int cmd_bench(int argc, char **argv)
         {"threads", CLI_INT, &threads, "N", "CPU threads (default: OpenMP's)", false, false},
         {"results", CLI_STRING, &results, "DIR",
          "results root: the run writes DIR/<run-id>/ (default results)", false, false},
+        {"peer", CLI_STRING, &peer, "NAME",
+         "pytorch: time the same work in PyTorch too, in the same run (default none)", false,
+         false},
     };
     cli_cmd cmd = {
         .name = "bench",
@@ -202,7 +227,13 @@ int cmd_bench(int argc, char **argv)
                    "vgg16 4, googlenet 8, resnet18 8; naive runs the last four at batch 1;\n"
                    "--batch overrides both. Rows go to results.csv (layer MODEL), one more\n"
                    "step of each mode, synced after every layer, to breakdown.csv (each\n"
-                   "layer and pass: backend, algorithm, ms, share of the step).",
+                   "layer and pass: backend, algorithm, ms, share of the step).\n"
+                   "\n"
+                   "--peer pytorch runs harness/peers/pytorch_peer.py (Debian's python3-torch;\n"
+                   "never needed otherwise) on the same models or layer shapes, batch, input,\n"
+                   "threads and repetitions, and puts its rows in results.csv as backend\n"
+                   "pytorch. Without a python that imports torch it says so in one line\n"
+                   "and the run goes on.",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
@@ -214,6 +245,10 @@ int cmd_bench(int argc, char **argv)
                                      "the other");
     if (!models && !cli_seen(&cmd, "batch"))
         batch = 4;
+    bool use_peer = false;
+    const char *peer_note = NULL;
+    if ((rc = check_peer(&cmd, peer, &use_peer, &peer_note)) >= 0)
+        return rc;
     if ((batch < 1 && cli_seen(&cmd, "batch")) || reps < 1 || reps > CNN_GBENCH_MAX_REPS ||
         !(min_time > 0) || image_size < 0)
         return cli_usage_error(&cmd,
@@ -226,6 +261,8 @@ int cmd_bench(int argc, char **argv)
         if ((rc = check_backends(&cmd, backends ? backends : default_backends(all, sizeof all),
                                  &br)) >= 0)
             return rc;
+        br.peer = use_peer;
+        br.peer_note = peer_note;
         return bench_models(&cmd, argc, argv, models, batch, image_size, reps, threads, results,
                             &br);
     }
@@ -247,7 +284,9 @@ int cmd_bench(int argc, char **argv)
                      .ops = ops,
                      .repetitions = reps,
                      .min_time = min_time,
-                     .cold = cold};
+                     .cold = cold,
+                     .peer = use_peer,
+                     .peer_note = peer_note};
     run.threads = cli_set_threads(threads);
     if ((rc = cli_parse_passes(&cmd, passes, run.passes)) >= 0)
         return rc;
