@@ -24,6 +24,9 @@ typedef struct cnn_route {
 typedef struct cnn_node_mem {
     int64_t y, dy;
     int64_t save_mean, save_invstd; /* batch norm only */
+    /* forward-only binds: later layers' tensors take some of y's memory, so
+     * it does not hold this node's output after a forward (layout.c) */
+    bool reused;
 } cnn_node_mem;
 
 typedef struct cnn_fallback_rec {
@@ -61,7 +64,8 @@ struct cnn_model {
     float *grads;  /* grad_floats */
     float *acts;
     int64_t act_floats;
-    cnn_node_mem *mem; /* [nnodes] */
+    int64_t act_unshared_floats; /* the block with one slot per tensor */
+    cnn_node_mem *mem;           /* [nnodes] */
     int64_t x_off, prob_off, loss_off, labels_off, scratch_off, zeros_off;
     void *ws;
     size_t ws_size;
@@ -88,6 +92,10 @@ cnn_status model_plan(cnn_model *m);
  * the fallback on first use. Unsupported: CNN_ERR_UNSUPPORTED naming it. */
 cnn_status model_route(cnn_model *m, int layer, cnn_pass pass, cnn_ctx **ctx);
 const char *model_layer_name(const cnn_model *m, int layer);
+
+/* layout.c: the activation block's offsets (m->mem, x_off, ...),
+ * act_floats and act_unshared_floats. */
+cnn_status model_layout(cnn_model *m);
 
 /* model.c */
 /* The context index for backend `be`, creating the context on first use. */
