@@ -6,9 +6,6 @@
  *   infer:      forward in eval mode, then a sync;
  *   train_step: forward in train mode, the loss, backward with every
  *               parameter gradient, then a sync.
- * Known limit: cnn_model_loss reads the loss back to the host, so a
- * train_step holds one device-to-host copy of 4 bytes (a sync) between
- * forward and backward.
  * One more step of each mode runs with the layer hook and a sync after every
  * layer: the per-layer breakdown (breakdown.csv). Its times are the layers'
  * own; the "(other)" row is what the step spent outside them (the loss, the
@@ -104,9 +101,8 @@ static void record_layer(void *user, const cnn_model *m, int layer, cnn_phase ph
 static cnn_status step(cnn_model *m, cnn_mode mode)
 {
     cnn_status st = cnn_model_forward(m, mode);
-    float loss;
     if (st == CNN_OK && mode == CNN_MODE_TRAIN)
-        st = cnn_model_loss(m, &loss);
+        st = cnn_model_loss(m, NULL);
     if (st == CNN_OK && mode == CNN_MODE_TRAIN)
         st = cnn_model_backward(m);
     if (st == CNN_OK)

@@ -321,6 +321,9 @@ cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const
         if (pass == CNN_FWD_INFER)
             return cnn_bn_fwd_infer(ctx, &op->bn, f[VT_X], f[VT_GAMMA], f[VT_BETA], f[VT_RMEAN],
                                     f[VT_RVAR], f[VT_Y], ws, wss);
+        if (op->bn.global_stats) /* frozen: the running statistics (backend_ops.h) */
+            return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_DY], f[VT_GAMMA], f[VT_RMEAN], f[VT_RVAR],
+                              f[VT_DX], f[VT_DGAMMA], f[VT_DBETA], ws, wss);
         return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_DY], f[VT_GAMMA], f[VT_SMEAN], f[VT_SINVSTD],
                           f[VT_DX], f[VT_DGAMMA], f[VT_DBETA], ws, wss);
     case CNN_OP_LINEAR: {

@@ -117,9 +117,10 @@ static void plane_grad(const float *restrict x, const float *restrict dy, int64_
  * written here as k_dy*dy + k_xmu*(x - mean) + k_0 with per-channel k's.
  * save_mean arrives rounded to float, which would cost u*|mean|/std of
  * relative accuracy in xhat; the same pass that sums the gradients measures
- * that rounding, delta = mean(x) - save_mean, and the k's absorb it. */
+ * that rounding, delta = mean(x) - save_mean, and the k's absorb it.
+ * With frozen statistics the two arrays are running_mean and running_var. */
 cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                          const float *gamma, const float *save_mean, const float *save_invstd,
+                          const float *gamma, const float *mean_in, const float *invstd_or_var,
                           float *dx, float *dgamma, float *dbeta, CNN_WS)
 {
     (void)ws, (void)ws_size;
@@ -127,8 +128,10 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
     const int nt = cnn_cpu_team(ctx, count * d->c);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int c = 0; c < d->c; c++) {
-        const float mean = save_mean[c];
-        const double invstd = save_invstd[c], m = (double)count;
+        const float mean = mean_in[c];
+        const double invstd = d->global_stats ? 1.0 / sqrt((double)invstd_or_var[c] + d->eps)
+                                              : (double)invstd_or_var[c];
+        const double m = (double)count;
         double sums[3] = {0.0, 0.0, 0.0};
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;

@@ -138,11 +138,7 @@ static bool cudnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
                fits_int((int64_t)d->n * d->k * d->p * d->q) &&
                fits_int((int64_t)d->k * d->c * d->r * d->s);
     }
-    /* cuDNN's batch-norm backward is the training form only: frozen
-     * statistics (eval-mode gradients) are declined. */
-    case CNN_OP_BN:
-        return !(pass == CNN_BWD_DATA && op->bn.global_stats) &&
-               fits_int((int64_t)op->bn.n * op->bn.c * op->bn.h * op->bn.w);
+    case CNN_OP_BN: return fits_int((int64_t)op->bn.n * op->bn.c * op->bn.h * op->bn.w);
     /* The pooling kernels index within a plane with int. */
     case CNN_OP_POOL:
         return fits_int((int64_t)op->pool.h * op->pool.w) &&
@@ -159,7 +155,7 @@ static bool cudnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     }
 }
 
-/* cudnn_supports() above, in words: size limits only, and one pass. */
+/* cudnn_supports() above, in words: size limits only. */
 static cnn_coverage cudnn_coverage(cnn_op_kind kind, cnn_pass pass)
 {
     switch (kind) {
@@ -169,9 +165,8 @@ static cnn_coverage cudnn_coverage(cnn_op_kind kind, cnn_pass pass)
     case CNN_OP_ADAPOOL: return (cnn_coverage){.note = "planes of up to 2^31-1 elements"};
     case CNN_OP_BN:
         if (pass == CNN_BWD_DATA)
-            return (cnn_coverage){.partial = true,
-                                  .note = "batch statistics only: frozen ones (eval-mode "
-                                          "gradients) declined; up to 2^31-1 elements"};
+            return (cnn_coverage){.note = "tensors of up to 2^31-1 elements; frozen statistics "
+                                          "(eval-mode gradients) on an own CUDA kernel"};
         return (cnn_coverage){.note = "tensors of up to 2^31-1 elements"};
     default: return (cnn_coverage){0};
     }
@@ -214,7 +209,9 @@ static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
         return choice->name;
     }
     case CNN_OP_POOL: return "own CUDA kernel (PyTorch window rules)";
-    case CNN_OP_BN: return "cudnnBatchNormalization (SPATIAL)";
+    case CNN_OP_BN:
+        return pass == CNN_BWD_DATA && op->bn.global_stats ? "own CUDA kernel (frozen statistics)"
+                                                           : "cudnnBatchNormalization (SPATIAL)";
     case CNN_OP_LINEAR:
         return pass == CNN_BWD_WEIGHT ? "cublasSgemm (fp32) + column-sum kernel"
                                       : "cublasSgemm (fp32)";

@@ -9,6 +9,8 @@
  *    on a shape with m = 6, where the two differ by 20%;
  *  - resultSaveInvVariance is 1 / sqrt(var_biased + eps), our save_invstd,
  *    and the backward pass takes it back together with save_mean.
+ * Frozen statistics (eval-mode gradients) are not cuDNN's: the backward
+ * runs them on this backend's own kernel (kernels_bn.cu).
  * The legacy API needs no workspace. SPATIAL_PERSISTENT is faster but may
  * overflow for some inputs, so it is not used. */
 #include "cudnn_impl.h"
@@ -60,19 +62,25 @@ cnn_status cudnn_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x
     return CNN_OK;
 }
 
+/* cuDNN's backward is the training form; frozen statistics (global_stats:
+ * mean and invstd_or_var are running_mean and running_var) go to this
+ * backend's own kernel (kernels_bn.cu). */
 cnn_status cudnn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                        const float *gamma, const float *save_mean, const float *save_invstd,
+                        const float *gamma, const float *mean, const float *invstd_or_var,
                         float *dx, float *dgamma, float *dbeta, CNN_WS)
 {
     (void)ws;
     (void)ws_size;
     cudnn_state *st = cudnn_st(ctx);
+    if (d->global_stats)
+        return cudnn_launch_bn_bwd_frozen(st->stream, d, x, dy, gamma, mean, invstd_or_var, dx,
+                                          dgamma, dbeta);
     cnn_status s = set_descriptors(st, d);
     if (s != CNN_OK)
         return s;
     /* Data and parameter gradients both overwritten (alpha 1, beta 0). */
     CUDNN_CHECK(cudnnBatchNormalizationBackward(
         st->cudnn, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, st->bn_x, x, st->bn_x, dy,
-        st->bn_x, dx, st->bn_param, gamma, dgamma, dbeta, d->eps, save_mean, save_invstd));
+        st->bn_x, dx, st->bn_param, gamma, dgamma, dbeta, d->eps, mean, invstd_or_var));
     return CNN_OK;
 }

@@ -122,12 +122,21 @@ cnn_status cudnn_launch_add_row_bias(cudaStream_t s, float *y, const float *b, i
  * in row order by one thread (deterministic). */
 cnn_status cudnn_launch_column_sum(cudaStream_t s, const float *m, float *out, int64_t rows,
                                    int64_t cols);
+/* ---- kernels_bn.cu ---- */
+/* Batch-norm backward with frozen statistics: running_mean and running_var
+ * are constants (cnn_bn_desc.global_stats). */
+cnn_status cudnn_launch_bn_bwd_frozen(cudaStream_t s, const cnn_bn_desc *d, const float *x,
+                                      const float *dy, const float *gamma,
+                                      const float *running_mean, const float *running_var,
+                                      float *dx, float *dgamma, float *dbeta);
+
 /* Whether this build's kernels can run on the current device (compiled for
  * its architecture); a reason is recorded when not. */
 cnn_status cudnn_kernels_probe(void);
 
 /* ---- the table's entries (backend_ops.h), every one: cudnn_conv_fwd, ...
- * cudnn_concat_bwd. Convolution in cudnn_conv.c, batch norm in cudnn_bn.c,
+ * cudnn_concat_bwd. Convolution in cudnn_conv.c, batch norm in cudnn_bn.c
+ * (its frozen-statistics backward in kernels_bn.cu),
  * linear in cudnn_linear.c, concat in cudnn_concat.c; pooling in
  * kernels_pool.cu, activations, dropout and add in kernels_eltwise.cu, the
  * loss in kernels_loss.cu, the optimizer step in kernels_optim.cu. ---- */

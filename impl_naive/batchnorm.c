@@ -84,15 +84,17 @@ cnn_status cnn_naive_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const floa
 }
 
 /* Frozen statistics (global_stats): batch norm is the per-channel affine
- * map y = gamma * (x - mean) * invstd + beta, and its gradient is that map's. */
+ * map y = gamma * (x - mean) * invstd + beta with the running statistics,
+ * invstd = 1/sqrt(running_var + eps) as the inference forward takes it, and
+ * its gradient is that map's. */
 static cnn_status bn_bwd_global(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                                const float *gamma, const float *save_mean,
-                                const float *save_invstd, float *dx, float *dgamma, float *dbeta)
+                                const float *gamma, const float *running_mean,
+                                const float *running_var, float *dx, float *dgamma, float *dbeta)
 {
     const int64_t hw = (int64_t)d->h * d->w;
 #pragma omp parallel for schedule(static) num_threads(cnn_naive_threads(ctx))
     for (int c = 0; c < d->c; c++) {
-        const double mean = save_mean[c], invstd = save_invstd[c];
+        const double mean = running_mean[c], invstd = 1.0 / sqrt((double)running_var[c] + d->eps);
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
         for (int n = 0; n < d->n; n++) {
             const int64_t base = at4(n, c, 0, 0, d->c, d->h, d->w);
@@ -121,12 +123,12 @@ static cnn_status bn_bwd_global(cnn_ctx *ctx, const cnn_bn_desc *d, const float 
  * recomputes both statistics from x in double, exactly as the forward pass
  * did; fast backends use the saved ones. */
 cnn_status cnn_naive_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                            const float *gamma, const float *save_mean, const float *save_invstd,
+                            const float *gamma, const float *mean, const float *invstd_or_var,
                             float *dx, float *dgamma, float *dbeta, CNN_WS)
 {
     CNN_NAIVE_NO_WS;
     if (d->global_stats)
-        return bn_bwd_global(ctx, d, x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+        return bn_bwd_global(ctx, d, x, dy, gamma, mean, invstd_or_var, dx, dgamma, dbeta);
     const double m = (double)d->n * d->h * d->w;
     const int64_t hw = (int64_t)d->h * d->w;
 #pragma omp parallel for schedule(static) num_threads(cnn_naive_threads(ctx))

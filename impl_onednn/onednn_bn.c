@@ -4,9 +4,11 @@
  * dnnl_use_shift) and its statistics as mean and biased variance. What it
  * does not do is PyTorch's bookkeeping: the running averages (with the
  * unbiased variance) and save_invstd are computed here from the mean and
- * variance the training forward returns. The backward takes the variance,
- * recovered from save_invstd as 1/invstd^2 - eps: oneDNN only uses it as
- * sqrt(var + eps), which this round trip keeps to a few float ulps. */
+ * variance the training forward returns. The backward takes the variance:
+ * with frozen statistics it is running_var as given, after a training
+ * forward it is recovered from save_invstd as 1/invstd^2 - eps (oneDNN only
+ * uses it as sqrt(var + eps), which this round trip keeps to a few float
+ * ulps). */
 #include "onednn_internal.h"
 
 #include <math.h>
@@ -121,7 +123,7 @@ cnn_status cnn_onednn_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const flo
 }
 
 cnn_status cnn_onednn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                             const float *gamma, const float *save_mean, const float *save_invstd,
+                             const float *gamma, const float *mean, const float *invstd_or_var,
                              float *dx, float *dgamma, float *dbeta, CNN_WS)
 {
     cnn_onednn_entry *e;
@@ -129,11 +131,11 @@ cnn_status cnn_onednn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
     TRY(cnn_onednn_check_ws(e, ws, ws_size));
     float *var = cnn_onednn_extra(e, ws), *beta = var + d->c;
     for (int c = 0; c < d->c; c++) {
-        double inv = save_invstd[c];
-        var[c] = (float)(1.0 / (inv * inv) - d->eps);
+        double inv = invstd_or_var[c];
+        var[c] = d->global_stats ? invstd_or_var[c] : (float)(1.0 / (inv * inv) - d->eps);
         beta[c] = 0.0f;
     }
-    void *ptrs[] = {(void *)x, (void *)save_mean, var, (void *)dy, (void *)gamma, beta, dx, dgamma,
-                    dbeta};
+    void *ptrs[] = {(void *)x, (void *)mean, var,    (void *)dy, (void *)gamma,
+                    beta,      dx,           dgamma, dbeta};
     return cnn_onednn_run(ctx, e, ptrs, ws, ws_size);
 }

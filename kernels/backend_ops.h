@@ -51,7 +51,11 @@
       (const float *dy, float *dx), (dy, dx))
 
 /* batch norm: gamma, beta, running_*, save_* are [c]; running_mean and
- * running_var are read and updated in place by bn_fwd_train */
+ * running_var are read and updated in place by bn_fwd_train. bn_bwd's mean
+ * and invstd_or_var are the training forward's save_mean and save_invstd;
+ * with d->global_stats (frozen statistics, eval-mode gradients) they are
+ * running_mean and running_var, and the backend takes 1/sqrt(running_var +
+ * eps) itself, so a caller needs no pass of its own to prepare them. */
 #define CNN_OPS_BN(X, ARG)                                                                         \
     X(ARG, bn_fwd_train, CNN_OP_BN, bn, CNN_FWD, HAS_WS,                                           \
       (const float *x, const float *gamma, const float *beta, float *y, float *running_mean,       \
@@ -62,9 +66,9 @@
        const float *running_var, float *y),                                                        \
       (x, gamma, beta, running_mean, running_var, y))                                              \
     X(ARG, bn_bwd, CNN_OP_BN, bn, CNN_BWD_DATA, HAS_WS,                                            \
-      (const float *x, const float *dy, const float *gamma, const float *save_mean,                \
-       const float *save_invstd, float *dx, float *dgamma, float *dbeta),                          \
-      (x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta))
+      (const float *x, const float *dy, const float *gamma, const float *mean,                     \
+       const float *invstd_or_var, float *dx, float *dgamma, float *dbeta),                        \
+      (x, dy, gamma, mean, invstd_or_var, dx, dgamma, dbeta))
 
 /* linear: x [n][in], w [out][in], b [out], y [n][out]; in linear_bwd_weight
  * db may be NULL (no bias) */

@@ -77,10 +77,10 @@ typedef struct cnn_bn_desc {
     double eps;      /* PyTorch default 1e-5 */
     double momentum; /* PyTorch default 0.1 */
     /* Backward of the inference form (PyTorch's eval mode): the statistics
-     * are constants, save_mean and save_invstd hold the running mean and
-     * 1/sqrt(running_var + eps), and dx = dy * gamma * save_invstd,
-     * dgamma = sum dy * (x - mean) * invstd, dbeta = sum dy. Only bn_bwd
-     * reads it. */
+     * are constants, bn_bwd is given running_mean and running_var in place
+     * of save_mean and save_invstd, and with invstd = 1/sqrt(running_var +
+     * eps), dx = dy * gamma * invstd, dgamma = sum dy * (x - mean) * invstd,
+     * dbeta = sum dy. Only bn_bwd reads it. */
     bool global_stats;
 } cnn_bn_desc;
 cnn_status cnn_bn_init(cnn_bn_desc *d);

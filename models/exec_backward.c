@@ -10,8 +10,6 @@
  * works; an element-wise kernel reads a[i] before writing y[i], so it does,
  * and the whole-model checks against PyTorch on naive, im2col and oneDNN
  * (ResNet, GoogLeNet) would show a backend where it does not. */
-#include <math.h>
-#include <stdlib.h>
 #include "model_internal.h"
 
 static float *dy_of(const cnn_model *m, int id)
@@ -24,31 +22,6 @@ static float *dy_of(const cnn_model *m, int id)
 static float *target_for(const cnn_model *m, int src, int64_t piece)
 {
     return m->written[src] ? model_act(m, m->scratch_off + piece) : dy_of(m, src);
-}
-
-/* Eval-mode backward through batch norm treats the running statistics as
- * constants: put the running mean and 1/sqrt(running_var + eps) where the
- * training forward leaves its saved statistics (a few floats per channel,
- * through the host so it works on any device). */
-static cnn_status frozen_stats(cnn_model *m, int i, cnn_ctx *ctx)
-{
-    const cnn_node *nd = &m->net.nodes[i];
-    const int c = nd->op.bn.c;
-    float *host = malloc(2 * (size_t)c * sizeof *host);
-    if (!host)
-        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "model %s: no memory", m->desc->name);
-    size_t bytes = (size_t)c * sizeof *host;
-    cnn_status st = cnn_mem_download(ctx, host, model_tensor_ptr(m, nd->mean), bytes);
-    if (st == CNN_OK)
-        st = cnn_mem_download(ctx, host + c, model_tensor_ptr(m, nd->var), bytes);
-    for (int k = 0; k < c && st == CNN_OK; k++)
-        host[c + k] = (float)(1.0 / sqrt((double)host[c + k] + nd->op.bn.eps));
-    if (st == CNN_OK)
-        st = cnn_mem_upload(ctx, model_act(m, m->mem[i].save_mean), host, bytes);
-    if (st == CNN_OK)
-        st = cnn_mem_upload(ctx, model_act(m, m->mem[i].save_invstd), host + c, bytes);
-    free(host);
-    return st;
 }
 
 /* Fold a contribution written to `target` (by target_for) into src's slot:
@@ -155,15 +128,17 @@ static cnn_status backward_node(cnn_model *m, int i, cnn_ctx **ctx, cnn_pass *pa
                                      m->ws, m->ws_size);
         break;
     case CNN_OP_BN: {
-        /* eval mode: the statistics are the running ones, and constants */
+        /* eval mode: the statistics are the running ones, and constants; the
+         * backend reads them where they are (backend_ops.h, bn_bwd) */
         cnn_bn_desc bn = nd->op.bn;
         bn.global_stats = m->fwd_mode == CNN_MODE_EVAL;
+        const float *mean =
+            bn.global_stats ? model_tensor_ptr(m, nd->mean) : model_act(m, m->mem[i].save_mean);
+        const float *spread =
+            bn.global_stats ? model_tensor_ptr(m, nd->var) : model_act(m, m->mem[i].save_invstd);
         st = model_route(m, i, CNN_BWD_DATA, ctx);
-        if (st == CNN_OK && bn.global_stats)
-            st = frozen_stats(m, i, *ctx);
         if (st == CNN_OK)
-            st = cnn_bn_bwd(*ctx, &bn, x, dy, model_tensor_ptr(m, nd->weight),
-                            model_act(m, m->mem[i].save_mean), model_act(m, m->mem[i].save_invstd),
+            st = cnn_bn_bwd(*ctx, &bn, x, dy, model_tensor_ptr(m, nd->weight), mean, spread,
                             want_dx ? dx : model_act(m, m->scratch_off),
                             model_grad_ptr(m, nd->weight), model_grad_ptr(m, nd->bias), m->ws,
                             m->ws_size);

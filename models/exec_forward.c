@@ -98,10 +98,23 @@ cnn_status cnn_model_loss(cnn_model *m, float *loss)
         st = cnn_xent_fwd(ctx, &m->xent.xent, model_y(m, m->net.nnodes - 1),
                           (const int32_t *)model_act(m, m->labels_off), model_act(m, m->prob_off),
                           model_act(m, m->loss_off));
-    if (st == CNN_OK)
-        st = cnn_mem_download(m->ctx[0], loss, model_act(m, m->loss_off), sizeof *loss);
-    if (st != CNN_OK)
+    m->have_loss = st == CNN_OK;
+    if (st == CNN_OK && loss)
+        st = cnn_model_get_loss(m, loss);
+    if (st != CNN_OK) {
+        m->have_loss = false;
         return model_layer_error(m, CNN_LAYER_LOSS, CNN_FWD, st);
-    m->have_loss = true;
+    }
     return CNN_OK;
+}
+
+cnn_status cnn_model_get_loss(cnn_model *m, float *loss)
+{
+    if (!m->have_loss)
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "model %s: no loss has been computed since the last forward pass (or "
+                        "change of input, labels or weights); call cnn_model_loss first",
+                        m->desc->name);
+    /* the one read-back, when the caller asks for the value */
+    return cnn_mem_download(m->ctx[0], loss, model_act(m, m->loss_off), sizeof *loss);
 }

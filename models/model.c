@@ -1,6 +1,6 @@
 /* The model object: creation from the catalogue, queries, binding to
- * backends (contexts and the memory layout), host access to tensors, and
- * the executor's layer errors, clock and hooks. */
+ * backends (contexts and allocations; the memory layout is layout.c's),
+ * host access to tensors, and the executor's layer errors, clock and hooks. */
 #include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
@@ -312,46 +312,6 @@ static cnn_status parse_overrides(cnn_model *m)
     return CNN_OK;
 }
 
-/* The next region of n floats at *off, aligned; returns its offset. */
-static int64_t take(int64_t *off, int64_t n)
-{
-    int64_t at = *off;
-    *off += net_align(n);
-    return at;
-}
-
-/* Offsets of every activation-block region; returns the block's size. */
-static int64_t layout(cnn_model *m)
-{
-    bool grads = !m->opts.forward_only;
-    int64_t off = 0, scratch = 1, zeros = 1;
-    m->x_off = take(&off, net_numel(&m->net, CNN_NET_INPUT));
-    for (int i = 0; i < m->net.nnodes; i++) {
-        const cnn_node *nd = &m->net.nodes[i];
-        int64_t n = net_numel(&m->net, i);
-        m->mem[i].y = take(&off, n);
-        m->mem[i].dy = grads ? take(&off, n) : -1;
-        if (nd->op.kind == CNN_OP_BN) {
-            m->mem[i].save_mean = take(&off, nd->op.bn.c);
-            m->mem[i].save_invstd = take(&off, nd->op.bn.c);
-        }
-        /* Concat pieces sit side by side in the scratch; a single input
-         * needs its own size. */
-        int64_t in_total = 0;
-        for (int k = 0; k < nd->nin; k++)
-            in_total += net_align(net_numel(&m->net, nd->in[k]));
-        scratch = in_total > scratch ? in_total : scratch;
-        zeros = n > zeros ? n : zeros;
-    }
-    int n = (int)m->net.input.dim[0];
-    m->prob_off = take(&off, (int64_t)n * m->net.classes);
-    m->loss_off = take(&off, 1);
-    m->labels_off = take(&off, n); /* int32 values in float-sized slots */
-    m->scratch_off = grads ? take(&off, scratch) : -1;
-    m->zeros_off = grads ? take(&off, zeros) : -1;
-    return off;
-}
-
 static cnn_status alloc_zeroed(cnn_model *m, int64_t floats, float **out)
 {
     void *p = NULL;
@@ -403,7 +363,9 @@ cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts)
     st = model_plan(m);
     if (st != CNN_OK)
         return st;
-    m->act_floats = layout(m);
+    st = model_layout(m);
+    if (st != CNN_OK)
+        return st;
     st = alloc_zeroed(m, m->net.block_floats, &m->params);
     if (st == CNN_OK && !m->opts.forward_only)
         st = alloc_zeroed(m, m->net.grad_floats, &m->grads);
@@ -426,6 +388,7 @@ cnn_status cnn_model_memory(const cnn_model *m, cnn_model_mem *out)
         .params = (size_t)m->net.block_floats * sizeof(float),
         .grads = m->grads ? (size_t)m->net.grad_floats * sizeof(float) : 0,
         .activations = (size_t)m->act_floats * sizeof(float),
+        .activations_unshared = (size_t)m->act_unshared_floats * sizeof(float),
         .workspace = m->ws_size,
     };
     return CNN_OK;
@@ -555,6 +518,13 @@ cnn_status cnn_model_get_output(cnn_model *m, int layer, float *host, int64_t co
     if (layer < 0 || layer >= m->net.nnodes)
         return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: layer %d out of range [0, %d)",
                         m->desc->name, layer, m->net.nnodes);
+    if (m->mem[layer].reused)
+        return cnn_fail(
+            CNN_ERR_INVALID_ARG,
+            "model %s: the output of layer %s is not kept: the forward-only bind reused "
+            "its memory for later layers (bind with keep_activations to read every "
+            "layer's output)",
+            m->desc->name, m->net.nodes[layer].name);
     cnn_status st = check_count(m, m->net.nodes[layer].name, net_numel(&m->net, layer), count);
     if (st != CNN_OK)
         return st;

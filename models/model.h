@@ -6,6 +6,11 @@
  *   cnn_model_init_params(m, seed) or cnn_model_load_weights(m, dir)
  *   loop: cnn_model_set_input, cnn_model_forward, [cnn_model_set_labels,
  *         cnn_model_loss, cnn_model_backward], read logits / loss / gradients
+ *
+ * A step (forward, cnn_model_loss(m, NULL), backward) only queues work on
+ * the device: none of them reads anything back or waits for it, so a step
+ * can be timed by the device's own clock. Reading results (logits, the
+ * loss, gradients) is what waits.
  *   cnn_model_destroy(m)
  *
  * Memory: parameters (trainable first, then batch-norm running statistics),
@@ -13,6 +18,8 @@
  * statistics, the loss head) are each one allocation made with
  * cnn_mem_alloc on the executing device, plus one workspace sized as the
  * largest cnn_workspace_size over every layer and pass the run may execute.
+ * A forward-only bind reuses activation memory between layers (see
+ * keep_activations below).
  *
  * Backends: a run names an ordered list ("winograd,im2col"); each layer and
  * pass runs on the first of them that supports it, else on the first
@@ -113,6 +120,13 @@ typedef struct cnn_exec_opts {
     int device;            /* CUDA ordinal */
     uint64_t seed;         /* dropout masks: one per (layer, step) from this */
     bool forward_only;     /* no gradient memory; backward is an error */
+    /* Forward-only binds share activation memory between layers whose
+     * outputs are never alive at once (a slot is free once its last reader
+     * has run), so after a forward only the outputs that survive can be
+     * read: the logits always, a reused layer's output is an error. Set
+     * this to give every layer's output its own slot and read any of them.
+     * Training binds keep every output anyway (backward reads them). */
+    bool keep_activations;
     /* NULL, or a NULL-terminated list of backend tables found by name before
      * the registry's (tests, backends built outside this tree) */
     const cnn_backend *const *extra_backends;
@@ -122,9 +136,13 @@ typedef struct cnn_exec_opts {
  * CUDA backends in one run: CNN_ERR_UNSUPPORTED. At most 8 backends listed. */
 cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts);
 
-/* Bytes of the four allocations a bound model holds on its device. */
+/* Bytes of the four allocations a bound model holds on its device, and
+ * what the activations would take with one slot per tensor: more than
+ * `activations` only on a forward-only bind that reuses memory (equal on
+ * training binds and with keep_activations). */
 typedef struct cnn_model_mem {
     size_t params, grads, activations, workspace;
+    size_t activations_unshared;
 } cnn_model_mem;
 cnn_status cnn_model_memory(const cnn_model *m, cnn_model_mem *out);
 
@@ -231,15 +249,25 @@ cnn_status cnn_model_set_labels(cnn_model *m, const int32_t *host, int64_t n);
  * statistics (running ones updated, num_batches_tracked incremented) and
  * dropout masks from (seed, layer, step); the step then advances by one. */
 cnn_status cnn_model_forward(cnn_model *m, cnn_mode mode);
-/* Mean cross-entropy of the last forward's logits against the labels. */
+/* Mean cross-entropy of the last forward's logits against the labels,
+ * computed on the device. loss NULL: nothing is read back, so the call only
+ * queues work and never waits for the device (a timed step stays free of
+ * host syncs); otherwise the value is read back as cnn_model_get_loss does. */
 cnn_status cnn_model_loss(cnn_model *m, float *loss);
+/* The loss of the last cnn_model_loss, read back to the host (a wait for
+ * the device). CNN_ERR_INVALID_ARG naming the model when no loss has been
+ * computed since the last forward (or since the input, labels or weights
+ * changed). */
+cnn_status cnn_model_get_loss(cnn_model *m, float *loss);
 /* Gradients of the mean loss for every trainable tensor, in the mode of the
  * last forward (eval mode: frozen batch-norm statistics). Needs
  * cnn_model_loss first. Gradients are overwritten, not accumulated. */
 cnn_status cnn_model_backward(cnn_model *m);
 
 cnn_status cnn_model_get_logits(cnn_model *m, float *host, int64_t count);
-/* The output of any layer after a forward. */
+/* The output of any layer after a forward; on a forward-only bind without
+ * keep_activations, CNN_ERR_INVALID_ARG naming the layer when its memory
+ * was reused by later layers. */
 cnn_status cnn_model_get_output(cnn_model *m, int layer, float *host, int64_t count);
 
 uint64_t cnn_model_step(const cnn_model *m);

@@ -24,6 +24,9 @@ typedef struct cnn_route {
 typedef struct cnn_node_mem {
     int64_t y, dy;
     int64_t save_mean, save_invstd; /* batch norm only */
+    /* forward-only binds: later layers' tensors take some of y's memory, so
+     * it does not hold this node's output after a forward (layout.c) */
+    bool reused;
 } cnn_node_mem;
 
 typedef struct cnn_fallback_rec {
@@ -62,7 +65,8 @@ struct cnn_model {
     float *grads;  /* grad_floats */
     float *acts;
     int64_t act_floats;
-    cnn_node_mem *mem; /* [nnodes] */
+    int64_t act_unshared_floats; /* the block with one slot per tensor */
+    cnn_node_mem *mem;           /* [nnodes] */
     int64_t x_off, prob_off, loss_off, labels_off, scratch_off, zeros_off;
     void *ws;
     size_t ws_size;
@@ -103,6 +107,10 @@ const cnn_op *model_layer_op(const cnn_model *m, int layer);
  * routed; CNN_ERR_UNSUPPORTED, naming the backends tried, when none runs
  * it. On success m->optim is op. */
 cnn_status model_plan_optimizer(cnn_model *m, const cnn_op *op);
+
+/* layout.c: the activation block's offsets (m->mem, x_off, ...),
+ * act_floats and act_unshared_floats. */
+cnn_status model_layout(cnn_model *m);
 
 /* model.c */
 /* The context index for backend `be`, creating the context on first use. */

@@ -108,8 +108,16 @@ cnn_status model_plan(cnn_model *m)
                 continue;
             m->route[i][p] = choose(m, first, &nd->op, (cnn_pass)p);
             if (m->route[i][p].ctx >= 0) {
-                size_t need = cnn_workspace_size(m->ctx[m->route[i][p].ctx], &nd->op, (cnn_pass)p);
+                cnn_ctx *c = m->ctx[m->route[i][p].ctx];
+                size_t need = cnn_workspace_size(c, &nd->op, (cnn_pass)p);
                 ws = need > ws ? need : ws;
+                /* eval-mode backward runs batch norm's frozen-statistics form */
+                if (nd->op.kind == CNN_OP_BN && p == CNN_BWD_DATA) {
+                    cnn_op frozen = nd->op;
+                    frozen.bn.global_stats = true;
+                    need = cnn_workspace_size(c, &frozen, (cnn_pass)p);
+                    ws = need > ws ? need : ws;
+                }
             }
         }
     }

@@ -1,5 +1,6 @@
 /* The model library: the catalogue against torchvision (keys, shapes,
- * parameter counts, FLOPs), weights I/O and its errors, whole-model
+ * parameter counts, FLOPs), weights I/O and its errors, the loss kept on
+ * the device, forward-only binds' memory reuse, whole-model
  * finite-difference gradient checks on the naive backend, and fallback
  * recording. */
 #include <math.h>
@@ -46,7 +47,9 @@ static void build_tiny(cnn_net *net)
 
 static const cnn_model_desc tiny_desc = {"tiny_branches", "test graph", 3, 6, 6, 5};
 
-static cnn_model *make(const char *name, cnn_model_opts o, const char *backends, uint64_t seed)
+/* Created, bound with e and initialised from seed; NULL after a failed check. */
+static cnn_model *make_bound(const char *name, cnn_model_opts o, const cnn_exec_opts *e,
+                             uint64_t seed)
 {
     cnn_model *m = NULL;
     cnn_status st = strcmp(name, "tiny") == 0 ? cnn_model_create_net(&tiny_desc, build_tiny, &o, &m)
@@ -54,10 +57,7 @@ static cnn_model *make(const char *name, cnn_model_opts o, const char *backends,
     TU_CHECK(st == CNN_OK, "create %s: %s", name, cnn_last_error());
     if (st != CNN_OK)
         return NULL;
-    /* One thread: these nets are too small to gain from more, and OpenMP
-     * barriers on a loaded machine cost more than the work. */
-    cnn_exec_opts e = {.backends = backends, .seed = 77, .threads = 1};
-    st = cnn_model_bind(m, &e);
+    st = cnn_model_bind(m, e);
     if (st == CNN_OK)
         st = cnn_model_init_params(m, seed);
     TU_CHECK(st == CNN_OK, "bind/init %s: %s", name, cnn_last_error());
@@ -66,6 +66,28 @@ static cnn_model *make(const char *name, cnn_model_opts o, const char *backends,
         return NULL;
     }
     return m;
+}
+
+static cnn_model *make(const char *name, cnn_model_opts o, const char *backends, uint64_t seed)
+{
+    /* One thread: these nets are too small to gain from more, and OpenMP
+     * barriers on a loaded machine cost more than the work. */
+    cnn_exec_opts e = {.backends = backends, .seed = 77, .threads = 1};
+    return make_bound(name, o, &e, seed);
+}
+
+/* Two models alike on naive; false (and none) after a failed check. */
+static bool make_pair(const char *name, cnn_model_opts o, uint64_t seed, cnn_model **a,
+                      cnn_model **b)
+{
+    *a = make(name, o, "naive", seed);
+    *b = make(name, o, "naive", seed);
+    if (*a && *b)
+        return true;
+    cnn_model_destroy(*a);
+    cnn_model_destroy(*b);
+    *a = *b = NULL;
+    return false;
 }
 
 /* ---- the catalogue against torchvision -------------------------------- */
@@ -333,16 +355,190 @@ static void test_forward_runs(void)
     }
 }
 
+/* cnn_model_loss(m, NULL) computes the loss without reading it back;
+ * cnn_model_get_loss reads it later, and refuses when no loss has been
+ * computed since the last forward. The step is the same as with a pointer:
+ * the same loss and gradients, bit for bit. */
+static void test_loss_on_device(void)
+{
+    cnn_model_opts o = {.batch = 2};
+    cnn_model *a, *b;
+    if (!make_pair("fashion_cnn", o, 6, &a, &b))
+        return;
+    uint64_t rng = 12;
+    float *x = random_input(a, &rng);
+    int32_t *labels = random_labels(a, &rng);
+    const char *const no_loss[] = {"fashion_cnn", "no loss", NULL};
+    float la = NAN, lb = NAN, again = NAN;
+    expect_error(cnn_model_get_loss(a, &la), CNN_ERR_INVALID_ARG, "loss before any forward",
+                 no_loss);
+    cnn_model *both[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        TU_EXPECT_OK(cnn_model_set_input(both[k], x, numel(cnn_model_input_shape(a))));
+        TU_EXPECT_OK(cnn_model_set_labels(both[k], labels, 2));
+        TU_EXPECT_OK(cnn_model_forward(both[k], CNN_MODE_TRAIN));
+    }
+    expect_error(cnn_model_get_loss(a, &la), CNN_ERR_INVALID_ARG, "loss before cnn_model_loss",
+                 no_loss);
+    TU_EXPECT_OK(cnn_model_loss(a, NULL));
+    TU_EXPECT_OK(cnn_model_loss(b, &lb));
+    TU_EXPECT_OK(cnn_model_backward(a));
+    TU_EXPECT_OK(cnn_model_backward(b));
+    TU_EXPECT_OK(cnn_model_get_loss(a, &la));
+    TU_EXPECT_OK(cnn_model_get_loss(b, &again));
+    TU_CHECK(isfinite(la) && la == lb && lb == again, "loss %.9g read later, %.9g at once, %.9g",
+             la, lb, again);
+    float ga[16 * 9], gb[16 * 9];
+    TU_EXPECT_OK(cnn_model_get_grad(a, "conv_layer1.0.weight", ga, 16 * 9));
+    TU_EXPECT_OK(cnn_model_get_grad(b, "conv_layer1.0.weight", gb, 16 * 9));
+    TU_CHECK(memcmp(ga, gb, sizeof ga) == 0, "gradients differ after cnn_model_loss(m, NULL)");
+    TU_EXPECT_OK(cnn_model_forward(a, CNN_MODE_EVAL));
+    expect_error(cnn_model_get_loss(a, &la), CNN_ERR_INVALID_ARG, "loss after a new forward",
+                 no_loss);
+    free(x);
+    free(labels);
+    cnn_model_destroy(a);
+    cnn_model_destroy(b);
+}
+
+/* ---- forward-only memory reuse ------------------------------------------ */
+
+/* Layer l's output of m, or NULL with the status in *st. */
+static float *output_of(cnn_model *m, int l, cnn_status *st)
+{
+    cnn_layer_info li;
+    TU_EXPECT_OK(cnn_model_layer(m, l, &li));
+    int64_t n = numel(li.y);
+    float *y = tu_xmalloc((size_t)n * sizeof *y);
+    *st = cnn_model_get_output(m, l, y, n);
+    if (*st != CNN_OK) {
+        free(y);
+        return NULL;
+    }
+    return y;
+}
+
+/* A forward-only bind against a training bind of the same weights, on
+ * naive: the same eval-mode logits bit for bit and the same loss; every
+ * layer output it hands out is the training bind's, the others are refused
+ * with an error naming the layer; it never takes more memory than one slot
+ * per tensor, and strictly less where `must_shrink`. `thorough` adds the
+ * train-mode logits (batch statistics, dropout) and a keep_activations bind,
+ * whose every output is readable and whose block is unshared. */
+static void forward_only_case(const char *name, cnn_model_opts o, bool must_shrink, bool thorough)
+{
+    cnn_exec_opts train = {.backends = "naive", .seed = 77, .threads = 1};
+    cnn_exec_opts fwd = train, keep = train;
+    fwd.forward_only = keep.forward_only = true;
+    keep.keep_activations = true;
+    cnn_model *mt = make_bound(name, o, &train, 5), *mf = make_bound(name, o, &fwd, 5);
+    cnn_model *mk = thorough ? make_bound(name, o, &keep, 5) : NULL;
+    if (!mt || !mf || (thorough && !mk))
+        goto done;
+    cnn_model *all[3] = {mt, mf, mk};
+    const int nb = thorough ? 3 : 2;
+    uint64_t rng = 17;
+    float *x = random_input(mt, &rng);
+    int32_t *labels = random_labels(mt, &rng);
+    int64_t ny = numel(cnn_model_output_shape(mt)), n = cnn_model_output_shape(mt).dim[0];
+    float *y[3] = {NULL, NULL, NULL}, loss[3];
+    for (int k = 0; k < nb; k++) {
+        y[k] = tu_xmalloc((size_t)ny * sizeof *y[k]);
+        TU_EXPECT_OK(cnn_model_set_input(all[k], x, numel(cnn_model_input_shape(mt))));
+        TU_EXPECT_OK(cnn_model_set_labels(all[k], labels, n));
+        TU_EXPECT_OK(cnn_model_forward(all[k], CNN_MODE_EVAL));
+        TU_EXPECT_OK(cnn_model_get_logits(all[k], y[k], ny));
+        TU_EXPECT_OK(cnn_model_loss(all[k], &loss[k]));
+    }
+    for (int k = 1; k < nb; k++)
+        TU_CHECK(memcmp(y[0], y[k], (size_t)ny * sizeof *y[0]) == 0 && loss[0] == loss[k],
+                 "%s: %s bind's eval logits or loss differ from the training bind's", name,
+                 k == 1 ? "forward-only" : "keep_activations");
+    int reused = 0;
+    for (int l = 0; l < cnn_model_layer_count(mt); l++) {
+        cnn_layer_info li;
+        TU_EXPECT_OK(cnn_model_layer(mt, l, &li));
+        cnn_status st;
+        float *want = output_of(mt, l, &st), *got = output_of(mf, l, &st);
+        size_t bytes = (size_t)numel(li.y) * sizeof(float);
+        if (got)
+            TU_CHECK(want && memcmp(want, got, bytes) == 0,
+                     "%s: forward-only output of %s differs from the training bind's", name,
+                     li.name);
+        else {
+            const char *const parts[] = {name, li.name, "reused", "keep_activations", NULL};
+            expect_error(st, CNN_ERR_INVALID_ARG, "output of a reused layer", parts);
+            reused++;
+        }
+        free(got);
+        if (thorough) {
+            got = output_of(mk, l, &st);
+            TU_CHECK(got && want && memcmp(want, got, bytes) == 0,
+                     "%s: keep_activations output of %s missing or different", name, li.name);
+            free(got);
+        }
+        free(want);
+    }
+    /* a training-mode forward writes the batch-norm statistics and dropout */
+    for (int k = 0; k < 2 && thorough; k++) {
+        TU_EXPECT_OK(cnn_model_forward(all[k], CNN_MODE_TRAIN));
+        TU_EXPECT_OK(cnn_model_get_logits(all[k], y[k], ny));
+    }
+    TU_CHECK(!thorough || memcmp(y[0], y[1], (size_t)ny * sizeof *y[0]) == 0,
+             "%s: forward-only train-mode logits differ from the training bind's", name);
+    cnn_model_mem mem[3] = {{0}};
+    for (int k = 0; k < nb; k++)
+        TU_EXPECT_OK(cnn_model_memory(all[k], &mem[k]));
+    TU_CHECK(mem[0].activations == mem[0].activations_unshared,
+             "%s: training bind: %zu activation bytes, %zu unshared", name, mem[0].activations,
+             mem[0].activations_unshared);
+    TU_CHECK(!thorough || (mem[2].activations == mem[2].activations_unshared &&
+                           mem[2].activations_unshared == mem[1].activations_unshared),
+             "%s: keep_activations: %zu bytes, %zu unshared, forward-only unshared %zu", name,
+             mem[2].activations, mem[2].activations_unshared, mem[1].activations_unshared);
+    TU_CHECK(mem[1].activations <= mem[1].activations_unshared,
+             "%s: forward-only bind takes %zu activation bytes, more than %zu unshared", name,
+             mem[1].activations, mem[1].activations_unshared);
+    if (must_shrink)
+        TU_CHECK(mem[1].activations < mem[1].activations_unshared && reused > 0,
+                 "%s: forward-only bind reuses nothing (%zu of %zu bytes, %d layers reused)", name,
+                 mem[1].activations, mem[1].activations_unshared, reused);
+    cnn_shape xs = cnn_model_input_shape(mt);
+    printf("  forward-only %-11s %dx%d batch %lld: activations %9zu bytes, %9zu unshared, %d of "
+           "%d outputs reused\n",
+           name, (int)xs.dim[2], (int)xs.dim[3], (long long)xs.dim[0], mem[1].activations,
+           mem[1].activations_unshared, reused, cnn_model_layer_count(mt));
+    for (int k = 0; k < 3; k++)
+        free(y[k]);
+    free(x);
+    free(labels);
+done:
+    cnn_model_destroy(mt);
+    cnn_model_destroy(mf);
+    cnn_model_destroy(mk);
+}
+
+static void test_forward_only_reuse(void)
+{
+    cnn_model_opts small = {.batch = 2}, big = {.batch = 2, .h = 64, .w = 64};
+    /* the plain chains alexnet and vgg16 (no batch norm) only in eval mode:
+     * naive takes seconds per forward of them */
+    forward_only_case("tiny", (cnn_model_opts){.batch = 3}, false, true);
+    forward_only_case("fashion_cnn", small, false, true);
+    forward_only_case("lenet5", small, false, true);
+    forward_only_case("alexnet", big, false, false);
+    forward_only_case("vgg16", big, true, false);
+    forward_only_case("resnet18", big, true, true);
+    forward_only_case("googlenet", big, true, true);
+}
+
 /* Same seed, same step: same dropout mask; the next step draws a new one. */
 static void test_dropout_reproducible(void)
 {
     cnn_model_opts o = {.batch = 4};
-    cnn_model *a = make("fashion_cnn", o, "naive", 9), *b = make("fashion_cnn", o, "naive", 9);
-    if (!a || !b) {
-        cnn_model_destroy(a);
-        cnn_model_destroy(b);
+    cnn_model *a, *b;
+    if (!make_pair("fashion_cnn", o, 9, &a, &b))
         return;
-    }
     uint64_t rng = 11;
     float *x = random_input(a, &rng);
     int64_t nx = numel(cnn_model_input_shape(a)), ny = numel(cnn_model_output_shape(a));
@@ -901,6 +1097,8 @@ int main(void)
     TIMED(test_shapes_and_errors());
     TIMED(test_init());
     TIMED(test_forward_runs());
+    TIMED(test_loss_on_device());
+    TIMED(test_forward_only_reuse());
     TIMED(test_dropout_reproducible());
     TIMED(test_weights());
     TIMED(fd_check("tiny", (cnn_model_opts){.batch = 3}, CNN_MODE_TRAIN, 1e-2, 4, 2));
