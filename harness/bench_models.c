@@ -3,9 +3,12 @@
  * Each model runs on each listed backend alone (the executor's fallback
  * rule fills the layers that backend does not support): one warm-up of each
  * mode, then `repetitions` timed steps of
- *   infer:      forward in eval mode, then a sync;
- *   train_step: forward in train mode, the loss, backward with every
- *               parameter gradient, then a sync.
+ *   infer:      forward in eval mode, then a sync, on a forward-only bind
+ *               (activation slots reused once their last reader ran);
+ *   train_step: forward in train mode, the loss (left on the device),
+ *               backward with every parameter gradient, then a sync, on a
+ *               training bind.
+ * No step waits for the host inside it: the one sync ends it.
  * One more step of each mode runs with the layer hook and a sync after every
  * layer: the per-layer breakdown (breakdown.csv). Its times are the layers'
  * own; the "(other)" row is what the step spent outside them (the loss, the
@@ -15,9 +18,9 @@
 #include <string.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "clock.h"
 #include "memory.h"
-#include "cli.h"
 #include "model.h"
 #include "peer.h"
 #include "registry.h"
@@ -263,8 +266,8 @@ typedef struct model_result {
     double med[CNN_MODE_COUNT], lo[CNN_MODE_COUNT], hi[CNN_MODE_COUNT];
     double flops[CNN_MODE_COUNT], bytes[CNN_MODE_COUNT];
     int batch, image_size;
-    cnn_model_mem mem; /* the training bind's four allocations */
-    bool have_mem;
+    cnn_model_mem mem[CNN_MODE_COUNT]; /* each mode's bind: infer's is forward-only */
+    bool have_mem[CNN_MODE_COUNT];
     double peak_rss[CNN_MODE_COUNT];   /* bytes, -1: unknown */
     double device_mem[CNN_MODE_COUNT]; /* bytes in use on the GPU at most, -1: host */
     double reps[CNN_MODE_COUNT][BENCH_ROW_MAX_REPS]; /* seconds, in the order run */
@@ -375,39 +378,44 @@ static cnn_status time_model(const bench_models_run *run, const char *name, cons
         fail_both(r, ST_NOT_USABLE, msg);
         return CNN_OK;
     }
-    cnn_model *m = NULL;
-    cnn_model_opts mo = model_opts(run, r->batch);
-    cnn_exec_opts eo = {.backends = be->name, .threads = run->threads, .seed = 1};
-    cnn_status st = cnn_model_create(name, &mo, &m);
-    if (st == CNN_OK)
-        st = cnn_model_bind(m, &eo);
-    if (st == CNN_OK)
-        st = cnn_model_init_params(m, 1);
-    if (st == CNN_OK)
-        st = feed(m);
-    if (st == CNN_OK) {
-        cnn_shape x = cnn_model_input_shape(m);
-        r->image_size = (int)x.dim[2];
-        r->have_mem = cnn_model_memory(m, &r->mem) == CNN_OK;
-    }
     double *s = calloc((size_t)run->repetitions, sizeof *s);
-    if (st == CNN_OK && !s)
-        st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
-    if (st != CNN_OK)
-        fail_both(r, ST_FAILED, cnn_last_error());
+    if (!s)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
+    cnn_status st = CNN_OK;
+    /* infer runs on a forward-only bind, whose activation slots are reused
+     * once their last reader ran, as an inference deployment would;
+     * train_step on a training bind */
     for (int mode = 0; mode < CNN_MODE_COUNT && st == CNN_OK; mode++) {
-        cnn_status ms = time_mode(run, m, be->name, (cnn_mode)mode, s, breakdown_csv, r);
-        if (ms == CNN_ERR_IO)
+        cnn_model *m = NULL;
+        cnn_model_opts mo = model_opts(run, r->batch);
+        cnn_exec_opts eo = {.backends = be->name,
+                            .threads = run->threads,
+                            .seed = 1,
+                            .forward_only = mode == CNN_MODE_EVAL};
+        cnn_status ms = cnn_model_create(name, &mo, &m);
+        if (ms == CNN_OK)
+            ms = cnn_model_bind(m, &eo);
+        if (ms == CNN_OK)
+            ms = cnn_model_init_params(m, 1);
+        if (ms == CNN_OK)
+            ms = feed(m);
+        if (ms == CNN_OK) {
+            r->image_size = (int)cnn_model_input_shape(m).dim[2];
+            r->have_mem[mode] = cnn_model_memory(m, &r->mem[mode]) == CNN_OK;
+            ms = time_mode(run, m, be->name, (cnn_mode)mode, s, breakdown_csv, r);
+        }
+        if (ms == CNN_ERR_IO) {
             st = ms;
-        else if (ms != CNN_OK) {
+        } else if (ms != CNN_OK) {
             snprintf(r->error[mode], sizeof r->error[mode], "%s", cnn_last_error());
             r->status[mode] = ST_FAILED;
         }
+        /* the training bind runs every pass: its fallbacks are the ones to name */
+        if (m && mode == CNN_MODE_TRAIN)
+            note_fallbacks(m, r);
+        cnn_model_destroy(m);
     }
-    if (m)
-        note_fallbacks(m, r);
     free(s);
-    cnn_model_destroy(m);
     return st == CNN_ERR_IO ? st : CNN_OK;
 }
 
@@ -496,12 +504,13 @@ static cnn_status write_model(const bench_models_run *run, const char *name, con
         row.charged_layers = ok ? r->fallback_layers : 0;
         row.charged_at = ok ? r->fallbacks : "";
         row.images_per_s = ips;
-        if (r->have_mem) {
-            row.params_bytes = (double)r->mem.params;
-            row.grads_bytes = mode == CNN_MODE_TRAIN ? (double)r->mem.grads : 0;
-            row.act_bytes = (double)r->mem.activations;
-            row.act_unshared_bytes = (double)r->mem.activations;
-            row.ws_bytes = (double)r->mem.workspace;
+        if (r->have_mem[mode]) {
+            const cnn_model_mem *mm = &r->mem[mode];
+            row.params_bytes = (double)mm->params;
+            row.grads_bytes = (double)mm->grads;
+            row.act_bytes = (double)mm->activations;
+            row.act_unshared_bytes = (double)mm->activations_unshared;
+            row.ws_bytes = (double)mm->workspace;
         }
         if (ok) {
             row.peak_rss_bytes = r->peak_rss[mode];
