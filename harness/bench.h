@@ -99,6 +99,11 @@ typedef struct bench_models_run {
     bool peer; /* --peer pytorch: the PyTorch peer times each model too */
     const char *peer_note; /* meta.json's "peer": what ran it, or why not; NULL: none asked */
     char dir[4096]; /* the run folder: results.csv and breakdown.csv go there */
+    /* One more row per model, timed on a plan (auto_plan.h): with_auto
+     * ("auto" listed in --backends) searches it and writes plan.csv, backend
+     * auto; plan_file (--plan FILE) reads it, backend plan. */
+    bool with_auto;
+    const char *plan_file;
 } bench_models_run;
 
 /* The batch a model is timed at on backend `be` when --batch is not given
@@ -113,8 +118,10 @@ void bench_models_settings(const bench_models_run *run, report_json *j);
 
 /* Time infer and train_step of every model on each backend alone, print a
  * table per model, write the rows to results.csv (layer MODEL) and one
- * instrumented step's per-layer times to breakdown.csv. Stops after the
- * (model, backend) at hand when the run is asked to (run_dir_stopping). */
+ * instrumented step's per-layer times to breakdown.csv; then, with_auto or
+ * plan_file, the model on its plan as one more row (auto: the searched
+ * plans to plan.csv). Stops after the (model, backend) at hand when the run
+ * is asked to (run_dir_stopping). */
 cnn_status bench_models_execute(const bench_models_run *run, FILE *out);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auto_plan.h"
 #include "bench.h"
 #include "cli.h"
 #include "clock.h"
@@ -82,6 +83,8 @@ void bench_models_settings(const bench_models_run *run, report_json *j)
     report_json_raw(j, "image_size", "%d", run->image_size);
     report_json_str(j, "backends", list);
     report_json_raw(j, "repetitions", "%d", run->repetitions);
+    if (run->with_auto || run->plan_file)
+        report_json_str(j, "plan", run->plan_file ? run->plan_file : "auto");
     report_json_str(j, "timer", "the backend timer per step (CUDA events on a GPU, wall clock after a sync on the host); median, min, max and every repetition in results.csv");
     report_json_str(j, "peer", run->peer_note ? run->peer_note : "none");
 }
@@ -274,6 +277,7 @@ typedef struct model_result {
     int nreps;
     char top[CNN_MODE_COUNT][512]; /* the breakdown's costliest layers */
     char fallbacks[256];           /* backends other than the one asked for that ran */
+    char algorithm[300];           /* the auto and plan rows: the plan's summary */
     int fallback_layers;
     char error[CNN_MODE_COUNT][512]; /* why a mode has no times, or "" */
     const char *status[CNN_MODE_COUNT];
@@ -364,15 +368,23 @@ static void note_fallbacks(const cnn_model *m, model_result *r)
     r->fallback_layers = nseen;
 }
 
-/* Time one model on one backend alone. An error of the model's own (bind,
- * a pass that fails) goes into r, for that mode, and the return value is
- * CNN_OK; only failing to write the results (CNN_ERR_IO) ends the run. */
+/* The backend column of row b: a listed backend, then auto or plan. */
+static const char *row_backend(const bench_models_run *run, int b)
+{
+    return b < run->nbackends ? run->backends[b]->name : run->plan_file ? "plan" : "auto";
+}
+
+/* Time one model on one backend alone, or (be NULL) on a plan. An error of
+ * the model's own (bind, a pass that fails) goes into r, for that mode, and
+ * the return value is CNN_OK; only failing to write the results
+ * (CNN_ERR_IO) ends the run. */
 static cnn_status time_model(const bench_models_run *run, const char *name, const cnn_backend *be,
-                             report_csv *breakdown_csv, model_result *r)
+                             const auto_plan *plan, report_csv *breakdown_csv, model_result *r)
 {
     char why[256];
-    r->batch = bench_model_batch(name, be->name, run->batch);
-    if (!cnn_backend_available(be, why, sizeof why)) {
+    const char *label = be ? be->name : row_backend(run, run->nbackends);
+    r->batch = bench_model_batch(name, label, run->batch);
+    if (be && !cnn_backend_available(be, why, sizeof why)) {
         char msg[300];
         snprintf(msg, sizeof msg, "not usable here: %s", why);
         fail_both(r, ST_NOT_USABLE, msg);
@@ -388,7 +400,9 @@ static cnn_status time_model(const bench_models_run *run, const char *name, cons
     for (int mode = 0; mode < CNN_MODE_COUNT && st == CNN_OK; mode++) {
         cnn_model *m = NULL;
         cnn_model_opts mo = model_opts(run, r->batch);
-        cnn_exec_opts eo = {.backends = be->name,
+        cnn_exec_opts eo = {.backends = plan ? plan->backends : be->name,
+                            .plan = plan ? plan->entries : NULL,
+                            .nplan = plan ? plan->nrows : 0,
                             .threads = run->threads,
                             .seed = 1,
                             .forward_only = mode == CNN_MODE_EVAL};
@@ -402,7 +416,7 @@ static cnn_status time_model(const bench_models_run *run, const char *name, cons
         if (ms == CNN_OK) {
             r->image_size = (int)cnn_model_input_shape(m).dim[2];
             r->have_mem[mode] = cnn_model_memory(m, &r->mem[mode]) == CNN_OK;
-            ms = time_mode(run, m, be->name, (cnn_mode)mode, s, breakdown_csv, r);
+            ms = time_mode(run, m, label, (cnn_mode)mode, s, breakdown_csv, r);
         }
         if (ms == CNN_ERR_IO) {
             st = ms;
@@ -468,6 +482,41 @@ static void time_peer(const bench_models_run *run, const char *name, model_resul
     peer_rows_free(&rows);
 }
 
+/* Where auto searches: the first listed backend's device, else the host. */
+static cnn_device auto_device(const bench_models_run *run)
+{
+    return run->nbackends ? run->backends[0]->device : CNN_DEVICE_HOST;
+}
+
+/* The auto row (the plan searched, its rows to plan.csv) or the plan row
+ * (--plan FILE) of one model. */
+static cnn_status time_planned(const bench_models_run *run, const char *name, report_csv *bcsv,
+                               report_csv *plan_csv, FILE *out, model_result *r)
+{
+    auto_plan plan;
+    auto_search as = {.model = name,
+                      .batch = bench_model_batch(name, "auto", run->batch),
+                      .image_size = run->image_size,
+                      .threads = run->threads,
+                      .device = auto_device(run)};
+    cnn_status st = run->plan_file ? auto_plan_read_named(run->plan_file, name, run->image_size,
+                                                          &plan)
+                                   : auto_plan_search(&as, &plan, out);
+    if (st != CNN_OK) {
+        r->batch = as.batch;
+        fail_both(r, st == CNN_ERR_UNSUPPORTED ? ST_NOT_USABLE : ST_FAILED, cnn_last_error());
+        return CNN_OK;
+    }
+    if (plan_csv)
+        st = auto_plan_csv_write(plan_csv, &plan);
+    if (st == CNN_OK)
+        st = time_model(run, name, NULL, &plan, bcsv, r);
+    snprintf(r->algorithm, sizeof r->algorithm, "plan%s%s: %s", run->plan_file ? " " : "",
+             run->plan_file ? run->plan_file : "", plan.summary);
+    auto_plan_free(&plan);
+    return st;
+}
+
 /* The table rows and results.csv rows of one model on one backend. */
 static cnn_status write_model(const bench_models_run *run, const char *name, const char *be,
                               int layers, const model_result *r, const model_result *base,
@@ -487,7 +536,7 @@ static cnn_status write_model(const bench_models_run *run, const char *name, con
         row.pass = MODE_NAME[mode];
         row.backend = be;
         row.status = ok ? ST_OK : r->status[mode];
-        row.algorithm = ok ? "" : r->error[mode];
+        row.algorithm = ok ? r->algorithm : r->error[mode];
         row.batch = r->batch;
         row.image_size = r->image_size;
         row.threads = run->threads;
@@ -540,8 +589,12 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
     snprintf(path, sizeof path, "%s/breakdown.csv", run->dir);
     if (st == CNN_OK)
         st = report_csv_stream(path, BREAKDOWN_HEADER, &bcsv);
-    /* one more slot for the peer */
-    model_result *res = calloc((size_t)run->nbackends + 1, sizeof *res);
+    /* the listed backends, then the auto or plan row, then the peer's */
+    int nrows = run->nbackends + (run->with_auto || run->plan_file);
+    report_csv *pcsv = NULL;
+    if (st == CNN_OK && run->with_auto)
+        st = auto_plan_csv_open(run->dir, auto_device(run), &pcsv);
+    model_result *res = calloc((size_t)nrows + 1, sizeof *res);
     if (st == CNN_OK && !res)
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
     for (int i = 0; i < run->nmodels && st == CNN_OK && !run_dir_stopping(); i++) {
@@ -558,11 +611,12 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
                 "\n%s, %dx%dx%d input, %d threads, %d repetitions after a warm-up; per-layer "
                 "breakdown of one more step each in breakdown.csv\n",
                 name, (int)x.dim[1], (int)x.dim[2], (int)x.dim[3], run->threads, run->repetitions);
-        memset(res, 0, ((size_t)run->nbackends + 1) * sizeof *res);
-        for (int b = 0; b < run->nbackends && st == CNN_OK && !run_dir_stopping(); b++)
-            st = time_model(run, name, run->backends[b], bcsv, &res[b]);
+        memset(res, 0, ((size_t)nrows + 1) * sizeof *res);
+        for (int b = 0; b < nrows && st == CNN_OK && !run_dir_stopping(); b++)
+            st = b < run->nbackends ? time_model(run, name, run->backends[b], NULL, bcsv, &res[b])
+                                    : time_planned(run, name, bcsv, pcsv, out, &res[b]);
         if (run->peer && st == CNN_OK && !run_dir_stopping())
-            time_peer(run, name, &res[run->nbackends]);
+            time_peer(run, name, &res[nrows]);
         if (st != CNN_OK || run_dir_stopping())
             break;
         if (!run->batch && run->nbackends > 0)
@@ -574,18 +628,21 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
                             run->backends[b]->name, res[b].batch);
                     break;
                 }
-        fprintf(out, "  ratio = images/s / %s's (> 1: faster)\n", run->backends[0]->name);
+        fprintf(out, "  ratio = images/s / %s's (> 1: faster)\n", row_backend(run, 0));
         fprintf(out, "  %-10s %-10s %5s %10s %10s %10s %10s %7s\n", "backend", "mode", "batch",
                 "median_ms", "min_ms", "max_ms", "images/s", "ratio");
-        for (int b = 0; b < run->nbackends && st == CNN_OK; b++)
-            st = write_model(run, name, run->backends[b]->name, layers, &res[b], &res[0], csv, out);
+        for (int b = 0; b < nrows && st == CNN_OK; b++)
+            st = write_model(run, name, row_backend(run, b), layers, &res[b], &res[0], csv, out);
         if (run->peer && st == CNN_OK && !run_dir_stopping())
-            st = write_model(run, name, "pytorch", layers, &res[run->nbackends], &res[0], csv, out);
+            st = write_model(run, name, "pytorch", layers, &res[nrows], &res[0], csv, out);
+        if (nrows > run->nbackends && !*res[run->nbackends].error[0])
+            fprintf(out, "  %s: %s\n", row_backend(run, run->nbackends),
+                    res[run->nbackends].algorithm);
         fprintf(out, "  costliest layers of the instrumented step (share of its time):\n");
-        for (int b = 0; b < run->nbackends; b++)
+        for (int b = 0; b < nrows; b++)
             for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
                 if (!*res[b].error[mode])
-                    fprintf(out, "    %-10s %-10s %s\n", run->backends[b]->name, MODE_NAME[mode],
+                    fprintf(out, "    %-10s %-10s %s\n", row_backend(run, b), MODE_NAME[mode],
                             res[b].top[mode]);
         for (int mode = 0; run->peer && mode < CNN_MODE_COUNT; mode++)
             if (!*res[run->nbackends].error[mode])
@@ -596,7 +653,8 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
     free(res);
     cnn_status c1 = csv ? report_csv_close(csv, st == CNN_OK) : CNN_OK;
     cnn_status c2 = bcsv ? report_csv_close(bcsv, st == CNN_OK) : CNN_OK;
+    cnn_status c3 = pcsv ? report_csv_close(pcsv, st == CNN_OK) : CNN_OK;
     if (st == CNN_OK)
-        st = c1 != CNN_OK ? c1 : c2;
+        st = c1 != CNN_OK ? c1 : c2 != CNN_OK ? c2 : c3;
     return st;
 }

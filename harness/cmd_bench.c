@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auto_plan.h"
 #include "bench.h"
 #include "ceilings.h"
 #include "cli.h"
@@ -128,7 +129,7 @@ static int check_peer(const cli_cmd *cmd, const char *name, bool *use, const cha
 /* bench --models: whole networks (bench_models.c). */
 static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *models, int batch,
                         int image_size, int reps, int threads, const char *results,
-                        bench_run *layer_run)
+                        bench_run *layer_run, bool with_auto, const char *plan)
 {
     static const char *const layer_only[] = {"model", "ops", "passes", "min-time", "cold"};
     for (size_t i = 0; i < sizeof layer_only / sizeof layer_only[0]; i++)
@@ -143,10 +144,15 @@ static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *m
     memcpy(run.backends, layer_run->backends, sizeof run.backends);
     run.peer = layer_run->peer;
     run.peer_note = layer_run->peer_note;
+    run.with_auto = with_auto;
+    run.plan_file = plan;
     run.threads = cli_set_threads(threads);
     cnn_status st = bench_models_check(&run);
     if (st == CNN_ERR_INVALID_ARG)
         return cli_usage_error(cmd, "%s", cnn_last_error());
+    /* a bad plan file is bad data (exit 1), found before the run folder exists */
+    if (st == CNN_OK && plan)
+        st = auto_plan_check_file(plan, run.models, run.nmodels, image_size);
     if (st != CNN_OK)
         return cli_fail("bench", st);
     run_dir rd;
@@ -160,14 +166,16 @@ static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *m
         return cli_fail("bench", st);
     snprintf(run.dir, sizeof run.dir, "%s", rd.path);
     st = bench_models_execute(&run, stdout);
-    rc = run_dir_close(&rd, st, "results.csv, breakdown.csv, meta.json");
+    rc = run_dir_close(&rd, st,
+                       with_auto ? "results.csv, breakdown.csv, plan.csv, meta.json"
+                                 : "results.csv, breakdown.csv, meta.json");
     return rc >= 0 ? rc : CLI_EXIT_OK;
 }
 
 int cmd_bench(int argc, char **argv)
 {
     const char *model = "vgg16", *ops = "conv2d", *passes = "fwd", *backends = NULL;
-    const char *results = "results", *models = NULL, *peer = "none";
+    const char *results = "results", *models = NULL, *peer = "none", *plan = NULL;
     int batch = 0, reps = 5, threads = 0, image_size = 0;
     double min_time = 0.2;
     bool cold = false;
@@ -186,7 +194,10 @@ int cmd_bench(int argc, char **argv)
          "passes: fwd, fwd_infer, bwd_data, bwd_weight, bwd_bias (default fwd)", false, false},
         {"backends", CLI_STRING, &backends, "LIST",
          "backends, the first is the baseline of the ratios (default: every usable one but "
-         "naive)",
+         "naive); with --models also auto (see below)",
+         false, false},
+        {"plan", CLI_STRING, &plan, "FILE",
+         "with --models: time the plan in FILE (a plan.csv) as one more row, backend plan",
          false, false},
         {"repetitions", CLI_INT, &reps, "N", "repetitions per case (default 5)", false, false},
         {"min-time", CLI_DOUBLE, &min_time, "S", "seconds per repetition at least (default 0.2)",
@@ -233,7 +244,21 @@ int cmd_bench(int argc, char **argv)
                    "never needed otherwise) on the same models or layer shapes, batch, input,\n"
                    "threads and repetitions, and puts its rows in results.csv as backend\n"
                    "pytorch. Without a python that imports torch it says so in one line\n"
-                   "and the run goes on.",
+                   "and the run goes on.\n"
+                   "\n"
+
+                   "auto in the --backends list of --models (e.g. auto,im2col,onednn) adds a\n"
+                   "row per model timed on a plan of its own, the counterpart of\n"
+                   "cudnn.benchmark: each layer pass a train_step or an infer runs, timed\n"
+                   "once after a warm-up on every usable backend of the device but naive\n"
+                   "(layers of one shape share the measurement), runs on the fastest.\n"
+                   "The plans go to plan.csv (a model column, each candidate's ms_BACKEND\n"
+                   "beside the chosen ms); the row's backend is auto, its algorithm the\n"
+                   "plan's mix (plan: 40 im2col + 12 onednn). --plan FILE times a saved\n"
+                   "plan instead of searching (a bench plan.csv, or the plan.csv of\n"
+                   "`cnnbench run`, which has no model column: one model then), backend\n"
+                   "plan; a bad plan file is an error naming its line, before anything is\n"
+                   "written.",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
     };
@@ -255,16 +280,26 @@ int cmd_bench(int argc, char **argv)
                                "need --batch >= 1, --repetitions in [1, %d], --min-time > 0, "
                                "--image-size >= 1",
                                CNN_GBENCH_MAX_REPS);
+    char rest[1024];
+    int nauto = backends ? auto_plan_strip(backends, rest, sizeof rest) : 0;
+    if (nauto && !models)
+        return cli_usage_error(&cmd, "--backends auto is for whole models (--models)");
+    if (plan && !models)
+        return cli_usage_error(&cmd, "--plan is for whole models (--models)");
+    if (nauto > 1 || (nauto && plan))
+        return cli_usage_error(&cmd, nauto > 1 ? "--backends lists auto twice"
+                                               : "--plan FILE replaces auto's search: give one "
+                                                 "or the other");
     if (models) {
         char all[1024] = "";
         bench_run br = {0};
-        if ((rc = check_backends(&cmd, backends ? backends : default_backends(all, sizeof all),
-                                 &br)) >= 0)
+        const char *list = !backends ? default_backends(all, sizeof all) : nauto ? rest : backends;
+        if ((!nauto || *list) && (rc = check_backends(&cmd, list, &br)) >= 0)
             return rc;
         br.peer = use_peer;
         br.peer_note = peer_note;
         return bench_models(&cmd, argc, argv, models, batch, image_size, reps, threads, results,
-                            &br);
+                            &br, nauto > 0, plan);
     }
 #ifndef CNN_HAVE_BENCHMARK
     fprintf(stderr, "cnnbench bench: this build has no Google Benchmark (apt-get install "

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "auto_plan.h"
 #include "cli.h"
 #include "clock.h"
 #include "commands.h"
@@ -20,6 +21,7 @@
 
 typedef struct run_args {
     const char *model, *backends, *overrides, *weights, *input, *labels, *mode, *save_weights, *out;
+    const char *plan;
     uint64_t seed;
     int threads, classes;
     bool progress;
@@ -31,7 +33,10 @@ static int check_backends(const cli_cmd *cmd, const run_args *a)
 {
     const cnn_backend *list[CNN_BACKEND_LIST_MAX], *be;
     int n;
-    if (cnn_backend_list_parse(a->backends, NULL, CNN_BACKEND_LIST_MAX, list, &n) != CNN_OK)
+    if (!a->backends && !a->plan)
+        return cli_usage_error(cmd, "give --backends, --plan FILE or both");
+    if (a->backends &&
+        cnn_backend_list_parse(a->backends, NULL, CNN_BACKEND_LIST_MAX, list, &n) != CNN_OK)
         return cli_usage_error(cmd, "--backends: %s", cnn_last_error());
     if (!a->overrides)
         return -1;
@@ -173,12 +178,19 @@ static cnn_status load_model(const run_args *a, cnn_shape *xs, float **x, cnn_mo
     st = cnn_model_create(a->model, &o, m);
     if (st != CNN_OK)
         return st;
-    cnn_exec_opts e = {.backends = a->backends,
+    /* the plan's own backends stand in for a missing --backends */
+    auto_plan plan = {0};
+    if (a->plan && (st = auto_plan_read(a->plan, *m, &plan)) != CNN_OK)
+        return st;
+    cnn_exec_opts e = {.backends = a->backends ? a->backends : plan.backends,
                        .overrides = a->overrides,
+                       .plan = plan.entries,
+                       .nplan = plan.nrows,
                        .threads = a->threads,
                        .seed = a->seed,
                        .forward_only = a->labels == NULL};
     st = cnn_model_bind(*m, &e);
+    auto_plan_free(&plan);
     if (st == CNN_OK)
         st = a->weights ? cnn_model_load_weights(*m, a->weights)
                         : cnn_model_init_params(*m, a->seed);
@@ -211,8 +223,10 @@ static void print_summary(const run_args *a, cnn_model *m, const cnn_shape *xs, 
                           double t_fwd, double t_bwd)
 {
     char in[64];
-    printf("%s %s on %s, input %s (%s)\n", cnn_model_name(m), a->mode, a->backends,
-           cnn_shape_str(xs, in, sizeof in), a->weights ? a->weights : "seeded init");
+    printf("%s %s on %s%s%s%s, input %s (%s)\n", cnn_model_name(m), a->mode,
+           a->plan ? "plan " : "", a->plan ? a->plan : "", a->plan && a->backends ? ", then " : "",
+           a->backends ? a->backends : "", cnn_shape_str(xs, in, sizeof in),
+           a->weights ? a->weights : "seeded init");
     /* Layer passes per backend that ran them. */
     const char *names[16];
     int counts[16], nnames = 0, total = 0;
@@ -331,8 +345,12 @@ int cmd_run(int argc, char **argv)
         {"model", CLI_STRING, &a.model, "NAME", "model (see cnnbench models)", true, false},
         {"backends", CLI_STRING, &a.backends, "B[,B2...]",
          "backends in order of preference, per layer and pass; what none of them supports runs "
-         "on a fallback (see cnnbench backends), naive the last resort",
-         true, false},
+         "on a fallback (see cnnbench backends), naive the last resort (required without --plan)",
+         false, false},
+        {"plan", CLI_STRING, &a.plan, "FILE",
+         "run each layer pass on the backend a plan.csv names (this command's own, or one of "
+         "cnnbench bench --backends auto): see below",
+         false, false},
         {"override", CLI_STRING, &a.overrides, "GLOB=B[,...]",
          "put backend B first for layers matching GLOB (e.g. 'layer4.*=onednn')", false, false},
         {"input", CLI_STRING, &a.input, "FILE", "float32 .npy, N x C x H x W", true, false},
@@ -364,8 +382,15 @@ int cmd_run(int argc, char **argv)
                    "and DIR/grad/KEY.npy, the gradient of the mean loss for every parameter.",
         .details = "The batch and image size come from --input. Layers or passes that run on a "
                    "backend other than\nthe one asked for are listed on stderr. Nothing is "
-                   "written if any output holds NaN or Inf.\nexit codes: 0 ok, 1 bad data or a "
-                   "failed run, 2 bad usage, 3 unsupported.",
+                   "written if any output holds NaN or Inf.\n"
+                   "--plan FILE reads the columns layer, pass and backend of a plan.csv (others\n"
+                   "are ignored; with a model column, the rows of --model): each of those layer\n"
+                   "passes runs on its backend first, before --override and --backends, which\n"
+                   "place the rest (the loss, gradient sums, layers it leaves out; without\n"
+                   "--backends, the plan's backends in the order they first appear). So\n"
+                   "`--plan OUT/plan.csv` replays the run that wrote OUT. A bad plan file is an\n"
+                   "error naming its line and value (exit 1).\n"
+                   "exit codes: 0 ok, 1 bad data or a failed run, 2 bad usage, 3 unsupported.",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
         .aliases = (const cli_alias[]){{"backend", "backends"}, {NULL, NULL}},

@@ -27,7 +27,10 @@
  * (winograd: im2col), then the device's default fallbacks (host: onednn,
  * im2col), then naive (host runs only), the last resort; the order is
  * cnn_backend_order() in registry.h. Overrides put one backend first for the
- * layers whose name matches a glob ("layer4.*=onednn"). Every layer and pass
+ * layers whose name matches a glob ("layer4.*=onednn"). A plan names the
+ * backend of single (layer, pass) pairs ("conv1 bwd_weight on onednn", as
+ * cnnbench bench --backends auto finds them): a planned pass tries its
+ * backend first, before any override and the list. Every layer and pass
  * that runs on a backend other than the one asked for is recorded as a
  * fallback, available below.
  *
@@ -113,9 +116,28 @@ int cnn_model_find_tensor(const cnn_model *m, const char *key); /* -1 if none */
 
 /* ---- binding to backends ---------------------------------------------- */
 
+/* One entry of a plan: pass `pass` of the layer called `layer`
+ * (cnn_layer_info.name) runs on the backend called `backend`. */
+typedef struct cnn_plan_entry {
+    const char *layer;
+    cnn_pass pass;
+    const char *backend;
+} cnn_plan_entry;
+
 typedef struct cnn_exec_opts {
     const char *backends;  /* "naive" or an ordered list "winograd,im2col" */
     const char *overrides; /* NULL or "GLOB=BACKEND[,GLOB=BACKEND...]", first match wins */
+    /* NULL, or nplan entries, read by bind only (they need not outlive it).
+     * A planned (layer, pass) runs on its backend first (a context is made
+     * for it as for a fallback); where that backend does not support the
+     * pass, the usual order follows (the list, the fallbacks) and the choice
+     * is recorded as a fallback from the planned backend. Layers and passes
+     * the plan leaves out follow the overrides and the list. An entry for a
+     * pass the layer has but the run does not execute (a backward pass of a
+     * forward-only bind, the data gradient of a layer that reads only the
+     * image) is accepted and has no effect. */
+    const cnn_plan_entry *plan;
+    int nplan;
     int threads;           /* 0 = runtime default */
     int device;            /* CUDA ordinal */
     uint64_t seed;         /* dropout masks: one per (layer, step) from this */
@@ -133,8 +155,33 @@ typedef struct cnn_exec_opts {
 } cnn_exec_opts;
 
 /* Unknown backend name: CNN_ERR_INVALID_ARG listing the valid ones. Host and
- * CUDA backends in one run: CNN_ERR_UNSUPPORTED. At most 8 backends listed. */
+ * CUDA backends in one run: CNN_ERR_UNSUPPORTED. At most 8 backends listed.
+ * A bad plan entry is CNN_ERR_INVALID_ARG "model M: plan entry I (LAYER
+ * PASS on BACKEND): REASON", REASON as cnn_model_plan_check gives it, or
+ * that the entry's backend runs on another device than the list's. */
 cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts);
+
+/* Check a plan against a model, bound or not, without binding: every entry
+ * names a layer of the model, a pass that layer's op has, a backend known
+ * (extra first, as cnn_backend_resolve) and usable here; all its backends
+ * share one device and no (layer, pass) comes twice. The first bad entry's
+ * index goes to *bad (-1 if none) and its reason, without the entry, to
+ * cnn_last_error(): "model lenet5 has no layer 'conv9'", "layer relu1
+ * (relu) has no pass bwd_weight", "unknown backend 'x'; valid backends:
+ * ...", "backend cudnn is not usable here: WHY", "backend cudnn runs on
+ * cuda, conv1 fwd's naive on host; all backends of one run must share a
+ * device", "layer conv1 pass fwd is planned twice"; all
+ * CNN_ERR_INVALID_ARG. */
+cnn_status cnn_model_plan_check(const cnn_model *m, const cnn_plan_entry *plan, int nplan,
+                                const cnn_backend *const *extra, int *bad);
+
+/* Does the executor run pass `pass` of layer `layer` in a training step
+ * (forward in train mode, backward) or an eval forward (batch norm's
+ * fwd_infer)? False for the passes it skips: a layer that reads only the
+ * image computes no data gradient, a convolution without bias no bias
+ * gradient; on a model bound forward-only, every backward pass. Works
+ * before bind. */
+bool cnn_model_layer_runs(const cnn_model *m, int layer, cnn_pass pass);
 
 /* Bytes of the four allocations a bound model holds on its device, and
  * what the activations would take with one slot per tensor: more than

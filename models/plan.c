@@ -1,6 +1,7 @@
 /* Which backend runs each layer's pass, and the record of every fallback.
  *
- * For one pass of one layer the candidates are, in order: the backend of the
+ * For one pass of one layer the candidates are, in order: the backend the
+ * plan names for that (layer, pass), else the backend of the
  * first override whose glob matches the layer name, then the run's backend
  * list, then what cnn_backend_order() (registry.h) puts after them: the
  * fallback each of those names (winograd: im2col), the default fallbacks of
@@ -75,6 +76,8 @@ static cnn_route choose(cnn_model *m, int first, const cnn_op *op, cnn_pass pass
 
 static bool plans_pass(const cnn_model *m, const cnn_node *nd, cnn_pass pass)
 {
+    if (pass < 0 || pass >= CNN_PASS_COUNT)
+        return false;
     if (!cnn_op_has_pass(&nd->op, pass))
         return false;
     bool backward = pass == CNN_BWD_DATA || pass == CNN_BWD_WEIGHT || pass == CNN_BWD_BIAS;
@@ -93,19 +96,142 @@ static bool plans_pass(const cnn_model *m, const cnn_node *nd, cnn_pass pass)
     return true;
 }
 
+bool cnn_model_layer_runs(const cnn_model *m, int layer, cnn_pass pass)
+{
+    return layer >= 0 && layer < m->net.nnodes && plans_pass(m, &m->net.nodes[layer], pass);
+}
+
+/* ---- plans: a backend per (layer, pass) ---------------------------------- */
+
+static int node_named(const cnn_model *m, const char *name)
+{
+    for (int i = 0; name && i < m->net.nnodes; i++)
+        if (strcmp(m->net.nodes[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Entry e alone: its node and backend, or why not (cnn_last_error). */
+static cnn_status check_entry(const cnn_model *m, const cnn_plan_entry *e,
+                              const cnn_backend *const *extra, int *node, const cnn_backend **be)
+{
+    *node = node_named(m, e->layer);
+    if (*node < 0)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "model %s has no layer '%s'", m->desc->name,
+                        e->layer ? e->layer : "(null)");
+    const cnn_op *op = &m->net.nodes[*node].op;
+    if (e->pass < 0 || e->pass >= CNN_PASS_COUNT || !cnn_op_has_pass(op, e->pass))
+        return cnn_fail(CNN_ERR_INVALID_ARG, "layer %s (%s) has no pass %s", e->layer,
+                        cnn_op_name(op), cnn_pass_str(e->pass));
+    cnn_status st = cnn_backend_resolve(e->backend ? e->backend : "(null)", extra, be);
+    if (st != CNN_OK)
+        return st;
+    char why[256];
+    if (!cnn_backend_available(*be, why, sizeof why))
+        return cnn_fail(CNN_ERR_INVALID_ARG, "backend %s is not usable here: %s", (*be)->name,
+                        why);
+    return CNN_OK;
+}
+
+cnn_status cnn_model_plan_check(const cnn_model *m, const cnn_plan_entry *plan, int nplan,
+                                const cnn_backend *const *extra, int *bad)
+{
+    const cnn_backend *first = NULL;
+    int node, first_at = -1;
+    for (*bad = 0; *bad < nplan; ++*bad) {
+        const cnn_plan_entry *e = &plan[*bad];
+        const cnn_backend *be;
+        cnn_status st = check_entry(m, e, extra, &node, &be);
+        if (st != CNN_OK)
+            return st;
+        if (!first) {
+            first = be;
+            first_at = *bad;
+        } else if (be->device != first->device)
+            return cnn_fail(CNN_ERR_INVALID_ARG,
+                            "backend %s runs on %s, %s %s's %s on %s; all backends of one run "
+                            "must share a device",
+                            be->name, cnn_device_str(be->device), plan[first_at].layer,
+                            cnn_pass_str(plan[first_at].pass), first->name,
+                            cnn_device_str(first->device));
+        for (int j = 0; j < *bad; j++)
+            if (plan[j].pass == e->pass && strcmp(plan[j].layer, e->layer) == 0)
+                return cnn_fail(CNN_ERR_INVALID_ARG, "layer %s pass %s is planned twice",
+                                e->layer, cnn_pass_str(e->pass));
+    }
+    *bad = -1;
+    return CNN_OK;
+}
+
+static cnn_status entry_error(const cnn_model *m, int i, cnn_status st)
+{
+    const cnn_plan_entry *e = &m->opts.plan[i];
+    char why[768];
+    snprintf(why, sizeof why, "%s", cnn_last_error());
+    return cnn_fail(st == CNN_ERR_OUT_OF_MEMORY ? st : CNN_ERR_INVALID_ARG,
+                    "model %s: plan entry %d (%s %s on %s): %s", m->desc->name, i,
+                    e->layer ? e->layer : "(null)", cnn_pass_str(e->pass),
+                    e->backend ? e->backend : "(null)", why);
+}
+
+/* The plan's context for each node and pass, -1 where it names none;
+ * contexts are made for its backends as for fallbacks. */
+static cnn_status bind_plan(cnn_model *m, int (*planned)[CNN_PASS_COUNT])
+{
+    for (int i = 0; i < m->net.nnodes; i++)
+        for (int p = 0; p < CNN_PASS_COUNT; p++)
+            planned[i][p] = -1;
+    int bad;
+    cnn_status st = cnn_model_plan_check(m, m->opts.plan, m->opts.nplan, m->opts.extra_backends,
+                                         &bad);
+    if (st != CNN_OK)
+        return entry_error(m, bad, st);
+    for (int i = 0; i < m->opts.nplan; i++) {
+        const cnn_plan_entry *e = &m->opts.plan[i];
+        const cnn_backend *be;
+        int node, c;
+        check_entry(m, e, m->opts.extra_backends, &node, &be);
+        cnn_device dev = m->ctx[0]->backend->device;
+        if (be->device != dev) {
+            cnn_fail(CNN_ERR_INVALID_ARG,
+                     "backend %s runs on %s, the run's backends (%s) on %s; all backends of one "
+                     "run must share a device",
+                     be->name, cnn_device_str(be->device), m->backends_str, cnn_device_str(dev));
+            return entry_error(m, i, CNN_ERR_INVALID_ARG);
+        }
+        st = model_ctx_for(m, be, &c);
+        if (st != CNN_OK)
+            return entry_error(m, i, st);
+        planned[node][e->pass] = c;
+    }
+    return CNN_OK;
+}
+
 cnn_status model_plan(cnn_model *m)
 {
     m->route = calloc((size_t)m->net.nnodes, sizeof *m->route);
-    if (!m->route)
+    int(*planned)[CNN_PASS_COUNT] = calloc((size_t)m->net.nnodes, sizeof *planned);
+    if (!m->route || !planned) {
+        free(planned);
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "model %s: no memory for the plan", m->desc->name);
+    }
+    cnn_status st = bind_plan(m, planned);
+    /* the caller's array is not kept */
+    m->opts.plan = NULL;
+    m->opts.nplan = 0;
+    if (st != CNN_OK) {
+        free(planned);
+        return st;
+    }
     size_t ws = 0;
     for (int i = 0; i < m->net.nnodes; i++) {
         const cnn_node *nd = &m->net.nodes[i];
-        int first = override_for(m, nd->name);
+        int over = override_for(m, nd->name);
         for (int p = 0; p < CNN_PASS_COUNT; p++) {
             m->route[i][p] = (cnn_route){.ctx = -1, .requested = -1, .fallback_index = -1};
             if (!plans_pass(m, nd, (cnn_pass)p))
                 continue;
+            int first = planned[i][p] >= 0 ? planned[i][p] : over;
             m->route[i][p] = choose(m, first, &nd->op, (cnn_pass)p);
             if (m->route[i][p].ctx >= 0) {
                 cnn_ctx *c = m->ctx[m->route[i][p].ctx];
@@ -121,6 +247,7 @@ cnn_status model_plan(cnn_model *m)
             }
         }
     }
+    free(planned);
     cnn_op add = {.kind = CNN_OP_ADD};
     add.add.count = 1;
     cnn_op_init(&add);

@@ -1031,26 +1031,9 @@ static void test_resnet_on_winograd(void)
 /* A stand-in CUDA backend (host memory behind the device's label): mixing it
  * with a host backend is refused, and on it a layer nobody supports is an
  * error naming the layer, never a silent run on naive. */
-static cnn_status fake_alloc(cnn_ctx *ctx, size_t bytes, void **out)
-{
-    (void)ctx;
-    *out = malloc(bytes ? bytes : 1);
-    return *out ? CNN_OK : CNN_ERR_OUT_OF_MEMORY;
-}
-
-static void fake_free(cnn_ctx *ctx, void *p)
-{
-    (void)ctx;
-    free(p);
-}
-
 static void test_device_rules(void)
 {
-    cnn_backend fake = {.name = "fakecuda",
-                        .about = "test",
-                        .device = CNN_DEVICE_CUDA,
-                        .mem_alloc = fake_alloc,
-                        .mem_free = fake_free};
+    cnn_backend fake = tu_fake_cuda_backend();
     const cnn_backend *extra[] = {&fake, NULL};
     cnn_model *m = NULL;
     TU_EXPECT_OK(cnn_model_create("lenet5", NULL, &m));

@@ -86,6 +86,28 @@ void *tu_ws_for(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, size_t *size)
     return *size ? tu_xmalloc(*size) : NULL;
 }
 
+static cnn_status fake_alloc(cnn_ctx *ctx, size_t bytes, void **out)
+{
+    (void)ctx;
+    *out = malloc(bytes ? bytes : 1);
+    return *out ? CNN_OK : CNN_ERR_OUT_OF_MEMORY;
+}
+
+static void fake_free(cnn_ctx *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+cnn_backend tu_fake_cuda_backend(void)
+{
+    return (cnn_backend){.name = "fakecuda",
+                         .about = "test",
+                         .device = CNN_DEVICE_CUDA,
+                         .mem_alloc = fake_alloc,
+                         .mem_free = fake_free};
+}
+
 cnn_op tu_conv_op(const tu_conv_case *cc)
 {
     cnn_op op = {.kind = CNN_OP_CONV};

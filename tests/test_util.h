@@ -50,6 +50,10 @@ float *tu_rand_buf(int64_t n, uint64_t *state, float lo, float hi);
 /* A workspace of exactly the size asked for (NULL for none), so an overrun trips ASan. */
 void *tu_ws_for(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, size_t *size);
 
+/* A stand-in CUDA backend called "fakecuda": host memory behind the
+ * device's label, no operations (device rules of a run, nothing to run). */
+cnn_backend tu_fake_cuda_backend(void);
+
 /* A convolution case in one short line: sizes, strides sh, sw and paddings ph, pw. */
 typedef struct tu_conv_case {
     int n, c, h, w, k, r, s, sh, sw, ph, pw;
