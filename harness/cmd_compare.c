@@ -23,36 +23,34 @@ int cmd_compare(int argc, char **argv)
         {"threshold", CLI_DOUBLE, &threshold, "PCT",
          "the floor of the threshold, in percent (default 5)", false, false},
         {"fail-on-regression", CLI_FLAG, &fail_on_regression, NULL,
-         "exit 1 when a row got slower beyond its threshold, or is no longer timed", false,
-         false},
+         "exit 1 when a row got slower beyond its threshold, or is no longer timed", false, false},
         {"out", CLI_STRING, &out_dir, "DIR", "also write DIR/compare.csv (DIR is made)", false,
          false},
     };
     cli_cmd cmd = {
         .name = "compare",
         .summary = "cnnbench compare RUN_A RUN_B: the times of bench run B against run A's.",
-        .details =
-            "RUN_A and RUN_B are run folders (results/<run-id>/) of `cnnbench bench`; a\n"
-            "folder whose meta.json is missing or unreadable, or says the run did not\n"
-            "finish (complete false: running, interrupted, failed), is refused (exit 1).\n"
-            "First what differs between the two runs: the machine (cpu, cpu_isa, cores,\n"
-            "memory, os), each library's version, the build, the commit and whether it\n"
-            "was dirty, threads, and ceilings that differ by more than 10%. Then one row\n"
-            "per case in both results.csv (same backend, model, layer, op, pass, batch,\n"
-            "threads, image_size, cache): A's and B's median, B/A, the speed-up A/B, each\n"
-            "run's spread and the threshold, and a flag: SLOWER when B/A > 1 + threshold,\n"
-            "FASTER when A/B > 1 + threshold, LOST when A timed the case and B did not\n"
-            "(B's status), NEW the other way round. Rows of one run only are listed apart.\n"
-            "\n"
-            "spread: the relative median absolute deviation of the row's repetitions\n"
-            "(reps_ms): median(|t_i - median|) / median; none on TOTAL rows, which\n"
-            "have no repetitions. threshold: the larger of --threshold (5%) and 3 x the\n"
-            "larger of the two rows' spreads, so a change the runs' own noise could make\n"
-            "is not flagged.\n"
-            "\n"
-            "Exit status: 0; 1 with --fail-on-regression when a row is SLOWER or LOST, or\n"
-            "when a run is refused or a file is broken (the error names file and line);\n"
-            "2 bad usage.",
+        .details = "RUN_A and RUN_B are run folders (results/<run-id>/) of `cnnbench bench`; a\n"
+                   "folder whose meta.json is missing or unreadable, or says the run did not\n"
+                   "finish (complete false: running, interrupted, failed), is refused (exit 1).\n"
+                   "First what differs between the two runs: the machine (cpu, cpu_isa, cores,\n"
+                   "memory, os), each library's version, the build, the commit and whether it\n"
+                   "was dirty, threads, and ceilings that differ by more than 10%. Then one row\n"
+                   "per case in both results.csv (same backend, model, layer, op, pass, batch,\n"
+                   "threads, image_size, cache): A's and B's median, B/A, the speed-up A/B, each\n"
+                   "run's spread and the threshold, and a flag: SLOWER when B/A > 1 + threshold,\n"
+                   "FASTER when A/B > 1 + threshold, LOST when A timed the case and B did not\n"
+                   "(B's status), NEW the other way round. Rows of one run only are listed apart.\n"
+                   "\n"
+                   "spread: the relative median absolute deviation of the row's repetitions\n"
+                   "(reps_ms): median(|t_i - median|) / median; none on TOTAL rows, which\n"
+                   "have no repetitions. threshold: the larger of --threshold (5%) and 3 x the\n"
+                   "larger of the two rows' spreads, so a change the runs' own noise could make\n"
+                   "is not flagged.\n"
+                   "\n"
+                   "Exit status: 0; 1 with --fail-on-regression when a row is SLOWER or LOST, or\n"
+                   "when a run is refused or a file is broken (the error names file and line);\n"
+                   "2 bad usage.",
         .opts = opts,
         .nopts = (int)(sizeof opts / sizeof opts[0]),
         .positional = runs,
@@ -92,8 +90,8 @@ int cmd_compare(int argc, char **argv)
     int compared = t.n - t.count[CMP_ONLY_A] - t.count[CMP_ONLY_B];
     printf("\n%d rows in both: %d slower, %d faster beyond the threshold, %d no longer timed "
            "(LOST), %d newly timed; %d only in A, %d only in B\n",
-           compared, t.count[CMP_SLOWER], t.count[CMP_FASTER], t.count[CMP_LOST],
-           t.count[CMP_NEW], t.count[CMP_ONLY_A], t.count[CMP_ONLY_B]);
+           compared, t.count[CMP_SLOWER], t.count[CMP_FASTER], t.count[CMP_LOST], t.count[CMP_NEW],
+           t.count[CMP_ONLY_A], t.count[CMP_ONLY_B]);
     rc = CLI_EXIT_OK;
     if (out_dir) {
         char path[4200];
@@ -108,8 +106,9 @@ int cmd_compare(int argc, char **argv)
     }
     bool regressed = t.count[CMP_SLOWER] + t.count[CMP_LOST] > 0;
     if (fail_on_regression && regressed && rc == CLI_EXIT_OK) {
-        fprintf(stderr, "cnnbench compare: %d rows slower beyond the threshold, %d no longer "
-                        "timed (--fail-on-regression)\n",
+        fprintf(stderr,
+                "cnnbench compare: %d rows slower beyond the threshold, %d no longer "
+                "timed (--fail-on-regression)\n",
                 t.count[CMP_SLOWER], t.count[CMP_LOST]);
         rc = CLI_EXIT_FAIL;
     }

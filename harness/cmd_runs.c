@@ -37,8 +37,8 @@ static bool is_dir(const char *path)
 
 /* One line of the index (its number `line`) read with the header; false
  * with a message on stderr when it does not parse or names no folder. */
-static bool read_line(const char *path, const char *header, const char *text, size_t len,
-                      int line, entry *e)
+static bool read_line(const char *path, const char *header, const char *text, size_t len, int line,
+                      entry *e)
 {
     size_t hl = strlen(header);
     char *buf = malloc(hl + 1 + len);
@@ -111,7 +111,9 @@ static void print_table(FILE *out, entry *e, int n)
                 /* 12 digits and + for uncommitted changes, ? when unknown */
                 const char *d = e[i].f[C_DIRTY];
                 snprintf(c, sizeof c, "%.12s%s", v,
-                         !strcmp(d, "true") ? "+" : !strcmp(d, "false") ? "" : "?");
+                         !strcmp(d, "true")    ? "+"
+                         : !strcmp(d, "false") ? ""
+                                               : "?");
                 v = c;
             }
             fprintf(out, "%-*s  ", width[k], v);
@@ -129,8 +131,7 @@ static cnn_status read_header(const char *path, char *header, size_t len)
     cnn_status st = csv_parse(path, header, len, &t);
     if (st == CNN_OK && (st = csv_need(t, "runs index", need)) == CNN_OK &&
         strcmp(header, RUN_INDEX_HEADER))
-        st = cnn_fail(CNN_ERR_INVALID_ARG, "%s:1: the header is not '%s'", path,
-                      RUN_INDEX_HEADER);
+        st = cnn_fail(CNN_ERR_INVALID_ARG, "%s:1: the header is not '%s'", path, RUN_INDEX_HEADER);
     csv_free(t);
     return st;
 }

@@ -58,10 +58,10 @@ typedef enum compare_flag {
 } compare_flag;
 
 typedef struct compare_row {
-    int a, b;                     /* the row in each results.csv, -1 where absent */
-    double a_ms, b_ms;            /* median_ms, NaN where not timed */
-    double a_spread, b_spread;    /* relative MAD of reps_ms; NaN without repetitions */
-    double threshold;             /* relative: 0.05 is 5% */
+    int a, b;                  /* the row in each results.csv, -1 where absent */
+    double a_ms, b_ms;         /* median_ms, NaN where not timed */
+    double a_spread, b_spread; /* relative MAD of reps_ms; NaN without repetitions */
+    double threshold;          /* relative: 0.05 is 5% */
     compare_flag flag;
 } compare_row;
 

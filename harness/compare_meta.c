@@ -32,8 +32,9 @@ static cnn_status refuse_unfinished(const compare_run *r)
                         r->label, r->dir, status,
                         strcmp(status, "running") ? "" : ": still going, or killed");
     if (!strcmp(status, "failed"))
-        return cnn_fail(CNN_ERR_INVALID_ARG, "%s %s: the run failed (status failed: %s); compare "
-                                             "refuses it",
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "%s %s: the run failed (status failed: %s); compare "
+                        "refuses it",
                         r->label, r->dir, json_str(r->meta, "error", "no error recorded"));
     return cnn_fail(CNN_ERR_INVALID_ARG,
                     "%s %s: meta.json does not say the run finished (complete %s, status %s); "
@@ -43,8 +44,8 @@ static cnn_status refuse_unfinished(const compare_run *r)
 
 cnn_status compare_run_load(compare_run *r, const char *label, const char *dir)
 {
-    static const char *const need[] = {"backend", "model",      "layer", "op",        "pass",
-                                       "batch",   "threads",    "image_size", "cache", "status",
+    static const char *const need[] = {"backend",   "model",   "layer",      "op",    "pass",
+                                       "batch",     "threads", "image_size", "cache", "status",
                                        "median_ms", "reps_ms", NULL};
     memset(r, 0, sizeof *r);
     r->label = label;
@@ -133,10 +134,10 @@ static int diff_prefix(FILE *out, const json_doc *a, const json_doc *b, const ch
 
 int compare_meta_print(FILE *out, const compare_run *ra, const compare_run *rb)
 {
-    static const char *const machine[] = {"host", "cpu", "cpu_isa", "cores", "logical_cpus",
-                                          "memory_gib", "os", NULL};
-    static const char *const build[] = {"version",  "git_commit", "git_dirty",
-                                        "build_type", "compiler", "compiler_flags", NULL};
+    static const char *const machine[] = {"host",         "cpu",        "cpu_isa", "cores",
+                                          "logical_cpus", "memory_gib", "os",      NULL};
+    static const char *const build[] = {"version",  "git_commit",     "git_dirty", "build_type",
+                                        "compiler", "compiler_flags", NULL};
     const json_doc *a = ra->meta, *b = rb->meta;
     fprintf(out, "What differs between the runs (before any ratio):\n");
     int n = 0;
@@ -149,8 +150,9 @@ int compare_meta_print(FILE *out, const compare_run *ra, const compare_run *rb)
     n += diff_key(out, a, b, "timer");
     n += diff_prefix(out, a, b, "ceilings.");
     if (!n)
-        fprintf(out, "  nothing: the same machine, build, libraries, commit and threads, "
-                     "ceilings within %.0f%%\n",
+        fprintf(out,
+                "  nothing: the same machine, build, libraries, commit and threads, "
+                "ceilings within %.0f%%\n",
                 COMPARE_CEILING_PCT);
     return n;
 }

@@ -10,8 +10,8 @@ static const int shown_keys[] = {0, 1, 2, 4, 5, 6, 7, 8};
 #define NSHOWN ((int)(sizeof shown_keys / sizeof shown_keys[0]))
 #define NCOLS (NSHOWN + 8)
 static const char *const heads[NCOLS] = {
-    "backend", "model", "layer", "pass", "batch", "threads", "size", "cache",
-    "A ms", "B ms", "B/A", "speed-up", "spread A", "spread B", "threshold", "flag"};
+    "backend", "model", "layer", "pass",     "batch",    "threads",  "size",      "cache",
+    "A ms",    "B ms",  "B/A",   "speed-up", "spread A", "spread B", "threshold", "flag"};
 
 /* The run that holds the row's key columns. */
 static const compare_run *key_run(const compare_run *a, const compare_run *b, const compare_row *c,
@@ -144,7 +144,7 @@ cnn_status compare_write_csv(const char *path, const compare_run *a, const compa
         int row;
         const compare_run *r = key_run(a, b, c, &row);
         char num[7][32];
-        double v[7] = {c->a_ms,           c->b_ms,           c->b_ms / c->a_ms,   c->a_ms / c->b_ms,
+        double v[7] = {c->a_ms,           c->b_ms,           c->b_ms / c->a_ms, c->a_ms / c->b_ms,
                        c->a_spread * 100, c->b_spread * 100, c->threshold * 100};
         const char *f[20];
         for (int k = 0; k < COMPARE_KEYS; k++)

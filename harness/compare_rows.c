@@ -57,9 +57,9 @@ bool compare_spread(const char *reps_ms, double *spread)
 const char *compare_flag_name(compare_flag f)
 {
     static const char *const names[CMP_FLAGS] = {
-        [CMP_SAME] = "same",       [CMP_SLOWER] = "SLOWER", [CMP_FASTER] = "FASTER",
-        [CMP_LOST] = "LOST",       [CMP_NEW] = "NEW",       [CMP_UNTIMED] = "untimed",
-        [CMP_ONLY_A] = "only_a",   [CMP_ONLY_B] = "only_b",
+        [CMP_SAME] = "same",     [CMP_SLOWER] = "SLOWER", [CMP_FASTER] = "FASTER",
+        [CMP_LOST] = "LOST",     [CMP_NEW] = "NEW",       [CMP_UNTIMED] = "untimed",
+        [CMP_ONLY_A] = "only_a", [CMP_ONLY_B] = "only_b",
     };
     return (unsigned)f < CMP_FLAGS ? names[f] : "?";
 }

@@ -109,14 +109,10 @@ void run_index_add_run(const run_dir *rd, const char *status)
         return;
     snprintf(root, sizeof root, "%.*s", (int)(lp - li - 1), rd->path);
     const char *fields[RUN_INDEX_COLS] = {
-        rd->id,
-        rd->started,
-        rd->command,
-        rd->command_line,
-        rd->machine.host,
-        rd->machine.cpu,
-        rd->build.commit,
-        rd->build.dirty > 0 ? "true" : rd->build.dirty == 0 ? "false" : "unknown",
+        rd->id,           rd->started,
+        rd->command,      rd->command_line,
+        rd->machine.host, rd->machine.cpu,
+        rd->build.commit, rd->build.dirty > 0 ? "true" : rd->build.dirty == 0 ? "false" : "unknown",
         status,
     };
     /* the caller may still report the error it had before */

@@ -5,6 +5,7 @@
  * meta.json and a broken or foreign results.csv are refused with the
  * reason (file:line for the CSV); a different CPU is printed before the
  * table. And the bench run's line in the results root's index.csv. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,10 +95,10 @@ static void set_row(const char *run, int row, double m, double scale, const doub
                  t->header[c]);
     int med = csv_col(t, "median_ms"), lo = csv_col(t, "min_ms"), hi = csv_col(t, "max_ms"),
         rep = csv_col(t, "reps_ms");
-    snprintf(cell[0], 64, "%.4f", m * scale);
-    snprintf(cell[1], 64, "%.4f", m * scale * spread[0]);
-    snprintf(cell[2], 64, "%.4f", m * scale * spread[2]);
-    snprintf(reps, sizeof reps, "%.4f;%.4f;%.4f", m * scale * spread[0], m * scale * spread[1],
+    snprintf(cell[0], 64, "%.9g", m * scale);
+    snprintf(cell[1], 64, "%.9g", m * scale * spread[0]);
+    snprintf(cell[2], 64, "%.9g", m * scale * spread[2]);
+    snprintf(reps, sizeof reps, "%.9g;%.9g;%.9g", m * scale * spread[0], m * scale * spread[1],
              m * scale * spread[2]);
     report_csv *out = NULL;
     TU_EXPECT_OK(report_csv_open(path, header, &out));
@@ -135,13 +136,28 @@ static int flagged(const char *out, const char *want_pass, const char *flag, dou
             continue;
         n++;
         TU_CHECK(want_pass && !strcmp(csv_cell(t, r, pc), want_pass) &&
-                     !strcmp(csv_cell(t, r, fc), flag) &&
-                     csv_num(t, r, rc) > ratio * 0.999 && csv_num(t, r, rc) < ratio * 1.001,
+                     !strcmp(csv_cell(t, r, fc), flag) && csv_num(t, r, rc) > ratio * 0.999 &&
+                     csv_num(t, r, rc) < ratio * 1.001,
                  "%s:%d: flagged %s, pass %s, ratio %s", path, t->line[r], csv_cell(t, r, fc),
                  csv_cell(t, r, pc), csv_cell(t, r, rc));
     }
     csv_free(t);
     return n;
+}
+
+/* Column `col` of the `pass` row of DIR/<out>/compare.csv, as a number (NaN if absent). */
+static double csv_value(const char *out, const char *pass, const char *col)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/compare.csv", dir, out);
+    csv_table *t = NULL;
+    TU_EXPECT_OK(csv_read(path, &t));
+    double v = NAN;
+    for (int r = 0; t && r < t->nrows; r++)
+        if (!strcmp(csv_cell(t, r, csv_col(t, "pass")), pass))
+            v = csv_num(t, r, csv_col(t, col));
+    csv_free(t);
+    return v;
 }
 
 static int count(const char *text, const char *word)
@@ -153,8 +169,7 @@ static int count(const char *text, const char *word)
 }
 
 /* compare refuses: exit 1, stderr holds every word, no table. */
-static void expect_refused(const char *what, const char *a, const char *b,
-                           const char *const *words)
+static void expect_refused(const char *what, const char *a, const char *b, const char *const *words)
 {
     int rc = cnnbench(ARGS("compare", a, b));
     TU_CHECK(rc == CLI_EXIT_FAIL && !strstr(out_text, "B/A"), "%s: exit %d\nstdout: %s", what, rc,
@@ -235,15 +250,17 @@ int main(void)
     /* B's repetitions 40% apart (relative MAD 0.4): the threshold is 3 x 40%, 1.5x within it */
     snprintf(out, sizeof out, "%s/wide", dir);
     rc = cnnbench(ARGS("compare", a, w, "--fail-on-regression", "--out", out));
-    TU_CHECK(rc == 0 && !strstr(out_text, "SLOWER") && strstr(out_text, "120.0%"),
-             "a wide spread: exit %d\n%s", rc, out_text);
+    double thr = csv_value("wide", "infer", "threshold_pct");
+    TU_CHECK(rc == 0 && !strstr(out_text, "SLOWER") && thr > 119.9 && thr < 120.1,
+             "a wide spread: exit %d, threshold %g%%\n%s", rc, thr, out_text);
     TU_CHECK(flagged("wide", NULL, NULL, 0) == 0, "a wide spread: rows flagged");
 
     /* another CPU: said before the table */
     const char *cpu = copy_run(b, "cpu");
     edit(cpu, "meta.json", "\"cpu\": \"", "\"cpu\": \"Imaginary CPU 9000 ");
     rc = cnnbench(ARGS("compare", a, cpu));
-    const char *said = strstr(out_text, "Imaginary CPU 9000"), *table = strstr(out_text, "\nbackend ");
+    const char *said = strstr(out_text, "Imaginary CPU 9000"),
+               *table = strstr(out_text, "\nbackend ");
     TU_CHECK(rc == 0 && said && table && said < table && strstr(out_text, "  cpu "),
              "another CPU is not said before the table:\n%s", out_text);
     TU_CHECK(!strstr(table ? table : "", "Imaginary"), "the CPU is said after the table");

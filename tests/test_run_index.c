@@ -135,9 +135,10 @@ static void test_concurrent_appends(void)
                 char id[64], num[16];
                 snprintf(id, sizeof id, "p%d-%d", p, i);
                 snprintf(num, sizeof num, "%d", i);
-                const char *fields[RUN_INDEX_COLS] = {id, "2026-01-01T00:00:00Z", "bench", big,
-                                                      "host", "cpu, with a comma", num, "false",
-                                                      "complete"};
+                const char *fields[RUN_INDEX_COLS] = {
+                    id,        "2026-01-01T00:00:00Z", "bench", big,
+                    "host",    "cpu, with a comma",    num,     "false",
+                    "complete"};
                 bad += run_index_append(root, fields) != CNN_OK;
             }
             _exit(bad ? 1 : 0);
