@@ -30,6 +30,8 @@ static const command commands[] = {
     {"run", cmd_run, "run a whole model forward (and backward) from .npy files"},
     {"verify", cmd_verify, "check every backend, op and pass (or whole models) against naive"},
     {"bench", cmd_bench, "time a model's layers on several backends side by side"},
+    {"compare", cmd_compare, "compare two bench runs: what differs, then B's times against A's"},
+    {"runs", cmd_runs, "list the runs of a results folder from its index"},
 };
 
 static void usage(FILE *out)

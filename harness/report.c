@@ -70,7 +70,7 @@ cnn_status report_csv_stream(const char *path, const char *header, report_csv **
 
 static void put_field(FILE *f, const char *s)
 {
-    if (!strpbrk(s, ",\"\n")) {
+    if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, f);
         return;
     }
@@ -83,15 +83,20 @@ static void put_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
-cnn_status report_csv_row(report_csv *csv, int n, const char *const *fields)
+int report_csv_fields(FILE *f, int n, const char *const *fields)
 {
-    FILE *f = csv_file(csv);
     for (int i = 0; i < n; i++) {
         if (i)
             fputc(',', f);
         put_field(f, fields[i] ? fields[i] : "");
     }
-    if (fputc('\n', f) == EOF || (csv->stream && fflush(f) != 0))
+    return fputc('\n', f);
+}
+
+cnn_status report_csv_row(report_csv *csv, int n, const char *const *fields)
+{
+    FILE *f = csv_file(csv);
+    if (report_csv_fields(f, n, fields) == EOF || (csv->stream && fflush(f) != 0))
         return cnn_fail(CNN_ERR_IO, "%s: write failed: %s", csv->path, strerror(errno));
     return CNN_OK;
 }

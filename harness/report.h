@@ -27,6 +27,9 @@ cnn_status report_csv_open(const char *path, const char *header, report_csv **ou
 cnn_status report_csv_stream(const char *path, const char *header, report_csv **out);
 /* One row of `n` fields; fields holding a comma, quote or newline are quoted. */
 cnn_status report_csv_row(report_csv *csv, int n, const char *const *fields);
+/* The same row as text on f (for a file written another way: the runs
+ * index); returns fputc's result for the closing newline (EOF: failed). */
+int report_csv_fields(FILE *f, int n, const char *const *fields);
 /* All or nothing: flush, fsync and rename into place (commit) or discard the
  * temporary file. Streamed: flush, fsync and close; the rows stay either way. */
 cnn_status report_csv_close(report_csv *csv, bool commit);

@@ -11,6 +11,7 @@
 
 #include "atomic_file.h"
 #include "cli.h"
+#include "run_index.h"
 
 uint32_t (*run_dir_random)(void);
 
@@ -265,6 +266,7 @@ cnn_status run_dir_finish(run_dir *rd, run_end how, const char *error)
     char finished[32];
     iso_time(finished, sizeof finished);
     cnn_status st = write_meta(rd, end_names[how], finished, how == RUN_FAILED ? error : NULL);
+    run_index_add_run(rd, end_names[how]); /* ROOT/index.csv */
     give_signals_back();
     release(rd);
     return st;

@@ -72,8 +72,9 @@ report_json *run_dir_settings(run_dir *rd);
  * SIGTERM. On failure rd is released and nothing is left but ROOT. */
 cnn_status run_dir_create(run_dir *rd, const char *root);
 /* Rewrite meta.json with how the run ended (error: why it failed, or NULL;
- * only RUN_FAILED writes it), give SIGINT and SIGTERM back, release rd
- * (rd->id and rd->path stay). */
+ * only RUN_FAILED writes it), append the run's line to ROOT/index.csv
+ * (run_index.h), give SIGINT and SIGTERM back, release rd (rd->id and
+ * rd->path stay). */
 cnn_status run_dir_finish(run_dir *rd, run_end how, const char *error);
 
 /* The end of a command's run that returned st: a failure reported as

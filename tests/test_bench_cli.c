@@ -116,7 +116,7 @@ static bool read_run_csv(const char *out, const char *file)
 {
     char path[1024], run[1300], names[2][256];
     snprintf(path, sizeof path, "%s/%s", dir, out);
-    if (tu_list_dir(path, names, 2) != 1) {
+    if (tu_list_runs(path, names, 2) != 1) {
         TU_CHECK(false, "not one run folder in %s", path);
         return false;
     }

@@ -238,6 +238,22 @@ int tu_list_dir(const char *dir, char names[][256], int max)
     return n;
 }
 
+int tu_list_runs(const char *root, char names[][256], int max)
+{
+    char index[4096];
+    snprintf(index, sizeof index, "%s/index.csv", root);
+    bool indexed = tu_exists(index);
+    int n = tu_list_dir(root, names, max);
+    if (n <= 0 || !indexed)
+        return n;
+    for (int i = 0; i < n && i < max; i++)
+        if (!strcmp(names[i], "index.csv")) {
+            memmove(names[i], names[i + 1], (size_t)((n < max ? n : max) - i - 1) * 256);
+            break;
+        }
+    return n - 1;
+}
+
 pid_t tu_start_process(const char *exe, char *const *argv, const char *out_path,
                        const char *err_path)
 {

@@ -89,6 +89,9 @@ bool tu_exists(const char *path);
 /* The entries of folder `dir` but "." and "..", sorted; at most max of them
  * go to names. Returns how many there are, -1 if dir cannot be read. */
 int tu_list_dir(const char *dir, char names[][256], int max);
+/* The run folders of a results root: tu_list_dir without the runs index
+ * (index.csv) that runs append to when they end. */
+int tu_list_runs(const char *root, char names[][256], int max);
 /* Run exe with the NULL-terminated argv (argv[0] included); its stdout and
  * stderr pass through files in dir and come back in out and err. Returns the
  * exit code, 128 + the signal that ended it, or -1 if it could not run. */

@@ -67,7 +67,7 @@ static int run_folders(const char *root, char names[][256], int max)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, root);
-    return tu_list_dir(path, names, max);
+    return tu_list_runs(path, names, max);
 }
 
 /* Read DIR/<root>/<run>/meta.json and verify.csv into meta_text and csv_text. */
