@@ -30,6 +30,7 @@ static const command commands[] = {
     {"run", cmd_run, "run a whole model forward (and backward) from .npy files"},
     {"verify", cmd_verify, "check every backend, op and pass (or whole models) against naive"},
     {"bench", cmd_bench, "time a model's layers on several backends side by side"},
+    {"plot", cmd_plot, "draw the charts of a run folder (gnuplot: PNG and SVG in RUN_DIR/plots/)"},
 };
 
 static void usage(FILE *out)
