@@ -39,7 +39,7 @@ static csv_table *read_run(const char *out, json_doc **meta)
     char path[1024], names[4][256];
     snprintf(path, sizeof path, "%s/%s", dir, out);
     *meta = NULL;
-    if (tu_list_dir(path, names, 4) != 1) {
+    if (tu_list_runs(path, names, 4) != 1) {
         TU_CHECK(false, "%s: not one run folder", path);
         return NULL;
     }

@@ -50,7 +50,7 @@ static const char *run_file(const char *results, const char *file)
 {
     static char path[1400];
     char names[2][256];
-    if (tu_list_dir(in_dir(results), names, 2) != 1) {
+    if (tu_list_runs(in_dir(results), names, 2) != 1) {
         TU_CHECK(false, "not one run folder in %s", in_dir(results));
         return "";
     }
