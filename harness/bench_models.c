@@ -645,9 +645,9 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
                     fprintf(out, "    %-10s %-10s %s\n", row_backend(run, b), MODE_NAME[mode],
                             res[b].top[mode]);
         for (int mode = 0; run->peer && mode < CNN_MODE_COUNT; mode++)
-            if (!*res[run->nbackends].error[mode])
+            if (!*res[nrows].error[mode])
                 fprintf(out, "    %-10s %-10s (one process, no breakdown: %s)\n", "pytorch",
-                        MODE_NAME[mode], res[run->nbackends].top[mode]);
+                        MODE_NAME[mode], res[nrows].top[mode]);
         fflush(out);
     }
     free(res);
