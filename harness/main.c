@@ -24,6 +24,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"sweep", cmd_sweep, "the main job: verify, bench and plot into one run folder"},
     {"backends", cmd_backends, "list the backends in this build and what each implements"},
     {"op", cmd_op, "run one operation from .npy files on one backend"},
     {"models", cmd_models, "list the models, or one model's layers (--layers NAME)"},

@@ -14,6 +14,7 @@
 
 #include "report.h"
 #include "run_dir.h"
+#include "child.h"
 
 #ifndef CNN_PEERS_DIR
 #define CNN_PEERS_DIR "harness/peers"
@@ -23,66 +24,6 @@ extern char **environ;
 
 #define SCRIPT "pytorch_peer.py"
 #define CASES_HEADER "id,op,pass," REPORT_DIMS_HEADER ",bias,ceil_mode,parts,dropout_p,bn_global"
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Start argv[0] (searched on PATH if it has no slash) with stdin from
- * /dev/null and stdout and stderr on fd out; -1 with errno's reason in why. */
-static pid_t spawn(char *const argv[], int out, char *why, size_t n)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    sigset_t none, deflt;
-    sigemptyset(&none);
-    sigemptyset(&deflt);
-    sigaddset(&deflt, SIGINT);
-    sigaddset(&deflt, SIGTERM);
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out, 1);
-    posix_spawn_file_actions_adddup2(&fa, out, 2);
-    posix_spawnattr_init(&at);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &deflt);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    pid_t pid = -1;
-    int err = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    if (err) {
-        snprintf(why, n, "cannot run %s: %s", argv[0], strerror(err));
-        return -1;
-    }
-    return pid;
-}
-
-/* Wait for pid: its exit code or 128 + the signal that ended it. With
- * watch_stop, a stop request of the run kills it and gives -2. */
-static int wait_child(pid_t pid, bool watch_stop)
-{
-    int status = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, watch_stop ? WNOHANG : 0);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        if (r < 0 && errno != EINTR)
-            return -1;
-        if (watch_stop && run_dir_stopping()) {
-            kill(pid, SIGTERM);
-            for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
-                sleep_ms(20);
-            if (kill(pid, SIGKILL) == 0 || errno != ESRCH)
-                waitpid(pid, &status, 0);
-            return -2;
-        }
-        if (watch_stop)
-            sleep_ms(10);
-    }
-}
 
 /* The last non-empty line of text, into line. */
 static void last_line(const char *text, char *line, size_t n)
@@ -107,7 +48,7 @@ static void probe_one(const char *exe, char *why, size_t n)
     }
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-    pid_t pid = spawn(argv, fds[1], why, n);
+    pid_t pid = spawn_start(argv, fds[1], why, n);
     close(fds[1]);
     char text[4096] = "";
     size_t used = 0;
@@ -127,7 +68,7 @@ static void probe_one(const char *exe, char *why, size_t n)
     close(fds[0]);
     if (pid < 0)
         return;
-    int rc = wait_child(pid, false);
+    int rc = spawn_wait(pid, false, SIGTERM, 0);
     if (rc == 0) {
         why[0] = '\0';
         return;
@@ -217,11 +158,11 @@ static cnn_status run_script(const peer_opts *o, const char *stem, char **args, 
     int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return cnn_fail(CNN_ERR_IO, "PyTorch peer: cannot write %s: %s", log, strerror(errno));
-    pid_t pid = spawn(argv, fd, why, sizeof why);
+    pid_t pid = spawn_start(argv, fd, why, sizeof why);
     close(fd);
     if (pid < 0)
         return cnn_fail(CNN_ERR_BACKEND, "PyTorch peer: %s", why);
-    int rc = wait_child(pid, true);
+    int rc = spawn_wait(pid, true, SIGTERM, 2.0);
     if (rc == -2 || (rc != 0 && run_dir_stopping())) {
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp", csv);
