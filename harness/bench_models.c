@@ -439,6 +439,9 @@ static cnn_status time_model(const bench_models_run *run, const char *name, cons
 static void time_peer(const bench_models_run *run, const char *name, model_result *r)
 {
     r->batch = bench_model_batch(name, "", run->batch);
+    /* its memory is the other process's: not measured here */
+    for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
+        r->peak_rss[mode] = r->device_mem[mode] = -1;
     cnn_model *m = NULL;
     cnn_model_opts mo = model_opts(run, r->batch);
     if (cnn_model_create(name, &mo, &m) == CNN_OK) {
