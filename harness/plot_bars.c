@@ -121,23 +121,31 @@ static void y_expr(char *out, size_t n, const axis *ax, int k)
 static void value_labels(plot_chart *c, const plot_bars *b, const axis *ax)
 {
     double bar_px = (c->width - 380.0) / (b->ngroups * (b->nseries + 1.0));
-    if (bar_px < 30)
+    if (bar_px < 12)
         return;
+    /* at most 5 characters ("41.4k", "8.46", "0.123"); turned upright where
+     * a bar is narrower than that */
+    const char *text = "($%d >= 1e3 ? sprintf(\"%%.3gk\", $%d / 1e3) : sprintf(\"%%.3g\", $%d))";
+    bool upright = bar_px < 36;
     for (int s = 0; s < b->nseries; s++) {
         double dx = (s - (b->nseries - 1) / 2.0) / (b->nseries + 1.0);
         int k = s + 2;
         char y[160];
         y_expr(y, sizeof y, ax, k);
-        if (ax->base == 2)
+        if (ax->base == 2) {
+            if (bar_px < 30)
+                continue;
             fprintf(c->body,
                     ", \\\n     \"\" using ($0 + %.4f):(%s + ($%d >= 1 ? %.3f : -%.3f)):"
                     "(sprintf(\"%%.2f\", $%d)) with labels font \",8\" notitle",
                     dx, y, k, 0.035 * ax->span, 0.035 * ax->span, k);
-        else
+        } else {
+            char t[200];
+            snprintf(t, sizeof t, text, k, k, k);
             fprintf(c->body,
-                    ", \\\n     \"\" using ($0 + %.4f):(%s):(sprintf(\"%%.3g\", $%d)) with labels "
-                    "offset 0,0.6 font \",8\" notitle",
-                    dx, y, k);
+                    ", \\\n     \"\" using ($0 + %.4f):(%s):%s with labels %s font \",8\" notitle",
+                    dx, y, t, upright ? "rotate by 90 left offset 0,0.3" : "offset 0,0.6");
+        }
     }
 }
 

@@ -62,6 +62,10 @@ void sweep_self_exe(char *buf, size_t n)
         snprintf(buf, n, "cnnbench");
     else
         buf[k] = '\0';
+    /* rebuilt while the sweep ran: the old binary is only reachable this way */
+    size_t len = strlen(buf);
+    if (len > 10 && !strcmp(buf + len - 10, " (deleted)"))
+        snprintf(buf, n, "/proc/self/exe");
 }
 
 /* The child's run folder, from its "run folder: PATH (...)" line. */
@@ -183,6 +187,7 @@ cnn_status sweep_execute(sweep_plan *p, const char *dir, FILE *out, int *failed)
          * time and an ETA from the stages' weights */
         progress pr;
         progress_start(&pr, "sweep", 0);
+        pr.t0 = t0; /* elapsed: the sweep's */
         pr.quiet_s = 1.0;
         pr.plain_every = 60.0;
         s->status = -1;
