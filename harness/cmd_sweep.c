@@ -132,6 +132,15 @@ static void plan_stages(sweep_plan *p, const sweep_args *a)
     if (a->size != SWEEP_QUICK && keep("alexnet,vgg16,googlenet,resnet18", a->models, m, sizeof m))
         sweep_add(p, "verify", "verify whole large models at 64x64", 12, "verify", "--models", m,
                   "--batch", "1", "--image-size", "64", "--results", a->parts, NULL);
+    /* the Winograd error of the benched layers, for the error-against-speed chart */
+    char wino[256] = "", item[64];
+    for (const char *q = a->blayers; cli_next_item(&q, item, sizeof item);)
+        if (!strncmp(item, "winograd", 8))
+            snprintf(wino + strlen(wino), sizeof wino - strlen(wino), "%s%s", *wino ? "," : "", item);
+    if (a->size != SWEEP_QUICK && *wino && keep("resnet18,vgg16", a->models, m, sizeof m))
+        sweep_add(p, "verify", "verify the benched convolutions on Winograd", 3, "verify",
+                  "--shapes", m, "--ops", "conv2d", "--backends", wino, "--results", a->parts,
+                  NULL);
     if (!a->threads) {
         add_bench(p, a, NULL);
     } else {

@@ -99,7 +99,7 @@ static void chart(plot_run *run, const char *model)
                     p + 2, p ? "" : ":xtic(1)", first ? part_title[p] : "", part_colour[p]);
         fprintf(
             f,
-            ", \\\n     \"%s\" index %d using (%g + $0):($2 + $3 + $4 + $5):(sprintf(\"%%.3g\", "
+            ", \\\n     \"%s\" index %d using (%g + $0):($2 + $3 + $4 + $5):(sprintf(\"%%.0f\", "
             "$2 + $3 + $4 + $5)) with labels offset 0,0.7 font \",8\" notitle",
             data, i, at);
         at += nbars[i] + 1;

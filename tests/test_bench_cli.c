@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_row.h"
 #include "cli.h"
 #include "registry.h"
 #include "test_util.h"
@@ -493,6 +494,49 @@ static void test_interrupted(void)
              "an interrupted bench: a cut row or totals in results.csv:\n%s", csv_text);
 }
 
+/* Every column of results.csv is documented in results/README.md's
+ * "## results.csv" table (a cell naming it in backquotes), and every column
+ * that table names exists: the documentation cannot drift from the file. */
+static void test_columns_documented(void)
+{
+    static char doc[1 << 17];
+    tu_slurp(CNN_SOURCE_DIR "/results/README.md", doc, sizeof doc);
+    const char *sec = strstr(doc, "\n## results.csv");
+    const char *end = sec ? strstr(sec + 1, "\n## ") : NULL;
+    TU_CHECK(sec, "results/README.md has no results.csv section");
+    if (!sec)
+        return;
+    size_t len = end ? (size_t)(end - sec) : strlen(sec);
+    char *part = strndup(sec, len);
+    char header[] = BENCH_ROW_HEADER;
+    for (char *save = NULL, *col = strtok_r(header, ",", &save); col;
+         col = strtok_r(NULL, ",", &save)) {
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "`%s`", col);
+        bool in_dims = strstr(REPORT_DIMS_HEADER, col) != NULL; /* "Dimension columns" */
+        TU_CHECK(in_dims || strstr(part, quoted), "results.csv column %s is not in the README", col);
+    }
+    /* and the other way: every `name` in a table row's first cell is a column */
+    char all[sizeof BENCH_ROW_HEADER + 2];
+    snprintf(all, sizeof all, ",%s,", BENCH_ROW_HEADER);
+    for (const char *p = part; (p = strstr(p, "\n| `")); p++) {
+        const char *cell_end = strstr(p + 3, " |");
+        for (const char *q = strchr(p + 2, '`'); q && cell_end && q < cell_end;) {
+            const char *e = strchr(q + 1, '`');
+            if (!e || e > cell_end)
+                break;
+            char name[64], want[80];
+            snprintf(name, sizeof name, "%.*s", (int)(e - q - 1), q + 1);
+            snprintf(want, sizeof want, ",%s,", name);
+            bool dim = strstr("," REPORT_DIMS_HEADER ",", want) != NULL;
+            TU_CHECK(dim || strstr(all, want),
+                     "results/README.md documents a column %s that results.csv lacks", name);
+            q = strchr(e + 1, '`');
+        }
+    }
+    free(part);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -507,6 +551,7 @@ int main(void)
            ARGS("--image-size N", "operations to time, or all", "--models LIST",
                 "naive runs the last four at batch 1"));
     test_selection_errors();
+    test_columns_documented();
     if (cnn_backend_find("im2col")) {
         test_selections();
         test_interrupted();
