@@ -272,6 +272,7 @@ typedef struct model_result {
     cnn_model_mem mem[CNN_MODE_COUNT]; /* each mode's bind: infer's is forward-only */
     bool have_mem[CNN_MODE_COUNT];
     double peak_rss[CNN_MODE_COUNT];   /* bytes, -1: unknown */
+    double optim_ms;                   /* one Adam step after train_step's backward; NaN: none */
     double device_mem[CNN_MODE_COUNT]; /* bytes in use on the GPU at most, -1: host */
     double reps[CNN_MODE_COUNT][BENCH_ROW_MAX_REPS]; /* seconds, in the order run */
     int nreps;
@@ -316,6 +317,35 @@ static void fail_both(model_result *r, const char *status, const char *why)
     }
 }
 
+/* The optimizer update of a train_step, timed apart (its own column):
+ * Adam (lr 1e-3) on the whole parameter block, one warm-up step, then the
+ * repetitions, by the backend timer. The model's parameters change; the
+ * timings after it do not depend on their values. NaN when the model has
+ * no optimizer here (it then says why nowhere else: the column is empty). */
+static void time_optimizer(const bench_models_run *run, cnn_model *m, double *s, model_result *r)
+{
+    r->optim_ms = NAN;
+    cnn_optim_desc d = {.mode = CNN_OPTIM_ADAM, .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999,
+                        .eps = 1e-8};
+    cnn_ctx *ctx = cnn_model_ctx(m, 0);
+    cnn_status st = cnn_model_optimizer_init(m, &d);
+    if (st == CNN_OK)
+        st = cnn_model_optimizer_step(m);
+    for (int i = 0; i < run->repetitions && st == CNN_OK; i++) {
+        st = cnn_timer_start(ctx);
+        if (st == CNN_OK) {
+            cnn_status ost = cnn_model_optimizer_step(m);
+            st = cnn_timer_stop(ctx, &s[i]);
+            st = ost != CNN_OK ? ost : st;
+        }
+    }
+    if (st != CNN_OK)
+        return;
+    qsort(s, (size_t)run->repetitions, sizeof *s, cmp_double);
+    int k = run->repetitions;
+    r->optim_ms = (k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2) * 1e3;
+}
+
 /* Warm-up, the timed repetitions (s: room for them) and the breakdown of
  * one mode. */
 static cnn_status time_mode(const bench_models_run *run, cnn_model *m, const char *be,
@@ -345,6 +375,8 @@ static cnn_status time_mode(const bench_models_run *run, cnn_model *m, const cha
     r->med[mode] = (k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2) * 1e3;
     r->lo[mode] = s[0] * 1e3;
     r->hi[mode] = s[k - 1] * 1e3;
+    if (mode == CNN_MODE_TRAIN)
+        time_optimizer(run, m, s, r); /* s is free again */
     return breakdown(m, be, mode, breakdown_csv, r->top[mode], sizeof r->top[mode]);
 }
 
@@ -556,6 +588,8 @@ static cnn_status write_model(const bench_models_run *run, const char *name, con
         row.charged_layers = ok ? r->fallback_layers : 0;
         row.charged_at = ok ? r->fallbacks : "";
         row.images_per_s = ips;
+        if (mode == CNN_MODE_TRAIN && ok)
+            row.optimizer_ms = r->optim_ms;
         if (r->have_mem[mode]) {
             const cnn_model_mem *mm = &r->mem[mode];
             row.params_bytes = (double)mm->params;

@@ -10,7 +10,7 @@ bench_row bench_row_empty(void)
     r.model = r.layer = r.op_name = r.pass = r.backend = r.status = r.algorithm = "";
     r.charged_at = "";
     r.median_ms = r.min_ms = r.max_ms = r.gflops = r.pct_peak = r.intensity = NAN;
-    r.ratio = r.reorder_ms = r.images_per_s = NAN;
+    r.ratio = r.reorder_ms = r.images_per_s = r.optimizer_ms = NAN;
     r.params_bytes = r.grads_bytes = r.act_bytes = r.act_unshared_bytes = r.ws_bytes = -1;
     r.peak_rss_bytes = r.device_mem_bytes = -1;
     return r;
@@ -99,6 +99,7 @@ cnn_status bench_row_write(report_csv *csv, const bench_row *r)
         bytes(f[19], r->ws_bytes),
         bytes(f[20], r->peak_rss_bytes),
         bytes(f[21], r->device_mem_bytes),
+        num(f[22], 4, r->optimizer_ms, true),
     };
     _Static_assert(REPORT_DIMS == 13, "the row lists every dimension");
     return report_csv_row(csv, (int)(sizeof fields / sizeof fields[0]), fields);

@@ -15,7 +15,7 @@
     "model,layer,layers,op,shape," REPORT_DIMS_HEADER ",pass,backend,status,algorithm,batch,"      \
     "image_size,threads,repetitions,cache,median_ms,min_ms,max_ms,reps_ms,gflops,pct_peak,"        \
     "intensity,ratio,reorder_ms,charged_layers,charged_at,images_per_s,params_bytes,grads_bytes,"  \
-    "act_bytes,act_unshared_bytes,ws_bytes,peak_rss_bytes,device_mem_bytes"
+    "act_bytes,act_unshared_bytes,ws_bytes,peak_rss_bytes,device_mem_bytes,optimizer_ms"
 
 /* The status column. */
 #define ST_OK "OK"
@@ -49,6 +49,7 @@ typedef struct bench_row {
     /* memory, bytes (< 0: not measured) */
     double params_bytes, grads_bytes, act_bytes, act_unshared_bytes, ws_bytes;
     double peak_rss_bytes, device_mem_bytes;
+    double optimizer_ms; /* MODEL train_step rows: one Adam step's median, apart; NaN: none */
 } bench_row;
 
 /* A row with every number "not measured" and the strings empty. */
