@@ -99,7 +99,7 @@ static void check_json(void)
     json_bad("{\"a\": \"x", "a string is not closed");
     json_bad("{\"a\": 1.2.3}", "a malformed number");
     json_bad("{\"a\": tru}", "expected a value");
-    static char deep[200];
+    static char deep[256];
     for (int i = 0; i < 40; i++)
         strcat(deep, "{\"a\":");
     json_bad(deep, "nested too deep");
