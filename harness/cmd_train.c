@@ -36,7 +36,10 @@ static int make_jobs(const cli_cmd *cmd, const train_args *a, train_job *jobs, i
         if (*njobs == MAX_JOBS - 1)
             return cli_usage_error(cmd, "--backends: at most %d trainings", MAX_JOBS - 1);
         train_job *j = &jobs[(*njobs)++];
-        snprintf(j->tag, sizeof j->tag, "%s", item);
+        if (strlen(item) >= sizeof j->tag)
+            return cli_usage_error(cmd, "--backends item '%s' is longer than %d characters", item,
+                                   (int)sizeof j->tag - 1);
+        snprintf(j->tag, sizeof j->tag, "%.63s", item);
         snprintf(j->backends, sizeof j->backends, "%s", item);
         for (char *c = j->backends; *c; c++)
             if (*c == '+')

@@ -140,7 +140,7 @@ static cnn_status write_files(FILE *f, const char *dir)
     int nfiles = 0;
     fprintf(f, "  \"files\": {");
     for (int s = 0; s < 2; s++) {
-        char sub[4200];
+        char sub[4500];
         snprintf(sub, sizeof sub, "%s/%s", dir, subs[s]);
         DIR *d = opendir(sub);
         if (!d)
@@ -151,7 +151,7 @@ static cnn_status write_files(FILE *f, const char *dir)
             size_t len = strlen(name);
             if (name[0] == '.' || len < 5 || strcmp(name + len - 4, ".npy") != 0)
                 continue;
-            char path[4500], why[256], rel[600];
+            char path[4800], why[256], rel[600];
             snprintf(path, sizeof path, "%s/%s", sub, name);
             snprintf(rel, sizeof rel, "%s%s", s ? "" : "weights/", name);
             int64_t size;
@@ -181,7 +181,7 @@ static cnn_status save_optimizer(cnn_model *m, const char *dir)
     if (!host)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "checkpoint: no memory for the optimizer state");
     st = cnn_mem_download(cnn_model_ctx(m, 0), host, dev, (size_t)count * sizeof *host);
-    char path[4200];
+    char path[4500];
     snprintf(path, sizeof path, "%s/optimizer.npy", dir);
     cnn_shape s = cnn_shape1(count);
     if (st == CNN_OK)

@@ -158,7 +158,8 @@ static cnn_status resume(cnn_model *m, const train_cfg *cfg, const train_job *jo
     if (st == CNN_OK)
         st = train_csv_copy(csv, cfg->resume, job->tag, ts->epochs_done);
     if (st == CNN_OK)
-        printf("%s: resuming after epoch %d from %s\n", job->tag, ts->epochs_done, ck);
+        printf("%s: resuming after epoch %d (and %lld batches of the next) from %s\n", job->tag,
+               ts->epochs_done, (long long)ts->batches_done, ck);
     return st;
 }
 
@@ -181,7 +182,7 @@ static cnn_status train_epoch_run(cnn_model *m, cnn_loader *l, const train_cfg *
     int64_t nfull = cfg->train->n / cfg->batch, correct = pos->correct, done = 0;
     double loss_sum = pos->loss_sum;
     char stage[48], now[96];
-    snprintf(stage, sizeof stage, "%s epoch %d/%d", job->tag, epoch + 1, cfg->epochs);
+    snprintf(stage, sizeof stage, "%.24s epoch %d/%d", job->tag, epoch + 1, cfg->epochs);
     cnn_status st = cnn_loader_begin(l, epoch);
     cnn_batch b;
     /* the batches a Ctrl-C checkpoint has already stepped on: drawn, not used */

@@ -48,11 +48,11 @@ static int train(const char *root, const char *const *args)
 /* The one run folder under DIR/root into path; false if not exactly one. */
 static bool run_folder(const char *root, char *path, size_t n)
 {
-    char r[512], names[4][256];
+    char r[256], names[4][256];
     snprintf(r, sizeof r, "%s/%s", dir, root);
     int k = tu_list_runs(r, names, 4);
     if (k == 1)
-        snprintf(path, n, "%s/%s", r, names[0]);
+        snprintf(path, n, "%.256s/%.256s", r, names[0]);
     return k == 1;
 }
 
