@@ -384,8 +384,11 @@ cnn_status train_checkpoint_load(cnn_model *m, const train_cfg *cfg, const char 
     snprintf(path, sizeof path, "%s/checkpoint.json", dir);
     json_doc *j = NULL;
     cnn_status st = json_read(path, &j);
-    if (st != CNN_OK)
-        return cnn_fail(st, "checkpoint: %s", cnn_last_error());
+    if (st != CNN_OK) {
+        char why[1024]; /* cnn_last_error()'s buffer is the one cnn_fail writes */
+        snprintf(why, sizeof why, "%s", cnn_last_error());
+        return cnn_fail(st, "checkpoint: %s", why);
+    }
     st = check_identity(j, m, cfg);
     if (st == CNN_OK)
         st = check_files(j, dir);

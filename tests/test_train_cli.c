@@ -1,5 +1,5 @@
 /* `cnnbench train` as a process on 2,000 real Fashion-MNIST images
- * (fashion_cnn, Adam, im2col, 2 threads):
+ * (fashion_cnn, Adam, im2col, 1 thread):
  *   - 2 epochs learn (test accuracy > 0.5, chance is 0.1; the training loss
  *     falls) and write train.csv, confusion.csv, checkpoints, meta.json;
  *   - a run of 1 epoch resumed to 2 ends with the same weight files, byte for
@@ -33,7 +33,7 @@
 static char dir[] = "/tmp/cnn_test_train_cli_XXXXXX";
 static char out_text[1 << 17], err_text[1 << 16];
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define COMMON "--model", "fashion_cnn", "--backends", "im2col", "--limit", "2000", "--threads", "2"
+#define COMMON "--model", "fashion_cnn", "--backends", "im2col", "--limit", "2000", "--threads", "1"
 
 /* `cnnbench train ARGS --results DIR/root`: its exit code. */
 static int train(const char *root, const char *const *args)
