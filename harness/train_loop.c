@@ -309,6 +309,8 @@ cnn_status train_run(const train_cfg *cfg, train_job *job, report_csv *csv)
     if (st == CNN_OK && !evaluated && !job->interrupted) /* resumed a finished run */
         st = final_eval(m, el, cfg, &w, job);
     if (st == CNN_OK && cfg->save_weights && !job->interrupted)
+        st = report_mkdirs(job->save_dir);
+    if (st == CNN_OK && cfg->save_weights && !job->interrupted)
         st = cnn_model_save_weights(m, job->save_dir);
     if (m)
         cnn_model_print_fallbacks(m, stderr);
