@@ -7,6 +7,7 @@
 
 #include "auto_plan.h"
 #include "cli.h"
+#include "csv_read.h"
 #include "commands.h"
 #include "data_fmnist.h"
 #include "data_transform.h"
@@ -33,8 +34,8 @@ static int make_jobs(const cli_cmd *cmd, const train_args *a, train_job *jobs, i
     const char *p = a->backends ? a->backends : "";
     char item[256];
     while (cli_next_item(&p, item, sizeof item)) {
-        if (*njobs == MAX_JOBS - 1)
-            return cli_usage_error(cmd, "--backends: at most %d trainings", MAX_JOBS - 1);
+        if (*njobs == MAX_JOBS - 2) /* room for --plan and the peer */
+            return cli_usage_error(cmd, "--backends: at most %d trainings", MAX_JOBS - 2);
         train_job *j = &jobs[(*njobs)++];
         if (strlen(item) >= sizeof j->tag)
             return cli_usage_error(cmd, "--backends item '%s' is longer than %d characters", item,
@@ -138,8 +139,26 @@ static void settings(run_dir *rd, const train_args *a, const train_cfg *cfg, con
 }
 
 /* The PyTorch peer's epochs as rows of backend pytorch. */
+/* The peer's last epoch and total time into job, for the summary. */
+static cnn_status peer_summary(const char *path, train_job *job)
+{
+    csv_table *t = NULL;
+    cnn_status st = csv_read(path, &t);
+    if (st != CNN_OK)
+        return st;
+    snprintf(job->tag, sizeof job->tag, "pytorch");
+    for (int r = 0; r < t->nrows; r++) {
+        job->epochs_done = (int)csv_num(t, r, csv_col(t, "epoch"));
+        job->final_test_acc = csv_num(t, r, csv_col(t, "test_acc"));
+        job->final_macro_f1 = csv_num(t, r, csv_col(t, "test_macro_f1"));
+        job->total_s += csv_num(t, r, csv_col(t, "epoch_s"));
+    }
+    csv_free(t);
+    return CNN_OK;
+}
+
 static cnn_status run_peer(const train_args *a, const train_cfg *cfg, const cnn_dataset *tr,
-                           report_csv *csv)
+                           report_csv *csv, train_job *job)
 {
     char info[1024];
     if (!peer_probe(info, sizeof info)) {
@@ -164,11 +183,16 @@ static cnn_status run_peer(const train_args *a, const train_cfg *cfg, const cnn_
                              .weight_decay = a->weight_decay,
                              .seed = a->seed,
                              .limit = a->limit};
-    printf("pytorch: training %s (%s)...\n", a->model, info);
+    char *comma = strchr(info, ',');
+    if (comma)
+        *comma = '\0'; /* the python; the script is pytorch_train.py beside the probed one */
+    printf("pytorch: training %s with harness/peers/pytorch_train.py (%s)...\n", a->model, info);
     fflush(stdout);
     cnn_status st = peer_run_train(&rq, csv_path, sizeof csv_path);
     if (st == CNN_OK)
         st = train_csv_append_file(csv, csv_path, "pytorch");
+    if (st == CNN_OK)
+        st = peer_summary(csv_path, job);
     return st;
 }
 
@@ -214,13 +238,13 @@ static int train(const train_args *a, train_cfg *cfg, train_job *jobs, int njobs
     if (st == CNN_OK && have_rd && ran)
         st = train_confusion_write(rd.path, jobs, ran, cfg->classes);
     if (st == CNN_OK && have_rd && strcmp(a->peer, "pytorch") == 0 && !run_dir_stopping())
-        st = run_peer(a, cfg, &tr, csv);
+        st = run_peer(a, cfg, &tr, csv, &jobs[ran]);
     if (csv) {
         cnn_status cst = report_csv_close(csv, st == CNN_OK);
         st = st == CNN_OK ? cst : st;
     }
     if (ran)
-        summary(jobs, ran);
+        summary(jobs, ran + (jobs[ran].epochs_done > 0));
     for (int i = 0; i < njobs; i++) {
         free(jobs[i].confusion);
         auto_plan_free(&plans[i]);
