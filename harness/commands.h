@@ -13,5 +13,6 @@ int cmd_compare(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

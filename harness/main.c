@@ -33,6 +33,7 @@ static const command commands[] = {
     {"bench", cmd_bench, "time a model's layers on several backends side by side"},
     {"compare", cmd_compare, "compare two bench runs: what differs, then B's times against A's"},
     {"runs", cmd_runs, "list the runs of a results folder from its index"},
+    {"train", cmd_train, "train a model on Fashion-MNIST, test after every epoch, checkpoints"},
     {"plot", cmd_plot, "draw the charts of a run folder (gnuplot: PNG and SVG in RUN_DIR/plots/)"},
 };
 

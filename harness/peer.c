@@ -23,6 +23,7 @@
 extern char **environ;
 
 #define SCRIPT "pytorch_peer.py"
+#define TRAIN_SCRIPT "pytorch_train.py"
 #define CASES_HEADER "id,op,pass," REPORT_DIMS_HEADER ",bias,ceil_mode,parts,dropout_p,bn_global"
 
 /* The last non-empty line of text, into line. */
@@ -107,10 +108,10 @@ static bool find_python(char *py, size_t npy, char *why, size_t n)
     return *found != '\0';
 }
 
-static bool find_script(char *path, size_t n, char *why, size_t nwhy)
+static bool find_script(const char *name, char *path, size_t n, char *why, size_t nwhy)
 {
     const char *dir = getenv("CNNBENCH_PEERS_DIR");
-    snprintf(path, n, "%s/" SCRIPT, dir && *dir ? dir : CNN_PEERS_DIR);
+    snprintf(path, n, "%s/%s", dir && *dir ? dir : CNN_PEERS_DIR, name);
     if (access(path, R_OK) == 0)
         return true;
     snprintf(why, nwhy, "no PyTorch peer script: %.900s: %s (CNNBENCH_PEERS_DIR names its folder)",
@@ -121,7 +122,8 @@ static bool find_script(char *path, size_t n, char *why, size_t nwhy)
 bool peer_probe(char *info, size_t n)
 {
     char py[4096], script[4096];
-    if (!find_python(py, sizeof py, info, n) || !find_script(script, sizeof script, info, n))
+    if (!find_python(py, sizeof py, info, n) ||
+        !find_script(SCRIPT, script, sizeof script, info, n))
         return false;
     snprintf(info, n, "%s, %s", py, script);
     return true;
@@ -129,28 +131,21 @@ bool peer_probe(char *info, size_t n)
 
 /* ---- running the script ---- */
 
-/* Run the script with args and the options; its CSV is DIR/STEM.csv, its
- * output DIR/STEM.log. */
-static cnn_status run_script(const peer_opts *o, const char *stem, char **args, int nargs,
-                             const peer_layer_case *cases, int ncases, peer_rows *out)
+/* Run script `name` with args and --out DIR/STEM.csv (into csv), its
+ * output to DIR/STEM.log; a failure's status and message as peer.h says. */
+static cnn_status spawn_script(const char *name, const char *dir, const char *stem, char **args,
+                               int nargs, char *csv, size_t ncsv)
 {
-    char py[4096], script[4096], why[1024], log[4096], num[3][32];
+    char py[4096], script[4096], why[1024], log[4096];
     if (!find_python(py, sizeof py, why, sizeof why) ||
-        !find_script(script, sizeof script, why, sizeof why))
+        !find_script(name, script, sizeof script, why, sizeof why))
         return cnn_fail(CNN_ERR_UNSUPPORTED, "%s", why);
-    char csv[4096];
-    snprintf(csv, sizeof csv, "%s/%s.csv", o->dir, stem);
-    snprintf(log, sizeof log, "%s/%s.log", o->dir, stem);
-    char *argv[40] = {py, script};
+    snprintf(csv, ncsv, "%s/%s.csv", dir, stem);
+    snprintf(log, sizeof log, "%s/%s.log", dir, stem);
+    char *argv[48] = {py, script};
     int argc = 2;
-    for (int i = 0; i < nargs; i++)
+    for (int i = 0; i < nargs && argc < 44; i++)
         argv[argc++] = args[i];
-    const char *opt[3] = {"--threads", "--repetitions", "--min-time"};
-    snprintf(num[0], sizeof num[0], "%d", o->threads);
-    snprintf(num[1], sizeof num[1], "%d", o->repetitions);
-    snprintf(num[2], sizeof num[2], "%.17g", o->min_time);
-    for (int i = 0; i < (cases && o->min_time > 0 ? 3 : 2); i++)
-        argv[argc++] = (char *)opt[i], argv[argc++] = num[i];
     argv[argc++] = "--out";
     argv[argc++] = csv;
     argv[argc] = NULL;
@@ -189,7 +184,56 @@ static cnn_status run_script(const peer_opts *o, const char *stem, char **args, 
                         rc > 128 ? "signal" : "exit", rc > 128 ? rc - 128 : rc,
                         *line ? line : "no message", log);
     }
-    return peer_read_csv(csv, cases, ncases, out);
+    return CNN_OK;
+}
+
+/* Run the timing script with args and the options; its CSV is DIR/STEM.csv,
+ * its output DIR/STEM.log. */
+static cnn_status run_script(const peer_opts *o, const char *stem, char **args, int nargs,
+                             const peer_layer_case *cases, int ncases, peer_rows *out)
+{
+    char num[3][32], *all[40], csv[4096];
+    int n = 0;
+    for (int i = 0; i < nargs; i++)
+        all[n++] = args[i];
+    const char *opt[3] = {"--threads", "--repetitions", "--min-time"};
+    snprintf(num[0], sizeof num[0], "%d", o->threads);
+    snprintf(num[1], sizeof num[1], "%d", o->repetitions);
+    snprintf(num[2], sizeof num[2], "%.17g", o->min_time);
+    for (int i = 0; i < (cases && o->min_time > 0 ? 3 : 2); i++)
+        all[n++] = (char *)opt[i], all[n++] = num[i];
+    cnn_status st = spawn_script(SCRIPT, o->dir, stem, all, n, csv, sizeof csv);
+    return st != CNN_OK ? st : peer_read_csv(csv, cases, ncases, out);
+}
+
+cnn_status peer_run_train(const peer_train_request *rq, char *csv, size_t n)
+{
+    if (!rq->dir || !*rq->dir || !rq->model || !rq->data_dir)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "PyTorch train peer: no folder, model or data");
+    char num[9][32];
+    snprintf(num[0], sizeof num[0], "%d", rq->threads);
+    snprintf(num[1], sizeof num[1], "%d", rq->epochs);
+    snprintf(num[2], sizeof num[2], "%d", rq->batch);
+    snprintf(num[3], sizeof num[3], "%.17g", rq->lr);
+    snprintf(num[4], sizeof num[4], "%.17g", rq->momentum);
+    snprintf(num[5], sizeof num[5], "%.17g", rq->weight_decay);
+    snprintf(num[6], sizeof num[6], "%llu", (unsigned long long)rq->seed);
+    snprintf(num[7], sizeof num[7], "%lld", (long long)rq->limit);
+    snprintf(num[8], sizeof num[8], "%d", rq->image_size);
+    char *args[] = {"--model",        (char *)rq->model,
+                    "--data",         (char *)rq->data_dir,
+                    "--optimizer",    (char *)rq->optimizer,
+                    "--threads",      num[0],
+                    "--epochs",       num[1],
+                    "--batch",        num[2],
+                    "--lr",           num[3],
+                    "--momentum",     num[4],
+                    "--weight-decay", num[5],
+                    "--seed",         num[6],
+                    "--limit",        num[7],
+                    "--image-size",   num[8]};
+    return spawn_script(TRAIN_SCRIPT, rq->dir, "pytorch_train", args,
+                        (int)(sizeof args / sizeof args[0]), csv, n);
 }
 
 static cnn_status check_opts(const peer_opts *o)

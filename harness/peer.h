@@ -111,6 +111,25 @@ cnn_status peer_run_models(const peer_models_request *rq, peer_rows *out);
 cnn_status peer_run_layers(const peer_layer_case *cases, int n, const peer_opts *opts,
                            peer_rows *out);
 
+/* A training run of harness/peers/pytorch_train.py (the seed's training
+ * program corrected; its docstring says what it does): the same data
+ * files, model, optimizer, batch, epochs, seed and preprocessing as
+ * `cnnbench train`. It writes DIR/pytorch_train.csv with train.csv's
+ * columns (its path goes to csv, n bytes) and DIR/pytorch_train.log.
+ * Errors as for the other runs. */
+typedef struct peer_train_request {
+    const char *dir;       /* must exist */
+    const char *model;     /* fashion_cnn or lenet5 (seed_models.py) */
+    const char *data_dir;  /* the folder holding the four IDX .gz files */
+    const char *optimizer; /* "adam" or "sgd" */
+    int threads;           /* 0: torch's default */
+    int epochs, batch, image_size;
+    double lr, momentum, weight_decay;
+    uint64_t seed;
+    int64_t limit; /* 0: every image */
+} peer_train_request;
+cnn_status peer_run_train(const peer_train_request *rq, char *csv, size_t n);
+
 /* Read a CSV the script wrote (path) into out: cases NULL for models; for
  * layers, row i must be cases[i]'s and there must be n of them. On an
  * error out is left empty. */
