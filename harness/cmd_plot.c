@@ -80,6 +80,7 @@ int cmd_plot(int argc, char **argv)
     plot_roofline(run);
     plot_memory(run);
     plot_train(run);
+    plot_confusion(run);
     plot_verify(run);
     if (run->ncharts == 0 && !plot_stop_signal()) {
         fprintf(stderr, "cnnbench plot: nothing to draw in %s (every chart skipped, above)\n",

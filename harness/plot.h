@@ -51,6 +51,7 @@ typedef struct plot_run {
     csv_table *res;   /* results.csv, or NULL */
     csv_table *ver;   /* verify.csv, or NULL */
     csv_table *train; /* train.csv, or NULL */
+    csv_table *conf;  /* confusion.csv, or NULL */
     plot_res_cols rc;
     plot_ver_cols vc;
     char incomplete[160];           /* "" for a finished run, else "incomplete run (status ...)" */
@@ -219,6 +220,7 @@ void plot_winograd(plot_run *run);
 void plot_roofline(plot_run *run);
 void plot_memory(plot_run *run);
 void plot_train(plot_run *run);
+void plot_confusion(plot_run *run);
 void plot_verify(plot_run *run);
 
 #endif

@@ -99,6 +99,15 @@ cnn_status plot_load(plot_run *run)
         (st = read_csv(run->dir, "train.csv", train_cols, COUNT(train_cols), COUNT(train_cols),
                        NULL, &run->train)) != CNN_OK)
         return st;
+    /* confusion.csv: backend, true_class, then one column per predicted class */
+    char cpath[4096];
+    snprintf(cpath, sizeof cpath, "%s/confusion.csv", run->dir);
+    if (exists(cpath)) {
+        static const char *const conf_cols[] = {"backend", "true_class", NULL};
+        if ((st = csv_read(cpath, &run->conf)) != CNN_OK ||
+            (st = csv_need(run->conf, "confusion", conf_cols)) != CNN_OK)
+            return st;
+    }
     if (!run->res && !run->ver && !run->train)
         return cnn_fail(CNN_ERR_INVALID_ARG,
                         "%s: no results.csv, verify.csv or train.csv: not a cnnbench run folder "
@@ -126,8 +135,9 @@ void plot_unload(plot_run *run)
     csv_free(run->res);
     csv_free(run->ver);
     csv_free(run->train);
+    csv_free(run->conf);
     json_free(run->meta);
-    run->res = run->ver = run->train = NULL;
+    run->res = run->ver = run->train = run->conf = NULL;
     run->meta = NULL;
 }
 

@@ -412,10 +412,21 @@ static void test_train(void)
                      "2,1.1,0.62,1.2,0.6,im2col\n1,2.0,0.31,2.1,0.3,im2col\n"
                      "3,0.7,0.75,0.8,0.7,im2col\n1,2.1,0.3,2.2,0.28,onednn\n"
                      "2,1.2,0.6,,0.55,onednn\n3,0.8,0.72,0.9,nan,onednn\n");
+    snprintf(file, sizeof file, "%s/confusion.csv", folder);
+    write_file(file, "backend,true_class,a,b\nim2col,a,3,1\nim2col,b,0,4\n"
+                     "onednn,a,4,0\nonednn,b,2,2\n");
     expect(plot(folder), 0, "plot train.csv", out_text,
-           ARGS("drew plots/train_curves.png and .svg",
-                "note: ", "has no meta.json: the machine and its ceilings are unknown"));
-    expect_charts("plot train.csv", folder, ARGS("train_curves"));
+           ARGS("drew plots/train_curves.png and .svg", "drew plots/confusion_im2col.png",
+                "drew plots/confusion_onednn.png", "note: ",
+                "has no meta.json: the machine and its ceilings are unknown"));
+    expect_charts("plot train.csv", folder, ARGS("train_curves", "confusion_im2col"));
+    char cdat[1200], ctext[1024];
+    snprintf(cdat, sizeof cdat, "%s/plots/confusion_im2col.dat", folder);
+    tu_slurp(cdat, ctext, sizeof ctext);
+    /* each row as shares of its true class: a = 3 of 4 predicted a */
+    TU_CHECK(strstr(ctext, "0 0 75.0000 3\n1 0 25.0000 1\n") &&
+                 strstr(ctext, "0 1 0.0000 0\n1 1 100.0000 4\n"),
+             "%s: not the shares of each true class:\n%s", cdat, ctext);
     char dat[1200], text[4096];
     snprintf(dat, sizeof dat, "%s/plots/train_curves.dat", folder);
     tu_slurp(dat, text, sizeof text);
