@@ -228,9 +228,11 @@ void plot_setting_line(const plot_run *run, plot_row_filter keep, const void *ar
     if (range(run, run->rc.image_size, keep, arg, &lo, &hi))
         append(out, n, lo == hi ? "%.0f px input" : "%.0f-%.0f px input", lo, hi);
     if (range(run, run->rc.threads, keep, arg, &lo, &hi))
-        append(out, n, lo == hi ? "%.0f threads" : "%.0f-%.0f threads", lo, hi);
+        append(out, n, lo == hi ? (lo == 1 ? "%.0f thread" : "%.0f threads") : "%.0f-%.0f threads",
+               lo, hi);
     else if (run->meta && json_num(run->meta, "threads") > 0)
-        append(out, n, "%.0f threads", json_num(run->meta, "threads"), 0);
+        append(out, n, json_num(run->meta, "threads") == 1 ? "%.0f thread" : "%.0f threads",
+               json_num(run->meta, "threads"), 0);
     const char *cpu = run->meta ? json_str(run->meta, "cpu", NULL) : NULL;
     char clean[160];
     plot_clean(clean, sizeof clean, cpu ? cpu : "machine unknown (no meta.json)");

@@ -41,10 +41,11 @@ void plot_train(plot_run *run)
     /* the backends, in the fixed order; "" when the file has no backend column */
     char backends[PLOT_MAX_SERIES][PLOT_LABEL_MAX];
     int nb = 0;
-    double acc_max = 0;
+    double acc_max = 0, epoch_max = 0;
     for (int r = 0; r < t->nrows; r++) {
         if (!finite_row(t, r, cols))
             continue;
+        epoch_max = fmax(epoch_max, csv_num(t, r, cols[0]));
         acc_max = fmax(acc_max, fmax(fmax(csv_num(t, r, cols[3]), csv_num(t, r, cols[4])), 0));
         const char *be = csv_cell(t, r, cb);
         int i = 0;
@@ -102,8 +103,8 @@ void plot_train(plot_run *run)
     fprintf(f,
             "set multiplot layout 1,2 title \"%s\"\nunset title\n"
             "set key bottom left Left reverse\nset grid xtics ytics lc rgb \"#e4e4e4\"\n"
-            "set xlabel \"epoch\"\n",
-            c.title);
+            "set xlabel \"epoch\"\n%s",
+            c.title, epoch_max <= 20 ? "set xtics 1\n" : "");
     for (int p = 0; p < 2; p++) {
         fprintf(f, "set ylabel \"%s\"\nset key %s\nplot ",
                 p ? "accuracy (%)" : "loss (mean cross-entropy)", p ? "bottom right" : "top right");
