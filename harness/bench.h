@@ -39,6 +39,7 @@ typedef struct bench_run {
     bool cold;
     int threads;
     double fma_peak_gflops; /* the machine's (ceilings.h), for pct_peak; 0: unknown */
+    double triad_gbs;       /* its memory bandwidth, for pct_triad; 0: unknown */
     bool peer;              /* --peer pytorch: the PyTorch peer times the layers too */
     const char *peer_note;  /* meta.json's "peer": what ran it, or why not; NULL: none asked */
     char dir[4096];         /* the run folder (run_dir.h): results.csv goes there */
@@ -96,6 +97,7 @@ typedef struct bench_models_run {
     int repetitions;
     int threads;
     double fma_peak_gflops;
+    double triad_gbs; /* for pct_triad; 0: unknown */
     bool peer; /* --peer pytorch: the PyTorch peer times each model too */
     const char *peer_note; /* meta.json's "peer": what ran it, or why not; NULL: none asked */
     char dir[4096]; /* the run folder: results.csv and breakdown.csv go there */

@@ -564,6 +564,7 @@ static cnn_status write_model(const bench_models_run *run, const char *name, con
         double base_ips = !*base->error[mode] ? base->batch / (base->med[mode] * 1e-3) : NAN;
         double gflops = ok ? r->flops[mode] / (r->med[mode] * 1e6) : NAN;
         bench_row row = bench_row_empty();
+    row.triad_gbs = run->triad_gbs;
         row.model = name;
         row.layer = "MODEL";
         row.layers = layers;

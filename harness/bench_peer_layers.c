@@ -29,6 +29,7 @@ static int collect(const bench_run *run, peer_layer_case *cases, int *group, int
 static bench_row peer_row_base(const bench_run *run, int image_size)
 {
     bench_row row = bench_row_empty();
+    row.triad_gbs = run->triad_gbs;
     row.model = run->model;
     row.backend = "pytorch";
     row.batch = run->batch;

@@ -51,6 +51,8 @@ cnn_status bench_row_write(report_csv *csv, const bench_row *r)
     for (int i = 0; r->reps_s && i < r->nreps && i < BENCH_ROW_MAX_REPS; i++)
         snprintf(reps + strlen(reps), sizeof reps - strlen(reps), "%s%.4f", i ? ";" : "",
                  r->reps_s[i] * 1e3);
+    double gbs = r->intensity > 0 ? r->gflops / r->intensity : NAN;
+    double pct_triad = r->triad_gbs > 0 ? gbs / r->triad_gbs * 100 : NAN;
     char f[30][32];
     const char *fields[] = {
         r->model,
@@ -100,6 +102,8 @@ cnn_status bench_row_write(report_csv *csv, const bench_row *r)
         bytes(f[20], r->peak_rss_bytes),
         bytes(f[21], r->device_mem_bytes),
         num(f[22], 4, r->optimizer_ms, true),
+        num(f[23], 2, gbs, true),
+        num(f[24], 1, pct_triad, true),
     };
     _Static_assert(REPORT_DIMS == 13, "the row lists every dimension");
     return report_csv_row(csv, (int)(sizeof fields / sizeof fields[0]), fields);

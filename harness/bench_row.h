@@ -15,7 +15,7 @@
     "model,layer,layers,op,shape," REPORT_DIMS_HEADER ",pass,backend,status,algorithm,batch,"      \
     "image_size,threads,repetitions,cache,median_ms,min_ms,max_ms,reps_ms,gflops,pct_peak,"        \
     "intensity,ratio,reorder_ms,charged_layers,charged_at,images_per_s,params_bytes,grads_bytes,"  \
-    "act_bytes,act_unshared_bytes,ws_bytes,peak_rss_bytes,device_mem_bytes,optimizer_ms"
+    "act_bytes,act_unshared_bytes,ws_bytes,peak_rss_bytes,device_mem_bytes,optimizer_ms,gbs,pct_triad"
 
 /* The status column. */
 #define ST_OK "OK"
@@ -50,6 +50,10 @@ typedef struct bench_row {
     double params_bytes, grads_bytes, act_bytes, act_unshared_bytes, ws_bytes;
     double peak_rss_bytes, device_mem_bytes;
     double optimizer_ms; /* MODEL train_step rows: one Adam step's median, apart; NaN: none */
+    /* The run's measured bandwidth ceiling (ceilings.triad_gbs; 0: unknown):
+     * the row's achieved GB/s (gflops / intensity: the least bytes the pass
+     * must move over its median time) is written beside its share of it. */
+    double triad_gbs;
 } bench_row;
 
 /* A row with every number "not measured" and the strings empty. */

@@ -418,6 +418,7 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
             double reo = ok ? reorder_ms(&cases[b][p]) : NAN;
             double gflops = ok ? flops / (r->median_s * 1e9) : NAN;
             bench_row row = bench_row_empty();
+    row.triad_gbs = run->triad_gbs;
             row.model = run->model;
             row.layer = g->first;
             row.layers = g->count;
@@ -505,6 +506,7 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
                 fprintf(bo->out, "  %-9s %-14s %10s     ratio -  (%s)\n", cnn_pass_str((cnn_pass)p),
                         env->be[b]->name, "n/a", t->gap);
             bench_row row = bench_row_empty();
+    row.triad_gbs = run->triad_gbs;
             row.model = run->model;
             row.layer = "TOTAL";
             row.layers = t->layers;

@@ -69,12 +69,13 @@ static int check_ops(const cli_cmd *cmd, const char **ops)
 
 /* The machine's ceilings, once, on the run's threads (about a second):
  * printed and put in meta.json; returns the FMA peak. */
-static double measure_ceilings(run_dir *rd)
+static double measure_ceilings(run_dir *rd, double *triad_gbs)
 {
     cnn_ceilings machine;
     cnn_ceilings_measure(&machine, 0);
     cnn_ceilings_print(stdout, &machine);
     cnn_ceilings_json(run_dir_settings(rd), &machine);
+    *triad_gbs = machine.triad_gbs > 0 ? machine.triad_gbs : 0;
     return machine.fma_peak_gflops;
 }
 
@@ -159,7 +160,7 @@ static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *m
     st = run_dir_init(&rd, "bench", argc, argv, 1, run.threads);
     if (st == CNN_OK) {
         bench_models_settings(&run, run_dir_settings(&rd));
-        run.fma_peak_gflops = measure_ceilings(&rd);
+        run.fma_peak_gflops = measure_ceilings(&rd, &run.triad_gbs);
         st = run_dir_create(&rd, results);
     }
     if (st != CNN_OK)
@@ -342,7 +343,7 @@ int cmd_bench(int argc, char **argv)
     st = run_dir_init(&rd, "bench", argc, argv, 1, run.threads);
     if (st == CNN_OK) {
         bench_settings(&run, run_dir_settings(&rd));
-        run.fma_peak_gflops = measure_ceilings(&rd);
+        run.fma_peak_gflops = measure_ceilings(&rd, &run.triad_gbs);
         st = run_dir_create(&rd, results);
     }
     if (st != CNN_OK) {

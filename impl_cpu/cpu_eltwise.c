@@ -14,13 +14,19 @@ static void relu_fwd(const float *restrict x, float *restrict y, int64_t n, int 
 }
 
 /* A select, not dy * (y > 0), so that an infinite dy where y <= 0 gives 0
- * as PyTorch's threshold_backward does, not NaN. */
+ * as PyTorch's threshold_backward does, not NaN. dy is loaded whatever y
+ * says: with the load inside the select GCC 12 kept a scalar branch per
+ * element, mispredicted half the time on real gradients (8x64x112x112:
+ * 17.5 ms, 4.4 GB/s, against 1.7 ms for the forward); loaded first, the
+ * select is a vector blend (measured 6x faster standalone). */
 static void relu_bwd(const float *restrict y, const float *restrict dy, float *restrict dx,
                      int64_t n, int nt)
 {
 #pragma omp parallel for simd num_threads(nt) schedule(static)
-    for (int64_t i = 0; i < n; i++)
-        dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        const float g = dy[i];
+        dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
 }
 
 /* 1 / (1 + e^-x) saturates correctly at both ends in float: e^-x overflows
