@@ -13,6 +13,8 @@
 #include "run_dir.h"
 #include "verify_models.h"
 
+#include "registry.h"
+
 /* ImageNet-sized models run at batch 2 in the op sweep; the small ones at a
  * batch where their layers still take well under a second on naive. */
 static int sweep_batch(const cnn_model_desc *d)
@@ -147,15 +149,19 @@ static cnn_model_opts model_opts(const char *name, int batch, int image_size)
     return mo;
 }
 
-/* Run one model on `backends` and collect its outputs. */
-static cnn_status run_model(const char *name, const cnn_model_opts *mo, const char *backends,
+/* Run one model on backend `be` (its table is handed to the executor, so a
+ * backend outside the registry, a test's, runs too) and collect its
+ * outputs. */
+static cnn_status run_model(const char *name, const cnn_model_opts *mo, const cnn_backend *be,
                             uint64_t seed, int threads, bool progress, double perturb,
                             model_out *out, char *fallbacks, size_t fallbacks_size)
 {
     cnn_model *m = NULL;
     int batch = mo->batch;
     cnn_status st = cnn_model_create(name, mo, &m);
-    cnn_exec_opts eo = {.backends = backends, .threads = threads, .seed = seed};
+    const cnn_backend *extra[] = {be, NULL};
+    cnn_exec_opts eo = {
+        .backends = be->name, .threads = threads, .seed = seed, .extra_backends = extra};
     if (st == CNN_OK)
         st = cnn_model_bind(m, &eo);
     if (st == CNN_OK)
@@ -346,11 +352,12 @@ static cnn_status check_model(verify_run *run, const char *name, int batch, int 
 
     fprintf(stderr, "verify: %s %s on naive (the reference; one line per layer)\n", name, shape);
     model_out ref = {0};
-    st = run_model(name, &mo, "naive", run->seed, run->threads, true, 0.0, &ref, fb, sizeof fb);
+    const cnn_backend *naive = cnn_backend_find("naive");
+    st = run_model(name, &mo, naive, run->seed, run->threads, true, 0.0, &ref, fb, sizeof fb);
     model_out pert = {0};
     bool go_on = st == CNN_OK && !run_dir_stopping();
     if (go_on)
-        st = run_model(name, &mo, "naive", run->seed, run->threads, false, NOISE_PERTURB, &pert, fb,
+        st = run_model(name, &mo, naive, run->seed, run->threads, false, NOISE_PERTURB, &pert, fb,
                        sizeof fb);
     double *floors = NULL;
     if (go_on && st == CNN_OK)
@@ -361,7 +368,8 @@ static cnn_status check_model(verify_run *run, const char *name, int batch, int 
         const char *be = run->backends[b]->name;
         fprintf(stderr, "verify: %s %s on %s\n", name, shape, be);
         model_out got = {0};
-        st = run_model(name, &mo, be, run->seed, run->threads, false, 0.0, &got, fb, sizeof fb);
+        st = run_model(name, &mo, run->backends[b], run->seed, run->threads, false, 0.0, &got, fb,
+                       sizeof fb);
         const char *algo = fb[0] ? fb : be;
         if (st == CNN_OK)
             st = row(run, b, algo, name, "eval_fwd", "logits", shape, got.logits_eval,
