@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csv_read.h"
 #include "peer.h"
 
 #define OUT_HEADER                                                                                 \
@@ -62,27 +63,14 @@ static void read_meta(const char *line, peer_rows *out)
         out->torch_threads = atoi(eq + 1);
 }
 
-/* One data line into r; "" or what is wrong with it. */
-static void parse_row(char *line, peer_row *r, char *why, size_t n)
+/* One data row's fields (OUT_FIELDS of them, csv_read.h split them) into
+ * r; "" or what is wrong with it. */
+static void parse_row(char **f, peer_row *r, char *why, size_t n)
 {
     static const char *const names[OUT_FIELDS] = {
         "kind",       "id",      "model",   "op",          "pass",       "batch",
         "image_size", "classes", "threads", "repetitions", "iterations", "median_ms",
         "min_ms",     "max_ms",  "reps_ms", "images_per_s"};
-    char *f[OUT_FIELDS];
-    int nf = 0;
-    for (char *p = line; p; nf++) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (nf < OUT_FIELDS)
-            f[nf] = p;
-        p = comma ? comma + 1 : NULL;
-    }
-    if (nf != OUT_FIELDS) {
-        snprintf(why, n, "%d fields, the header has %d", nf, OUT_FIELDS);
-        return;
-    }
     bool model = !strcmp(f[0], "model");
     int bad = model || !strcmp(f[0], "layer") ? -1 : 0;
     char *str[5] = {r->kind, r->id, r->model, r->op, r->pass};
@@ -129,46 +117,57 @@ static void parse_row(char *line, peer_row *r, char *why, size_t n)
         snprintf(why, n, "reps_ms: %d times, repetitions says %d", k, r->repetitions);
 }
 
+/* The script writes "# key=value" lines first, then a plain CSV: the
+ * comments are read here, the CSV by the project's one reader (csv_read.h),
+ * which also gives each row its line. */
 cnn_status peer_read_csv(const char *path, const peer_layer_case *cases, int ncases, peer_rows *out)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->csv_path, sizeof out->csv_path, "%s", path);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return cnn_fail(CNN_ERR_IO, "PyTorch peer: cannot read %s: %s", path, strerror(errno));
-    char *line = NULL, why[256] = "";
-    size_t cap = 0;
-    ssize_t len;
-    int lineno = 0, cap_rows = 0;
-    bool header = false;
-    while (!*why && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = '\0';
-        if (line[0] == '#' || !header) {
-            if (line[0] == '#')
-                read_meta(line, out);
-            else if (strcmp(line, OUT_HEADER) != 0)
-                snprintf(why, sizeof why, "header is not " OUT_HEADER);
-            header = header || line[0] != '#';
-            continue;
-        }
-        if (out->count == cap_rows) {
-            int nc = cap_rows ? 2 * cap_rows : 16;
-            peer_row *nr = realloc(out->rows, sizeof *nr * (size_t)nc);
-            if (!nr) {
-                snprintf(why, sizeof why, "out of memory");
-                break;
-            }
-            out->rows = nr, cap_rows = nc;
-        }
+    char *buf = NULL;
+    size_t n = 0;
+    if (read_file_bounded(path, CSV_READ_MAX_BYTES, &buf, &n) != CNN_OK)
+        return cnn_fail(CNN_ERR_IO, "PyTorch peer: cannot read %s: %s", path, cnn_last_error());
+    size_t at = 0;
+    int comments = 0;
+    while (at < n && buf[at] == '#') {
+        char *nl = memchr(buf + at, '\n', n - at);
+        size_t end = nl ? (size_t)(nl - buf) : n;
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", (int)(end - at), buf + at);
+        line[strcspn(line, "\r")] = '\0';
+        read_meta(line, out);
+        comments++;
+        at = nl ? end + 1 : n;
+    }
+    csv_table *t = NULL;
+    char why[256] = "";
+    int lineno = 0;
+    cnn_status st = csv_parse(path, buf + at, n - at, &t);
+    free(buf);
+    if (st != CNN_OK) {
+        /* its message says FILE:LINE counting from the header */
+        return cnn_fail(CNN_ERR_BACKEND, "PyTorch peer (%d comment lines first): %s", comments,
+                        cnn_last_error());
+    }
+    char header[512] = "";
+    for (int c = 0; c < t->ncols; c++)
+        snprintf(header + strlen(header), sizeof header - strlen(header), "%s%s", c ? "," : "",
+                 t->header[c]);
+    if (strcmp(header, OUT_HEADER) != 0)
+        snprintf(why, sizeof why, "header is not " OUT_HEADER), lineno = comments + 1;
+    if (!*why && t->nrows) {
+        out->rows = calloc((size_t)t->nrows, sizeof *out->rows);
+        if (!out->rows)
+            snprintf(why, sizeof why, "out of memory");
+    }
+    for (int i = 0; !*why && i < t->nrows; i++) {
         peer_row *r = &out->rows[out->count++];
-        memset(r, 0, sizeof *r);
         r->case_index = -1;
-        parse_row(line, r, why, sizeof why);
+        lineno = comments + t->line[i];
+        parse_row(t->rows[i], r, why, sizeof why);
         if (*why || !cases)
             continue;
-        int i = out->count - 1;
         char want[64];
         snprintf(want, sizeof want, "%s", i < ncases && cases[i].id ? cases[i].id : "");
         if (i < ncases && !cases[i].id)
@@ -177,10 +176,7 @@ cnn_status peer_read_csv(const char *path, const peer_layer_case *cases, int nca
             snprintf(why, sizeof why, "row %d is not case %d's ('%s')", i + 1, i, want);
         r->case_index = i;
     }
-    free(line);
-    fclose(f);
-    if (!*why && !header)
-        snprintf(why, sizeof why, "no header row");
+    csv_free(t);
     if (!*why && cases && out->count != ncases)
         snprintf(why, sizeof why, "%d rows for %d cases", out->count, ncases), lineno = 0;
     if (!*why)
