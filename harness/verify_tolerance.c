@@ -82,9 +82,12 @@ static double bn_tol(const cnn_bn_desc *d, cnn_pass pass, vt tensor)
  * Only the passes that run the transforms; 0 for the others. */
 static double winograd_tol(const cnn_error_class *e, const cnn_conv_desc *d, cnn_pass pass)
 {
-    if (pass != CNN_FWD && pass != CNN_BWD_DATA)
+    double c = pass == CNN_FWD        ? d->c
+               : pass == CNN_BWD_DATA   ? d->k
+               : pass == CNN_BWD_WEIGHT ? (double)d->n * d->p * d->q
+                                        : 0.0;
+    if (c == 0.0)
         return 0.0;
-    double c = pass == CNN_FWD ? d->c : d->k;
     return e->s * U * (e->a + e->b * sqrt(c > 1.0 ? c : 1.0));
 }
 

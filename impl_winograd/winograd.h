@@ -43,7 +43,7 @@ extern "C" {
  * shapes, data and BLAS blockings. An indexing error costs a whole term,
  * O(1/sqrt(9C)) relative: 1.5% at C = 512, far above these (at C = 512,
  * 2.6e-6 for F(2x2) and 1.6e-5 for F(4x4)). */
-cnn_error_class cnn_winograd_error(int tile_m);
+cnn_error_class cnn_winograd_error(int tile_m, cnn_pass pass);
 
 #ifdef __cplusplus
 }

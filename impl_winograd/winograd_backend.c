@@ -1,6 +1,6 @@
 /* The three Winograd backend tables: "winograd_f2x3" and "winograd_f4x3"
- * always use that tile; "winograd" picks one per layer. Forward and backward
- * data run Winograd; backward filter and linear layers are delegated to an
+ * always use that tile; "winograd" picks one per layer. Forward, backward
+ * data and backward filter run Winograd; linear layers are delegated to an
  * im2col context that this one owns, created on im2col's table and called
  * through dispatch.h (and say so in algorithm()); the bias
  * gradient is a plain reduction; the other operations are the shared CPU ones. */
@@ -87,6 +87,7 @@ static int tile_for(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass)
     const wino_impl *im = impl_of(ctx);
     if (im->fixed_m)
         return im->fixed_m;
+    /* Backward weights tiles dy (p x q), as the forward pass tiles y. */
     int oh = pass == CNN_BWD_DATA ? d->h : d->p, ow = pass == CNN_BWD_DATA ? d->w : d->q;
     return tile_cost(4, oh, ow) < tile_cost(2, oh, ow) ? 4 : 2;
 }
@@ -104,10 +105,7 @@ static bool is_winograd_conv(const cnn_conv_desc *d)
 static bool wino_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     switch (op->kind) {
-    case CNN_OP_CONV:
-        if (!is_winograd_conv(&op->conv))
-            return false;
-        return pass == CNN_BWD_WEIGHT ? cnn_supports(impl_of(ctx)->inner, op, pass) : true;
+    case CNN_OP_CONV: return is_winograd_conv(&op->conv);
     case CNN_OP_LINEAR: return cnn_supports(impl_of(ctx)->inner, op, pass);
     default: return true;
     }
@@ -117,11 +115,9 @@ static bool wino_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
  * fallback, im2col. */
 static cnn_coverage wino_coverage(cnn_op_kind kind, cnn_pass pass)
 {
+    (void)pass;
     switch (kind) {
-    case CNN_OP_CONV:
-        return (cnn_coverage){.partial = true,
-                              .note = pass == CNN_BWD_WEIGHT ? WINO_CONVS "; via " WINO_DELEGATED
-                                                             : WINO_CONVS};
+    case CNN_OP_CONV: return (cnn_coverage){.partial = true, .note = WINO_CONVS};
     case CNN_OP_LINEAR: return (cnn_coverage){.note = "via " WINO_DELEGATED};
     default: return (cnn_coverage){0};
     }
@@ -132,13 +128,16 @@ static void plan_for(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass, cnn_wi
     int m = tile_for(ctx, d, pass);
     if (pass == CNN_BWD_DATA)
         cnn_winograd_plan_bwd_data(p, m, impl_of(ctx)->threads, d);
+    else if (pass == CNN_BWD_WEIGHT)
+        cnn_winograd_plan_bwd_weight(p, m, impl_of(ctx)->threads, d);
     else
         cnn_winograd_plan_fwd(p, m, impl_of(ctx)->threads, d);
 }
 
 static size_t wino_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
-    if (op->kind == CNN_OP_CONV && (pass == CNN_FWD || pass == CNN_BWD_DATA)) {
+    if (op->kind == CNN_OP_CONV &&
+        (pass == CNN_FWD || pass == CNN_BWD_DATA || pass == CNN_BWD_WEIGHT)) {
         cnn_winograd_plan p;
         plan_for(ctx, &op->conv, pass, &p);
         return cnn_winograd_plan_bytes(&p);
@@ -149,8 +148,9 @@ static size_t wino_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     return cnn_workspace_size(impl_of(ctx)->inner, op, pass);
 }
 
-/* Forward and backward data carry Winograd's error class; what is delegated
- * or reduced directly sums in float32 (the default class). */
+/* The three Winograd passes carry Winograd's error class (per pass: the
+ * weight gradient's differs); what is delegated or reduced directly sums in
+ * float32 (the default class). */
 static cnn_algo wino_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     const cnn_algo delegated = {.name = WINO_DELEGATED};
@@ -160,12 +160,12 @@ static cnn_algo wino_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
         return (cnn_algo){0};
     switch (pass) {
     case CNN_FWD:
-    case CNN_BWD_DATA: {
+    case CNN_BWD_DATA:
+    case CNN_BWD_WEIGHT: {
         int m = tile_for(ctx, &op->conv, pass);
         return (cnn_algo){.name = m == 4 ? "winograd F(4x4,3x3)" : "winograd F(2x2,3x3)",
-                          .error = cnn_winograd_error(m)};
+                          .error = cnn_winograd_error(m, pass)};
     }
-    case CNN_BWD_WEIGHT: return delegated;
     case CNN_BWD_BIAS: return (cnn_algo){.name = "direct reduction"};
     default: return (cnn_algo){0};
     }
@@ -194,7 +194,11 @@ static cnn_status wino_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const
 static cnn_status wino_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
                                        const float *dy, float *dw, CNN_WS)
 {
-    return cnn_conv_bwd_filter(impl_of(ctx)->inner, d, x, dy, dw, ws, ws_size);
+    (void)ws_size;
+    cnn_winograd_plan p;
+    plan_for(ctx, d, CNN_BWD_WEIGHT, &p);
+    cnn_winograd_run_bwd_weight(&p, x, dy, dw, ws);
+    return CNN_OK;
 }
 
 /* db[k] = sum over n, p, q of dy[n][k][p][q], accumulated in double: the sum

@@ -2,9 +2,23 @@
 
 /* The derivation and the measurements behind the constants are in
  * winograd.h. */
-cnn_error_class cnn_winograd_error(int tile_m)
+#define WG2_A 100.0
+#define WG2_B 1.0
+#define WG4_A 1000.0
+#define WG4_B 10.0
+
+cnn_error_class cnn_winograd_error(int tile_m, cnn_pass pass)
 {
     const bool f2 = tile_m <= 2;
+    if (pass == CNN_BWD_WEIGHT)
+        return (cnn_error_class){
+            .kind = CNN_ERROR_WINOGRAD,
+            .m = f2 ? 2 : 4,
+            .r = 3,
+            .a = f2 ? WG2_A : WG4_A,
+            .b = f2 ? WG2_B : WG4_B,
+            .s = 4.0,
+        };
     return (cnn_error_class){
         .kind = CNN_ERROR_WINOGRAD,
         .m = f2 ? 2 : 4,

@@ -16,6 +16,12 @@
  * U[xi] too often); with many channels this wins over CHUNK_BYTES. */
 #define CHUNK_MIN_TILES 64
 
+/* The weight gradient's chunks: each GEMM then sums at least
+ * WGRAD_MIN_TILES products per output, so that it reads and writes its
+ * K x C block of the accumulator once per that many multiply-adds. */
+#define WGRAD_CHUNK_BYTES ((size_t)4 << 20)
+#define WGRAD_MIN_TILES 256
+
 static size_t align16(size_t floats)
 {
     return (floats + 15) / 16 * 16;
@@ -40,7 +46,9 @@ void cnn_winograd_plan_set_chunk(cnn_winograd_plan *p, int bands, bool shared)
  * that gives every thread two or more (dynamic scheduling then evens out
  * the last ones); otherwise all tiles in one chunk that the threads share,
  * which is then smaller than 2 * threads of the private ones. */
-static void plan_finish(cnn_winograd_plan *p)
+/* Bands of a chunk: chunk_bytes of V and M (or V and D), at least
+ * min_tiles tiles, at most all of them. */
+static size_t chunk_bands(cnn_winograd_plan *p, size_t chunk_bytes, size_t min_tiles)
 {
     p->alpha = p->m + 2;
     p->tiles_y = (p->hout + p->m - 1) / p->m;
@@ -48,12 +56,16 @@ static void plan_finish(cnn_winograd_plan *p)
     p->bands = p->n * p->tiles_y;
 
     const size_t tile_bytes = (size_t)p->alpha * p->alpha * (p->cin + p->cout) * sizeof(float);
-    size_t tiles = CHUNK_BYTES / tile_bytes;
-    if (tiles < CHUNK_MIN_TILES)
-        tiles = CHUNK_MIN_TILES;
+    size_t tiles = chunk_bytes / tile_bytes;
+    if (tiles < min_tiles)
+        tiles = min_tiles;
     size_t bands = (tiles + p->tiles_x - 1) / p->tiles_x;
-    if (bands > (size_t)p->bands)
-        bands = (size_t)p->bands;
+    return bands > (size_t)p->bands ? (size_t)p->bands : bands;
+}
+
+static void plan_finish(cnn_winograd_plan *p)
+{
+    size_t bands = chunk_bands(p, CHUNK_BYTES, CHUNK_MIN_TILES);
     size_t chunks = (p->bands + bands - 1) / bands;
     if (p->threads > 1 && chunks < 2 * (size_t)p->threads)
         cnn_winograd_plan_set_chunk(p, p->bands, true);
@@ -101,6 +113,17 @@ void cnn_winograd_plan_bwd_data(cnn_winograd_plan *p, int m, int threads, const 
         .threads = threads > 0 ? threads : 1,
     };
     plan_finish(p);
+}
+
+/* The forward plan's tiles over x and dy, chunked for the weight
+ * gradient's GEMMs, whose reduction runs over the chunk's tiles: longer
+ * chunks than the forward pass's, and always shared by the threads (each
+ * chunk adds into the one accumulator U). */
+void cnn_winograd_plan_bwd_weight(cnn_winograd_plan *p, int m, int threads,
+                                  const cnn_conv_desc *d)
+{
+    cnn_winograd_plan_fwd(p, m, threads, d);
+    cnn_winograd_plan_set_chunk(p, (int)chunk_bands(p, WGRAD_CHUNK_BYTES, WGRAD_MIN_TILES), true);
 }
 
 static size_t buffer_sets(const cnn_winograd_plan *p)
@@ -267,5 +290,64 @@ void cnn_winograd_run(const cnn_winograd_plan *p, const float *x, const float *w
                 run_chunk(p, &ch, x, u, bias, y);
             }
         }
+    }
+}
+
+/* Backward weights: per chunk, the input transforms V[xi][c][t] of x and
+ * D[xi][k][t] of dy (items: channel and band), then U[xi] (K x C) +=
+ * D[xi] . V[xi]^T (items: xi and a block of rows of U), the first chunk
+ * writing U; after the last, G^T U G per filter (items: blocks of (k, c)
+ * pairs). The threads share every stage, with a barrier between stages. */
+void cnn_winograd_run_bwd_weight(const cnn_winograd_plan *p, const float *x, const float *dy,
+                                 float *dw, void *ws)
+{
+    float *u = (float *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
+    float *v = u + p->u_floats, *dt = v + p->v_floats;
+    float *scratch = dt + p->m_floats;
+    const int a2 = p->alpha * p->alpha, cin = p->cin, cout = p->cout;
+    const int chunks = (p->bands + p->bands_per_chunk - 1) / p->bands_per_chunk;
+    const size_t in_plane = (size_t)p->hin * p->win, out_plane = (size_t)p->hout * p->wout;
+    const size_t v_stride = (size_t)cin * p->ldt, d_stride = (size_t)cout * p->ldt;
+
+#pragma omp parallel num_threads(p->threads)
+    {
+        const int tid = thread_id(), nth = thread_count();
+        float *scr = scratch + (size_t)tid * p->scratch_floats;
+        /* Rows of U per GEMM item: enough items to give every thread two. */
+        const int kparts = (2 * nth + a2 - 1) / a2 < cout ? (2 * nth + a2 - 1) / a2 : cout;
+        int lo, hi;
+        for (int c = 0; c < chunks; c++) {
+            const int band0 = c * p->bands_per_chunk;
+            const int nbands = p->bands - band0 < p->bands_per_chunk ? p->bands - band0
+                                                                     : p->bands_per_chunk;
+            share((cin + cout) * nbands, tid, nth, &lo, &hi);
+            for (int i = lo; i < hi; i++) {
+                int ch = i / nbands, b = i % nbands, band = band0 + b;
+                int img = band / p->tiles_y, ty = band % p->tiles_y;
+                size_t t0 = (size_t)b * p->tiles_x;
+                if (ch < cin)
+                    cnn_winograd_input_band(p->m, x + ((size_t)img * cin + ch) * in_plane, p->hin,
+                                            p->win, p->row0 + ty * p->m, p->col0, p->tiles_x,
+                                            v + (size_t)ch * p->ldt + t0, v_stride, scr);
+                else
+                    cnn_winograd_grad_band(
+                        p->m, dy + ((size_t)img * cout + ch - cin) * out_plane, p->hout, p->wout,
+                        ty * p->m, p->tiles_x, dt + (size_t)(ch - cin) * p->ldt + t0, d_stride,
+                        scr);
+            }
+#pragma omp barrier
+            share(a2 * kparts, tid, nth, &lo, &hi);
+            for (int i = lo; i < hi; i++) {
+                int xi = i / kparts, k0, k1;
+                share(cout, i % kparts, kparts, &k0, &k1);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k1 - k0, cin,
+                            nbands * p->tiles_x, 1.0f, dt + xi * d_stride + (size_t)k0 * p->ldt,
+                            p->ldt, v + xi * v_stride, p->ldt, c ? 1.0f : 0.0f,
+                            u + ((size_t)xi * cout + k0) * cin, cin);
+            }
+#pragma omp barrier
+        }
+        share(cout * cin, tid, nth, &lo, &hi);
+        cnn_winograd_filter_grads(p->m, hi - lo, u + lo, (size_t)cout * cin, dw + (size_t)lo * 9);
     }
 }

@@ -336,3 +336,162 @@ void cnn_winograd_filters(int m, int n, const float *g, size_t g_stride, bool fl
         }
     }
 }
+
+/* ---- backward weights: F(3x3, m x m) with the same alpha ----------------
+ * The forward identity y = A^T [(G g G^T) . (B^T d B)] A holds for every g
+ * and d, and y is linear in g, so the gradient of sum dy . y with respect
+ * to g is dW = G^T [(A dy A^T) . (B^T d B)] G: the input transform is the
+ * forward one, A (alpha x m) takes an m x m tile of dy to the transform
+ * domain and G^T (3 x alpha) brings the product back to 3 x 3.
+ *
+ *   F(2,3):  A = [1  0]      G^T = [1 1/2  1/2 0]
+ *                [1  1]            [0 1/2 -1/2 0]
+ *                [1 -1]            [0 1/2  1/2 1]
+ *                [0 -1]
+ *   F(4,3):  A = [1  0 0  0]  G^T = [1/4 -1/6 -1/6 1/24  1/24 0]
+ *                [1  1 1  1]        [ 0  -1/6  1/6 1/12 -1/12 0]
+ *                [1 -1 1 -1]        [ 0  -1/6 -1/6  1/6   1/6 1]
+ *                [1  2 4  8]
+ *                [1 -2 4 -8]
+ *                [0  0 0  1] */
+
+static void a2(int n, const float *restrict d0, const float *restrict d1, float *restrict o0,
+               float *restrict o1, float *restrict o2, float *restrict o3)
+{
+    for (int l = 0; l < n; l++) {
+        o0[l] = d0[l];
+        o1[l] = d0[l] + d1[l];
+        o2[l] = d0[l] - d1[l];
+        o3[l] = -d1[l];
+    }
+}
+
+static void a4(int n, const float *restrict d0, const float *restrict d1, const float *restrict d2,
+               const float *restrict d3, float *restrict o0, float *restrict o1, float *restrict o2,
+               float *restrict o3, float *restrict o4, float *restrict o5)
+{
+    for (int l = 0; l < n; l++) {
+        float s02 = d0[l] + d2[l], s13 = d1[l] + d3[l];
+        float e = d0[l] + 4.0f * d2[l], f = 2.0f * (d1[l] + 4.0f * d3[l]);
+        o0[l] = d0[l];
+        o1[l] = s02 + s13;
+        o2[l] = s02 - s13;
+        o3[l] = e + f;
+        o4[l] = e - f;
+        o5[l] = d3[l];
+    }
+}
+
+static void a_rows(int m, int n, const float *const *in, float *const *out)
+{
+    if (m == 2)
+        a2(n, in[0], in[1], out[0], out[1], out[2], out[3]);
+    else
+        a4(n, in[0], in[1], in[2], in[3], out[0], out[1], out[2], out[3], out[4], out[5]);
+}
+
+/* G^T over n lanes; F(4x4)'s fractions as in g4: exact scalings by powers of
+ * two, then one multiplication by 1/6. */
+static void gt2(int n, const float *restrict m0, const float *restrict m1, const float *restrict m2,
+                const float *restrict m3, float *restrict r0, float *restrict r1,
+                float *restrict r2)
+{
+    for (int l = 0; l < n; l++) {
+        float h = 0.5f * (m1[l] + m2[l]);
+        r0[l] = m0[l] + h;
+        r1[l] = 0.5f * (m1[l] - m2[l]);
+        r2[l] = h + m3[l];
+    }
+}
+
+static void gt4(int n, const float *restrict m0, const float *restrict m1, const float *restrict m2,
+                const float *restrict m3, const float *restrict m4, const float *restrict m5,
+                float *restrict r0, float *restrict r1, float *restrict r2)
+{
+    const float sixth = 1.0f / 6.0f;
+    for (int l = 0; l < n; l++) {
+        float s12 = m1[l] + m2[l], d12 = m1[l] - m2[l];
+        float s34 = m3[l] + m4[l], d34 = m3[l] - m4[l];
+        r0[l] = 0.25f * m0[l] + (0.25f * s34 - s12) * sixth;
+        r1[l] = (0.5f * d34 - d12) * sixth;
+        r2[l] = (s34 - s12) * sixth + m5[l];
+    }
+}
+
+static void gt_rows(int m, int n, const float *const *in, float *const *out)
+{
+    if (m == 2)
+        gt2(n, in[0], in[1], in[2], in[3], out[0], out[1], out[2]);
+    else
+        gt4(n, in[0], in[1], in[2], in[3], in[4], in[5], out[0], out[1], out[2]);
+}
+
+size_t cnn_winograd_grad_scratch(int m, int tiles_x)
+{
+    /* d (m rows of dy in phases) and e (alpha rows after the column pass) */
+    return (size_t)(2 * m + 2) * (size_t)m * (size_t)tiles_x;
+}
+
+void cnn_winograd_grad_band(int m, const float *dy, int h, int w, int row0, int tiles_x, float *v,
+                            size_t xi_stride, float *scratch)
+{
+    const int alpha = m + 2;
+    const size_t row_len = (size_t)m * tiles_x;
+    float *d = scratch, *e = scratch + (size_t)m * row_len;
+
+    for (int i = 0; i < m; i++) {
+        int yy = row0 + i;
+        if (yy < 0 || yy >= h)
+            memset(d + i * row_len, 0, row_len * sizeof *d);
+        else
+            split_row(m, dy + (size_t)yy * w, w, 0, tiles_x, d + i * row_len);
+    }
+
+    /* Column pass: m rows of the band to alpha. */
+    const float *in[6] = {NULL};
+    float *out[6] = {NULL};
+    for (int i = 0; i < m; i++)
+        in[i] = d + i * row_len;
+    for (int i = 0; i < alpha; i++)
+        out[i] = e + i * row_len;
+    a_rows(m, (int)row_len, in, out);
+
+    /* Row pass within each tile: its m phases to alpha. */
+    for (int xy = 0; xy < alpha; xy++) {
+        for (int j = 0; j < m; j++)
+            in[j] = e + xy * row_len + (size_t)j * tiles_x;
+        for (int xx = 0; xx < alpha; xx++)
+            out[xx] = v + (size_t)(xy * alpha + xx) * xi_stride;
+        a_rows(m, tiles_x, in, out);
+    }
+}
+
+void cnn_winograd_filter_grads(int m, int n, const float *mt, size_t xi_stride, float *dw)
+{
+    const int alpha = m + 2;
+    float t[6 * 3][FILTER_BLOCK], o[9][FILTER_BLOCK];
+    const float *in[6] = {NULL};
+    float *out[3];
+    for (int i0 = 0; i0 < n; i0 += FILTER_BLOCK) {
+        const int nb = n - i0 < FILTER_BLOCK ? n - i0 : FILTER_BLOCK;
+        /* Along each row xi_y: t[xi_y][s] = (M G)[xi_y][s]. */
+        for (int xy = 0; xy < alpha; xy++) {
+            for (int xx = 0; xx < alpha; xx++)
+                in[xx] = mt + (size_t)(xy * alpha + xx) * xi_stride + i0;
+            for (int col = 0; col < 3; col++)
+                out[col] = t[xy * 3 + col];
+            gt_rows(m, nb, in, out);
+        }
+        /* Down each column s: o[r][s] = (G^T M G)[r][s]. */
+        for (int col = 0; col < 3; col++) {
+            for (int xy = 0; xy < alpha; xy++)
+                in[xy] = t[xy * 3 + col];
+            for (int r = 0; r < 3; r++)
+                out[r] = o[r * 3 + col];
+            gt_rows(m, nb, in, out);
+        }
+        for (int l = 0; l < nb; l++)
+            for (int e = 0; e < 9; e++)
+                dw[(size_t)(i0 + l) * 9 + e] = o[e][l];
+    }
+}

@@ -43,4 +43,16 @@ void cnn_winograd_output_band(int m, const float *mt, size_t xi_stride, int tile
 void cnn_winograd_filters(int m, int n, const float *g, size_t g_stride, bool flip, float *u,
                           size_t xi_stride);
 
+/* Backward weights, F(3x3, m x m) (derivation in winograd_transforms.c).
+ * Transform of one band of dy: tile tx covers rows row0 .. row0 + m - 1 and
+ * columns tx*m .. tx*m + m - 1 of the h x w plane dy, zero outside it;
+ * D = A dy A^T goes to v[xi * xi_stride + tx] as in the input transform. */
+size_t cnn_winograd_grad_scratch(int m, int tiles_x);
+void cnn_winograd_grad_band(int m, const float *dy, int h, int w, int row0, int tiles_x, float *v,
+                            size_t xi_stride, float *scratch);
+
+/* Inverse transform of n accumulated products: element xi of pair i is
+ * mt[xi * xi_stride + i]; G^T M G goes to the 9 floats dw[i * 9 ..]. */
+void cnn_winograd_filter_grads(int m, int n, const float *mt, size_t xi_stride, float *dw);
+
 #endif
