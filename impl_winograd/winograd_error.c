@@ -2,10 +2,10 @@
 
 /* The derivation and the measurements behind the constants are in
  * winograd.h. */
-#define WG2_A 100.0
-#define WG2_B 1.0
-#define WG4_A 1000.0
-#define WG4_B 10.0
+#define WG2_A 2.0
+#define WG2_B 0.3
+#define WG4_A 21.0
+#define WG4_B 0.6
 
 cnn_error_class cnn_winograd_error(int tile_m, cnn_pass pass)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dispatch.h"
+#include "registry.h"
 #include "test_util.h"
 #include "verify.h"
 #include "verify_models.h"
@@ -293,6 +294,136 @@ static void check_model_gradients(void)
     TU_EXPECT_OK(verify_run_close(&run, false));
 }
 
+#ifdef CNN_HAVE_WINOGRAD
+/* Winograd F(4x4,3x3) weight gradients written the plain way, tile by tile
+ * in float from the matrices as tables, dW = G^T [sum (A dy A^T) . (B^T x B)] G,
+ * so that one coefficient can be made wrong. */
+static float wg_bt[6][6] = {{4, 0, -5, 0, 1, 0},  {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                            {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+static float wg_g[6][3] = {{1.0f / 4, 0, 0},
+                           {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                           {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                           {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                           {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                           {0, 0, 1}};
+static float wg_at[4][6] = {
+    {1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+
+/* out (a x a) = L X L^T, L (a x b) row-major with row stride ls, X b x b. */
+static void wg_sandwich(const float *l, int ls, int a, int b, const float *x, float *out)
+{
+    float t[6 * 6];
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < b; j++) {
+            float s = 0;
+            for (int p = 0; p < b; p++)
+                s += l[i * ls + p] * x[p * b + j];
+            t[i * b + j] = s;
+        }
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < a; j++) {
+            float s = 0;
+            for (int q = 0; q < b; q++)
+                s += t[i * b + q] * l[j * ls + q];
+            out[i * a + j] = s;
+        }
+}
+
+static cnn_status conv_dw_winograd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
+                                   const float *dy, float *dw, CNN_WS)
+{
+    (void)ctx;
+    (void)ws;
+    (void)ws_size;
+    float a[6][4], gt[3][6];
+    for (int i = 0; i < 6; i++) {
+        for (int j = 0; j < 4; j++)
+            a[i][j] = wg_at[j][i];
+        for (int j = 0; j < 3; j++)
+            gt[j][i] = wg_g[i][j];
+    }
+    float *m = calloc((size_t)d->k * d->c * 36, sizeof *m);
+    float *v = malloc((size_t)d->c * 36 * sizeof *v), *dt = malloc((size_t)d->k * 36 * sizeof *dt);
+    if (!m || !v || !dt) {
+        free(m);
+        free(v);
+        free(dt);
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "test");
+    }
+    for (int n = 0; n < d->n; n++)
+        for (int p0 = 0; p0 < d->p; p0 += 4)
+            for (int q0 = 0; q0 < d->q; q0 += 4) {
+                float tile[36];
+                for (int c = 0; c < d->c; c++) {
+                    for (int i = 0; i < 36; i++) {
+                        int h = p0 - d->pad_h + i / 6, w = q0 - d->pad_w + i % 6;
+                        tile[i] = h >= 0 && h < d->h && w >= 0 && w < d->w
+                                      ? x[(((size_t)n * d->c + c) * d->h + h) * d->w + w]
+                                      : 0.0f;
+                    }
+                    wg_sandwich(&wg_bt[0][0], 6, 6, 6, tile, v + (size_t)c * 36);
+                }
+                for (int k = 0; k < d->k; k++) {
+                    for (int i = 0; i < 16; i++) {
+                        int p = p0 + i / 4, q = q0 + i % 4;
+                        tile[i] = p < d->p && q < d->q
+                                      ? dy[(((size_t)n * d->k + k) * d->p + p) * d->q + q]
+                                      : 0.0f;
+                    }
+                    wg_sandwich(&a[0][0], 4, 6, 4, tile, dt + (size_t)k * 36);
+                }
+                for (int k = 0; k < d->k; k++)
+                    for (int c = 0; c < d->c; c++)
+                        for (int e = 0; e < 36; e++)
+                            m[((size_t)k * d->c + c) * 36 + e] += dt[k * 36 + e] * v[c * 36 + e];
+            }
+    for (size_t i = 0; i < (size_t)d->k * d->c; i++)
+        wg_sandwich(&gt[0][0], 6, 3, 6, m + i * 36, dw + i * 9);
+    free(m);
+    free(v);
+    free(dt);
+    return CNN_OK;
+}
+
+/* The weight-gradient tolerance of F(4x4,3x3) (winograd_f4x3's algorithm(),
+ * the harness's winograd_tol) is tight enough to catch a wrong transform
+ * coefficient, and not so tight that a second implementation with other
+ * roundings fails it: the plain one above PASSes on a 16 -> 16 layer of
+ * 20x18 at batch 2, and FAILs with any one of a coefficient of G off by 4%
+ * (1/24 as 1/25), a sign of A flipped, or 1/6 rounded to 0.1667 (off by
+ * 2e-5 relative). Forward, backward data and bias stay winograd_f4x3's
+ * own and PASS each time. */
+static void check_winograd_dw_coefficients(void)
+{
+    cnn_op op = {.kind = CNN_OP_CONV, .conv = {2, 16, 20, 18, 16, 3, 3, 1, 1, 1, 1, true}};
+    TU_EXPECT_OK(cnn_op_init(&op));
+    vcase c;
+    TU_EXPECT_OK(vcase_init(&c, &op, 5));
+    cnn_backend plain = cnn_backend_winograd_f4x3;
+    plain.name = "winograd_f4x3_plain_dw";
+    plain.conv_bwd_filter = conv_dw_winograd;
+    verify_tally t = run_case(&plain, &c);
+    TU_CHECK(t.pass == 4 && t.fail == 0, "plain F(4x4) dw: %d PASS %d FAIL (want 4 PASS)", t.pass,
+             t.fail);
+
+    const struct {
+        const char *what;
+        float *coef, value;
+    } bugs[] = {{"G[3][0] = 1/25", &wg_g[3][0], 1.0f / 25},
+                {"A^T[3][3] = -8", &wg_at[3][3], -8.0f},
+                {"G[1][1] = -0.1667", &wg_g[1][1], -0.1667f}};
+    for (size_t i = 0; i < sizeof bugs / sizeof bugs[0]; i++) {
+        const float keep = *bugs[i].coef;
+        *bugs[i].coef = bugs[i].value;
+        t = run_case(&plain, &c);
+        *bugs[i].coef = keep;
+        TU_CHECK(t.fail == 1 && t.pass == 3, "F(4x4) dw with %s: %d FAIL %d PASS (want 1, 3)",
+                 bugs[i].what, t.fail, t.pass);
+    }
+    vcase_free(&c);
+}
+#endif
+
 int main(void)
 {
     check_conv_verdicts();
@@ -301,5 +432,8 @@ int main(void)
     check_nan_reference();
     check_tolerances();
     check_model_gradients();
+#ifdef CNN_HAVE_WINOGRAD
+    check_winograd_dw_coefficients();
+#endif
     return tu_finish("test_verify");
 }

@@ -16,6 +16,7 @@
  *    negative padding), on 1 to 3 threads, with chunks that end inside an
  *    image or straddle two, run privately or shared by the threads. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,17 @@ static void sandwich(int m, double (*mat)(int, int, int), int a, int b, const do
         }
 }
 
+/* A^T and G transposed, for the weight gradient's transforms A dy A^T and
+ * G^T M G. */
+static double a_mat(int m, int i, int j)
+{
+    return at(m, j, i);
+}
+static double gt_mat(int m, int i, int j)
+{
+    return gm(m, j, i);
+}
+
 /* A transformed value is within k eps of the exact one, relative to the sum
  * of |terms|: each of the few adds and multiplies along the way rounds once
  * (k = 8 covers the longest chain, five operations in a pass, two passes). */
@@ -118,6 +130,67 @@ static void test_single_tiles(int m, uint64_t *rng)
         aref[i] += bias;
     }
     check_close("output transform", m, y, 1, ref, aref, m * m);
+}
+
+/* The weight gradient's two transforms of one tile: A dy A^T (alpha x alpha
+ * from m x m) and G^T M G (3 x 3 from alpha x alpha). */
+static void test_grad_tiles(int m, uint64_t *rng)
+{
+    const int alpha = m + 2;
+    float g[16], v[36], mt[36], dw[9];
+    double dd[36], ref[36], aref[36];
+    float scratch[256];
+
+    tu_fill(g, m * m, rng, -1, 1);
+    for (int i = 0; i < m * m; i++)
+        dd[i] = g[i];
+    cnn_winograd_grad_band(m, g, m, m, 0, 1, v, 1, scratch);
+    sandwich(m, a_mat, alpha, m, dd, ref, aref);
+    check_close("dy transform", m, v, 1, ref, aref, alpha * alpha);
+
+    tu_fill(mt, alpha * alpha, rng, -1, 1);
+    for (int i = 0; i < alpha * alpha; i++)
+        dd[i] = mt[i];
+    cnn_winograd_filter_grads(m, 1, mt, 1, dw);
+    sandwich(m, gt_mat, 3, alpha, dd, ref, aref);
+    check_close("filter-gradient transform", m, dw, 1, ref, aref, 9);
+}
+
+/* A band of dy tiles on a plane whose width is not a multiple of m, its
+ * last row past the plane: each tile must equal the transform of its own
+ * zero-filled patch. And many pairs at once, strided (more than one block
+ * of the implementation), against one pair at a time. */
+static void test_grad_band(int m, uint64_t *rng)
+{
+    enum { TILES = 3, N = 70, XI_STRIDE = 75 };
+    const int alpha = m + 2, h = m - 1, w = TILES * m - 1;
+    float dy[4 * 12], v[36 * TILES], patch[16], one[36], scratch[1024];
+    tu_fill(dy, h * w, rng, -1, 1);
+    cnn_winograd_grad_band(m, dy, h, w, 0, TILES, v, TILES, scratch);
+    for (int t = 0; t < TILES; t++) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < m; j++) {
+                int col = t * m + j;
+                patch[i * m + j] = i < h && col < w ? dy[i * w + col] : 0.0f;
+            }
+        cnn_winograd_grad_band(m, patch, m, m, 0, 1, one, 1, scratch);
+        for (int xi = 0; xi < alpha * alpha; xi++)
+            TU_CHECK(v[xi * TILES + t] == one[xi], "F(%d) dy band tile %d element %d: %g vs %g", m,
+                     t, xi, v[xi * TILES + t], one[xi]);
+    }
+
+    static float mt[36 * XI_STRIDE], dw[N * 9];
+    float dw1[9];
+    tu_fill(mt, 36 * XI_STRIDE, rng, -1, 1);
+    cnn_winograd_filter_grads(m, N, mt, XI_STRIDE, dw);
+    for (int i = 0; i < N; i++) {
+        for (int xi = 0; xi < alpha * alpha; xi++)
+            one[xi] = mt[xi * XI_STRIDE + i];
+        cnn_winograd_filter_grads(m, 1, one, 1, dw1);
+        for (int e = 0; e < 9; e++)
+            TU_CHECK(dw[i * 9 + e] == dw1[e], "F(%d) filter gradient %d element %d: %g vs %g", m,
+                     i, e, dw[i * 9 + e], dw1[e]);
+    }
 }
 
 /* Three tiles side by side, on a plane whose width is not a multiple of m
@@ -236,6 +309,32 @@ static void direct_bwd_data(const cnn_conv_desc *d, const float *dy, const float
                             }
 }
 
+/* dw = the adjoint of conv with respect to w, directly, in double. */
+static void direct_bwd_weight(const cnn_conv_desc *d, const float *x, const float *dy, double *dw,
+                              double *mag)
+{
+    for (int k = 0; k < d->k; k++)
+        for (int c = 0; c < d->c; c++)
+            for (int r = 0; r < 3; r++)
+                for (int t = 0; t < 3; t++) {
+                    double s = 0, sa = 0;
+                    for (int n = 0; n < d->n; n++)
+                        for (int p = 0; p < d->p; p++)
+                            for (int q = 0; q < d->q; q++) {
+                                int hh = p - d->pad_h + r, ww = q - d->pad_w + t;
+                                if (hh < 0 || hh >= d->h || ww < 0 || ww >= d->w)
+                                    continue;
+                                double term = (double)dy[((n * d->k + k) * d->p + p) * d->q + q] *
+                                              x[((n * d->c + c) * d->h + hh) * d->w + ww];
+                                s += term;
+                                sa += fabs(term);
+                            }
+                    size_t o = ((size_t)(k * d->c + c) * 3 + r) * 3 + t;
+                    dw[o] = s;
+                    mag[o] = sa;
+                }
+}
+
 static void fill_int(float *x, size_t n, uint64_t *rng, int lo, int hi)
 {
     for (size_t i = 0; i < n; i++)
@@ -257,39 +356,56 @@ typedef struct schedule {
 static const schedule schedules[] = {{0, false}, {1, false}, {2, false}, {1, true}, {2, true}};
 #define NSCHEDULES (int)(sizeof schedules / sizeof schedules[0])
 
-static void check_conv(int m, const cnn_conv_desc *d, bool bwd, bool integer, double tol,
+typedef enum which { FWD, BWD_DATA, BWD_WEIGHT } which;
+static const char *const which_name[] = {"fwd", "bwd_data", "bwd_weight"};
+
+/* The worst |err| / largest sum|terms| of the F(4x4) runs, per pass. */
+static double worst4[3];
+
+/* Run one pass of the planned convolution on operands a and b (x and w, dy
+ * and w, x and dy); compare with the direct one. */
+static void check_conv(int m, const cnn_conv_desc *d, which pass, bool integer, double tol,
                        int threads, schedule sched, uint64_t *rng)
 {
     size_t nx = (size_t)d->n * d->c * d->h * d->w, ny = (size_t)d->n * d->k * d->p * d->q;
-    size_t nw = (size_t)d->k * d->c * 9, nin = bwd ? ny : nx, nout = bwd ? nx : ny;
-    float *in = malloc(nin * sizeof *in), *w = malloc(nw * sizeof *w);
-    float *b = malloc((size_t)d->k * sizeof *b), *out = malloc(nout * sizeof *out);
+    size_t nw = (size_t)d->k * d->c * 9;
+    size_t na = pass == BWD_DATA ? ny : nx, nb = pass == BWD_WEIGHT ? ny : nw;
+    size_t nout = pass == FWD ? ny : pass == BWD_DATA ? nx : nw;
+    float *a = malloc(na * sizeof *a), *b = malloc(nb * sizeof *b);
+    float *bias = malloc((size_t)d->k * sizeof *bias), *out = malloc(nout * sizeof *out);
     double *ref = malloc(nout * sizeof *ref), *mag = malloc(nout * sizeof *mag);
     if (integer) {
-        fill_int(in, nin, rng, -4, 4);
-        fill_int(w, nw, rng, -3, 3);
-        fill_int(b, (size_t)d->k, rng, -8, 8);
+        fill_int(a, na, rng, -4, 4);
+        fill_int(b, nb, rng, -3, 3);
+        fill_int(bias, (size_t)d->k, rng, -8, 8);
     } else {
-        tu_fill(in, (int64_t)nin, rng, -1, 1);
-        tu_fill(w, (int64_t)nw, rng, -1, 1);
-        tu_fill(b, d->k, rng, -1, 1);
+        tu_fill(a, (int64_t)na, rng, -1, 1);
+        tu_fill(b, (int64_t)nb, rng, -1, 1);
+        tu_fill(bias, d->k, rng, -1, 1);
     }
     for (size_t i = 0; i < nout; i++)
         out[i] = NAN;
 
     cnn_winograd_plan p;
-    if (bwd)
+    if (pass == BWD_DATA)
         cnn_winograd_plan_bwd_data(&p, m, threads, d);
+    else if (pass == BWD_WEIGHT)
+        cnn_winograd_plan_bwd_weight(&p, m, threads, d);
     else
         cnn_winograd_plan_fwd(&p, m, threads, d);
     if (sched.chunk)
-        cnn_winograd_plan_set_chunk(&p, sched.chunk, sched.shared);
+        cnn_winograd_plan_set_chunk(&p, sched.chunk, pass == BWD_WEIGHT || sched.shared);
     void *ws = malloc(cnn_winograd_plan_bytes(&p));
-    cnn_winograd_run(&p, in, w, bwd ? NULL : b, out, ws);
-    if (bwd)
-        direct_bwd_data(d, in, w, ref, mag);
+    if (pass == BWD_WEIGHT)
+        cnn_winograd_run_bwd_weight(&p, a, b, out, ws);
     else
-        direct_fwd(d, in, w, b, ref, mag);
+        cnn_winograd_run(&p, a, b, pass == FWD ? bias : NULL, out, ws);
+    if (pass == BWD_DATA)
+        direct_bwd_data(d, a, b, ref, mag);
+    else if (pass == BWD_WEIGHT)
+        direct_bwd_weight(d, a, b, ref, mag);
+    else
+        direct_fwd(d, a, b, bias, ref, mag);
 
     char desc[128];
     cnn_op op = {.kind = CNN_OP_CONV, .conv = *d};
@@ -303,16 +419,19 @@ static void check_conv(int m, const cnn_conv_desc *d, bool bwd, bool integer, do
         scale = mag[i] > scale ? mag[i] : scale;
     int bad = 0;
     for (size_t i = 0; i < nout && bad < 3; i++) {
-        bool ok = integer ? out[i] == (float)ref[i] : fabs(out[i] - ref[i]) <= tol * scale;
+        double err = fabs(out[i] - ref[i]);
+        bool ok = integer ? out[i] == (float)ref[i] : err <= tol * scale;
+        if (!integer && scale > 0 && err / scale > worst4[pass])
+            worst4[pass] = err / scale;
         if (!ok)
             bad++;
         TU_CHECK(ok, "F(%d) %s %s, %d threads, chunk %d%s, element %zu: %.9g vs %.9g", m,
-                 bwd ? "bwd_data" : "fwd", desc, threads, p.bands_per_chunk,
-                 p.shared ? " shared" : "", i, out[i], ref[i]);
+                 which_name[pass], desc, threads, p.bands_per_chunk, p.shared ? " shared" : "", i,
+                 out[i], ref[i]);
     }
-    free(in);
-    free(w);
+    free(a);
     free(b);
+    free(bias);
     free(out);
     free(ref);
     free(mag);
@@ -340,6 +459,9 @@ int main(void)
             test_single_tiles(m, &rng);
         test_band(m, &rng);
         test_filter_batch(m, &rng);
+        for (int rep = 0; rep < 20; rep++)
+            test_grad_tiles(m, &rng);
+        test_grad_band(m, &rng);
     }
 
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
@@ -360,19 +482,22 @@ int main(void)
             TU_CHECK(false, "shape %zu: %s", i, cnn_last_error());
             continue;
         }
-        for (int bwd = 0; bwd <= 1; bwd++) {
+        for (which pass = FWD; pass <= BWD_WEIGHT; pass++) {
             for (int threads = 1; threads <= 3; threads++)
                 for (int i = 0; i < NSCHEDULES; i++)
-                    check_conv(2, &d, bwd, true, 0.0, threads, schedules[i], &rng);
+                    check_conv(2, &d, pass, true, 0.0, threads, schedules[i], &rng);
             /* F(4x4): the transforms' coefficients reach 8 (A^T) and 5
              * (B^T) and the filter's fractions 1/6, 1/12, 1/24 are inexact;
-             * the worst error measured on these shapes is 1.44e-6 (24 eps)
-             * of the largest sum|terms|. 3.2e-5 leaves a 20x margin and
+             * the worst error measured on these shapes is 2.2e-6 forward,
+             * 1.5e-6 backward data and 1.5e-6 backward weights (printed
+             * below) of the largest sum|terms|. 3.2e-5 leaves a 15x margin and
              * still catches a wrong or missing tap, which costs a whole
              * term: with at most 5 x 9 terms, about 1/45 of that scale. */
             for (int i = 0; i < NSCHEDULES; i++)
-                check_conv(4, &d, bwd, false, 3.2e-5, 2, schedules[i], &rng);
+                check_conv(4, &d, pass, false, 3.2e-5, 2, schedules[i], &rng);
         }
     }
+    printf("F(4x4) worst |err| / max sum|terms|: fwd %.3g, bwd_data %.3g, bwd_weight %.3g\n",
+           worst4[FWD], worst4[BWD_DATA], worst4[BWD_WEIGHT]);
     return tu_finish("test_winograd_transforms");
 }
