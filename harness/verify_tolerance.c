@@ -82,7 +82,7 @@ static double bn_tol(const cnn_bn_desc *d, cnn_pass pass, vt tensor)
  * Only the passes that run the transforms; 0 for the others. */
 static double winograd_tol(const cnn_error_class *e, const cnn_conv_desc *d, cnn_pass pass)
 {
-    double c = pass == CNN_FWD        ? d->c
+    double c = pass == CNN_FWD          ? d->c
                : pass == CNN_BWD_DATA   ? d->k
                : pass == CNN_BWD_WEIGHT ? (double)d->n * d->p * d->q
                                         : 0.0;

@@ -82,12 +82,27 @@ static long long tile_cost(int m, int out_h, int out_w)
  * accurate. Not counted: the filter transform, alpha^2 K C whatever the
  * tiles, which makes the two tiles about even on VGG-16's 14x14 layers at
  * batch 4 (64 tiles of F(4x4) against 196 of F(2x2)). */
+/* Backward weights sums over the batch's tiles into alpha^2 K C
+ * accumulators, which it writes, updates and transforms back once per
+ * chunk: a cost per (k, c) pair and transform-domain element that does not
+ * shrink with the tiles. In units of one tile's multiply-add it is about
+ * WGRAD_PAIR_COST, fitted to one-thread runs (CPU time) at C = K = 512:
+ * 14x14 at batch 1, F(4x4) 18.4 ms against F(2x2) 11.8; batch 4, 31.9
+ * against 29.2; batch 8, 53.1 against 56.6. */
+#define WGRAD_PAIR_COST 42
+
+static long long wgrad_cost(int m, const cnn_conv_desc *d)
+{
+    return d->n * tile_cost(m, d->p, d->q) + (long long)WGRAD_PAIR_COST * (m + 2) * (m + 2);
+}
+
 static int tile_for(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass)
 {
     const wino_impl *im = impl_of(ctx);
     if (im->fixed_m)
         return im->fixed_m;
-    /* Backward weights tiles dy (p x q), as the forward pass tiles y. */
+    if (pass == CNN_BWD_WEIGHT)
+        return wgrad_cost(4, d) < wgrad_cost(2, d) ? 4 : 2;
     int oh = pass == CNN_BWD_DATA ? d->h : d->p, ow = pass == CNN_BWD_DATA ? d->w : d->q;
     return tile_cost(4, oh, ow) < tile_cost(2, oh, ow) ? 4 : 2;
 }

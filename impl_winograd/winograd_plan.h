@@ -46,8 +46,7 @@ void cnn_winograd_plan_bwd_data(cnn_winograd_plan *p, int m, int threads, const 
  * the forward convolution to dw [cout][cin][3][3]; U holds the alpha^2
  * accumulated products (K x C each), V the chunk's transformed x and M its
  * transformed dy (see cnn_winograd_run_bwd_weight). */
-void cnn_winograd_plan_bwd_weight(cnn_winograd_plan *p, int m, int threads,
-                                  const cnn_conv_desc *d);
+void cnn_winograd_plan_bwd_weight(cnn_winograd_plan *p, int m, int threads, const cnn_conv_desc *d);
 size_t cnn_winograd_plan_bytes(const cnn_winograd_plan *p);
 /* Override the chunk size (in bands, clamped to 1 .. p->bands) and the
  * sharing, and resize the workspace to match: for tests of both schedules. */

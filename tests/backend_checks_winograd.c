@@ -100,6 +100,18 @@ static void check_algorithms(cnn_ctx *ctx)
         TU_CHECK(!strcmp(b, want_big), "%s %s picks %s for 56x56", name,
                  cnn_pass_str(conv_passes[p]), b);
     }
+    /* 14x14 at batch 1: F(4x4) for the forward pass (16 tiles of 36
+     * against 49 of 16), F(2x2) for the weight gradient, whose accumulators
+     * cost as much as 42 tiles per transform-domain element (60 x 36
+     * against 91 x 16). */
+    const bc_case mid_case = BC_CONV(1, 8, 14, 14, 8, 3, 3, 1, 1, 1, 1, false);
+    cnn_op mid = mid_case.op;
+    TU_EXPECT_OK(cnn_op_init(&mid));
+    const char *mf = cnn_algorithm(ctx, &mid, CNN_FWD),
+               *mw = cnn_algorithm(ctx, &mid, CNN_BWD_WEIGHT);
+    TU_CHECK(!strcmp(mf, want_big), "%s fwd picks %s for 14x14", name, mf);
+    TU_CHECK(!strcmp(mw, !strcmp(name, "winograd_f4x3") ? f4 : f2),
+             "%s bwd_weight picks %s for 14x14 at batch 1", name, mw);
     const char *lf = cnn_algorithm(ctx, &lin, CNN_FWD);
     TU_CHECK(!strcmp(lf, "im2col (delegated)"), "%s linear says %s", name, lf);
 }

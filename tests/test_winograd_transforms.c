@@ -188,8 +188,8 @@ static void test_grad_band(int m, uint64_t *rng)
             one[xi] = mt[xi * XI_STRIDE + i];
         cnn_winograd_filter_grads(m, 1, one, 1, dw1);
         for (int e = 0; e < 9; e++)
-            TU_CHECK(dw[i * 9 + e] == dw1[e], "F(%d) filter gradient %d element %d: %g vs %g", m,
-                     i, e, dw[i * 9 + e], dw1[e]);
+            TU_CHECK(dw[i * 9 + e] == dw1[e], "F(%d) filter gradient %d element %d: %g vs %g", m, i,
+                     e, dw[i * 9 + e], dw1[e]);
     }
 }
 
