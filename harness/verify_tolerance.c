@@ -76,8 +76,9 @@ static double bn_tol(const cnn_bn_desc *d, cnn_pass pass, vt tensor)
     return sum_tol(m);
 }
 
-/* Relative L2 error of Winograd F(m x m, r x r) for a reduction over C
- * channels (C for the forward pass, K for backward data):
+/* Relative L2 error of Winograd F(m x m, r x r) for a reduction of length
+ * C (the channels: C for the forward pass, K for backward data; the terms
+ * N * P * Q of each element for backward weights, whose a and b differ):
  *   tol = s * u * (a + b * sqrt(C)).
  * Only the passes that run the transforms; 0 for the others. */
 static double winograd_tol(const cnn_error_class *e, const cnn_conv_desc *d, cnn_pass pass)

@@ -1,6 +1,8 @@
 /* A Winograd convolution of a 3x3 stride-1 layer, planned once per call:
  * the forward pass, or the backward-data pass as a forward convolution of dy
- * with the 180-degree-rotated filter, channels swapped, padding 2 - pad.
+ * with the 180-degree-rotated filter, channels swapped, padding 2 - pad, or
+ * the weight gradient (the forward plan's tiles, its own chunks and run;
+ * see cnn_winograd_run_bwd_weight).
  *
  * Tiles are processed in chunks of whole bands (rows of tiles), so that the
  * workspace is bounded whatever the batch and image size. A chunk is the
