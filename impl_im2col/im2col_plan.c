@@ -106,6 +106,9 @@ cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size
         return pl;
     if (pass == CNN_FWD && plan_taps(d, cap, &pl))
         return pl;
+    cnn_conv_desc adj;
+    if (pass == CNN_BWD_DATA && cnn_im2col_adjoint(d, &adj) && plan_taps(&adj, cap, &pl))
+        return pl;
     const size_t crs = (size_t)d->c * d->r * d->s, pq = (size_t)d->p * d->q;
     const bool pointwise = d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                            d->pad_h == 0 && d->pad_w == 0;
@@ -134,8 +137,13 @@ cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size
     return pl;
 }
 
-bool cnn_im2col_plan_fits(const cnn_conv_desc *d, const cnn_im2col_plan *pl)
+bool cnn_im2col_plan_fits(const cnn_conv_desc *conv, cnn_pass pass, const cnn_im2col_plan *pl)
 {
+    /* A data gradient along the taps path is planned on the adjoint conv. */
+    cnn_conv_desc adj;
+    const cnn_conv_desc *d = conv;
+    if (pl->path == CNN_IM2COL_TAPS && pass == CNN_BWD_DATA && cnn_im2col_adjoint(conv, &adj))
+        d = &adj;
     const size_t crs = (size_t)d->c * d->r * d->s, pq = (size_t)d->p * d->q;
     const size_t wp = (size_t)d->w + 2 * (size_t)d->pad_w;
     size_t width = (size_t)pl->rows * d->q;
