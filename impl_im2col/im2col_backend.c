@@ -102,6 +102,8 @@ static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     };
     static const char *const tiled[3] = {"im2col+sgemm (row tiles)", "sgemm+col2im (row tiles)",
                                          "im2col+sgemm (row tiles)"};
+    if (pl.path == CNN_IM2COL_ROWS && pl.stage_floats)
+        return "im2col+sgemm (staged row tiles)";
     if (pl.path == CNN_IM2COL_ROWS && pl.rows < d->p)
         return tiled[which];
     return names[pl.path][which];

@@ -55,6 +55,17 @@ static void stage_to_nchw(const cnn_conv_desc *d, const float *restrict stage, i
                                 y + ((int64_t)i * k + kk) * pq, pq);
 }
 
+/* A staged tile [K][width] out to y's rows (row stride P*Q). */
+static void stage_out(const cnn_conv_desc *d, const float *restrict stage, int64_t width,
+                      const float *restrict bias, float *restrict y, int threads)
+{
+    const int64_t pq = (int64_t)d->p * d->q;
+    const int nt = (int64_t)d->k * width < CNN_CPU_PAR_MIN ? 1 : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int kk = 0; kk < d->k; kk++)
+        cnn_im2col_epilogue(d, bias, kk, stage + kk * width, y + kk * pq, width);
+}
+
 static void nchw_to_stage(const float *restrict y, int images, int k, int64_t pq,
                           float *restrict stage, int threads)
 {
@@ -115,6 +126,12 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
                 cols = run.col;
             }
             float *yt = yn + (int64_t)p0 * d->q;
+            if (run.pl.stage_floats) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f,
+                            w, run.crs, cols, width, 0.0f, run.stage, width);
+                stage_out(d, run.stage, width, bias, yt, run.threads);
+                continue;
+            }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f, w,
                         run.crs, cols, width, 0.0f, yt, (int)run.pq);
             epilogue_in_place(d, yt, width, run.pq, bias, run.threads);

@@ -54,9 +54,10 @@ static const bc_case conv_cases[] = {
     BC_CONV(1, 2, 8, 9, 3, 3, 4, 1, 2, 0, 2, false),    /* kernel 2x the stride, unequal strides */
     BC_CONV(2, 3, 9, 10, 4, 3, 3, 2, 2, 2, 2, true),    /* stride 2, padding past the kernel */
     BC_CONV(1, 1, 2, 4200, 2, 1, 3, 1, 2, 0, 1, false), /* rows too wide for the phases: gather */
-    BC_CONV(2, 8, 12, 40, 32, 3, 3, 1, 1, 1, 1, true),  /* data gradient as the adjoint's taps */
-    BC_CONV(2, 5, 10, 36, 32, 3, 3, 1, 1, 0, 0, false), /* adjoint of an unpadded conv */
-    BC_CONV(1, 4, 9, 70, 33, 3, 5, 1, 1, 2, 1, true),   /* adjoint, rectangular kernel and padding */
+    BC_CONV(2, 32, 12, 40, 32, 3, 3, 1, 1, 1, 1, true), /* data gradient as the adjoint's taps */
+    BC_CONV(2, 32, 10, 36, 40, 3, 3, 1, 1, 0, 0, false), /* adjoint of an unpadded conv */
+    BC_CONV(1, 34, 9, 70, 33, 3, 5, 1, 1, 2, 1, true),  /* adjoint, rectangular kernel and padding */
+    BC_CONV(2, 3, 8, 40, 32, 3, 3, 1, 1, 1, 1, true),   /* C = 3: col2im, not the adjoint */
 };
 #define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 
@@ -87,7 +88,8 @@ static void check_plan(cnn_ctx *fast, cnn_ctx *tiny, const cnn_op *op)
     const cnn_conv_desc *d = &op->conv;
     const char *fwd = cnn_algorithm(tiny, op, CNN_FWD);
     size_t ws = cnn_workspace_size(tiny, op, CNN_FWD);
-    size_t one_row = sizeof(float) * (size_t)d->c * d->r * d->s * d->q;
+    /* (the workspace's buffers start on 64-byte boundaries) */
+    size_t one_row = (sizeof(float) * (size_t)d->c * d->r * d->s * d->q + 63) / 64 * 64;
     TU_CHECK(ws <= TINY_CAP || ws == one_row, "workspace %zu exceeds cap %zu", ws, TINY_CAP);
     if (d->n == 1 && d->h >= 37)
         TU_CHECK(strstr(fwd, "row tiles") != NULL, "expected row tiles, got %s", fwd);
@@ -113,6 +115,10 @@ static void check_plan(cnn_ctx *fast, cnn_ctx *tiny, const cnn_op *op)
         TU_CHECK((strstr(fast_fwd, "batched") != NULL) == (d->n > 1),
                  "small strided 1x1 convs batch their images, got %s", fast_fwd);
     }
+    const int crs = d->c * d->r * d->s;
+    if (d->n == 1 && crs <= 256 && !one && !(stride1 && d->c >= 32))
+        TU_CHECK(strcmp(fast_fwd, "im2col+sgemm (staged row tiles)") == 0,
+                 "a short column (C*R*S = %d) should stage its output, got %s", crs, fast_fwd);
     if (d->r == 1 && d->s == 1 && !one)
         TU_CHECK(strncmp(fast_fwd, "im2col", 6) == 0, "padded 1x1 conv is lowered, got %s",
                  fast_fwd);
@@ -122,8 +128,8 @@ static void check_plan(cnn_ctx *fast, cnn_ctx *tiny, const cnn_op *op)
         TU_CHECK(strcmp(fwd, "sgemm per tap") == 0 || d->h < 34,
                  "expected per-tap GEMMs under the small cap, got %s", fwd);
     }
-    /* The adjoint's input channels are K, its width W. */
-    const bool adjoint = stride1 && d->pad_h < d->r && d->pad_w < d->s;
+    /* The adjoint's input channels are K, its outputs C, its width W. */
+    const bool adjoint = stride1 && d->pad_h < d->r && d->pad_w < d->s && d->c >= 32;
     if (adjoint && d->k >= 32 && d->r * d->s > 1 && d->w >= 16 * (d->s - 1))
         TU_CHECK(strcmp(fast_bwd, "sgemm per tap (adjoint conv)") == 0,
                  "expected the data gradient as per-tap GEMMs, got %s", fast_bwd);
