@@ -40,7 +40,7 @@ static bool im2col_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
         return true;
     const cnn_im2col_state *st = ctx->impl;
     cnn_im2col_plan pl = cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap);
-    return cnn_im2col_plan_fits(&op->conv, &pl);
+    return cnn_im2col_plan_fits(&op->conv, pass, &pl);
 }
 
 /* im2col_supports() above, in words. */
@@ -59,6 +59,26 @@ static size_t im2col_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pas
     return cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap).bytes;
 }
 
+/* A 1x1 unpadded conv: its column matrix is the input itself (stride 1) or
+ * the input subsampled (stride > 1), which the lowering then is. */
+static const char *pointwise_name(const cnn_conv_desc *d, const cnn_im2col_plan *pl, int which)
+{
+    static const char *const names[][3] = {
+        {"gemm 1x1", "gemm 1x1", "gemm 1x1"},
+        {"gemm 1x1 (batched)", "gemm 1x1 (batched)", "gemm 1x1 (batched)"},
+        {"gemm 1x1 subsampled", "gemm 1x1 scattered", "gemm 1x1 subsampled"},
+        {"gemm 1x1 subsampled (batched)", "gemm 1x1 scattered (batched)",
+         "gemm 1x1 subsampled (batched)"},
+        {"gemm 1x1 subsampled (row tiles)", "gemm 1x1 scattered (row tiles)",
+         "gemm 1x1 subsampled (row tiles)"},
+    };
+    const bool strided = d->stride_h > 1 || d->stride_w > 1;
+    int row = pl->path == CNN_IM2COL_BATCH ? 1 : 0;
+    if (strided)
+        row = pl->path == CNN_IM2COL_BATCH ? 3 : pl->rows < d->p ? 4 : 2;
+    return names[row][which];
+}
+
 static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     switch (op->kind) {
@@ -68,19 +88,23 @@ static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     }
     if (pass == CNN_BWD_BIAS)
         return "reduction";
+    const cnn_conv_desc *d = &op->conv;
     const cnn_im2col_state *st = ctx->impl;
-    cnn_im2col_plan pl = cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap);
+    cnn_im2col_plan pl = cnn_im2col_plan_conv(d, pass, st->ws_cap);
+    const int which = pass == CNN_FWD ? 0 : pass == CNN_BWD_DATA ? 1 : 2;
+    if (d->r == 1 && d->s == 1 && d->pad_h == 0 && d->pad_w == 0)
+        return pointwise_name(d, &pl, which);
     static const char *const names[][3] = {
-        [CNN_IM2COL_DIRECT] = {"sgemm (1x1)", "sgemm (1x1)", "sgemm (1x1)"},
         [CNN_IM2COL_ROWS] = {"im2col+sgemm", "sgemm+col2im", "im2col+sgemm"},
         [CNN_IM2COL_BATCH] = {"im2col+sgemm (batched)", "sgemm+col2im (batched)",
                               "im2col+sgemm (batched)"},
-        [CNN_IM2COL_TAPS] = {"sgemm per tap", "sgemm per tap", "sgemm per tap"},
+        [CNN_IM2COL_TAPS] = {"sgemm per tap", "sgemm per tap (adjoint conv)", "sgemm per tap"},
     };
     static const char *const tiled[3] = {"im2col+sgemm (row tiles)", "sgemm+col2im (row tiles)",
                                          "im2col+sgemm (row tiles)"};
-    const int which = pass == CNN_FWD ? 0 : pass == CNN_BWD_DATA ? 1 : 2;
-    if (pl.path == CNN_IM2COL_ROWS && pl.rows < op->conv.p)
+    if (pl.path == CNN_IM2COL_ROWS && pl.stage_floats)
+        return "im2col+sgemm (staged row tiles)";
+    if (pl.path == CNN_IM2COL_ROWS && pl.rows < d->p)
         return tiled[which];
     return names[pl.path][which];
 }

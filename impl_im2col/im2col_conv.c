@@ -42,20 +42,28 @@ static cnn_status conv_begin(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass
 }
 
 /* The staging buffer holds [K][images][P*Q]; NCHW holds [images][K][P*Q]. */
-static void stage_to_nchw(const float *restrict stage, int images, int k, int64_t pq,
+static void stage_to_nchw(const cnn_conv_desc *d, const float *restrict stage, int images,
                           const float *restrict bias, float *restrict y, int threads)
 {
+    const int k = d->k;
+    const int64_t pq = (int64_t)d->p * d->q;
     const int nt = (int64_t)images * k * pq < CNN_CPU_PAR_MIN ? 1 : threads;
 #pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
     for (int i = 0; i < images; i++)
-        for (int kk = 0; kk < k; kk++) {
-            const float *restrict src = stage + ((int64_t)kk * images + i) * pq;
-            float *restrict dst = y + ((int64_t)i * k + kk) * pq;
-            const float b = bias ? bias[kk] : 0.0f;
-#pragma omp simd
-            for (int64_t j = 0; j < pq; j++)
-                dst[j] = src[j] + b;
-        }
+        for (int kk = 0; kk < k; kk++)
+            cnn_im2col_epilogue(d, bias, kk, stage + ((int64_t)kk * images + i) * pq,
+                                y + ((int64_t)i * k + kk) * pq, pq);
+}
+
+/* A staged tile [K][width] out to y's rows (row stride P*Q). */
+static void stage_out(const cnn_conv_desc *d, const float *restrict stage, int64_t width,
+                      const float *restrict bias, float *restrict y, int threads)
+{
+    const int64_t pq = (int64_t)d->p * d->q;
+    const int nt = (int64_t)d->k * width < CNN_CPU_PAR_MIN ? 1 : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int kk = 0; kk < d->k; kk++)
+        cnn_im2col_epilogue(d, bias, kk, stage + kk * width, y + kk * pq, width);
 }
 
 static void nchw_to_stage(const float *restrict y, int images, int k, int64_t pq,
@@ -69,18 +77,16 @@ static void nchw_to_stage(const float *restrict y, int images, int k, int64_t pq
                    sizeof(float) * (size_t)pq);
 }
 
-/* y[k][j] += b[k] for a block of `width` pixels at y with row stride ld. */
-static void add_bias(float *y, int k, int64_t width, int64_t ld, const float *b, int threads)
+/* The epilogue in place on a block of `width` pixels at y, row stride ld. */
+static void epilogue_in_place(const cnn_conv_desc *d, float *y, int64_t width, int64_t ld,
+                              const float *bias, int threads)
 {
-    const int nt = (int64_t)k * width < CNN_CPU_PAR_MIN ? 1 : threads;
+    if (!cnn_im2col_has_epilogue(d, bias))
+        return;
+    const int nt = (int64_t)d->k * width < CNN_CPU_PAR_MIN ? 1 : threads;
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int kk = 0; kk < k; kk++) {
-        float *restrict row = y + kk * ld;
-        const float bk = b[kk];
-#pragma omp simd
-        for (int64_t j = 0; j < width; j++)
-            row[j] += bk;
-    }
+    for (int kk = 0; kk < d->k; kk++)
+        cnn_im2col_epilogue(d, bias, kk, y + kk * ld, y + kk * ld, width);
 }
 
 cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
@@ -94,7 +100,7 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
         return st;
     const float *bias = d->has_bias ? b : NULL;
     if (run.pl.path == CNN_IM2COL_TAPS) {
-        cnn_im2col_taps_fwd(d, &run.pl, x, w, bias, y, run.col, run.threads);
+        cnn_im2col_taps_fwd(d, &run.pl, x, w, false, bias, y, run.col, run.threads);
         return CNN_OK;
     }
     if (run.pl.path == CNN_IM2COL_BATCH) {
@@ -104,7 +110,7 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
             cnn_im2col_lower(d, x + n0 * run.chw, nb, 0, d->p, run.col, run.threads);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f, w,
                         run.crs, run.col, width, 0.0f, run.stage, width);
-            stage_to_nchw(run.stage, nb, d->k, run.pq, bias, y + n0 * run.kpq, run.threads);
+            stage_to_nchw(d, run.stage, nb, bias, y + n0 * run.kpq, run.threads);
         }
         return CNN_OK;
     }
@@ -120,10 +126,15 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
                 cols = run.col;
             }
             float *yt = yn + (int64_t)p0 * d->q;
+            if (run.pl.stage_floats) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f,
+                            w, run.crs, cols, width, 0.0f, run.stage, width);
+                stage_out(d, run.stage, width, bias, yt, run.threads);
+                continue;
+            }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f, w,
                         run.crs, cols, width, 0.0f, yt, (int)run.pq);
-            if (bias)
-                add_bias(yt, d->k, width, run.pq, bias, run.threads);
+            epilogue_in_place(d, yt, width, run.pq, bias, run.threads);
         }
     }
     return CNN_OK;
@@ -136,6 +147,11 @@ cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const 
     cnn_status st = conv_begin(ctx, d, CNN_BWD_DATA, ws, ws_size, &run);
     if (st != CNN_OK)
         return st;
+    cnn_conv_desc adj;
+    if (run.pl.path == CNN_IM2COL_TAPS && cnn_im2col_adjoint(d, &adj)) {
+        cnn_im2col_taps_fwd(&adj, &run.pl, dy, w, true, NULL, dx, run.col, run.threads);
+        return CNN_OK;
+    }
     if (run.pl.path == CNN_IM2COL_BATCH) {
         for (int n0 = 0; n0 < d->n; n0 += run.pl.images) {
             const int nb = d->n - n0 < run.pl.images ? d->n - n0 : run.pl.images;

@@ -25,7 +25,8 @@ typedef enum cnn_im2col_path {
      * output (forward) or dy (backward), since NCHW keeps each image's
      * [K][P*Q] block apart. */
     CNN_IM2COL_BATCH,
-    /* Forward of a stride-1 conv on wide maps (im2col_taps.c): no lowering,
+    /* Forward of a stride-1 conv on wide maps (im2col_taps.c), and the data
+     * gradient as the forward of its adjoint conv: no lowering,
      * one GEMM per kernel tap over `rows` output rows of zero-padded input;
      * the padded rows [C][rows+R-1][W+2pw] are the columns, the output of
      * padded width is staged, and the weights regrouped by tap. */
@@ -53,11 +54,33 @@ static inline float *cnn_im2col_weights(const cnn_im2col_plan *pl, float *ws)
     return cnn_im2col_stage(pl, ws) + (pl->stage_floats + 15) / 16 * 16;
 }
 
+/* The forward's epilogue, its only one: channel k's n outputs from src to
+ * dst (src may be dst), plus bias[k] where the conv has a bias (bias is the
+ * forward's, NULL without one). d is NULL for a copy out that is no
+ * forward's output (the adjoint's dx): a plain copy. */
+static inline void cnn_im2col_epilogue(const cnn_conv_desc *d, const float *bias, int k,
+                                       const float *src, float *dst, int64_t n)
+{
+    const bool add = d && bias;
+    if (src == dst && !add)
+        return;
+    const float b = add ? bias[k] : 0.0f;
+#pragma omp simd
+    for (int64_t j = 0; j < n; j++)
+        dst[j] = src[j] + b;
+}
+
+/* Whether the epilogue changes an output in place (else it can be skipped). */
+static inline bool cnn_im2col_has_epilogue(const cnn_conv_desc *d, const float *bias)
+{
+    return d && bias;
+}
+
 cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size_t cap);
 
-/* Whether every GEMM dimension and leading dimension of the plan fits a
- * BLAS int. */
-bool cnn_im2col_plan_fits(const cnn_conv_desc *d, const cnn_im2col_plan *pl);
+/* Whether every GEMM dimension and leading dimension of the plan (made for
+ * that pass) fits a BLAS int. */
+bool cnn_im2col_plan_fits(const cnn_conv_desc *d, cnn_pass pass, const cnn_im2col_plan *pl);
 
 /* Lowering (im2col_lower.c). `images` consecutive images starting at x,
  * output rows [p0, p0 + rows): column (i, p, q) of row (c, r, s) of col, at
@@ -72,9 +95,17 @@ void cnn_im2col_lower(const cnn_conv_desc *d, const float *x, int images, int p0
 void cnn_im2col_raise(const cnn_conv_desc *d, const float *col, int images, int p0, int rows,
                       float *dx, int threads);
 
-/* Forward along CNN_IM2COL_TAPS; ws is the plan's workspace. */
+/* Forward along CNN_IM2COL_TAPS; ws is the plan's workspace. With adjoint,
+ * d is cnn_im2col_adjoint()'s descriptor of a conv, w that conv's weights,
+ * x its dy and y its dx (the data gradient as a forward). */
 void cnn_im2col_taps_fwd(const cnn_conv_desc *d, const cnn_im2col_plan *pl, const float *x,
-                         const float *w, const float *bias, float *y, float *ws, int threads);
+                         const float *w, bool adjoint, const float *bias, float *y, float *ws,
+                         int threads);
+
+/* The stride-1 conv whose forward is d's data gradient (weights transposed
+ * and flipped, padding R-1-ph, S-1-pw); false when d has stride > 1 or a
+ * padding of R or more, where there is no such conv. */
+bool cnn_im2col_adjoint(const cnn_conv_desc *d, cnn_conv_desc *adj);
 
 /* Conv passes (im2col_conv.c) and linear passes (im2col_linear.c):
  * cnn_im2col_conv_fwd, ... cnn_im2col_linear_bwd_weight. */

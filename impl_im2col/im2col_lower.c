@@ -48,6 +48,78 @@ static void lower_row(const float *restrict plane, const cnn_conv_desc *d, int r
     }
 }
 
+/* Strided lowering through phases. A zero-padded input row pr (W + 2pw
+ * floats) split into its sw column phases, phase f holding pr[f + m*sw],
+ * turns every column row (c, r, s) of an output row into one contiguous
+ * copy: its q-th entry pr[q*sw + s] is phase s % sw at m = q + s / sw, and
+ * the padding is already in place. Each input row is split once per tile
+ * and serves every (kernel row, output row, tap) that reads it; the copies
+ * run at memcpy speed where the gather runs element by element. Rows wider
+ * than PHASE_MAX_ROW go through lower_row()'s gather instead. */
+#define PHASE_MAX_ROW 4096
+
+static void split_phases(const float *restrict src, const cnn_conv_desc *d, int len,
+                         float *restrict ph)
+{
+    const int sw = d->stride_w, pw = d->pad_w;
+    for (int f = 0; f < sw; f++, ph += len) {
+        /* m with 0 <= f + m*sw - pw < W: [lo, hi) */
+        const int lo = pw > f ? (pw - f + sw - 1) / sw : 0;
+        const int last = d->w - 1 + pw - f;
+        int hi = last < 0 ? 0 : last / sw + 1;
+        hi = hi > len ? len : hi < lo ? lo : hi;
+        const float *restrict in = src + f - pw;
+        for (int m = 0; m < lo; m++)
+            ph[m] = 0.0f;
+        for (int m = lo; m < hi; m++)
+            ph[m] = in[(int64_t)m * sw];
+        for (int m = hi; m < len; m++)
+            ph[m] = 0.0f;
+    }
+}
+
+/* Column rows (c, 0 .. R-1, 0 .. S-1) of output rows p0 .. p0 + rows - 1
+ * of one channel, at dst (row stride ld). Each input row the tile reads is
+ * split once and copied to every (r, output row) that uses it: R / stride
+ * output rows, S taps each. */
+static void lower_phased(const float *restrict plane, const cnn_conv_desc *d, int p0, int rows,
+                         int64_t ld, float *restrict dst)
+{
+    const int sw = d->stride_w, sh = d->stride_h, q = d->q;
+    const int len = (d->w + 2 * d->pad_w + sw - 1) / sw;
+    float ph[PHASE_MAX_ROW + 64];
+    for (int r = 0; r < d->r; r++)
+        for (int pp = 0; pp < rows; pp++) {
+            const int ih = (p0 + pp) * sh - d->pad_h + r;
+            if (ih >= 0 && ih < d->h)
+                continue;
+            for (int s = 0; s < d->s; s++)
+                memset(dst + ((int64_t)r * d->s + s) * ld + (int64_t)pp * q, 0,
+                       sizeof(float) * (size_t)q);
+        }
+    const int first = p0 * sh - d->pad_h, last = (p0 + rows - 1) * sh - d->pad_h + d->r;
+    for (int ih = first < 0 ? 0 : first; ih < last && ih < d->h; ih++) {
+        bool split = false;
+        for (int r = 0; r < d->r; r++) {
+            const int t = ih + d->pad_h - r; /* = (p0 + pp) * sh */
+            if (t < p0 * sh || t % sh || t / sh - p0 >= rows)
+                continue;
+            if (!split)
+                split_phases(plane + (int64_t)ih * d->w, d, len, ph);
+            split = true;
+            float *restrict out = dst + (int64_t)r * d->s * ld + (int64_t)(t / sh - p0) * q;
+            for (int s = 0; s < d->s; s++)
+                memcpy(out + s * ld, ph + s % sw * len + s / sw, sizeof(float) * (size_t)q);
+        }
+    }
+}
+
+static bool use_phases(const cnn_conv_desc *d)
+{
+    return d->stride_w > 1 && d->s > 1 &&
+           (int64_t)d->w + 2 * d->pad_w + d->stride_w <= PHASE_MAX_ROW;
+}
+
 void cnn_im2col_lower(const cnn_conv_desc *d, const float *x, int images, int p0, int rows,
                       float *col, int threads)
 {
@@ -55,6 +127,14 @@ void cnn_im2col_lower(const cnn_conv_desc *d, const float *x, int images, int p0
     const int64_t hw = (int64_t)d->h * d->w, span = (int64_t)rows * d->q,
                   ld = (int64_t)images * span;
     const int nt = (int64_t)crs * ld < CNN_CPU_PAR_MIN ? 1 : threads;
+    if (use_phases(d)) {
+#pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
+        for (int i = 0; i < images; i++)
+            for (int c = 0; c < d->c; c++)
+                lower_phased(x + ((int64_t)i * d->c + c) * hw, d, p0, rows, ld,
+                             col + (int64_t)c * rs * ld + i * span);
+        return;
+    }
 #pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
     for (int i = 0; i < images; i++)
         for (int row = 0; row < crs; row++) {

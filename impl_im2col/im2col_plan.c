@@ -99,12 +99,28 @@ static bool plan_taps(const cnn_conv_desc *d, size_t cap, cnn_im2col_plan *plan)
     return true;
 }
 
+/* A forward with a short column (C*R*S, the GEMM's inner dimension, at
+ * most STAGED_MAX_CRS: the 7x7 stem over 3 channels has 147, VGG-16's
+ * conv1_1 27) does few FLOPs per output, and writing the output costs as
+ * much as the multiply: sgemm zeroes its output (beta = 0) in one pass over
+ * memory, updates it in another, and the bias takes a third. Such a forward
+ * runs in row tiles small enough that the column block and the output tile
+ * (K x tile) stay in L2 together, the tile staged in the workspace and
+ * copied out once through the epilogue (bias). */
+#define STAGED_MAX_CRS 256
+#define STAGED_BYTES ((size_t)384 << 10)
+
 cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size_t cap)
 {
     cnn_im2col_plan pl = {.path = CNN_IM2COL_ROWS, .images = 1, .rows = d->p};
     if (pass != CNN_FWD && pass != CNN_BWD_DATA && pass != CNN_BWD_WEIGHT)
         return pl;
     if (pass == CNN_FWD && plan_taps(d, cap, &pl))
+        return pl;
+    /* The adjoint's GEMMs have M = C: VGG-16's conv1_1 (C = 3) keeps col2im. */
+    cnn_conv_desc adj;
+    if (pass == CNN_BWD_DATA && d->c >= TAPS_MIN_CHANNELS && cnn_im2col_adjoint(d, &adj) &&
+        plan_taps(&adj, cap, &pl))
         return pl;
     const size_t crs = (size_t)d->c * d->r * d->s, pq = (size_t)d->p * d->q;
     const bool pointwise = d->r == 1 && d->s == 1 && d->stride_h == 1 && d->stride_w == 1 &&
@@ -128,14 +144,29 @@ cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size
         return pl;
     }
     const size_t row_floats = crs * (size_t)d->q;
+    const size_t stage_row = (crs + (size_t)d->k) * d->q * sizeof(float);
+    if (pass == CNN_FWD && crs <= STAGED_MAX_CRS && stage_row + 128 <= cap) {
+        /* Staged: the column block and its output tile together in L2. */
+        pl.rows = tile_rows((STAGED_BYTES + stage_row - 1) / stage_row * d->q, d->q,
+                            (cap - 128) / stage_row, d->p);
+        pl.col_floats = (size_t)pl.rows * row_floats;
+        pl.stage_floats = (size_t)pl.rows * d->k * d->q;
+        pl.bytes = plan_bytes(&pl);
+        return pl;
+    }
     pl.rows = tile_rows(want, d->q, cap / (row_floats * sizeof(float)), d->p);
     pl.col_floats = (size_t)pl.rows * row_floats;
     pl.bytes = plan_bytes(&pl);
     return pl;
 }
 
-bool cnn_im2col_plan_fits(const cnn_conv_desc *d, const cnn_im2col_plan *pl)
+bool cnn_im2col_plan_fits(const cnn_conv_desc *conv, cnn_pass pass, const cnn_im2col_plan *pl)
 {
+    /* A data gradient along the taps path is planned on the adjoint conv. */
+    cnn_conv_desc adj;
+    const cnn_conv_desc *d = conv;
+    if (pl->path == CNN_IM2COL_TAPS && pass == CNN_BWD_DATA && cnn_im2col_adjoint(conv, &adj))
+        d = &adj;
     const size_t crs = (size_t)d->c * d->r * d->s, pq = (size_t)d->p * d->q;
     const size_t wp = (size_t)d->w + 2 * (size_t)d->pad_w;
     size_t width = (size_t)pl->rows * d->q;

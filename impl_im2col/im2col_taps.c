@@ -8,19 +8,46 @@
  *   Y[K][rows*Wp] = sum over taps of w_rs[K][C] . (X + r*Wp + s)[C][rows*Wp]
  * with no copies. The S - 1 pixels q >= Q of each row read across the row
  * end; they are computed and dropped when Y is copied out (with the bias).
- * The weights are regrouped per tap once per call: w_rs[k][c] = w[k][c][r][s]. */
+ * The weights are regrouped per tap once per call: w_rs[k][c] = w[k][c][r][s].
+ *
+ * The data gradient of a stride-1 conv is such a forward too (the adjoint,
+ * cnn_im2col_adjoint): dx = conv(dy, w') with w'[c][k][r][s] =
+ * w[k][c][R-1-r][S-1-s] and padding R-1-ph, S-1-pw, whose output is H x W.
+ * It avoids col2im, whose column matrix is C*R*S/K times dy's size. */
 #include "cpu_parallel.h"
 #include "im2col_impl.h"
 
 #include <cblas.h>
 #include <string.h>
 
-static void regroup_weights(const cnn_conv_desc *d, const float *restrict w, float *restrict wt)
+/* wt[t][k][c] = w[k][c][t]; for the adjoint (d is the adjoint's
+ * descriptor, w the original weights [d->c][d->k][taps]) = w[c][k][taps-1-t]. */
+static void regroup_weights(const cnn_conv_desc *d, const float *restrict w, bool adjoint,
+                            float *restrict wt)
 {
     const int64_t taps = (int64_t)d->r * d->s, kc = (int64_t)d->k * d->c;
     for (int64_t t = 0; t < taps; t++)
-        for (int64_t i = 0; i < kc; i++)
-            wt[t * kc + i] = w[i * taps + t];
+        for (int64_t k = 0; k < d->k; k++) {
+            float *restrict dst = wt + t * kc + k * d->c;
+            if (!adjoint)
+                for (int64_t c = 0; c < d->c; c++)
+                    dst[c] = w[(k * d->c + c) * taps + t];
+            else
+                for (int64_t c = 0; c < d->c; c++)
+                    dst[c] = w[(c * d->k + k) * taps + taps - 1 - t];
+        }
+}
+
+bool cnn_im2col_adjoint(const cnn_conv_desc *d, cnn_conv_desc *adj)
+{
+    if (d->stride_h != 1 || d->stride_w != 1 || d->pad_h > d->r - 1 || d->pad_w > d->s - 1)
+        return false;
+    *adj = *d;
+    adj->c = d->k, adj->h = d->p, adj->w = d->q, adj->k = d->c;
+    adj->pad_h = d->r - 1 - d->pad_h, adj->pad_w = d->s - 1 - d->pad_w;
+    adj->has_bias = false;
+    adj->p = d->h, adj->q = d->w;
+    return true;
 }
 
 /* Padded input rows p0 - ph .. p0 - ph + rows + R - 2 of every channel,
@@ -47,33 +74,29 @@ static void pad_rows(const cnn_conv_desc *d, const float *x, int p0, int rows, f
     memset(xt + d->c * plane, 0, sizeof(float) * (size_t)(d->s - 1));
 }
 
-/* y rows p0 .. p0 + rows - 1 from the staged Y, dropping the extra pixels. */
-static void copy_out(const cnn_conv_desc *d, const float *yt, int p0, int rows, const float *bias,
-                     float *y, int threads)
+/* y rows p0 .. p0 + rows - 1 from the staged Y, dropping the extra pixels;
+ * through the forward's epilogue unless this is the adjoint (fwd NULL). */
+static void copy_out(const cnn_conv_desc *d, const cnn_conv_desc *fwd, const float *yt, int p0,
+                     int rows, const float *bias, float *y, int threads)
 {
     const int wp = d->w + 2 * d->pad_w;
     const int64_t pq = (int64_t)d->p * d->q, width = (int64_t)rows * wp;
     const int nt = (int64_t)d->k * width < CNN_CPU_PAR_MIN ? 1 : threads;
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int k = 0; k < d->k; k++) {
-        const float b = bias ? bias[k] : 0.0f;
-        for (int pp = 0; pp < rows; pp++) {
-            const float *restrict src = yt + k * width + (int64_t)pp * wp;
-            float *restrict dst = y + k * pq + (int64_t)(p0 + pp) * d->q;
-#pragma omp simd
-            for (int q = 0; q < d->q; q++)
-                dst[q] = src[q] + b;
-        }
-    }
+    for (int k = 0; k < d->k; k++)
+        for (int pp = 0; pp < rows; pp++)
+            cnn_im2col_epilogue(fwd, bias, k, yt + k * width + (int64_t)pp * wp,
+                                y + k * pq + (int64_t)(p0 + pp) * d->q, d->q);
 }
 
 void cnn_im2col_taps_fwd(const cnn_conv_desc *d, const cnn_im2col_plan *pl, const float *x,
-                         const float *w, const float *bias, float *y, float *ws, int threads)
+                         const float *w, bool adjoint, const float *bias, float *y, float *ws,
+                         int threads)
 {
     float *xt = ws, *yt = cnn_im2col_stage(pl, ws), *wt = cnn_im2col_weights(pl, ws);
     const int wp = d->w + 2 * d->pad_w;
     const int64_t chw = (int64_t)d->c * d->h * d->w, kpq = (int64_t)d->k * d->p * d->q;
-    regroup_weights(d, w, wt);
+    regroup_weights(d, w, adjoint, wt);
     for (int n = 0; n < d->n; n++)
         for (int p0 = 0; p0 < d->p; p0 += pl->rows) {
             const int rows = d->p - p0 < pl->rows ? d->p - p0 : pl->rows;
@@ -85,6 +108,6 @@ void cnn_im2col_taps_fwd(const cnn_conv_desc *d, const cnn_im2col_plan *pl, cons
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, d->c, 1.0f,
                                 wrs, d->c, xt + r * wp + s, ldx, r || s ? 1.0f : 0.0f, yt, width);
                 }
-            copy_out(d, yt, p0, rows, bias, y + n * kpq, threads);
+            copy_out(d, adjoint ? NULL : d, yt, p0, rows, bias, y + n * kpq, threads);
         }
 }

@@ -1,7 +1,9 @@
 /* test_backends: the im2col backend's own checks.
  *
  * Convolutions shaped to reach each code path (1x1 with and without the
- * GEMM-only shortcut, batched GEMMs, per-tap GEMMs, output-row tiling,
+ * GEMM-only shortcut, 1x1 strided through a subsample, the strided
+ * lowering through column phases, batched GEMMs, per-tap GEMMs forward and
+ * for the data gradient (the adjoint conv), output-row tiling,
  * batch chunking, a single row wider than the workspace cap), through the
  * verify machinery on a default context and on one whose workspace cap is
  * 64 KiB, once with OpenBLAS at its default thread count and once at one;
@@ -43,6 +45,19 @@ static const bc_case conv_cases[] = {
     BC_CONV(1, 33, 20, 70, 5, 3, 5, 1, 1, 1, 2, false), /* per tap, rectangular kernel */
     BC_CONV(2, 32, 12, 40, 4, 3, 3, 1, 1, 0, 0, true),  /* per tap, no padding */
     BC_CONV(1, 32, 9, 36, 3, 2, 2, 1, 1, 2, 2, true),   /* per tap, padding wider than the kernel */
+    BC_CONV(3, 5, 9, 7, 6, 1, 1, 2, 2, 0, 0, true),     /* 1x1 stride 2, odd sizes: subsampled */
+    BC_CONV(2, 4, 10, 11, 3, 1, 1, 3, 2, 0, 0, false),  /* 1x1, unequal strides, dropped edges */
+    BC_CONV(1, 6, 13, 11, 5, 1, 1, 2, 2, 0, 0, true),   /* 1x1 stride 2, one image: per image */
+    BC_CONV(4, 64, 7, 7, 128, 1, 1, 2, 2, 0, 0, true),  /* 1x1 stride 2, batched subsample */
+    BC_CONV(2, 3, 6, 5, 4, 1, 1, 2, 2, 1, 1, true),     /* 1x1 stride 2 with padding */
+    BC_CONV(2, 3, 23, 19, 8, 7, 7, 2, 2, 3, 3, true),   /* 7x7 stride 2 stem, odd input */
+    BC_CONV(1, 2, 8, 9, 3, 3, 4, 1, 2, 0, 2, false),    /* kernel 2x the stride, unequal strides */
+    BC_CONV(2, 3, 9, 10, 4, 3, 3, 2, 2, 2, 2, true),    /* stride 2, padding past the kernel */
+    BC_CONV(1, 1, 2, 4200, 2, 1, 3, 1, 2, 0, 1, false), /* rows too wide for the phases: gather */
+    BC_CONV(2, 32, 12, 40, 32, 3, 3, 1, 1, 1, 1, true), /* data gradient as the adjoint's taps */
+    BC_CONV(2, 32, 10, 36, 40, 3, 3, 1, 1, 0, 0, false), /* adjoint of an unpadded conv */
+    BC_CONV(1, 34, 9, 70, 33, 3, 5, 1, 1, 2, 1, true),  /* adjoint, rectangular kernel and padding */
+    BC_CONV(2, 3, 8, 40, 32, 3, 3, 1, 1, 1, 1, true),   /* C = 3: col2im, not the adjoint */
 };
 #define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 
@@ -73,7 +88,8 @@ static void check_plan(cnn_ctx *fast, cnn_ctx *tiny, const cnn_op *op)
     const cnn_conv_desc *d = &op->conv;
     const char *fwd = cnn_algorithm(tiny, op, CNN_FWD);
     size_t ws = cnn_workspace_size(tiny, op, CNN_FWD);
-    size_t one_row = sizeof(float) * (size_t)d->c * d->r * d->s * d->q;
+    /* (the workspace's buffers start on 64-byte boundaries) */
+    size_t one_row = (sizeof(float) * (size_t)d->c * d->r * d->s * d->q + 63) / 64 * 64;
     TU_CHECK(ws <= TINY_CAP || ws == one_row, "workspace %zu exceeds cap %zu", ws, TINY_CAP);
     if (d->n == 1 && d->h >= 37)
         TU_CHECK(strstr(fwd, "row tiles") != NULL, "expected row tiles, got %s", fwd);
@@ -82,19 +98,44 @@ static void check_plan(cnn_ctx *fast, cnn_ctx *tiny, const cnn_op *op)
     if (d->w == 300)
         TU_CHECK(ws == one_row, "one row needs %zu bytes, asked %zu", one_row, ws);
     const bool stride1 = d->stride_h == 1 && d->stride_w == 1;
-    const bool pointwise = d->r == 1 && d->s == 1 && stride1 && d->pad_h == 0;
+    const bool one = d->r == 1 && d->s == 1 && d->pad_h == 0 && d->pad_w == 0;
+    const bool pointwise = one && stride1;
     const char *fast_fwd = cnn_algorithm(fast, op, CNN_FWD);
+    const char *fast_bwd = cnn_algorithm(fast, op, CNN_BWD_DATA);
     if (pointwise && d->c < 128)
-        TU_CHECK(strcmp(fast_fwd, "sgemm (1x1)") == 0 && cnn_workspace_size(fast, op, CNN_FWD) == 0,
-                 "1x1 conv with small weights should be sgemm alone, got %s", fast_fwd);
+        TU_CHECK(strcmp(fast_fwd, "gemm 1x1") == 0 && cnn_workspace_size(fast, op, CNN_FWD) == 0,
+                 "1x1 conv with small weights should be a GEMM alone, got %s", fast_fwd);
     if (pointwise && d->c >= 128)
-        TU_CHECK(strstr(fast_fwd, "batched") != NULL, "expected batches, got %s", fast_fwd);
+        TU_CHECK(strcmp(fast_fwd, "gemm 1x1 (batched)") == 0, "expected batches, got %s",
+                 fast_fwd);
+    if (one && !stride1) {
+        TU_CHECK(strncmp(fast_fwd, "gemm 1x1 subsampled", 19) == 0 &&
+                     strncmp(fast_bwd, "gemm 1x1 scattered", 18) == 0,
+                 "strided 1x1 conv: expected a subsample, got %s / %s", fast_fwd, fast_bwd);
+        TU_CHECK((strstr(fast_fwd, "batched") != NULL) == (d->n > 1),
+                 "small strided 1x1 convs batch their images, got %s", fast_fwd);
+    }
+    const int crs = d->c * d->r * d->s;
+    if (d->n == 1 && crs <= 256 && !one && !(stride1 && d->c >= 32))
+        TU_CHECK(strcmp(fast_fwd, "im2col+sgemm (staged row tiles)") == 0,
+                 "a short column (C*R*S = %d) should stage its output, got %s", crs, fast_fwd);
+    if (d->r == 1 && d->s == 1 && !one)
+        TU_CHECK(strncmp(fast_fwd, "im2col", 6) == 0, "padded 1x1 conv is lowered, got %s",
+                 fast_fwd);
     if (stride1 && d->c >= 32 && d->r * d->s > 1) {
         TU_CHECK(strcmp(fast_fwd, "sgemm per tap") == 0, "expected per-tap GEMMs, got %s",
                  fast_fwd);
         TU_CHECK(strcmp(fwd, "sgemm per tap") == 0 || d->h < 34,
                  "expected per-tap GEMMs under the small cap, got %s", fwd);
     }
+    /* The adjoint's input channels are K, its outputs C, its width W. */
+    const bool adjoint = stride1 && d->pad_h < d->r && d->pad_w < d->s && d->c >= 32;
+    if (adjoint && d->k >= 32 && d->r * d->s > 1 && d->w >= 16 * (d->s - 1))
+        TU_CHECK(strcmp(fast_bwd, "sgemm per tap (adjoint conv)") == 0,
+                 "expected the data gradient as per-tap GEMMs, got %s", fast_bwd);
+    if (!adjoint || d->k < 32)
+        TU_CHECK(strstr(fast_bwd, "per tap") == NULL, "no adjoint per-tap path here, got %s",
+                 fast_bwd);
 }
 
 /* VGG-16's conv1_2 lowers to 115 MB per image and conv4_2 would like four
