@@ -13,6 +13,7 @@
 #include "cpu_parallel.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <string.h>
 
 typedef struct conv_run {
@@ -42,8 +43,11 @@ static cnn_status conv_begin(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass
 }
 
 /* The staging buffer holds [K][images][P*Q]; NCHW holds [images][K][P*Q]. */
+/* Every epilogue below adds the bias and, with fuse_relu, applies the ReLU
+ * as v < lo ? 0 : v with lo = 0 (lo = -inf: no ReLU), which keeps NaN and
+ * -0.0 as torch.relu does. */
 static void stage_to_nchw(const float *restrict stage, int images, int k, int64_t pq,
-                          const float *restrict bias, float *restrict y, int threads)
+                          const float *restrict bias, float lo, float *restrict y, int threads)
 {
     const int nt = (int64_t)images * k * pq < CNN_CPU_PAR_MIN ? 1 : threads;
 #pragma omp parallel for collapse(2) num_threads(nt) schedule(static)
@@ -53,8 +57,10 @@ static void stage_to_nchw(const float *restrict stage, int images, int k, int64_
             float *restrict dst = y + ((int64_t)i * k + kk) * pq;
             const float b = bias ? bias[kk] : 0.0f;
 #pragma omp simd
-            for (int64_t j = 0; j < pq; j++)
-                dst[j] = src[j] + b;
+            for (int64_t j = 0; j < pq; j++) {
+                const float v = src[j] + b;
+                dst[j] = v < lo ? 0.0f : v;
+            }
         }
 }
 
@@ -69,17 +75,21 @@ static void nchw_to_stage(const float *restrict y, int images, int k, int64_t pq
                    sizeof(float) * (size_t)pq);
 }
 
-/* y[k][j] += b[k] for a block of `width` pixels at y with row stride ld. */
-static void add_bias(float *y, int k, int64_t width, int64_t ld, const float *b, int threads)
+/* y[k][j] += b[k] (b NULL: 0) for a block of `width` pixels at y with row
+ * stride ld, then the ReLU when lo is 0. */
+static void add_bias(float *y, int k, int64_t width, int64_t ld, const float *b, float lo,
+                     int threads)
 {
     const int nt = (int64_t)k * width < CNN_CPU_PAR_MIN ? 1 : threads;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int kk = 0; kk < k; kk++) {
         float *restrict row = y + kk * ld;
-        const float bk = b[kk];
+        const float bk = b ? b[kk] : 0.0f;
 #pragma omp simd
-        for (int64_t j = 0; j < width; j++)
-            row[j] += bk;
+        for (int64_t j = 0; j < width; j++) {
+            const float v = row[j] + bk;
+            row[j] = v < lo ? 0.0f : v;
+        }
     }
 }
 
@@ -93,6 +103,7 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
     if (st != CNN_OK)
         return st;
     const float *bias = d->has_bias ? b : NULL;
+    const float lo = d->fuse_relu ? 0.0f : -INFINITY;
     if (run.pl.path == CNN_IM2COL_TAPS) {
         cnn_im2col_taps_fwd(d, &run.pl, x, w, bias, y, run.col, run.threads);
         return CNN_OK;
@@ -104,7 +115,8 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
             cnn_im2col_lower(d, x + n0 * run.chw, nb, 0, d->p, run.col, run.threads);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f, w,
                         run.crs, run.col, width, 0.0f, run.stage, width);
-            stage_to_nchw(run.stage, nb, d->k, run.pq, bias, y + n0 * run.kpq, run.threads);
+            stage_to_nchw(run.stage, nb, d->k, run.pq, bias, lo, y + n0 * run.kpq,
+                          run.threads);
         }
         return CNN_OK;
     }
@@ -122,8 +134,8 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
             float *yt = yn + (int64_t)p0 * d->q;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f, w,
                         run.crs, cols, width, 0.0f, yt, (int)run.pq);
-            if (bias)
-                add_bias(yt, d->k, width, run.pq, bias, run.threads);
+            if (bias || d->fuse_relu)
+                add_bias(yt, d->k, width, run.pq, bias, lo, run.threads);
         }
     }
     return CNN_OK;
@@ -205,8 +217,10 @@ cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, cons
 }
 
 /* Per-channel sums in double: a VGG layer at batch 4 sums 200,000 terms. */
-cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    float *db, CNN_WS)
+/* With fuse_relu, the same pass first masks dy by the fused output,
+ * dz = dy * (y > 0), stores dz and sums it (kernels/ops.h). */
+cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *y,
+                                    const float *dy, float *db, float *dz, CNN_WS)
 {
     (void)ws, (void)ws_size;
     const int64_t pq = (int64_t)d->p * d->q;
@@ -215,7 +229,19 @@ cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const 
     for (int k = 0; k < d->k; k++) {
         double acc = 0.0;
         for (int n = 0; n < d->n; n++) {
-            const float *restrict row = dy + ((int64_t)n * d->k + k) * pq;
+            const int64_t at = ((int64_t)n * d->k + k) * pq;
+            const float *restrict row = dy + at;
+            if (d->fuse_relu) {
+                const float *restrict yr = y + at;
+                float *restrict out = dz + at;
+#pragma omp simd reduction(+ : acc)
+                for (int64_t j = 0; j < pq; j++) {
+                    const float g = yr[j] > 0.0f ? row[j] : 0.0f;
+                    out[j] = g;
+                    acc += g;
+                }
+                continue;
+            }
 #pragma omp simd reduction(+ : acc)
             for (int64_t j = 0; j < pq; j++)
                 acc += row[j];

@@ -13,6 +13,7 @@
 #include "im2col_impl.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <string.h>
 
 static void regroup_weights(const cnn_conv_desc *d, const float *restrict w, float *restrict wt)
@@ -56,13 +57,15 @@ static void copy_out(const cnn_conv_desc *d, const float *yt, int p0, int rows, 
     const int nt = (int64_t)d->k * width < CNN_CPU_PAR_MIN ? 1 : threads;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int k = 0; k < d->k; k++) {
-        const float b = bias ? bias[k] : 0.0f;
+        const float b = bias ? bias[k] : 0.0f, lo = d->fuse_relu ? 0.0f : -INFINITY;
         for (int pp = 0; pp < rows; pp++) {
             const float *restrict src = yt + k * width + (int64_t)pp * wp;
             float *restrict dst = y + k * pq + (int64_t)(p0 + pp) * d->q;
 #pragma omp simd
-            for (int q = 0; q < d->q; q++)
-                dst[q] = src[q] + b;
+            for (int q = 0; q < d->q; q++) { /* the bias, then the fused ReLU (lo 0) or none */
+                const float v = src[q] + b;
+                dst[q] = v < lo ? 0.0f : v;
+            }
         }
     }
 }
