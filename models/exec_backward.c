@@ -12,6 +12,10 @@
  * (ResNet, GoogLeNet) would show a backend where it does not. */
 #include "model_internal.h"
 
+/* A fused conv/BN + ReLU pair whose backward is folded (fuse.c): the ReLU
+ * runs nothing, and its producer's first pass over dy reads the ReLU's
+ * output and gradient and applies the mask (kernels/ops.h, "Fused ReLU"). */
+
 static float *dy_of(const cnn_model *m, int id)
 {
     return model_act(m, m->mem[id].dy);

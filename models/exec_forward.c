@@ -1,7 +1,10 @@
 /* Forward: one pass over the nodes in order, each on the backend its route
  * names. Every node writes its own output slot, so backward has every
  * activation it needs: the conv/linear/BN input x, the pooling input and
- * output, and the activation output y (relu and sigmoid backward read y). */
+ * output, and the activation output y (relu and sigmoid backward read y).
+ * The exception is a fused pair (fuse.c): the conv or BN writes the ReLU's
+ * slot, the ReLU runs nothing, and the pre-ReLU value, which no backward
+ * reads, is never stored. */
 #include "model_internal.h"
 
 static cnn_status forward_node(cnn_model *m, int i, cnn_mode mode, cnn_ctx **ctx, cnn_pass *pass)

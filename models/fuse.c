@@ -94,7 +94,9 @@ cnn_status model_plan_fusion(cnn_model *m, size_t *ws)
                         m->desc->name);
     for (int i = 0; i < nn; i++)
         m->fuse[i].relu = m->fuse[i].into = -1;
-    for (int j = 0; j < nn && !m->opts.no_fuse; j++) {
+    /* keep_activations asks for every layer's output, the pre-ReLU ones too */
+    bool off = m->opts.no_fuse || (m->opts.forward_only && m->opts.keep_activations);
+    for (int j = 0; j < nn && !off; j++) {
         int i = producer_of(&m->net, j);
         if (i < 0)
             continue;

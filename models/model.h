@@ -147,12 +147,16 @@ typedef struct cnn_exec_opts {
      * has run), so after a forward only the outputs that survive can be
      * read: the logits always, a reused layer's output is an error. Set
      * this to give every layer's output its own slot and read any of them.
-     * Training binds keep every output anyway (backward reads them). */
+     * Training binds keep every output anyway (backward reads them), but
+     * for the pre-ReLU output of a fused pair (no_fuse below). */
     bool keep_activations;
     /* Run every conv/BN + ReLU pair as two layers (the --no-fuse flag).
      * By default a convolution or batch norm whose output only a ReLU
      * reads runs with that ReLU in its own pass where its backend takes it
-     * (kernels/ops.h, "Fused ReLU"; cnn_model_layer_fused says which). */
+     * (kernels/ops.h, "Fused ReLU"; cnn_model_layer_fused says which), and
+     * its own, pre-ReLU output is not kept (cnn_model_get_output refuses
+     * it), in training binds too. A forward-only bind with keep_activations
+     * does not fuse. */
     bool no_fuse;
     /* NULL, or a NULL-terminated list of backend tables found by name before
      * the registry's (tests, backends built outside this tree) */
