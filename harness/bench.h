@@ -96,6 +96,7 @@ typedef struct bench_models_run {
     int nbackends;
     int repetitions;
     int threads;
+    bool no_fuse; /* --no-fuse: cnn_exec_opts.no_fuse */
     double fma_peak_gflops;
     double triad_gbs; /* for pct_triad; 0: unknown */
     bool peer; /* --peer pytorch: the PyTorch peer times each model too */

@@ -437,7 +437,8 @@ static cnn_status time_model(const bench_models_run *run, const char *name, cons
                             .nplan = plan ? plan->nrows : 0,
                             .threads = run->threads,
                             .seed = 1,
-                            .forward_only = mode == CNN_MODE_EVAL};
+                            .forward_only = mode == CNN_MODE_EVAL,
+                            .no_fuse = run->no_fuse};
         cnn_status ms = cnn_model_create(name, &mo, &m);
         if (ms == CNN_OK)
             ms = cnn_model_bind(m, &eo);

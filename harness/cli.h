@@ -29,6 +29,12 @@ typedef enum cli_type {
     CLI_PAIR,       /* int[2]: "N" gives {N, N}, "H,W" gives {H, W} */
 } cli_type;
 
+/* --no-fuse, one row of a command's table: the commands that run models
+ * (cnn_exec_opts.no_fuse). */
+#define CLI_NO_FUSE_OPT(dest)                                                                      \
+    {"no-fuse", CLI_FLAG, dest, NULL,                                                              \
+     "run each conv/batch-norm + ReLU pair as two layers (fused by default)", false, false}
+
 typedef struct cli_opt {
     const char *name; /* without the leading "--" */
     cli_type type;

@@ -129,7 +129,7 @@ static int check_peer(const cli_cmd *cmd, const char *name, bool *use, const cha
 
 /* bench --models: whole networks (bench_models.c). */
 static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *models, int batch,
-                        int image_size, int reps, int threads, const char *results,
+                        int image_size, int reps, int threads, bool no_fuse, const char *results,
                         bench_run *layer_run, bool with_auto, const char *plan)
 {
     static const char *const layer_only[] = {"model", "ops", "passes", "min-time", "cold"};
@@ -137,7 +137,8 @@ static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *m
         if (cli_seen(cmd, layer_only[i]))
             return cli_usage_error(cmd, "--%s is for the per-layer bench (--model), not --models",
                                    layer_only[i]);
-    bench_models_run run = {.batch = batch, .image_size = image_size, .repetitions = reps};
+    bench_models_run run = {
+        .batch = batch, .image_size = image_size, .repetitions = reps, .no_fuse = no_fuse};
     int rc = check_models(cmd, models, &run);
     if (rc >= 0)
         return rc;
@@ -179,7 +180,7 @@ int cmd_bench(int argc, char **argv)
     const char *results = "results", *models = NULL, *peer = "none", *plan = NULL;
     int batch = 0, reps = 5, threads = 0, image_size = 0;
     double min_time = 0.2;
-    bool cold = false;
+    bool cold = false, no_fuse = false;
     cli_opt opts[] = {
         {"model", CLI_STRING, &model, "M", "model whose layers to time (default vgg16)", false,
          false},
@@ -205,6 +206,7 @@ int cmd_bench(int argc, char **argv)
          false, false},
         {"cold", CLI_FLAG, &cold, NULL, "evict the caches before every iteration", false, false},
         {"threads", CLI_INT, &threads, "N", "CPU threads (default: OpenMP's)", false, false},
+        CLI_NO_FUSE_OPT(&no_fuse),
         {"results", CLI_STRING, &results, "DIR",
          "results root: the run writes DIR/<run-id>/ (default results)", false, false},
         {"peer", CLI_STRING, &peer, "NAME",
@@ -287,6 +289,8 @@ int cmd_bench(int argc, char **argv)
         return cli_usage_error(&cmd, "--backends auto is for whole models (--models)");
     if (plan && !models)
         return cli_usage_error(&cmd, "--plan is for whole models (--models)");
+    if (no_fuse && !models)
+        return cli_usage_error(&cmd, "--no-fuse is for whole models (--models)");
     if (nauto > 1 || (nauto && plan))
         return cli_usage_error(&cmd, nauto > 1 ? "--backends lists auto twice"
                                                : "--plan FILE replaces auto's search: give one "
@@ -299,8 +303,8 @@ int cmd_bench(int argc, char **argv)
             return rc;
         br.peer = use_peer;
         br.peer_note = peer_note;
-        return bench_models(&cmd, argc, argv, models, batch, image_size, reps, threads, results,
-                            &br, nauto > 0, plan);
+        return bench_models(&cmd, argc, argv, models, batch, image_size, reps, threads, no_fuse,
+                            results, &br, nauto > 0, plan);
     }
 #ifndef CNN_HAVE_BENCHMARK
     fprintf(stderr, "cnnbench bench: this build has no Google Benchmark (apt-get install "

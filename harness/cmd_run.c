@@ -24,7 +24,7 @@ typedef struct run_args {
     const char *plan;
     uint64_t seed;
     int threads, classes;
-    bool progress;
+    bool progress, no_fuse;
 } run_args;
 
 /* The backend list parses and every backend the overrides name exists;
@@ -188,7 +188,8 @@ static cnn_status load_model(const run_args *a, cnn_shape *xs, float **x, cnn_mo
                        .nplan = plan.nrows,
                        .threads = a->threads,
                        .seed = a->seed,
-                       .forward_only = a->labels == NULL};
+                       .forward_only = a->labels == NULL,
+                       .no_fuse = a->no_fuse};
     st = cnn_model_bind(*m, &e);
     auto_plan_free(&plan);
     if (st == CNN_OK)
@@ -373,6 +374,7 @@ int cmd_run(int argc, char **argv)
          false},
         {"progress", CLI_FLAG, &a.progress, "", "one line per layer on stderr, with its time",
          false, false},
+        CLI_NO_FUSE_OPT(&a.no_fuse),
     };
     cli_cmd cmd = {
         .name = "run",

@@ -24,6 +24,7 @@ typedef struct train_args {
     int epochs, batch, threads, classes, image_size, limit;
     double lr, momentum, weight_decay;
     uint64_t seed;
+    bool no_fuse;
 } train_args;
 
 /* The jobs of --backends (one per item; "a+b" is the ordered list a,b;
@@ -346,6 +347,7 @@ int cmd_train(int argc, char **argv)
         {"seed", CLI_U64, &a.seed, "S", "initial weights, shuffles, flips and dropout masks (0)",
          false, false},
         {"threads", CLI_INT, &a.threads, "N", "CPU threads (default: OpenMP's)", false, false},
+        CLI_NO_FUSE_OPT(&a.no_fuse),
         {"limit", CLI_INT, &a.limit, "N",
          "the first N training and N test images (file order; 0: all)", false, false},
         {"classes", CLI_INT, &a.classes, "N", "the model's outputs (10)", false, false},
@@ -395,5 +397,6 @@ int cmd_train(int argc, char **argv)
     if ((rc = check_args(&cmd, &a, &cfg)) >= 0 || (rc = make_jobs(&cmd, &a, jobs, &njobs)) >= 0)
         return rc;
     cfg.threads = cli_set_threads(a.threads);
+    cfg.no_fuse = a.no_fuse;
     return train(&a, &cfg, jobs, njobs, argc, argv);
 }

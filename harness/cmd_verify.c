@@ -51,6 +51,7 @@ int cmd_verify(int argc, char **argv)
     const char *results = "results";
     uint64_t seed = 1;
     int threads = 0, batch = 2, image_size = 0;
+    bool no_fuse = false;
     cli_opt opts[] = {
         {"backends", CLI_STRING, &backends, "LIST", "backends to check (default: all but naive)",
          false, false},
@@ -68,6 +69,7 @@ int cmd_verify(int argc, char **argv)
         {"image-size", CLI_INT, &image_size, "N",
          "with --models: N x N input for the ImageNet-sized models (default 224)", false, false},
         {"seed", CLI_U64, &seed, "S", "seed of the random inputs (default 1)", false, false},
+        CLI_NO_FUSE_OPT(&no_fuse),
         {"threads", CLI_INT, &threads, "N", "CPU threads (default: OpenMP's)", false, false},
         {"results", CLI_STRING, &results, "DIR",
          "results root: the run writes DIR/<run-id>/ (default results)", false, false},
@@ -98,14 +100,14 @@ int cmd_verify(int argc, char **argv)
         return rc;
     /* An option of the other mode is an error, never silently ignored. */
     static const char *const op_only[] = {"ops", "shapes", "passes"};
-    static const char *const model_only[] = {"batch", "image-size"};
+    static const char *const model_only[] = {"batch", "image-size", "no-fuse"};
     for (int i = 0; i < 3; i++)
         if (models && cli_seen(&cmd, op_only[i]))
             return cli_usage_error(&cmd,
                                    "--%s applies to the op sweep, not to --models (which checks "
                                    "every layer and pass of whole models)",
                                    op_only[i]);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (!models && cli_seen(&cmd, model_only[i]))
             return cli_usage_error(&cmd,
                                    "--%s applies to --models only (the op sweep's shapes come "
@@ -124,7 +126,8 @@ int cmd_verify(int argc, char **argv)
         return cli_usage_error(&cmd, "--image-size must be at least 32 (five 2x poolings), got %d",
                                image_size);
 
-    verify_run run = {.seed = seed, .threads = cli_set_threads(threads), .ops = ops};
+    verify_run run = {
+        .seed = seed, .threads = cli_set_threads(threads), .no_fuse = no_fuse, .ops = ops};
     for (int p = 0; passes && p < CNN_PASS_COUNT; p++)
         run.skip_pass[p] = !want_pass[p];
     if ((rc = select_backends(&cmd, backends, &run)) >= 0)

@@ -61,7 +61,7 @@ static cnn_status run(op_session *s, const op_args *a, const bn_args *b)
         OP_TRY(op_output_new(s, "dgamma", cs, NULL, &dgamma));
         OP_TRY(op_output_new(s, "dbeta", cs, NULL, &dbeta));
         OP_PASS(s, 1,
-                cnn_bn_bwd(s->ctx, d, x, dy, gamma, smean, sinvstd, dx, dgamma, dbeta, s->ws,
+                cnn_bn_bwd(s->ctx, d, x, NULL, dy, gamma, smean, sinvstd, dx, dgamma, dbeta, s->ws,
                            s->ws_size));
     }
     return op_finish(s, a->out);

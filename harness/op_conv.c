@@ -46,7 +46,7 @@ static cnn_status run(op_session *s, const op_args *a, const conv_args *c)
         OP_PASS(s, 2, cnn_conv_bwd_filter(s->ctx, d, x, dy, dw, s->ws, s->ws_size));
         if (b) {
             OP_TRY(op_output_new(s, "db", in.bs, NULL, &db));
-            OP_PASS(s, 3, cnn_conv_bwd_bias(s->ctx, d, dy, db, s->ws, s->ws_size));
+            OP_PASS(s, 3, cnn_conv_bwd_bias(s->ctx, d, NULL, dy, db, NULL, s->ws, s->ws_size));
         }
     }
     return op_finish(s, a->out);

@@ -48,6 +48,7 @@ typedef struct train_cfg {
     cnn_optim_desc optim;                   /* mode, lr, momentum, betas, eps, weight_decay */
     uint64_t seed;
     int threads;
+    bool no_fuse; /* --no-fuse: cnn_exec_opts.no_fuse */
     const cnn_dataset *train, *test;
     const char *run_path; /* the run folder: checkpoints/ goes there */
     const char *resume;   /* NULL, or the run folder to continue */

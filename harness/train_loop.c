@@ -132,7 +132,8 @@ static cnn_status setup(const train_cfg *cfg, const train_job *job, cnn_model **
                        .plan = job->plan,
                        .nplan = job->nplan,
                        .threads = cfg->threads,
-                       .seed = cfg->seed};
+                       .seed = cfg->seed,
+                       .no_fuse = cfg->no_fuse};
     if (st == CNN_OK)
         st = cnn_model_bind(*m, &e);
     if (st == CNN_OK)

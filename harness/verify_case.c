@@ -100,7 +100,10 @@ static void size_tensors(vcase *c)
     int64_t x = cnn_shape_numel(&xs), y = cnn_shape_numel(&ys);
     switch (op->kind) {
     case CNN_OP_CONV:
-        m[VT_X] = m[VT_DX] = x;
+        /* with fuse_relu, dx holds bwd_bias's dz (kernels/ops.h), the size of
+         * y: the data pass has no fused form and is not run */
+        m[VT_X] = x;
+        m[VT_DX] = op->conv.fuse_relu ? y : x;
         m[VT_Y] = m[VT_DY] = y;
         m[VT_W] = m[VT_DW] = (int64_t)op->conv.k * op->conv.c * op->conv.r * op->conv.s;
         if (op->conv.has_bias)
@@ -227,6 +230,14 @@ int vcase_outputs(const vcase *c, cnn_pass pass, vt out[5])
     switch (op->kind) {
     case CNN_OP_CONV:
     case CNN_OP_LINEAR:
+        /* a fused conv: the forward, and the bias pass that also writes dz */
+        if (op->kind == CNN_OP_CONV && op->conv.fuse_relu && pass != CNN_FWD) {
+            if (pass == CNN_BWD_BIAS && c->numel[VT_DB]) {
+                out[n++] = VT_DB;
+                out[n++] = VT_DX;
+            }
+            break;
+        }
         if (pass == CNN_FWD)
             out[n++] = VT_Y;
         else if (pass == CNN_BWD_DATA)
@@ -301,7 +312,7 @@ cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const
         case CNN_BWD_DATA: return cnn_conv_bwd_data(ctx, d, f[VT_DY], f[VT_W], f[VT_DX], ws, wss);
         case CNN_BWD_WEIGHT:
             return cnn_conv_bwd_filter(ctx, d, f[VT_X], f[VT_DY], f[VT_DW], ws, wss);
-        case CNN_BWD_BIAS: return cnn_conv_bwd_bias(ctx, d, f[VT_DY], f[VT_DB], ws, wss);
+        case CNN_BWD_BIAS: return cnn_conv_bwd_bias(ctx, d, f[VT_Y], f[VT_DY], f[VT_DB], f[VT_DX], ws, wss);
         default: break;
         }
         break;
@@ -322,9 +333,9 @@ cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const
             return cnn_bn_fwd_infer(ctx, &op->bn, f[VT_X], f[VT_GAMMA], f[VT_BETA], f[VT_RMEAN],
                                     f[VT_RVAR], f[VT_Y], ws, wss);
         if (op->bn.global_stats) /* frozen: the running statistics (backend_ops.h) */
-            return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_DY], f[VT_GAMMA], f[VT_RMEAN], f[VT_RVAR],
+            return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_Y], f[VT_DY], f[VT_GAMMA], f[VT_RMEAN], f[VT_RVAR],
                               f[VT_DX], f[VT_DGAMMA], f[VT_DBETA], ws, wss);
-        return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_DY], f[VT_GAMMA], f[VT_SMEAN], f[VT_SINVSTD],
+        return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_Y], f[VT_DY], f[VT_GAMMA], f[VT_SMEAN], f[VT_SINVSTD],
                           f[VT_DX], f[VT_DGAMMA], f[VT_DBETA], ws, wss);
     case CNN_OP_LINEAR: {
         const cnn_linear_desc *d = &op->linear;
@@ -437,12 +448,13 @@ cnn_status vcase_reference(vcase *c, cnn_ctx *naive)
 
 /* The ops whose backward pass reads what their forward wrote: pooling's y
  * (max pooling routes dy to the window's maximum), batch norm's saved mean
- * and inverse std, an activation's y, cross-entropy's probabilities. The
- * backward passes of conv, linear, adaptive pooling, dropout and concat
- * read none. */
+ * and inverse std, an activation's y, cross-entropy's probabilities, a
+ * fused conv's y (its ReLU mask). The backward passes of a plain conv,
+ * linear, adaptive pooling, dropout and concat read none. */
 static bool backward_reads_forward(const cnn_op *op)
 {
     switch (op->kind) {
+    case CNN_OP_CONV: return op->conv.fuse_relu;
     case CNN_OP_POOL:
     case CNN_OP_BN:
     case CNN_OP_ACT:

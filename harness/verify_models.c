@@ -4,7 +4,11 @@
  * backend with identical parameters (initialised from one seed), input,
  * labels and dropout masks (counter-based, the same on every backend):
  * an eval forward, then a train forward, the loss and the backward. Logits,
- * loss and every parameter gradient are compared, one row per tensor. */
+ * loss and every parameter gradient are compared, one row per tensor. The
+ * reference runs every layer apart (no_fuse); each backend runs twice, with
+ * its conv/BN + ReLU pairs fused (algorithm "fused") and apart ("unfused"),
+ * each against the reference, and the two against each other ("fused vs
+ * unfused"). --no-fuse keeps the unfused run only. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,15 +157,18 @@ static cnn_model_opts model_opts(const char *name, int batch, int image_size)
  * backend outside the registry, a test's, runs too) and collect its
  * outputs. */
 static cnn_status run_model(const char *name, const cnn_model_opts *mo, const cnn_backend *be,
-                            uint64_t seed, int threads, bool progress, double perturb,
+                            uint64_t seed, int threads, bool progress, double perturb, bool no_fuse,
                             model_out *out, char *fallbacks, size_t fallbacks_size)
 {
     cnn_model *m = NULL;
     int batch = mo->batch;
     cnn_status st = cnn_model_create(name, mo, &m);
     const cnn_backend *extra[] = {be, NULL};
-    cnn_exec_opts eo = {
-        .backends = be->name, .threads = threads, .seed = seed, .extra_backends = extra};
+    cnn_exec_opts eo = {.backends = be->name,
+                        .threads = threads,
+                        .seed = seed,
+                        .extra_backends = extra,
+                        .no_fuse = no_fuse};
     if (st == CNN_OK)
         st = cnn_model_bind(m, &eo);
     if (st == CNN_OK)
@@ -214,10 +221,15 @@ static cnn_status run_model(const char *name, const cnn_model_opts *mo, const cn
         else
             st = cnn_model_get_grad(m, ti.key, out->grads[i], count);
     }
-    fallbacks[0] = '\0';
+    int nfused = 0;
+    for (int l = 0; l < cnn_model_layer_count(m); l++)
+        nfused += cnn_model_layer_fused(m, l, CNN_FWD) >= 0;
     int nf = cnn_model_fallback_count(m);
-    if (nf > 0)
-        snprintf(fallbacks, fallbacks_size, "%d layer passes fell back", nf);
+    /* the algorithm column: the backend, fused or not, and its fallbacks */
+    int w = snprintf(fallbacks, fallbacks_size, "%s",
+                     no_fuse ? "unfused" : nfused ? "fused" : "fused (none taken)");
+    if (nf > 0 && w > 0 && (size_t)w < fallbacks_size)
+        snprintf(fallbacks + w, fallbacks_size - (size_t)w, ", %d layer passes fell back", nf);
     if (nf > 0 && progress == false)
         cnn_model_print_fallbacks(m, stderr);
     free(x);
@@ -336,6 +348,33 @@ static cnn_status noise_floors(const cnn_model *m, const model_out *ref, const m
     return CNN_OK;
 }
 
+/* The rows of one run against another: the reference run, or the same
+ * backend's unfused run (algorithm "fused vs unfused"), where a ReLU whose input lies within
+ * rounding of 0 may flip as between backends, so the same floors apply. */
+static cnn_status compare_runs(verify_run *run, int b, const char *algo, const cnn_model *m,
+                               const char *shape, const model_out *got, const model_out *ref,
+                               int64_t ny, const double *floors)
+{
+    const char *name = cnn_model_name(m);
+    cnn_status st = row(run, b, algo, name, "eval_fwd",
+                        "logits", shape, got->logits_eval, ref->logits_eval, ny, FWD_TOL, floors[0]);
+    if (st == CNN_OK)
+        st = row(run, b, algo, name, "train_fwd",
+                 "logits", shape, got->logits_train, ref->logits_train, ny, FWD_TOL, floors[1]);
+    if (st == CNN_OK)
+        st = row(run, b, algo, name, "train_fwd", "loss",
+                 shape, &got->loss, &ref->loss, 1, FWD_TOL, floors[2]);
+    for (int i = 0; i < cnn_model_tensor_count(m) && st == CNN_OK; i++) {
+        cnn_tensor_info ti;
+        st = cnn_model_tensor(m, i, &ti);
+        if (st == CNN_OK && ti.trainable)
+            st = row(run, b, algo, name, "bwd", ti.key, shape,
+                     got->grads[i], ref->grads[i], cnn_shape_numel(&ti.shape), GRAD_TOL,
+                     floors[3 + i]);
+    }
+    return st;
+}
+
 static cnn_status check_model(verify_run *run, const char *name, int batch, int image_size)
 {
     cnn_model *m = NULL;
@@ -353,12 +392,14 @@ static cnn_status check_model(verify_run *run, const char *name, int batch, int 
     fprintf(stderr, "verify: %s %s on naive (the reference; one line per layer)\n", name, shape);
     model_out ref = {0};
     const cnn_backend *naive = cnn_backend_find("naive");
-    st = run_model(name, &mo, naive, run->seed, run->threads, true, 0.0, &ref, fb, sizeof fb);
+    /* the reference runs every layer apart */
+    st = run_model(name, &mo, naive, run->seed, run->threads, true, 0.0, true, &ref, fb,
+                   sizeof fb);
     model_out pert = {0};
     bool go_on = st == CNN_OK && !run_dir_stopping();
     if (go_on)
-        st = run_model(name, &mo, naive, run->seed, run->threads, false, NOISE_PERTURB, &pert, fb,
-                       sizeof fb);
+        st = run_model(name, &mo, naive, run->seed, run->threads, false, NOISE_PERTURB, true,
+                       &pert, fb, sizeof fb);
     double *floors = NULL;
     if (go_on && st == CNN_OK)
         st = noise_floors(m, &ref, &pert, ny, shape, &floors);
@@ -366,28 +407,22 @@ static cnn_status check_model(verify_run *run, const char *name, int batch, int 
         if (!run->ctx[b])
             continue;
         const char *be = run->backends[b]->name;
-        fprintf(stderr, "verify: %s %s on %s\n", name, shape, be);
-        model_out got = {0};
-        st = run_model(name, &mo, run->backends[b], run->seed, run->threads, false, 0.0, &got, fb,
-                       sizeof fb);
-        const char *algo = fb[0] ? fb : be;
-        if (st == CNN_OK)
-            st = row(run, b, algo, name, "eval_fwd", "logits", shape, got.logits_eval,
-                     ref.logits_eval, ny, FWD_TOL, floors[0]);
-        if (st == CNN_OK)
-            st = row(run, b, algo, name, "train_fwd", "logits", shape, got.logits_train,
-                     ref.logits_train, ny, FWD_TOL, floors[1]);
-        if (st == CNN_OK)
-            st = row(run, b, algo, name, "train_fwd", "loss", shape, &got.loss, &ref.loss, 1,
-                     FWD_TOL, floors[2]);
-        for (int i = 0; i < nt && st == CNN_OK; i++) {
-            cnn_tensor_info ti;
-            st = cnn_model_tensor(m, i, &ti);
-            if (st == CNN_OK && ti.trainable)
-                st = row(run, b, algo, name, "bwd", ti.key, shape, got.grads[i], ref.grads[i],
-                         cnn_shape_numel(&ti.shape), GRAD_TOL, floors[3 + i]);
+        /* fused (the default) and unfused, each against the reference, and
+         * then against each other */
+        model_out got[2] = {{0}, {0}};
+        for (int u = run->no_fuse ? 1 : 0; u < 2 && st == CNN_OK; u++) {
+            fprintf(stderr, "verify: %s %s on %s%s\n", name, shape, be, u ? " (unfused)" : "");
+            st = run_model(name, &mo, run->backends[b], run->seed, run->threads, false, 0.0, u == 1,
+                           &got[u], fb, sizeof fb);
+            if (st == CNN_OK)
+                st = compare_runs(run, b, fb, m, shape, &got[u], &ref, ny, floors);
         }
-        out_free(&got, nt);
+        if (st == CNN_OK && !run->no_fuse) {
+            snprintf(fb, sizeof fb, "fused vs unfused");
+            st = compare_runs(run, b, fb, m, shape, &got[0], &got[1], ny, floors);
+        }
+        out_free(&got[0], nt);
+        out_free(&got[1], nt);
     }
     free(floors);
     out_free(&ref, nt);

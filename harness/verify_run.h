@@ -57,6 +57,7 @@ typedef struct verify_group {
 typedef struct verify_run {
     uint64_t seed;
     int threads;
+    bool no_fuse;    /* --models --no-fuse: only the unfused runs (cnn_exec_opts.no_fuse) */
     const char *ops; /* filter by op name, NULL = all */
     bool skip_pass[CNN_PASS_COUNT]; /* --passes left these out */
     bool header_done;               /* the table's header line is printed */

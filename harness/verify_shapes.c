@@ -112,6 +112,32 @@ static cnn_status optim_shapes(oplist *l)
     return st;
 }
 
+/* Convolutions and batch norms with the ReLU fused in (kernels/ops.h): the
+ * paths of each backend's epilogue (Winograd's 3x3 tiles with ragged edges,
+ * im2col's 1x1 and strided GEMMs, no bias), and BN in both forms. */
+static cnn_status fused_shapes(oplist *l)
+{
+    static const int convs[][12] = {
+        /* n  c   h   w   k   r  s  sh sw ph pw bias */
+        {2, 16, 10, 10, 16, 3, 3, 1, 1, 1, 1, 1},
+        {2, 3, 8, 8, 4, 1, 1, 1, 1, 0, 0, 1},
+        {2, 4, 17, 16, 6, 3, 3, 2, 2, 1, 1, 1},
+        {2, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1, 0},
+    };
+    cnn_status st = CNN_OK;
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0] && st == CNN_OK; i++) {
+        const int *v = convs[i];
+        cnn_op op = conv(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]);
+        op.conv.fuse_relu = true;
+        st = push(l, op);
+    }
+    static const bool frozen[] = {false, true};
+    for (int i = 0; i < 2 && st == CNN_OK; i++)
+        st = push(l, (cnn_op){.kind = CNN_OP_BN,
+                              .bn = {2, 8, 14, 14, 1e-5, 0.1, frozen[i], .fuse_relu = true}});
+    return st;
+}
+
 static cnn_status edge_shapes(oplist *l)
 {
     static const int convs[][12] = {
@@ -172,6 +198,8 @@ static cnn_status edge_shapes(oplist *l)
         st = push(l, (cnn_op){.kind = CNN_OP_BN, .bn = {3, 4, 2, 2, 1e-3, 0.1, false}});
     if (st == CNN_OK) /* frozen statistics: the eval-mode backward */
         st = push(l, (cnn_op){.kind = CNN_OP_BN, .bn = {2, 8, 5, 5, 1e-5, 0.1, true}});
+    if (st == CNN_OK)
+        st = fused_shapes(l);
     static const int linears[][4] = {{2, 7, 5, 1}, {3, 1, 4, 1}, {1, 33, 1, 0}, {5, 64, 10, 1}};
     for (size_t i = 0; i < sizeof linears / sizeof linears[0] && st == CNN_OK; i++) {
         const int *v = linears[i];

@@ -61,12 +61,21 @@ static void plane_dev(const float *restrict x, int64_t n, double mean, double s[
     s[1] += b;
 }
 
+/* floor 0 is the fused ReLU (fuse_relu; NaN and -0.0 kept), -inf none */
 static CNN_CPU_VEC void plane_affine(const float *restrict x, int64_t n, float mean_hi,
-                                     float mean_lo, float scale, float beta, float *restrict y)
+                                     float mean_lo, float scale, float beta, float floor,
+                                     float *restrict y)
 {
 #pragma omp simd
-    for (int64_t i = 0; i < n; i++)
-        y[i] = ((x[i] - mean_hi) - mean_lo) * scale + beta;
+    for (int64_t i = 0; i < n; i++) {
+        const float v = ((x[i] - mean_hi) - mean_lo) * scale + beta;
+        y[i] = v < floor ? 0.0f : v;
+    }
+}
+
+static float relu_floor(const cnn_bn_desc *d)
+{
+    return d->fuse_relu ? 0.0f : -INFINITY;
 }
 
 cnn_status cnn_cpu_bn_fwd_train(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
@@ -102,7 +111,7 @@ cnn_status cnn_cpu_bn_fwd_train(cnn_ctx *ctx, const cnn_bn_desc *d, const float 
         const float scale = (float)(gamma[c] * invstd), hi = (float)mean, lo = (float)(mean - hi);
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
-            plane_affine(x + off, hw, hi, lo, scale, beta[c], y + off);
+            plane_affine(x + off, hw, hi, lo, scale, beta[c], relu_floor(d), y + off);
         }
     }
     return CNN_OK;
@@ -119,31 +128,37 @@ cnn_status cnn_cpu_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const float 
     for (int64_t i = 0; i < planes; i++) {
         int c = (int)(i % d->c);
         float scale = (float)(gamma[c] / sqrt((double)running_var[c] + d->eps));
-        plane_affine(x + i * hw, hw, running_mean[c], 0.0f, scale, beta[c], y + i * hw);
+        plane_affine(x + i * hw, hw, running_mean[c], 0.0f, scale, beta[c], relu_floor(d),
+                     y + i * hw);
     }
     return CNN_OK;
 }
+
+/* The gradient of batch norm's output: dy, or with a fused ReLU (y not
+ * NULL) dy * (y > 0), taken wherever dy is read (kernels/ops.h). */
+#define BN_DY(y, dy, i) ((y) && !((y)[i] > 0.0f) ? 0.0f : (dy)[i])
 
 /* sums[0..2] += the sums over one plane of dy, dy * (x - mean) and
  * x - mean, float within blocks and double across (see the top); with
  * `store` (a constant in each call) also dx = k_dy * dy in the same pass,
  * the whole gradient when the statistics are frozen. */
-static inline void grad_sums(const float *restrict x, const float *restrict dy, int64_t n,
-                             float mean, double sums[3], bool store, float k_dy, float *restrict dx)
+static inline void grad_sums(const float *restrict x, const float *restrict y,
+                             const float *restrict dy, int64_t n, float mean, double sums[3],
+                             bool store, float k_dy, float *restrict dx)
 {
     double ta = 0.0, tb = 0.0, te = 0.0;
     for (int64_t i0 = 0; i0 < n; i0 += BLK) {
         const int64_t len = n - i0 < BLK ? n - i0 : BLK;
-        const float *restrict xb = x + i0, *restrict gb = dy + i0;
+        const float *restrict xb = x + i0, *restrict gb = dy + i0, *restrict yb = y ? y + i0 : NULL;
         float a = 0.0f, b = 0.0f, e = 0.0f;
 #pragma omp simd reduction(+ : a, b, e)
         for (int64_t i = 0; i < len; i++) {
-            const float xmu = xb[i] - mean;
-            a += gb[i];
-            b += gb[i] * xmu;
+            const float xmu = xb[i] - mean, g = BN_DY(yb, gb, i);
+            a += g;
+            b += g * xmu;
             e += xmu;
             if (store)
-                dx[i0 + i] = k_dy * gb[i];
+                dx[i0 + i] = k_dy * g;
         }
         ta += a;
         tb += b;
@@ -154,26 +169,27 @@ static inline void grad_sums(const float *restrict x, const float *restrict dy, 
     sums[2] += te;
 }
 
-static CNN_CPU_VEC void plane_grad_sums(const float *restrict x, const float *restrict dy,
-                                        int64_t n, float mean, double sums[3])
+static CNN_CPU_VEC void plane_grad_sums(const float *restrict x, const float *restrict y,
+                                        const float *restrict dy, int64_t n, float mean,
+                                        double sums[3])
 {
-    grad_sums(x, dy, n, mean, sums, false, 0.0f, NULL);
+    grad_sums(x, y, dy, n, mean, sums, false, 0.0f, NULL);
 }
 
-static CNN_CPU_VEC void plane_grad_frozen(const float *restrict x, const float *restrict dy,
-                                          int64_t n, float mean, double sums[3], float k_dy,
-                                          float *restrict dx)
+static CNN_CPU_VEC void plane_grad_frozen(const float *restrict x, const float *restrict y,
+                                          const float *restrict dy, int64_t n, float mean,
+                                          double sums[3], float k_dy, float *restrict dx)
 {
-    grad_sums(x, dy, n, mean, sums, true, k_dy, dx);
+    grad_sums(x, y, dy, n, mean, sums, true, k_dy, dx);
 }
 
-static CNN_CPU_VEC void plane_grad(const float *restrict x, const float *restrict dy, int64_t n,
-                                   float mean, float k_dy, float k_xmu, float k_0,
-                                   float *restrict dx)
+static CNN_CPU_VEC void plane_grad(const float *restrict x, const float *restrict y,
+                                   const float *restrict dy, int64_t n, float mean, float k_dy,
+                                   float k_xmu, float k_0, float *restrict dx)
 {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++)
-        dx[i] = k_dy * dy[i] + k_xmu * (x[i] - mean) + k_0;
+        dx[i] = k_dy * BN_DY(y, dy, i) + k_xmu * (x[i] - mean) + k_0;
 }
 
 /* With xhat = (x - mean) * invstd, the training-mode gradient is
@@ -184,13 +200,15 @@ static CNN_CPU_VEC void plane_grad(const float *restrict x, const float *restric
  * relative accuracy in xhat; the same pass that sums the gradients measures
  * that rounding, delta = mean(x) - save_mean, and the k's absorb it.
  * With frozen statistics the two arrays are running_mean and running_var. */
-cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                          const float *gamma, const float *mean_in, const float *invstd_or_var,
-                          float *dx, float *dgamma, float *dbeta, CNN_WS)
+cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *y_in,
+                          const float *dy, const float *gamma, const float *mean_in,
+                          const float *invstd_or_var, float *dx, float *dgamma, float *dbeta,
+                          CNN_WS)
 {
     (void)ws, (void)ws_size;
     const int64_t hw = (int64_t)d->h * d->w, count = (int64_t)d->n * hw;
     const int nt = cnn_cpu_team(ctx, count * d->c);
+    const float *y = d->fuse_relu ? y_in : NULL;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int c = 0; c < d->c; c++) {
         const float mean = mean_in[c];
@@ -203,9 +221,10 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
             if (d->global_stats)
-                plane_grad_frozen(x + off, dy + off, hw, mean, sums, (float)g, dx + off);
+                plane_grad_frozen(x + off, y ? y + off : NULL, dy + off, hw, mean, sums, (float)g,
+                                  dx + off);
             else
-                plane_grad_sums(x + off, dy + off, hw, mean, sums);
+                plane_grad_sums(x + off, y ? y + off : NULL, dy + off, hw, mean, sums);
         }
         /* training form: delta corrects for save_mean being the batch mean
          * rounded to float */
@@ -219,7 +238,8 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
         const float k_0 = (float)(-g * sum_dy / m - k_xmu * delta);
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
-            plane_grad(x + off, dy + off, hw, mean, (float)g, (float)k_xmu, k_0, dx + off);
+            plane_grad(x + off, y ? y + off : NULL, dy + off, hw, mean, (float)g, (float)k_xmu, k_0,
+                       dx + off);
         }
     }
     return CNN_OK;

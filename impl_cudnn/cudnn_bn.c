@@ -65,10 +65,11 @@ cnn_status cudnn_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x
 /* cuDNN's backward is the training form; frozen statistics (global_stats:
  * mean and invstd_or_var are running_mean and running_var) go to this
  * backend's own kernel (kernels_bn.cu). */
-cnn_status cudnn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                        const float *gamma, const float *mean, const float *invstd_or_var,
-                        float *dx, float *dgamma, float *dbeta, CNN_WS)
+cnn_status cudnn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *y,
+                        const float *dy, const float *gamma, const float *mean,
+                        const float *invstd_or_var, float *dx, float *dgamma, float *dbeta, CNN_WS)
 {
+    (void)y; /* fuse_relu is declined (cudnn_supports) */
     (void)ws;
     (void)ws_size;
     cudnn_state *st = cudnn_st(ctx);

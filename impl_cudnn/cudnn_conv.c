@@ -336,9 +336,10 @@ cnn_status cudnn_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const flo
     return CNN_OK;
 }
 
-cnn_status cudnn_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy, float *db,
-                               CNN_WS)
+cnn_status cudnn_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *y,
+                               const float *dy, float *db, float *dz, CNN_WS)
 {
+    (void)y, (void)dz; /* fuse_relu is declined (cudnn_supports) */
     (void)ws;
     (void)ws_size;
     cudnn_state *st = cudnn_st(ctx);

@@ -221,8 +221,10 @@ cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, cons
 }
 
 /* Per-channel sums in double: a VGG layer at batch 4 sums 200,000 terms. */
-cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    float *db, CNN_WS)
+/* With fuse_relu, the same pass first masks dy by the fused output,
+ * dz = dy * (y > 0), stores dz and sums it (kernels/ops.h). */
+cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *y,
+                                    const float *dy, float *db, float *dz, CNN_WS)
 {
     (void)ws, (void)ws_size;
     const int64_t pq = (int64_t)d->p * d->q;
@@ -231,7 +233,19 @@ cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const 
     for (int k = 0; k < d->k; k++) {
         double acc = 0.0;
         for (int n = 0; n < d->n; n++) {
-            const float *restrict row = dy + ((int64_t)n * d->k + k) * pq;
+            const int64_t at = ((int64_t)n * d->k + k) * pq;
+            const float *restrict row = dy + at;
+            if (d->fuse_relu) {
+                const float *restrict yr = y + at;
+                float *restrict out = dz + at;
+#pragma omp simd reduction(+ : acc)
+                for (int64_t j = 0; j < pq; j++) {
+                    const float g = yr[j] > 0.0f ? row[j] : 0.0f;
+                    out[j] = g;
+                    acc += g;
+                }
+                continue;
+            }
 #pragma omp simd reduction(+ : acc)
             for (int64_t j = 0; j < pq; j++)
                 acc += row[j];

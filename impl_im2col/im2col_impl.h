@@ -4,6 +4,7 @@
 
 #include "backend.h"
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -56,24 +57,27 @@ static inline float *cnn_im2col_weights(const cnn_im2col_plan *pl, float *ws)
 
 /* The forward's epilogue, its only one: channel k's n outputs from src to
  * dst (src may be dst), plus bias[k] where the conv has a bias (bias is the
- * forward's, NULL without one). d is NULL for a copy out that is no
+ * forward's, NULL without one), then with fuse_relu the ReLU as v < 0 ? 0 : v
+ * (NaN and -0.0 kept, as torch.relu). d is NULL for a copy out that is no
  * forward's output (the adjoint's dx): a plain copy. */
 static inline void cnn_im2col_epilogue(const cnn_conv_desc *d, const float *bias, int k,
                                        const float *src, float *dst, int64_t n)
 {
-    const bool add = d && bias;
-    if (src == dst && !add)
+    const bool add = d && bias, relu = d && d->fuse_relu;
+    if (src == dst && !add && !relu)
         return;
-    const float b = add ? bias[k] : 0.0f;
+    const float b = add ? bias[k] : 0.0f, lo = relu ? 0.0f : -INFINITY;
 #pragma omp simd
-    for (int64_t j = 0; j < n; j++)
-        dst[j] = src[j] + b;
+    for (int64_t j = 0; j < n; j++) {
+        const float v = src[j] + b;
+        dst[j] = v < lo ? 0.0f : v;
+    }
 }
 
 /* Whether the epilogue changes an output in place (else it can be skipped). */
 static inline bool cnn_im2col_has_epilogue(const cnn_conv_desc *d, const float *bias)
 {
-    return d && bias;
+    return d && (bias || d->fuse_relu);
 }
 
 cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size_t cap);

@@ -33,7 +33,8 @@ static double channel_var(const cnn_bn_desc *d, const float *x, int c, double me
     return sum / ((double)d->n * hw);
 }
 
-/* y = gamma * (x - mean) * invstd + beta over channel c. */
+/* y = gamma * (x - mean) * invstd + beta over channel c, then the ReLU
+ * with fuse_relu (a plain second step: the reference of the fused pass). */
 static void normalise(const cnn_bn_desc *d, const float *x, int c, double mean, double invstd,
                       double gamma, double beta, float *y)
 {
@@ -42,7 +43,16 @@ static void normalise(const cnn_bn_desc *d, const float *x, int c, double mean, 
         const int64_t base = at4(n, c, 0, 0, d->c, d->h, d->w);
         for (int64_t i = 0; i < hw; i++)
             y[base + i] = (float)(gamma * ((x[base + i] - mean) * invstd) + beta);
+        for (int64_t i = 0; i < hw && d->fuse_relu; i++)
+            y[base + i] = cnn_relu(y[base + i]);
     }
+}
+
+/* The gradient of batch norm's own output at element i: dy, or with
+ * fuse_relu the fused ReLU's backward dy * (y > 0) (ops.h). */
+static inline double grad_at(const cnn_bn_desc *d, const float *y, const float *dy, int64_t i)
+{
+    return d->fuse_relu ? cnn_relu_grad(y[i], dy[i]) : dy[i];
 }
 
 cnn_status cnn_naive_bn_fwd_train(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x,
@@ -87,8 +97,8 @@ cnn_status cnn_naive_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const floa
  * map y = gamma * (x - mean) * invstd + beta with the running statistics,
  * invstd = 1/sqrt(running_var + eps) as the inference forward takes it, and
  * its gradient is that map's. */
-static cnn_status bn_bwd_global(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                                const float *gamma, const float *running_mean,
+static cnn_status bn_bwd_global(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *y,
+                                const float *dy, const float *gamma, const float *running_mean,
                                 const float *running_var, float *dx, float *dgamma, float *dbeta)
 {
     const int64_t hw = (int64_t)d->h * d->w;
@@ -99,9 +109,10 @@ static cnn_status bn_bwd_global(cnn_ctx *ctx, const cnn_bn_desc *d, const float 
         for (int n = 0; n < d->n; n++) {
             const int64_t base = at4(n, c, 0, 0, d->c, d->h, d->w);
             for (int64_t i = 0; i < hw; i++) {
-                sum_dy += dy[base + i];
-                sum_dy_xhat += dy[base + i] * ((x[base + i] - mean) * invstd);
-                dx[base + i] = (float)((double)dy[base + i] * gamma[c] * invstd);
+                double g = grad_at(d, y, dy, base + i);
+                sum_dy += g;
+                sum_dy_xhat += g * ((x[base + i] - mean) * invstd);
+                dx[base + i] = (float)(g * gamma[c] * invstd);
             }
         }
         dgamma[c] = (float)sum_dy_xhat;
@@ -122,13 +133,13 @@ static cnn_status bn_bwd_global(cnn_ctx *ctx, const cnn_bn_desc *d, const float 
  * the terms in a result a million times smaller. The reference therefore
  * recomputes both statistics from x in double, exactly as the forward pass
  * did; fast backends use the saved ones. */
-cnn_status cnn_naive_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                            const float *gamma, const float *mean, const float *invstd_or_var,
+cnn_status cnn_naive_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *y,
+                            const float *dy, const float *gamma, const float *mean, const float *invstd_or_var,
                             float *dx, float *dgamma, float *dbeta, CNN_WS)
 {
     CNN_NAIVE_NO_WS;
     if (d->global_stats)
-        return bn_bwd_global(ctx, d, x, dy, gamma, mean, invstd_or_var, dx, dgamma, dbeta);
+        return bn_bwd_global(ctx, d, x, y, dy, gamma, mean, invstd_or_var, dx, dgamma, dbeta);
     const double m = (double)d->n * d->h * d->w;
     const int64_t hw = (int64_t)d->h * d->w;
 #pragma omp parallel for schedule(static) num_threads(cnn_naive_threads(ctx))
@@ -139,8 +150,9 @@ cnn_status cnn_naive_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, 
         for (int n = 0; n < d->n; n++) {
             const int64_t base = at4(n, c, 0, 0, d->c, d->h, d->w);
             for (int64_t i = 0; i < hw; i++) {
-                sum_dy += dy[base + i];
-                sum_dy_xhat += dy[base + i] * ((x[base + i] - mean) * invstd);
+                double g = grad_at(d, y, dy, base + i);
+                sum_dy += g;
+                sum_dy_xhat += g * ((x[base + i] - mean) * invstd);
             }
         }
         const double scale = gamma[c] * invstd / m;
@@ -148,7 +160,8 @@ cnn_status cnn_naive_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, 
             const int64_t base = at4(n, c, 0, 0, d->c, d->h, d->w);
             for (int64_t i = 0; i < hw; i++) {
                 double xhat = (x[base + i] - mean) * invstd;
-                dx[base + i] = (float)(scale * (m * dy[base + i] - sum_dy - xhat * sum_dy_xhat));
+                double g = grad_at(d, y, dy, base + i);
+                dx[base + i] = (float)(scale * (m * g - sum_dy - xhat * sum_dy_xhat));
             }
         }
         dgamma[c] = (float)sum_dy_xhat;

@@ -163,6 +163,13 @@ cnn_status cnn_naive_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float 
         }
     }
     free(scratch);
+    /* the reference of the fused form: the plain convolution, then the ReLU */
+    if (d->fuse_relu) {
+        const int64_t count = (int64_t)d->n * y_n;
+#pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t i = 0; i < count; i++)
+            y[i] = cnn_relu(y[i]);
+    }
     return CNN_OK;
 }
 
@@ -335,8 +342,10 @@ cnn_status cnn_naive_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const
 }
 
 /* db[k] = sum_{n,p,q} dy[n][k][p][q]. */
-cnn_status cnn_naive_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy, float *db,
-                                   CNN_WS)
+/* With fuse_relu the fused ReLU's backward first: dz = dy * (y > 0), stored,
+ * and db = sum dz (ops.h). */
+cnn_status cnn_naive_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *y,
+                                   const float *dy, float *db, float *dz, CNN_WS)
 {
     CNN_NAIVE_NO_WS;
 #pragma omp parallel for schedule(static) num_threads(cnn_naive_threads(ctx))
@@ -344,8 +353,13 @@ cnn_status cnn_naive_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const f
         double acc = 0.0;
         for (int n = 0; n < d->n; n++)
             for (int p = 0; p < d->p; p++)
-                for (int q = 0; q < d->q; q++)
-                    acc += dy[at4(n, k, p, q, d->k, d->p, d->q)];
+                for (int q = 0; q < d->q; q++) {
+                    int64_t i = at4(n, k, p, q, d->k, d->p, d->q);
+                    float g = dy[i];
+                    if (d->fuse_relu)
+                        g = dz[i] = cnn_relu_grad(y[i], dy[i]);
+                    acc += g;
+                }
         db[k] = (float)acc;
     }
     return CNN_OK;

@@ -60,8 +60,11 @@ static void onednn_fini(cnn_ctx *ctx)
 static bool onednn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     (void)ctx;
-    (void)pass;
     switch (op->kind) {
+    /* fused ReLU: the forward passes (post-op, fuse_norm_relu), not the
+     * backward ones (oneDNN's fused backward wants its forward's mask) */
+    case CNN_OP_CONV: return !op->conv.fuse_relu || pass == CNN_FWD;
+    case CNN_OP_BN: return !op->bn.fuse_relu || pass == CNN_FWD || pass == CNN_FWD_INFER;
     case CNN_OP_POOL: return cnn_onednn_pool_supported(&op->pool);
     case CNN_OP_ADAPOOL: return cnn_onednn_adapool_supported(&op->adapool);
     default: return true;

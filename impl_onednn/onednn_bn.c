@@ -22,15 +22,24 @@ cnn_status cnn_onednn_bn_build(cnn_onednn_state *st, cnn_onednn_entry *e, const 
     TRY(cnn_onednn_md4(&x, d->n, d->c, d->h, d->w, dnnl_nchw));
     TRY(cnn_onednn_md1(&c, d->c));
     float eps = (float)d->eps;
+    /* fuse_relu: oneDNN's own fused form of the forward passes */
+    const unsigned relu = d->fuse_relu ? dnnl_fuse_norm_relu : 0u;
     dnnl_batch_normalization_desc_t bd;
     int s;
     switch (pass) {
     case CNN_FWD:
         /* Mean and variance come out into the extra workspace region. */
         e->extra_bytes = 2 * (size_t)d->c * sizeof(float);
-        DNNL_CHECK(
-            dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, &x, eps, FLAGS));
+        DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, &x, eps,
+                                                              FLAGS | relu));
         TRY(cnn_onednn_add_op(st, e, &bd, NULL, &s));
+        /* fuse_norm_relu's training forward writes the ReLU mask for its own
+         * backward; ours is given y instead (supports() declines a fused
+         * bn_bwd), so the mask goes to the caller's workspace and is dropped */
+        if (relu) {
+            int mask;
+            TRY(cnn_onednn_internal(st, e, s, DNNL_ARG_WORKSPACE, &mask));
+        }
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_SRC, &x, false));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_SCALE, &c, false));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_SHIFT, &c, false));
@@ -39,7 +48,8 @@ cnn_status cnn_onednn_bn_build(cnn_onednn_state *st, cnn_onednn_entry *e, const 
         return cnn_onednn_user(st, e, s, DNNL_ARG_VARIANCE, &c, true);
     case CNN_FWD_INFER:
         DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &x, eps,
-                                                              FLAGS | dnnl_use_global_stats));
+                                                              FLAGS | dnnl_use_global_stats |
+                                                                  relu));
         TRY(cnn_onednn_add_op(st, e, &bd, NULL, &s));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_SRC, &x, false));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_MEAN, &c, false));
@@ -122,10 +132,12 @@ cnn_status cnn_onednn_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const flo
     return cnn_onednn_run(ctx, e, ptrs, ws, ws_size);
 }
 
-cnn_status cnn_onednn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *dy,
-                             const float *gamma, const float *mean, const float *invstd_or_var,
+/* y is not read: supports() declines fuse_relu here. */
+cnn_status cnn_onednn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *y,
+                             const float *dy, const float *gamma, const float *mean, const float *invstd_or_var,
                              float *dx, float *dgamma, float *dbeta, CNN_WS)
 {
+    (void)y;
     cnn_onednn_entry *e;
     TRY(entry(ctx, d, CNN_BWD_DATA, &e));
     TRY(cnn_onednn_check_ws(e, ws, ws_size));

@@ -27,7 +27,8 @@ static void make_key(const cnn_op *op, cnn_pass pass, int threads, int64_t key[C
     case CNN_OP_CONV: {
         const cnn_conv_desc *d = &op->conv;
         const int64_t f[] = {d->n, d->c,        d->h,        d->w,     d->k,     d->r,
-                             d->s, d->stride_h, d->stride_w, d->pad_h, d->pad_w, d->has_bias};
+                             d->s, d->stride_h, d->stride_w, d->pad_h, d->pad_w, d->has_bias,
+                             d->fuse_relu};
         memcpy(key + i, f, sizeof f);
         break;
     }
@@ -48,7 +49,7 @@ static void make_key(const cnn_op *op, cnn_pass pass, int threads, int64_t key[C
         const cnn_bn_desc *d = &op->bn;
         int64_t eps_bits;
         memcpy(&eps_bits, &d->eps, sizeof eps_bits);
-        const int64_t f[] = {d->n, d->c, d->h, d->w, eps_bits, d->global_stats};
+        const int64_t f[] = {d->n, d->c, d->h, d->w, eps_bits, d->global_stats, d->fuse_relu};
         memcpy(key + i, f, sizeof f);
         break;
     }

@@ -78,6 +78,33 @@ static cnn_status build_bias(cnn_onednn_state *st, cnn_onednn_entry *e, const cn
     return cnn_onednn_user(st, e, s, DNNL_ARG_DST, &db, true);
 }
 
+/* The forward with the ReLU as an eltwise_relu post-op (fuse_relu): on an
+ * attribute of its own, since the entry's attribute serves its reorders
+ * too. */
+static cnn_status add_fused_relu(cnn_onednn_state *st, cnn_onednn_entry *e, const void *fwd,
+                                 int *step)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_status_t ds = dnnl_primitive_attr_clone(&attr, e->attr);
+    if (ds == dnnl_success)
+        ds = dnnl_post_ops_create(&po);
+    if (ds == dnnl_success)
+        ds = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    if (ds == dnnl_success)
+        ds = dnnl_primitive_attr_set_post_ops(attr, po);
+    if (ds == dnnl_success)
+        ds = dnnl_primitive_desc_create(&pd, fwd, attr, st->engine, NULL);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    if (ds != dnnl_success)
+        return cnn_onednn_fail(ds, "conv2d with an eltwise_relu post-op", __FILE__, __LINE__);
+    return cnn_onednn_add_pd(st, e, pd, step);
+}
+
 cnn_status cnn_onednn_conv_build(cnn_onednn_state *st, cnn_onednn_entry *e, const cnn_conv_desc *d,
                                  cnn_pass pass)
 {
@@ -93,7 +120,10 @@ cnn_status cnn_onednn_conv_build(cnn_onednn_state *st, cnn_onednn_entry *e, cons
     int s;
     switch (pass) {
     case CNN_FWD:
-        TRY(cnn_onednn_add_op(st, e, &fwd, NULL, &s));
+        if (d->fuse_relu)
+            TRY(add_fused_relu(st, e, &fwd, &s));
+        else
+            TRY(cnn_onednn_add_op(st, e, &fwd, NULL, &s));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_SRC, &m.x, false));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_WEIGHTS, &m.w, false));
         if (bias)
@@ -155,9 +185,11 @@ cnn_status cnn_onednn_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, cons
     return run(ctx, d, CNN_BWD_WEIGHT, ptrs, ws, ws_size);
 }
 
-cnn_status cnn_onednn_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    float *db, CNN_WS)
+/* supports() declines fuse_relu here: y and dz are never read. */
+cnn_status cnn_onednn_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *y,
+                                    const float *dy, float *db, float *dz, CNN_WS)
 {
+    (void)y, (void)dz;
     void *ptrs[] = {(void *)dy, db};
     return run(ctx, d, CNN_BWD_BIAS, ptrs, ws, ws_size);
 }

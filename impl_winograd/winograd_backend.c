@@ -218,11 +218,12 @@ static cnn_status wino_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, con
 
 /* db[k] = sum over n, p, q of dy[n][k][p][q], accumulated in double: the sum
  * runs over up to millions of terms and costs nothing next to the GEMMs. */
-static cnn_status wino_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                     float *db, CNN_WS)
+static cnn_status wino_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const float *y,
+                                     const float *dy, float *db, float *dz, CNN_WS)
 {
-    (void)ws;
-    (void)ws_size;
+    /* the fused ReLU's mask with the sum: im2col's pass (ops.h) */
+    if (d->fuse_relu)
+        return cnn_conv_bwd_bias(impl_of(ctx)->inner, d, y, dy, db, dz, ws, ws_size);
     const size_t plane = (size_t)d->p * d->q;
 #pragma omp parallel for num_threads(cnn_cpu_threads(ctx)) schedule(static)
     for (int k = 0; k < d->k; k++) {

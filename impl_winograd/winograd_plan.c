@@ -1,5 +1,7 @@
 #include "winograd_plan.h"
 
+#include <math.h>
+
 #include <stdint.h>
 
 #include <cblas.h>
@@ -92,6 +94,7 @@ void cnn_winograd_plan_fwd(cnn_winograd_plan *p, int m, int threads, const cnn_c
         .row0 = -d->pad_h,
         .col0 = -d->pad_w,
         .flip = false,
+        .relu = d->fuse_relu,
         .threads = threads > 0 ? threads : 1,
     };
     plan_finish(p);
@@ -234,6 +237,7 @@ static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *
         int img = band / p->tiles_y, ty = band % p->tiles_y;
         cnn_winograd_output_band(p->m, ch->mt + (size_t)k * p->ldt + (size_t)b * p->tiles_x,
                                  m_stride, p->tiles_x, bias ? bias[k] : 0.0f,
+                                 p->relu ? 0.0f : -INFINITY,
                                  y + ((size_t)img * p->cout + k) * out_plane, p->hout, p->wout,
                                  ty * p->m, ch->scratch);
     }

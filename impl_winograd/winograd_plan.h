@@ -33,6 +33,7 @@ typedef struct cnn_winograd_plan {
     int hin, win, hout, wout;
     int row0, col0;       /* input position of output (0,0)'s tile: minus the padding */
     bool flip;            /* backward data: w is [cin][cout][3][3], used rotated */
+    bool relu;            /* forward with fuse_relu: the ReLU in the output transform */
     int tiles_x, tiles_y; /* per image */
     int bands;            /* n * tiles_y */
     int bands_per_chunk;

@@ -141,24 +141,32 @@ static void split4(int n, const float *restrict src, float *restrict d0, float *
     }
 }
 
-static void merge2(int n, const float *restrict o0, const float *restrict o1, float bias,
+/* v + bias, then zero below lo: lo = 0 is the fused ReLU (NaN and -0.0
+ * kept, as torch.relu), lo = -inf none. */
+static inline float epilogue(float v, float bias, float lo)
+{
+    v += bias;
+    return v < lo ? 0.0f : v;
+}
+
+static void merge2(int n, const float *restrict o0, const float *restrict o1, float bias, float lo,
                    float *restrict dst)
 {
     for (int t = 0; t < n; t++) {
-        dst[2 * t] = o0[t] + bias;
-        dst[2 * t + 1] = o1[t] + bias;
+        dst[2 * t] = epilogue(o0[t], bias, lo);
+        dst[2 * t + 1] = epilogue(o1[t], bias, lo);
     }
 }
 
 static void merge4(int n, const float *restrict o0, const float *restrict o1,
-                   const float *restrict o2, const float *restrict o3, float bias,
+                   const float *restrict o2, const float *restrict o3, float bias, float lo,
                    float *restrict dst)
 {
     for (int t = 0; t < n; t++) {
-        dst[4 * t] = o0[t] + bias;
-        dst[4 * t + 1] = o1[t] + bias;
-        dst[4 * t + 2] = o2[t] + bias;
-        dst[4 * t + 3] = o3[t] + bias;
+        dst[4 * t] = epilogue(o0[t], bias, lo);
+        dst[4 * t + 1] = epilogue(o1[t], bias, lo);
+        dst[4 * t + 2] = epilogue(o2[t], bias, lo);
+        dst[4 * t + 3] = epilogue(o3[t], bias, lo);
     }
 }
 
@@ -223,7 +231,7 @@ void cnn_winograd_input_band(int m, const float *x, int h, int w, int row0, int 
 }
 
 void cnn_winograd_output_band(int m, const float *mt, size_t xi_stride, int tiles_x, float bias,
-                              float *y, int h, int w, int row0, float *scratch)
+                              float lo, float *y, int h, int w, int row0, float *scratch)
 {
     const int alpha = m + 2;
     const size_t row_len = (size_t)m * tiles_x;
@@ -253,11 +261,11 @@ void cnn_winograd_output_band(int m, const float *mt, size_t xi_stride, int tile
         float *dst = y + (size_t)(row0 + i) * w;
         const float *oi = o + i * row_len;
         if (m == 2)
-            merge2(full, oi, oi + tiles_x, bias, dst);
+            merge2(full, oi, oi + tiles_x, bias, lo, dst);
         else
-            merge4(full, oi, oi + tiles_x, oi + 2 * tiles_x, oi + 3 * tiles_x, bias, dst);
+            merge4(full, oi, oi + tiles_x, oi + 2 * tiles_x, oi + 3 * tiles_x, bias, lo, dst);
         for (int j = 0; j < rest; j++)
-            dst[full * m + j] = oi[(size_t)j * tiles_x + full] + bias;
+            dst[full * m + j] = epilogue(oi[(size_t)j * tiles_x + full], bias, lo);
     }
 }
 

@@ -27,7 +27,9 @@
 #ifndef CNN_BACKEND_OPS_H
 #define CNN_BACKEND_OPS_H
 
-/* convolution: x [n][c][h][w], w [k][c][r][s], b [k], y [n][k][p][q] */
+/* convolution: x [n][c][h][w], w [k][c][r][s], b [k], y [n][k][p][q];
+ * conv_bwd_bias reads y and writes dz [n][k][p][q] only with d->fuse_relu
+ * (kernels/ops.h, "Fused ReLU") */
 #define CNN_OPS_CONV(X, ARG)                                                                       \
     X(ARG, conv_fwd, CNN_OP_CONV, conv, CNN_FWD, HAS_WS,                                           \
       (const float *x, const float *w, const float *b, float *y), (x, w, b, y))                    \
@@ -35,8 +37,8 @@
       (const float *dy, const float *w, float *dx), (dy, w, dx))                                   \
     X(ARG, conv_bwd_filter, CNN_OP_CONV, conv, CNN_BWD_WEIGHT, HAS_WS,                             \
       (const float *x, const float *dy, float *dw), (x, dy, dw))                                   \
-    X(ARG, conv_bwd_bias, CNN_OP_CONV, conv, CNN_BWD_BIAS, HAS_WS, (const float *dy, float *db),   \
-      (dy, db))
+    X(ARG, conv_bwd_bias, CNN_OP_CONV, conv, CNN_BWD_BIAS, HAS_WS,                                 \
+      (const float *y, const float *dy, float *db, float *dz), (y, dy, db, dz))
 
 /* pooling */
 #define CNN_OPS_POOL(X, ARG)                                                                       \
@@ -66,9 +68,9 @@
        const float *running_var, float *y),                                                        \
       (x, gamma, beta, running_mean, running_var, y))                                              \
     X(ARG, bn_bwd, CNN_OP_BN, bn, CNN_BWD_DATA, HAS_WS,                                            \
-      (const float *x, const float *dy, const float *gamma, const float *mean,                     \
+      (const float *x, const float *y, const float *dy, const float *gamma, const float *mean,     \
        const float *invstd_or_var, float *dx, float *dgamma, float *dbeta),                        \
-      (x, dy, gamma, mean, invstd_or_var, dx, dgamma, dbeta))
+      (x, y, dy, gamma, mean, invstd_or_var, dx, dgamma, dbeta))
 
 /* linear: x [n][in], w [out][in], b [out], y [n][out]; in linear_bwd_weight
  * db may be NULL (no bias) */

@@ -319,9 +319,9 @@ char *cnn_op_str(const cnn_op *op, char *buf, size_t n)
     switch (op->kind) {
     case CNN_OP_CONV: {
         const cnn_conv_desc *d = &op->conv;
-        snprintf(buf, n, "mb%dic%dih%diw%doc%doh%dow%dkh%dkw%dsh%dsw%dph%dpw%d%s", d->n, d->c, d->h,
-                 d->w, d->k, d->p, d->q, d->r, d->s, d->stride_h, d->stride_w, d->pad_h, d->pad_w,
-                 d->has_bias ? "" : "_nobias");
+        snprintf(buf, n, "mb%dic%dih%diw%doc%doh%dow%dkh%dkw%dsh%dsw%dph%dpw%d%s%s", d->n, d->c,
+                 d->h, d->w, d->k, d->p, d->q, d->r, d->s, d->stride_h, d->stride_w, d->pad_h,
+                 d->pad_w, d->has_bias ? "" : "_nobias", d->fuse_relu ? "_relu" : "");
         break;
     }
     case CNN_OP_POOL: {
@@ -338,8 +338,8 @@ char *cnn_op_str(const cnn_op *op, char *buf, size_t n)
     }
     case CNN_OP_BN: {
         const cnn_bn_desc *d = &op->bn;
-        snprintf(buf, n, "mb%dic%dih%diw%deps%g%s", d->n, d->c, d->h, d->w, d->eps,
-                 d->global_stats ? "_global" : "");
+        snprintf(buf, n, "mb%dic%dih%diw%deps%g%s%s", d->n, d->c, d->h, d->w, d->eps,
+                 d->global_stats ? "_global" : "", d->fuse_relu ? "_relu" : "");
         break;
     }
     case CNN_OP_LINEAR: {

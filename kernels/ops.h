@@ -36,6 +36,9 @@ typedef struct cnn_conv_desc {
     int stride_h, stride_w, pad_h, pad_w;
     bool has_bias;
     int p, q; /* output height, width (set by init) */
+    /* y = relu(conv(x) + b), the ReLU applied in the output epilogue (see
+     * "Fused ReLU" below). false: the convolution alone. */
+    bool fuse_relu;
 } cnn_conv_desc;
 cnn_status cnn_conv_init(cnn_conv_desc *d);
 
@@ -82,8 +85,39 @@ typedef struct cnn_bn_desc {
      * eps), dx = dy * gamma * invstd, dgamma = sum dy * (x - mean) * invstd,
      * dbeta = sum dy. Only bn_bwd reads it. */
     bool global_stats;
+    /* y = relu(batch norm of x), in the same pass (see "Fused ReLU" below) */
+    bool fuse_relu;
 } cnn_bn_desc;
 cnn_status cnn_bn_init(cnn_bn_desc *d);
+
+/* Fused ReLU (fuse_relu on cnn_conv_desc and cnn_bn_desc).
+ *
+ * Forward: y = relu(op(x)), written once; the pre-ReLU value is never
+ * stored. Backward of the pair: the caller holds the fused output y and its
+ * gradient dy, and the ReLU's backward, dz = dy * (y > 0) (the gradient of
+ * op's own output, as for a separate ReLU), is folded into the first pass
+ * that reads dy:
+ *   conv: conv_bwd_bias(y, dy, db, dz) writes dz and db[k] = sum dz over
+ *     (n, p, q) in one pass; the caller then runs bwd_data and bwd_weight
+ *     on dz with fuse_relu cleared (those passes have no fused form:
+ *     cnn_supports declines them with fuse_relu set). Without fuse_relu,
+ *     conv_bwd_bias reads only dy: y and dz are not touched (may be NULL).
+ *   bn: bn_bwd(x, y, dy, ...) takes dz = dy * (y > 0) in place of dy in its
+ *     reductions and in dx, dz never stored; x is still BN's own input (the
+ *     pre-ReLU value is not needed). Without fuse_relu y is not read.
+ * A backend that has no fused form of a pass declines the descriptor
+ * (supports() false, so its call is CNN_ERR_UNSUPPORTED); a caller then
+ * runs the op and a separate ReLU. The models executor fuses a conv or BN
+ * with the ReLU that is its output's only reader (models/fuse.c). */
+/* The ReLU and its gradient as torch computes them (NaN and -0.0 pass). */
+static inline float cnn_relu(float v)
+{
+    return v < 0.0f ? 0.0f : v;
+}
+static inline float cnn_relu_grad(float y, float dy)
+{
+    return y > 0.0f ? dy : 0.0f;
+}
 
 /* linear: y[n][out] = b[out] + sum_i x[n][i] * w[out][i] (weight [out][in]). */
 typedef struct cnn_linear_desc {

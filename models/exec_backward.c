@@ -12,6 +12,10 @@
  * (ResNet, GoogLeNet) would show a backend where it does not. */
 #include "model_internal.h"
 
+/* A fused conv/BN + ReLU pair whose backward is folded (fuse.c): the ReLU
+ * runs nothing, and its producer's first pass over dy reads the ReLU's
+ * output and gradient and applies the mask (kernels/ops.h, "Fused ReLU"). */
+
 static float *dy_of(const cnn_model *m, int id)
 {
     return model_act(m, m->mem[id].dy);
@@ -90,19 +94,42 @@ static cnn_status backward_node(cnn_model *m, int i, cnn_ctx **ctx, cnn_pass *pa
     float *dx = want_dx ? target_for(m, src, 0) : NULL;
     cnn_status st = CNN_OK;
     *pass = CNN_BWD_DATA;
+    /* A ReLU whose mask its producer's first pass over dy takes (fuse.c):
+     * nothing here, and the producer's gradient slot, which that pass
+     * writes or does without, counts as written. */
+    if (model_relu_fused(m, i) && m->fuse[m->fuse[i].into].bwd) {
+        m->written[src] = true;
+        return CNN_OK;
+    }
+    /* The producer of such a pair reads the ReLU's output and gradient. */
+    int relu = model_fused_relu(m, i);
+    bool fold = relu >= 0 && m->fuse[i].bwd;
+    const cnn_op fused = fold ? model_fused_op(&nd->op) : nd->op;
     switch (nd->op.kind) {
     case CNN_OP_CONV: {
         const cnn_conv_desc *d = &nd->op.conv;
+        if (fold) {
+            /* dz = dy * (y > 0) into this node's slot, and the bias
+             * gradient, in one pass; weights and data then take dz */
+            *pass = CNN_BWD_BIAS;
+            st = model_route(m, i, CNN_BWD_BIAS, ctx);
+            if (st == CNN_OK)
+                st = cnn_conv_bwd_bias(*ctx, &fused.conv, model_y(m, relu), dy_of(m, relu),
+                                       model_grad_ptr(m, nd->bias), dy_of(m, i), m->ws, m->ws_size);
+            if (st != CNN_OK)
+                return st;
+        }
         *pass = CNN_BWD_WEIGHT;
         st = model_route(m, i, CNN_BWD_WEIGHT, ctx);
         if (st == CNN_OK)
             st = cnn_conv_bwd_filter(*ctx, d, x, dy, model_grad_ptr(m, nd->weight), m->ws,
                                      m->ws_size);
-        if (st == CNN_OK && d->has_bias) {
+        if (st == CNN_OK && d->has_bias && !fold) {
             *pass = CNN_BWD_BIAS;
             st = model_route(m, i, CNN_BWD_BIAS, ctx);
             if (st == CNN_OK)
-                st = cnn_conv_bwd_bias(*ctx, d, dy, model_grad_ptr(m, nd->bias), m->ws, m->ws_size);
+                st = cnn_conv_bwd_bias(*ctx, d, NULL, dy, model_grad_ptr(m, nd->bias), NULL, m->ws,
+                                       m->ws_size);
         }
         if (st != CNN_OK || !want_dx)
             return st;
@@ -130,7 +157,7 @@ static cnn_status backward_node(cnn_model *m, int i, cnn_ctx **ctx, cnn_pass *pa
     case CNN_OP_BN: {
         /* eval mode: the statistics are the running ones, and constants; the
          * backend reads them where they are (backend_ops.h, bn_bwd) */
-        cnn_bn_desc bn = nd->op.bn;
+        cnn_bn_desc bn = fused.bn;
         bn.global_stats = m->fwd_mode == CNN_MODE_EVAL;
         const float *mean =
             bn.global_stats ? model_tensor_ptr(m, nd->mean) : model_act(m, m->mem[i].save_mean);
@@ -138,7 +165,8 @@ static cnn_status backward_node(cnn_model *m, int i, cnn_ctx **ctx, cnn_pass *pa
             bn.global_stats ? model_tensor_ptr(m, nd->var) : model_act(m, m->mem[i].save_invstd);
         st = model_route(m, i, CNN_BWD_DATA, ctx);
         if (st == CNN_OK)
-            st = cnn_bn_bwd(*ctx, &bn, x, dy, model_tensor_ptr(m, nd->weight), mean, spread,
+            st = cnn_bn_bwd(*ctx, &bn, x, fold ? model_y(m, relu) : NULL,
+                            fold ? dy_of(m, relu) : dy, model_tensor_ptr(m, nd->weight), mean, spread,
                             want_dx ? dx : model_act(m, m->scratch_off),
                             model_grad_ptr(m, nd->weight), model_grad_ptr(m, nd->bias), m->ws,
                             m->ws_size);

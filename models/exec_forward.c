@@ -1,7 +1,10 @@
 /* Forward: one pass over the nodes in order, each on the backend its route
  * names. Every node writes its own output slot, so backward has every
  * activation it needs: the conv/linear/BN input x, the pooling input and
- * output, and the activation output y (relu and sigmoid backward read y). */
+ * output, and the activation output y (relu and sigmoid backward read y).
+ * The exception is a fused pair (fuse.c): the conv or BN writes the ReLU's
+ * slot, the ReLU runs nothing, and the pre-ReLU value, which no backward
+ * reads, is never stored. */
 #include "model_internal.h"
 
 static cnn_status forward_node(cnn_model *m, int i, cnn_mode mode, cnn_ctx **ctx, cnn_pass *pass)
@@ -12,22 +15,30 @@ static cnn_status forward_node(cnn_model *m, int i, cnn_mode mode, cnn_ctx **ctx
     *pass = CNN_FWD;
     if (nd->op.kind == CNN_OP_BN && mode == CNN_MODE_EVAL)
         *pass = CNN_FWD_INFER;
+    /* a fused pair (fuse.c): the producer writes the ReLU's output, the
+     * ReLU runs nothing */
+    if (model_relu_fused(m, i))
+        return CNN_OK;
+    int relu = model_fused_relu(m, i);
+    const cnn_op op = relu >= 0 ? model_fused_op(&nd->op) : nd->op;
+    if (relu >= 0)
+        y = model_y(m, relu);
     cnn_status st = model_route(m, i, *pass, ctx);
     if (st != CNN_OK)
         return st;
     cnn_ctx *c = *ctx;
     switch (nd->op.kind) {
     case CNN_OP_CONV:
-        return cnn_conv_fwd(c, &nd->op.conv, x, model_tensor_ptr(m, nd->weight),
+        return cnn_conv_fwd(c, &op.conv, x, model_tensor_ptr(m, nd->weight),
                             model_tensor_ptr(m, nd->bias), y, m->ws, m->ws_size);
     case CNN_OP_POOL: return cnn_pool_fwd(c, &nd->op.pool, x, y, m->ws, m->ws_size);
     case CNN_OP_ADAPOOL: return cnn_adapool_fwd(c, &nd->op.adapool, x, y, m->ws, m->ws_size);
     case CNN_OP_BN:
         if (mode == CNN_MODE_EVAL)
-            return cnn_bn_fwd_infer(c, &nd->op.bn, x, model_tensor_ptr(m, nd->weight),
+            return cnn_bn_fwd_infer(c, &op.bn, x, model_tensor_ptr(m, nd->weight),
                                     model_tensor_ptr(m, nd->bias), model_tensor_ptr(m, nd->mean),
                                     model_tensor_ptr(m, nd->var), y, m->ws, m->ws_size);
-        st = cnn_bn_fwd_train(c, &nd->op.bn, x, model_tensor_ptr(m, nd->weight),
+        st = cnn_bn_fwd_train(c, &op.bn, x, model_tensor_ptr(m, nd->weight),
                               model_tensor_ptr(m, nd->bias), y, model_tensor_ptr(m, nd->mean),
                               model_tensor_ptr(m, nd->var), model_act(m, m->mem[i].save_mean),
                               model_act(m, m->mem[i].save_invstd), m->ws, m->ws_size);

@@ -164,7 +164,9 @@ static cnn_status layout_shared(cnn_model *m)
     slots[n++] = (slot){net_align(1), -1, FOREVER, &m->loss_off, -1};
     slots[n++] = (slot){net_align(batch), -1, FOREVER, &m->labels_off, -1};
     for (int i = 0; i < nn; i++) {
-        slots[n++] = (slot){net_align(net_numel(net, i)), i, last[i], &m->mem[i].y, i};
+        /* a ReLU fused into its producer is written at the producer's node */
+        int born = model_relu_fused(m, i) ? m->fuse[i].into : i;
+        slots[n++] = (slot){net_align(net_numel(net, i)), born, last[i], &m->mem[i].y, i};
         if (net->nodes[i].op.kind == CNN_OP_BN)
             slots[n++] = (slot){2 * net_align(net->nodes[i].op.bn.c), i, i, &save[i], -1};
     }

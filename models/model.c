@@ -79,6 +79,7 @@ void cnn_model_destroy(cnn_model *m)
     free(m->backends_str);
     free(m->extra);
     free(m->route);
+    free(m->fuse);
     free(m->mem);
     free(m->batches_tracked);
     free(m->written);
@@ -525,6 +526,13 @@ cnn_status cnn_model_get_output(cnn_model *m, int layer, float *host, int64_t co
             "its memory for later layers (bind with keep_activations to read every "
             "layer's output)",
             m->desc->name, m->net.nodes[layer].name);
+    int relu = model_fused_relu(m, layer);
+    if (relu >= 0)
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "model %s: the output of layer %s is not kept: its ReLU %s runs fused "
+                        "into it, which writes only the ReLU's output (bind with no_fuse, "
+                        "--no-fuse, to read it)",
+                        m->desc->name, m->net.nodes[layer].name, m->net.nodes[relu].name);
     cnn_status st = check_count(m, m->net.nodes[layer].name, net_numel(&m->net, layer), count);
     if (st != CNN_OK)
         return st;

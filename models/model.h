@@ -147,8 +147,17 @@ typedef struct cnn_exec_opts {
      * has run), so after a forward only the outputs that survive can be
      * read: the logits always, a reused layer's output is an error. Set
      * this to give every layer's output its own slot and read any of them.
-     * Training binds keep every output anyway (backward reads them). */
+     * Training binds keep every output anyway (backward reads them), but
+     * for the pre-ReLU output of a fused pair (no_fuse below). */
     bool keep_activations;
+    /* Run every conv/BN + ReLU pair as two layers (the --no-fuse flag).
+     * By default a convolution or batch norm whose output only a ReLU
+     * reads runs with that ReLU in its own pass where its backend takes it
+     * (kernels/ops.h, "Fused ReLU"; cnn_model_layer_fused says which), and
+     * its own, pre-ReLU output is not kept (cnn_model_get_output refuses
+     * it), in training binds too. A forward-only bind with keep_activations
+     * does not fuse. */
+    bool no_fuse;
     /* NULL, or a NULL-terminated list of backend tables found by name before
      * the registry's (tests, backends built outside this tree) */
     const cnn_backend *const *extra_backends;
@@ -201,6 +210,12 @@ cnn_ctx *cnn_model_ctx(const cnn_model *m, int i);
  * pass does not apply or no backend supports it. */
 const char *cnn_model_layer_backend(const cnn_model *m, int layer, cnn_pass pass,
                                     const char **algorithm);
+/* For a fused pass (see no_fuse above): the other layer of the pair (the
+ * ReLU for a conv or BN, the conv or BN for the ReLU), else -1. A fused
+ * layer's algorithm ends in "+relu"; the ReLU's reads "fused into LAYER",
+ * and its pass runs nothing. Backward: the conv's bwd_bias or the BN's
+ * bwd_data, and the ReLU's bwd_data, where the mask is folded in. */
+int cnn_model_layer_fused(const cnn_model *m, int layer, cnn_pass pass);
 /* How many times that pass has run since bind. */
 int64_t cnn_model_layer_calls(const cnn_model *m, int layer, cnn_pass pass);
 

@@ -34,6 +34,16 @@ typedef struct cnn_fallback_rec {
     cnn_pass pass;
 } cnn_fallback_rec;
 
+/* A node's part in a fused pair (fuse.c). */
+typedef struct cnn_fuse {
+    int relu; /* conv or BN node: the ReLU node fused into it, -1 none */
+    int into; /* ReLU node: the node it is fused into, -1 none */
+    bool bwd; /* conv or BN node: the ReLU's backward is folded in too */
+    /* the algorithm rows show for each fused pass ("im2col+sgemm+relu",
+     * "fused into features.0"); empty where the pass is not fused */
+    char algo[CNN_PASS_COUNT][96];
+} cnn_fuse;
+
 #define CNN_LAYER_SUM (-2)
 #define CNN_LAYER_LOSS (-3)
 #define CNN_LAYER_OPTIM (-4) /* the optimizer step (optim.c) */
@@ -58,6 +68,7 @@ struct cnn_model {
         int ctx;
     } * override;
     cnn_route (*route)[CNN_PASS_COUNT]; /* [nnodes][pass] */
+    cnn_fuse *fuse;                     /* [nnodes] */
     cnn_route sum_route;                /* add_fwd for summing gradients */
     cnn_route loss_route[CNN_PASS_COUNT];
 
@@ -107,6 +118,24 @@ const cnn_op *model_layer_op(const cnn_model *m, int layer);
  * routed; CNN_ERR_UNSUPPORTED, naming the backends tried, when none runs
  * it. On success m->optim is op. */
 cnn_status model_plan_optimizer(cnn_model *m, const cnn_op *op);
+
+/* fuse.c: which conv/BN + ReLU pairs run fused (m->fuse), raising *ws to
+ * what their fused passes need. After the routes, before the layout. */
+cnn_status model_plan_fusion(cnn_model *m, size_t *ws);
+/* op with fuse_relu set (a conv or BN; other kinds unchanged). */
+cnn_op model_fused_op(const cnn_op *op);
+
+/* The ReLU node fused into node i's forward, or -1. */
+static inline int model_fused_relu(const cnn_model *m, int i)
+{
+    return m->fuse ? m->fuse[i].relu : -1;
+}
+
+/* Node i is a ReLU whose forward runs inside another node. */
+static inline bool model_relu_fused(const cnn_model *m, int i)
+{
+    return m->fuse && m->fuse[i].into >= 0;
+}
 
 /* layout.c: the activation block's offsets (m->mem, x_off, ...),
  * act_floats and act_unshared_floats. */

@@ -248,6 +248,9 @@ cnn_status model_plan(cnn_model *m)
         }
     }
     free(planned);
+    cnn_status fs = model_plan_fusion(m, &ws);
+    if (fs != CNN_OK)
+        return fs;
     cnn_op add = {.kind = CNN_OP_ADD};
     add.add.count = 1;
     cnn_op_init(&add);
@@ -391,7 +394,8 @@ const char *cnn_model_layer_backend(const cnn_model *m, int layer, cnn_pass pass
         return NULL;
     cnn_ctx *ctx = m->ctx[r->ctx];
     if (algorithm)
-        *algorithm = cnn_algorithm(ctx, &m->net.nodes[layer].op, pass);
+        *algorithm = m->fuse[layer].algo[pass][0] ? m->fuse[layer].algo[pass]
+                                                  : cnn_algorithm(ctx, &m->net.nodes[layer].op, pass);
     return ctx->backend->name;
 }
 

@@ -176,7 +176,7 @@ static void test_conv(bool bias)
     expect_npy(out, "dx", dx, xs);
     expect_npy(out, "dw", dw, ws4);
     if (bias) {
-        OK(cnn_conv_bwd_bias(ctx, d, dy, db, ws, ws_size));
+        OK(cnn_conv_bwd_bias(ctx, d, NULL, dy, db, NULL, ws, ws_size));
         expect_npy(out, "db", db, bs);
     } else {
         char p[600];
@@ -254,7 +254,7 @@ static void test_bn(void)
     want_ws(&op, CNN_FWD);
     want_ws(&op, CNN_BWD_DATA);
     OK(cnn_bn_fwd_train(ctx, &op.bn, x, g, b, y, rm, rv, sm, si, ws, ws_size));
-    OK(cnn_bn_bwd(ctx, &op.bn, x, dy, g, sm, si, dx, dg, dbeta, ws, ws_size));
+    OK(cnn_bn_bwd(ctx, &op.bn, x, NULL, dy, g, sm, si, dx, dg, dbeta, ws, ws_size));
     expect_npy(out, "y", y, xs);
     expect_npy(out, "running_mean", rm, cs);
     expect_npy(out, "running_var", rv, cs);

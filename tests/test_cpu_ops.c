@@ -59,7 +59,7 @@ static void bn_accuracy(const char *what, float first)
     cnn_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.opts.threads = 1;
-    cnn_bn_desc d = {N, C, 32, 32, 1e-5, 0.1, false};
+    cnn_bn_desc d = {.n = N, .c = C, .h = 32, .w = 32, .eps = 1e-5, .momentum = 0.1};
     TU_EXPECT_OK(
         cnn_cpu_bn_fwd_train(&ctx, &d, x, gamma, beta, y, rmean, rvar, smean, sinv, NULL, 0));
     const double err = tu_rel_l2(y, ref, total), merr = fabs(smean[0] - mean0) / fabs(mean0);

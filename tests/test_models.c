@@ -427,7 +427,9 @@ static float *output_of(cnn_model *m, int l, cnn_status *st)
  * whose every output is readable and whose block is unshared. */
 static void forward_only_case(const char *name, cnn_model_opts o, bool must_shrink, bool thorough)
 {
-    cnn_exec_opts train = {.backends = "naive", .seed = 77, .threads = 1};
+    /* every layer's output is compared: the pairs run apart (a fused conv
+     * or BN's own output is not kept, test_fuse) */
+    cnn_exec_opts train = {.backends = "naive", .seed = 77, .threads = 1, .no_fuse = true};
     cnn_exec_opts fwd = train, keep = train;
     fwd.forward_only = keep.forward_only = true;
     keep.keep_activations = true;

@@ -151,7 +151,7 @@ static void gradcheck_conv(cnn_conv_desc d)
     float *dx = alloc_floats(nx), *dw = alloc_floats(nw), *db = alloc_floats(d.k);
     TU_EXPECT_OK(cnn_conv_bwd_data(ctx, &d, g, st.w, dx, NULL, 0));
     TU_EXPECT_OK(cnn_conv_bwd_filter(ctx, &d, st.x, g, dw, NULL, 0));
-    TU_EXPECT_OK(cnn_conv_bwd_bias(ctx, &d, g, db, NULL, 0));
+    TU_EXPECT_OK(cnn_conv_bwd_bias(ctx, &d, NULL, g, db, NULL, NULL, 0));
 
     probe pr = {conv_forward, &st, st.y, ny, g};
     snprintf(what, sizeof what, "conv dx %s", name);
@@ -169,13 +169,13 @@ static void test_conv_gradients(void)
 {
     /* n, c, h, w, k, r, s, stride_h, stride_w, pad_h, pad_w, has_bias */
     const cnn_conv_desc cases[] = {
-        {2, 3, 5, 7, 4, 3, 3, 1, 1, 1, 1, true, 0, 0},  /* odd, non-square input */
-        {1, 2, 7, 6, 3, 3, 2, 2, 3, 2, 1, true, 0, 0},  /* r != s, per-axis stride and pad */
-        {2, 1, 6, 5, 1, 1, 1, 1, 1, 0, 0, true, 0, 0},  /* C = 1, K = 1, 1x1 kernel */
-        {1, 2, 8, 9, 2, 5, 5, 3, 3, 2, 2, false, 0, 0}, /* stride 3, pad 2, no bias */
-        {2, 3, 4, 5, 2, 2, 3, 2, 1, 0, 1, true, 0, 0},  /* even kernel height */
-        {1, 2, 3, 3, 3, 3, 3, 1, 1, 3, 3, true, 0, 0},  /* padding larger than the kernel's half */
-        {1, 4, 5, 5, 2, 1, 1, 2, 2, 0, 0, true, 0, 0},  /* strided 1x1 (ResNet downsample) */
+        {2, 3, 5, 7, 4, 3, 3, 1, 1, 1, 1, true, 0, 0, false},  /* odd, non-square input */
+        {1, 2, 7, 6, 3, 3, 2, 2, 3, 2, 1, true, 0, 0, false},  /* r != s, per-axis stride and pad */
+        {2, 1, 6, 5, 1, 1, 1, 1, 1, 0, 0, true, 0, 0, false},  /* C = 1, K = 1, 1x1 kernel */
+        {1, 2, 8, 9, 2, 5, 5, 3, 3, 2, 2, false, 0, 0, false}, /* stride 3, pad 2, no bias */
+        {2, 3, 4, 5, 2, 2, 3, 2, 1, 0, 1, true, 0, 0, false},  /* even kernel height */
+        {1, 2, 3, 3, 3, 3, 3, 1, 1, 3, 3, true, 0, 0, false},  /* padding larger than the kernel's half */
+        {1, 4, 5, 5, 2, 1, 1, 2, 2, 0, 0, true, 0, 0, false},  /* strided 1x1 (ResNet downsample) */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         gradcheck_conv(cases[i]);
@@ -281,7 +281,7 @@ static void bn_forward(void *s)
 
 static void test_bn_gradients(void)
 {
-    const cnn_bn_desc cases[] = {{2, 3, 3, 2, 1e-5, 0.1, false}, {4, 2, 1, 1, 1e-5, 0.1, false}};
+    const cnn_bn_desc cases[] = {{2, 3, 3, 2, 1e-5, 0.1, false, false}, {4, 2, 1, 1, 1e-5, 0.1, false, false}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cnn_bn_desc d = cases[i];
         TU_EXPECT_OK(cnn_bn_init(&d));
@@ -297,7 +297,7 @@ static void test_bn_gradients(void)
         float *dgamma = alloc_floats(d.c), *dbeta = alloc_floats(d.c);
         bn_forward(&st);
         TU_EXPECT_OK(
-            cnn_bn_bwd(ctx, &d, st.x, g, st.gamma, st.mean, st.invstd, dx, dgamma, dbeta, NULL, 0));
+            cnn_bn_bwd(ctx, &d, st.x, NULL, g, st.gamma, st.mean, st.invstd, dx, dgamma, dbeta, NULL, 0));
         probe pr = {bn_forward, &st, st.y, nx, g};
         char what[96];
         snprintf(what, sizeof what, "bn dx %dx%dx%dx%d", d.n, d.c, d.h, d.w);
@@ -328,7 +328,7 @@ static void bn_infer(void *s)
 
 static void test_bn_frozen_gradients(void)
 {
-    cnn_bn_desc d = {3, 4, 2, 3, 1e-3, 0.1, true};
+    cnn_bn_desc d = {3, 4, 2, 3, 1e-3, 0.1, true, false};
     TU_EXPECT_OK(cnn_bn_init(&d));
     const int64_t nx = (int64_t)d.n * d.c * d.h * d.w;
     bn_frozen_state st = {d,
@@ -342,7 +342,7 @@ static void test_bn_frozen_gradients(void)
     float *dgamma = alloc_floats(d.c), *dbeta = alloc_floats(d.c);
     bn_infer(&st);
     TU_EXPECT_OK(
-        cnn_bn_bwd(ctx, &d, st.x, g, st.gamma, st.rmean, st.rvar, dx, dgamma, dbeta, NULL, 0));
+        cnn_bn_bwd(ctx, &d, st.x, NULL, g, st.gamma, st.rmean, st.rvar, dx, dgamma, dbeta, NULL, 0));
     probe pr = {bn_infer, &st, st.y, nx, g};
     /* with frozen statistics y is affine in x, gamma and beta */
     check_grad("bn frozen dx", &pr, st.x, nx, dx, H_LINEAR, TOL_LINEAR);
@@ -605,7 +605,7 @@ static void test_hand_forward(void)
     float x9[9], w9[9], b = 0.5f, y9[9];
     for (int i = 0; i < 9; i++)
         x9[i] = w9[i] = (float)(i + 1);
-    cnn_conv_desc cd = {1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, true, 0, 0};
+    cnn_conv_desc cd = {1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, true, 0, 0, false};
     TU_EXPECT_OK(cnn_conv_init(&cd));
     TU_EXPECT_OK(cnn_conv_fwd(ctx, &cd, x9, w9, &b, y9, NULL, 0));
     const double conv_want[9] = {94.5, 154.5, 106.5, 186.5, 285.5, 186.5, 106.5, 154.5, 94.5};
@@ -662,7 +662,7 @@ static void test_hand_forward(void)
      * running_mean = 0.25, running_var = 0.9 + 0.1 * 5/3 = 1.0666667.
      * y = 2 * (x - 2.5) / sqrt(1.25 + 1e-5) + 1. */
     float xb[4] = {1, 2, 3, 4}, gamma = 2, beta = 1, yb[4], rm = 0, rv = 1, sm, si;
-    cnn_bn_desc bd = {4, 1, 1, 1, 1e-5, 0.1, false};
+    cnn_bn_desc bd = {4, 1, 1, 1, 1e-5, 0.1, false, false};
     TU_EXPECT_OK(cnn_bn_init(&bd));
     TU_EXPECT_OK(cnn_bn_fwd_train(ctx, &bd, xb, &gamma, &beta, yb, &rm, &rv, &sm, &si, NULL, 0));
     const double invstd = 1.0 / sqrt(1.25 + 1e-5);
@@ -686,10 +686,10 @@ static void test_hand_forward(void)
      * The general formula's terms cancel to 1 part in 1e5; the reference must
      * still be right to float precision (1e-6 relative). */
     float x2[2] = {0.5f, 2.5f}, g2[2] = {0.75f, -0.25f}, y2[2], dx2[2], dg2, db2;
-    cnn_bn_desc b2 = {2, 1, 1, 1, 1e-5, 0.1, false};
+    cnn_bn_desc b2 = {2, 1, 1, 1, 1e-5, 0.1, false, false};
     TU_EXPECT_OK(cnn_bn_init(&b2));
     TU_EXPECT_OK(cnn_bn_fwd_train(ctx, &b2, x2, &gamma, &beta, y2, NULL, NULL, &sm, &si, NULL, 0));
-    TU_EXPECT_OK(cnn_bn_bwd(ctx, &b2, x2, g2, &gamma, &sm, &si, dx2, &dg2, &db2, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_bwd(ctx, &b2, x2, NULL, g2, &gamma, &sm, &si, dx2, &dg2, &db2, NULL, 0));
     const double dx0 = 2.0 * (0.75 + 0.25) / 2 * 1e-5 / pow(1.0 + 1e-5, 1.5);
     expect_values("bn dx with two values", dx2, (const double[]){dx0, -dx0}, 2, 1e-6 * dx0);
 
@@ -717,13 +717,13 @@ static void run_reductions(const cnn_conv_desc *cd, const cnn_bn_desc *bd, const
     for (int c = 0; c < 5; c++)
         o->rm[c] = 0.0f, o->rv[c] = 1.0f;
     TU_EXPECT_OK(cnn_bn_fwd_train(ctx, bd, x, gamma, beta, o->y, o->rm, o->rv, sm, si, NULL, 0));
-    TU_EXPECT_OK(cnn_bn_bwd(ctx, bd, x, o->y, gamma, sm, si, o->dx, o->dgamma, o->dbeta, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_bwd(ctx, bd, x, NULL, o->y, gamma, sm, si, o->dx, o->dgamma, o->dbeta, NULL, 0));
 }
 
 static void test_determinism(void)
 {
-    cnn_conv_desc cd = {6, 5, 9, 9, 4, 3, 3, 1, 1, 1, 1, true, 0, 0};
-    cnn_bn_desc bd = {6, 5, 9, 9, 1e-5, 0.1, false};
+    cnn_conv_desc cd = {6, 5, 9, 9, 4, 3, 3, 1, 1, 1, 1, true, 0, 0, false};
+    cnn_bn_desc bd = {6, 5, 9, 9, 1e-5, 0.1, false, false};
     TU_EXPECT_OK(cnn_conv_init(&cd));
     TU_EXPECT_OK(cnn_bn_init(&bd));
     const int64_t nx = 6 * 5 * 81, ny = 6 * 4 * 81, nw = 4 * 5 * 9;
@@ -760,8 +760,8 @@ static void test_determinism(void)
 static void test_pass_determinism(void)
 {
     const cnn_conv_desc shapes[2] = {
-        {3, 7, 23, 19, 13, 3, 5, 2, 2, 1, 2, true, 0, 0},
-        {2, 5, 11, 13, 17, 3, 3, 1, 1, 1, 1, true, 0, 0},
+        {3, 7, 23, 19, 13, 3, 5, 2, 2, 1, 2, true, 0, 0, false},
+        {2, 5, 11, 13, 17, 3, 3, 1, 1, 1, 1, true, 0, 0, false},
     };
     const int threads[3] = {1, 2, 3}, saved = omp_get_max_threads();
     for (int i = 0; i < 2; i++) {

@@ -54,15 +54,15 @@ static void test_window_count(void)
 
 static void test_conv_sizes(void)
 {
-    cnn_conv_desc alex = {1, 3, 224, 224, 64, 11, 11, 4, 4, 2, 2, true, 0, 0};
+    cnn_conv_desc alex = {1, 3, 224, 224, 64, 11, 11, 4, 4, 2, 2, true, 0, 0, false};
     TU_CHECK(cnn_conv_init(&alex) == CNN_OK && alex.p == 55 && alex.q == 55,
              "AlexNet conv1 224 k11 s4 p2: %dx%d, want 55x55 (%s)", alex.p, alex.q,
              cnn_last_error());
-    cnn_conv_desc stem = {1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, false, 0, 0};
+    cnn_conv_desc stem = {1, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, false, 0, 0, false};
     TU_CHECK(cnn_conv_init(&stem) == CNN_OK && stem.p == 112 && stem.q == 112,
              "ResNet stem 224 k7 s2 p3: %dx%d, want 112x112", stem.p, stem.q);
     /* Per-axis: h: floor((7 + 4 - 3)/2) + 1 = 5; w: floor((6 + 2 - 2)/3) + 1 = 3. */
-    cnn_conv_desc rect = {2, 2, 7, 6, 3, 3, 2, 2, 3, 2, 1, true, 0, 0};
+    cnn_conv_desc rect = {2, 2, 7, 6, 3, 3, 2, 2, 3, 2, 1, true, 0, 0, false};
     TU_CHECK(cnn_conv_init(&rect) == CNN_OK && rect.p == 5 && rect.q == 3,
              "7x6 k3x2 s2,3 p2,1: %dx%d, want 5x3", rect.p, rect.q);
 }
@@ -80,7 +80,7 @@ static void test_conv_sizes(void)
 
 static void test_invalid_descriptors(void)
 {
-    const cnn_conv_desc conv = {2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, true, 0, 0};
+    const cnn_conv_desc conv = {2, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, true, 0, 0, false};
     cnn_conv_desc c;
     c = conv, c.stride_h = 0;
     EXPECT_INVALID(cnn_conv_init(&c), "stride height");
@@ -124,7 +124,7 @@ static void test_invalid_descriptors(void)
     cnn_adapool_desc a = {1, 2, 5, 5, 0, 3};
     EXPECT_INVALID(cnn_adapool_init(&a), "output height");
 
-    const cnn_bn_desc bn = {2, 4, 3, 3, 1e-5, 0.1, false};
+    const cnn_bn_desc bn = {2, 4, 3, 3, 1e-5, 0.1, false, false};
     cnn_bn_desc b;
     b = bn, b.eps = 0.0;
     EXPECT_INVALID(cnn_bn_init(&b), "eps");
@@ -182,9 +182,9 @@ static void test_strings_and_flops(void)
              buf, want);
     /* 2 * N*K*P*Q * C*R*S for every conv pass but the bias (N*K*P*Q adds). */
     const cnn_conv_desc shapes[] = {
-        {2, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, true, 0, 0},
-        {3, 5, 7, 6, 4, 3, 2, 2, 3, 2, 1, false, 0, 0},
-        {1, 3, 224, 224, 64, 11, 11, 4, 4, 2, 2, true, 0, 0},
+        {2, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, true, 0, 0, false},
+        {3, 5, 7, 6, 4, 3, 2, 2, 3, 2, 1, false, 0, 0, false},
+        {1, 3, 224, 224, 64, 11, 11, 4, 4, 2, 2, true, 0, 0, false},
     };
     for (int i = 0; i < 3; i++) {
         cnn_op o = {.kind = CNN_OP_CONV, .conv = shapes[i]};
@@ -287,7 +287,7 @@ static void test_dispatch(void)
     TU_CHECK(cnn_ctx_create(&stub, NULL, &ctx) == CNN_OK, "stub context: %s", cnn_last_error());
     if (!ctx)
         return;
-    cnn_conv_desc d = {1, 2, 6, 6, 3, 3, 3, 1, 1, 1, 1, false, 0, 0};
+    cnn_conv_desc d = {1, 2, 6, 6, 3, 3, 3, 1, 1, 1, 1, false, 0, 0, false};
     TU_CHECK(cnn_conv_init(&d) == CNN_OK, "conv init: %s", cnn_last_error());
     float buf[1024], ws[64];
 
@@ -330,14 +330,14 @@ static void test_dispatch(void)
     if (!ctx)
         return;
     float x[4] = {1, 2, 3, 4}, y[4], one[4] = {1, 1, 1, 1}, zero[4] = {0}, sm[4], si[4];
-    cnn_bn_desc bn = {1, 4, 1, 1, 1e-5, 0.1, false};
+    cnn_bn_desc bn = {1, 4, 1, 1, 1e-5, 0.1, false, false};
     TU_CHECK(cnn_bn_init(&bn) == CNN_OK, "bn init: %s", cnn_last_error());
     st = cnn_bn_fwd_train(ctx, &bn, x, one, zero, y, NULL, NULL, sm, si, NULL, 0);
     TU_CHECK(st == CNN_ERR_INVALID_ARG && strstr(cnn_last_error(), "n*h*w"),
              "bn training with n*h*w = 1: %s '%s'", cnn_status_str(st), cnn_last_error());
     st = cnn_bn_fwd_infer(ctx, &bn, x, one, zero, zero, one, y, NULL, 0);
     TU_CHECK(st == CNN_OK, "bn inference with n*h*w = 1: %s", cnn_status_str(st));
-    cnn_bn_desc bn2 = {2, 2, 1, 1, 1e-5, 0.1, false};
+    cnn_bn_desc bn2 = {2, 2, 1, 1, 1e-5, 0.1, false, false};
     TU_CHECK(cnn_bn_init(&bn2) == CNN_OK, "bn init: %s", cnn_last_error());
     st = cnn_bn_fwd_train(ctx, &bn2, x, one, zero, y, NULL, NULL, sm, si, NULL, 0);
     TU_CHECK(st == CNN_OK, "bn training with n*h*w = 2: %s '%s'", cnn_status_str(st),

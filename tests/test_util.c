@@ -143,7 +143,7 @@ cnn_status tu_conv_pass(cnn_ctx *ctx, const cnn_conv_desc *d, const tu_conv_io *
     case CNN_FWD: return cnn_conv_fwd(ctx, d, io->x, io->w, io->b, out, ws, ws_size);
     case CNN_BWD_DATA: return cnn_conv_bwd_data(ctx, d, io->dy, io->w, out, ws, ws_size);
     case CNN_BWD_WEIGHT: return cnn_conv_bwd_filter(ctx, d, io->x, io->dy, out, ws, ws_size);
-    default: return cnn_conv_bwd_bias(ctx, d, io->dy, out, ws, ws_size);
+    default: return cnn_conv_bwd_bias(ctx, d, NULL, io->dy, out, NULL, ws, ws_size);
     }
 }
 

@@ -123,7 +123,7 @@ static void test_single_tiles(int m, uint64_t *rng)
     for (int i = 0; i < alpha * alpha; i++)
         dd[i] = mt[i];
     const float bias = 0.25f;
-    cnn_winograd_output_band(m, mt, 1, 1, bias, y, m, m, 0, scratch);
+    cnn_winograd_output_band(m, mt, 1, 1, bias, -INFINITY, y, m, m, 0, scratch);
     sandwich(m, at, m, alpha, dd, ref, aref);
     for (int i = 0; i < m * m; i++) {
         ref[i] += bias;
@@ -221,11 +221,11 @@ static void test_band(int m, uint64_t *rng)
     for (int i = 0; i < 5 * 12; i++)
         y[i] = NAN;
     const int oh = m - 1; /* the band's last row lies outside the plane */
-    cnn_winograd_output_band(m, mt, tiles, tiles, 0.0f, y, oh, w, 0, scratch);
+    cnn_winograd_output_band(m, mt, tiles, tiles, 0.0f, -INFINITY, y, oh, w, 0, scratch);
     for (int t = 0; t < tiles; t++) {
         for (int xi = 0; xi < alpha * alpha; xi++)
             one[xi] = mt[xi * tiles + t];
-        cnn_winograd_output_band(m, one, 1, 1, 0.0f, ys, m, m, 0, scratch);
+        cnn_winograd_output_band(m, one, 1, 1, 0.0f, -INFINITY, ys, m, m, 0, scratch);
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < m && t * m + j < w; j++)
                 TU_CHECK(y[i * w + t * m + j] == ys[i * m + j],
