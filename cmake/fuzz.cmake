@@ -18,8 +18,9 @@ if(CNN_FUZZ)
   if(CNN_SANITIZE)
     message(FATAL_ERROR "CNN_FUZZ=ON already builds with ASan + UBSan: leave CNN_SANITIZE off")
   endif()
+  # -Wno-pass-failed: clang cannot vectorise the `omp simd` loops once they are instrumented
   set(_fz -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-          -fno-omit-frame-pointer -g)
+          -fno-omit-frame-pointer -g -Wno-pass-failed)
   add_compile_options("$<$<COMPILE_LANGUAGE:C,CXX>:${_fz}>")
   add_link_options(-fsanitize=address,undefined)
 endif()

@@ -56,11 +56,12 @@ static void compare_it(const char *dir, FILE *sink)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char dir[4096], res[4200], plan[4200], mpath[4200];
+    static const char *dir;
+    static char res[4200], plan[4200], mpath[4200];
     static cnn_model *lenet;
     static FILE *sink;
-    if (!*dir) {
-        fuzz_mkdtemp(dir, sizeof dir);
+    if (!dir) {
+        dir = fuzz_scratch();
         snprintf(res, sizeof res, "%s/results.csv", dir);
         snprintf(plan, sizeof plan, "%s/plan.csv", dir);
         snprintf(mpath, sizeof mpath, "%s/meta.json", dir);

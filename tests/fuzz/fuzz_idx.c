@@ -8,11 +8,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char dir[4096], path[4200];
-    if (!*dir) {
-        fuzz_mkdtemp(dir, sizeof dir);
-        snprintf(path, sizeof path, "%s/a.idx", dir);
-    }
+    static char path[4200];
+    if (!*path)
+        snprintf(path, sizeof path, "%s/a.idx", fuzz_scratch());
     for (int nd = 0; nd <= CNN_IDX_MAX_DIMS + 1; nd++) {
         cnn_idx a;
         if (cnn_idx_parse(data, size, "fuzz", nd, &a) == CNN_OK && a.count)

@@ -10,11 +10,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char dir[4096], path[4200];
-    if (!*dir) {
-        fuzz_mkdtemp(dir, sizeof dir);
-        snprintf(path, sizeof path, "%s/a.npy", dir);
-    }
+    static char path[4200];
+    if (!*path)
+        snprintf(path, sizeof path, "%s/a.npy", fuzz_scratch());
     fuzz_write(path, data, size);
 
     cnn_npy a;

@@ -39,6 +39,22 @@ void fuzz_rmtree(const char *dir)
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+static char scratch[4096];
+
+static void remove_scratch(void)
+{
+    fuzz_rmtree(scratch);
+}
+
+const char *fuzz_scratch(void)
+{
+    if (!*scratch) {
+        fuzz_mkdtemp(scratch, sizeof scratch);
+        atexit(remove_scratch);
+    }
+    return scratch;
+}
+
 void fuzz_write(const char *path, const void *data, size_t size)
 {
     FILE *f = fopen(path, "wb");

@@ -25,6 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* A new empty folder under $TMPDIR (or /tmp) into dir (n bytes); aborts
  * when none can be made (the target cannot run). */
 void fuzz_mkdtemp(char *dir, size_t n);
+/* This process's scratch folder: made on the first call, removed (with
+ * everything in it) when the process exits. */
+const char *fuzz_scratch(void);
 /* Remove a folder and everything under it. */
 void fuzz_rmtree(const char *dir);
 /* Write data to path (parents must exist); aborts on failure. */
