@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,13 @@ static bool file_sum(const char *path, int64_t *size, uint64_t *hash, char *why,
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(why, n, "%s", strerror(errno));
+        return false;
+    }
+    /* a device or FIFO could be read forever (/dev/zero) or block */
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(why, n, "not a regular file");
+        fclose(f);
         return false;
     }
     unsigned char buf[1 << 16];
@@ -325,6 +333,17 @@ static cnn_status check_identity(const json_doc *j, cnn_model *m, const train_cf
     return st;
 }
 
+/* Is rel a path inside the checkpoint folder: relative, no ".." part? */
+static bool inside(const char *rel)
+{
+    if (rel[0] == '/')
+        return false;
+    for (const char *p = rel; (p = strstr(p, "..")); p += 2)
+        if ((p == rel || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+            return false;
+    return true;
+}
+
 /* Every file checkpoint.json lists has its size and checksum. */
 static cnn_status check_files(const json_doc *j, const char *dir)
 {
@@ -332,6 +351,10 @@ static cnn_status check_files(const json_doc *j, const char *dir)
         const json_member *mb = &j->m[i];
         if (strncmp(mb->key, "files.", 6) != 0)
             continue;
+        if (!inside(mb->key + 6))
+            return cnn_fail(CNN_ERR_INVALID_ARG,
+                            "checkpoint %s: entry %s names a file outside the checkpoint folder",
+                            j->path, mb->key);
         char path[4500], why[256];
         snprintf(path, sizeof path, "%s/%s", dir, mb->key + 6);
         int64_t want_size = -1, size;
@@ -394,11 +417,22 @@ cnn_status train_checkpoint_load(cnn_model *m, const train_cfg *cfg, const char 
         st = check_files(j, dir);
     const char *keys[8] = {"epochs_done", "optim_step", "model_step", "batches_done",
                            "correct",     "loss_sum",   "train_s",    "wait_s"};
+    /* the counts are whole numbers their types hold (epochs_done an int, the others exact
+     * in a double), the sums and times finite */
+    const double most[5] = {INT_MAX, 0x1p53, 0x1p53, 0x1p53, 0x1p53};
     double v[8];
     for (int i = 0; i < 8; i++) {
         v[i] = json_num(j, keys[i]);
         if (st == CNN_OK && !(v[i] >= 0))
             st = cnn_fail(CNN_ERR_INVALID_ARG, "checkpoint %s has no valid \"%s\"", path, keys[i]);
+        else if (st == CNN_OK && i < 5 && (!(v[i] <= most[i]) || v[i] != floor(v[i])))
+            st = cnn_fail(CNN_ERR_INVALID_ARG,
+                          "checkpoint %s has \"%s\" %.10g, expected a whole number from 0 to %.0f",
+                          path, keys[i], v[i], most[i]);
+        else if (st == CNN_OK && !isfinite(v[i]))
+            st = cnn_fail(CNN_ERR_INVALID_ARG,
+                          "checkpoint %s has \"%s\" %g, expected a finite number >= 0", path,
+                          keys[i], v[i]);
     }
     json_free(j);
     char wdir[4300];
