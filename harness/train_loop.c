@@ -188,8 +188,13 @@ static cnn_status resume(cnn_model *m, const train_cfg *cfg, const train_job *jo
         return st;
     }
     st = train_checkpoint_load(m, cfg, ck, ts);
+    /* the rows from the run that holds it: RUN/checkpoints/TAG/NAME */
+    char run[4400];
+    snprintf(run, sizeof run, "%s", ck);
+    for (int up = 0; up < 3 && strrchr(run, '/'); up++)
+        *strrchr(run, '/') = '\0';
     if (st == CNN_OK)
-        st = train_csv_copy(csv, cfg->resume, job->tag, ts->epochs_done);
+        st = train_csv_copy(csv, run, job->tag, ts->epochs_done);
     if (st == CNN_OK)
         printf("%s: resuming after epoch %d (and %lld batches of the next) from %s\n", job->tag,
                ts->epochs_done, (long long)ts->batches_done, ck);
@@ -329,11 +334,14 @@ cnn_status train_run(const train_cfg *cfg, train_job *job, report_csv *csv)
         st = steps(m, &ts);
         ts.epochs_done = epoch + 1;
         e.step = ts.optim_step;
-        if (st == CNN_OK)
-            st = train_checkpoint_save(m, cfg, job, &ts);
         e.epoch_s = cnn_wall_seconds() - t0;
+        /* the row first: a run killed between the two resumes from the
+         * previous checkpoint and writes the row again (rows past the
+         * checkpoint are not copied), never a checkpoint without its row */
         if (st == CNN_OK)
             st = train_csv_row(csv, job->tag, &e);
+        if (st == CNN_OK)
+            st = train_checkpoint_save(m, cfg, job, &ts);
         if (st != CNN_OK)
             break;
         print_epoch(job, cfg, &e);
