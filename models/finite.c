@@ -134,12 +134,11 @@ cnn_status cnn_model_first_nonfinite(cnn_model *m, cnn_mode mode, char *why, siz
     if (!s.buf)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "no memory to locate the non-finite values");
     counts in = {0, 0};
-    cnn_status st = count_dev(m, model_act(m, m->x_off), cnn_shape_numel(&m->net.input), s.buf,
-                              &in);
+    cnn_status st =
+        count_dev(m, model_act(m, m->x_off), cnn_shape_numel(&m->net.input), s.buf, &in);
     if (st == CNN_OK && in.nan + in.inf > 0) {
-        snprintf(why, n, "first in the input: %lld NaN, %lld Inf of %lld values",
-                 (long long)in.nan, (long long)in.inf,
-                 (long long)cnn_shape_numel(&m->net.input));
+        snprintf(why, n, "first in the input: %lld NaN, %lld Inf of %lld values", (long long)in.nan,
+                 (long long)in.inf, (long long)cnn_shape_numel(&m->net.input));
     } else if (st == CNN_OK) {
         if (reused)
             st = checked_forward(m, mode, &s);

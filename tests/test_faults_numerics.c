@@ -74,9 +74,9 @@ static void test_run(void)
     TU_EXPECT_OK(cnn_npy_write_f32(in_dir("x.npy"), &xs, x));
     TU_EXPECT_OK(cnn_npy_write(in_dir("y.npy"), CNN_DTYPE_I64, &ls, labels));
     free(x);
-    int rc = cnnbench(ARGS("run", "--model", "fashion_cnn", "--backends", "naive", "--input",
-                           in_dir("x.npy"), "--out", in_dir("good"), "--save-weights",
-                           in_dir("w")));
+    int rc =
+        cnnbench(ARGS("run", "--model", "fashion_cnn", "--backends", "naive", "--input",
+                      in_dir("x.npy"), "--out", in_dir("good"), "--save-weights", in_dir("w")));
     TU_CHECK(rc == 0 && tu_exists(in_dir("good/logits.npy")), "seeded run: exit %d\n%s", rc,
              err_text);
     scale_npy(in_dir("w/conv_layer2.0.weight.npy"), 1e30f);
@@ -85,12 +85,12 @@ static void test_run(void)
     const char *tail = " of 256 values; its input and weights are finite (float32 overflow))";
     for (int labelled = 0; labelled < 2; labelled++) {
         const char *out = in_dir(labelled ? "bad_labels" : "bad");
-        rc = labelled ? cnnbench(ARGS("run", "--model", "fashion_cnn", "--backends", "im2col",
-                                      "--input", in_dir("x.npy"), "--labels", in_dir("y.npy"),
-                                      "--weights", in_dir("w"), "--out", out))
-                      : cnnbench(ARGS("run", "--model", "fashion_cnn", "--backends", "im2col",
-                                      "--input", in_dir("x.npy"), "--weights", in_dir("w"),
-                                      "--out", out));
+        rc = labelled
+                 ? cnnbench(ARGS("run", "--model", "fashion_cnn", "--backends", "im2col", "--input",
+                                 in_dir("x.npy"), "--labels", in_dir("y.npy"), "--weights",
+                                 in_dir("w"), "--out", out))
+                 : cnnbench(ARGS("run", "--model", "fashion_cnn", "--backends", "im2col", "--input",
+                                 in_dir("x.npy"), "--weights", in_dir("w"), "--out", out));
         const char *at = strstr(err_text, "cnnbench run: logits: ");
         TU_CHECK(rc == 1 && at && strstr(at, want) && strstr(at, tail) &&
                      strstr(err_text, "hold NaN or Inf (listed above); nothing was written"),
@@ -111,8 +111,9 @@ static int train(const char *root, const char *const *args)
                           sizeof err_text);
 }
 
-#define TRAIN "--model", "fashion_cnn", "--backends", "im2col", "--limit", "1024", "--batch", \
-              "64", "--threads", "1", "--epochs", "2"
+#define TRAIN                                                                                      \
+    "--model", "fashion_cnn", "--backends", "im2col", "--limit", "1024", "--batch", "64",          \
+        "--threads", "1", "--epochs", "2"
 
 static void test_train(void)
 {

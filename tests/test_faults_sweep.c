@@ -47,8 +47,8 @@ static pid_t start(const char *root)
     snprintf(results, sizeof results, "%s/%s", dir, root);
     snprintf(out, sizeof out, "%s/%s.out", dir, root);
     snprintf(err, sizeof err, "%s/%s.err", dir, root);
-    char *argv[] = {CNNBENCH_EXE, "sweep", "--quick", "--models", "lenet5", "--results", results,
-                    NULL};
+    char *argv[] = {CNNBENCH_EXE, "sweep",     "--quick", "--models",
+                    "lenet5",     "--results", results,   NULL};
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -106,15 +106,18 @@ static void check_stopped(const char *root, int stage)
         return;
     }
     char said[900];
-    snprintf(said, sizeof said, "run folder: %s (results.csv, verify.csv, meta.json; parts/): "
-                                "interrupted\n", run);
+    snprintf(said, sizeof said,
+             "run folder: %s (results.csv, verify.csv, meta.json; parts/): "
+             "interrupted\n",
+             run);
     TU_CHECK(strstr(out_text, said), "%s: stdout lacks '%s':\n%s", root, said, out_text);
     json_doc *meta = NULL;
     snprintf(path, sizeof path, "%s/meta.json", run);
     TU_EXPECT_OK(json_read(path, &meta));
     TU_CHECK(meta && !json_true(meta, "complete") &&
                  !strcmp(json_str(meta, "status", ""), "interrupted"),
-             "%s: meta.json complete %s status %s", root, meta ? json_str(meta, "complete", "?") : "?",
+             "%s: meta.json complete %s status %s", root,
+             meta ? json_str(meta, "complete", "?") : "?",
              meta ? json_str(meta, "status", "?") : "?");
     json_free(meta);
     snprintf(path, sizeof path, "%s/plots", run);
@@ -193,8 +196,8 @@ int main(void)
 #endif
     if (!mkdtemp(dir))
         return 2;
-    uint64_t seed = getenv("CNN_FAULTS_SEED") ? strtoull(getenv("CNN_FAULTS_SEED"), NULL, 10)
-                                               : 20261201;
+    uint64_t seed =
+        getenv("CNN_FAULTS_SEED") ? strtoull(getenv("CNN_FAULTS_SEED"), NULL, 10) : 20261201;
     /* 1: SIGINT to the sweep alone, inside the first stage */
     pid_t pid = start("first");
     for (int i = 0; i < 6000 && part_folders("first") < 1; i++)
@@ -204,8 +207,7 @@ int main(void)
     int stage = stage_started("first");
     kill(pid, SIGINT);
     int rc = tu_wait_process(pid);
-    printf("SIGINT to the sweep %ld ms into stage 1 (stage %d running): exit %d\n", at, stage,
-           rc);
+    printf("SIGINT to the sweep %ld ms into stage 1 (stage %d running): exit %d\n", at, stage, rc);
     TU_CHECK(rc == 130 && stage == 1, "SIGINT in stage 1: exit %d, stage %d", rc, stage);
     if (rc == 130 && stage == 1)
         check_stopped("first", 1);

@@ -37,8 +37,9 @@ static char dir[] = "/tmp/cnn_test_faults_train_XXXXXX";
 static char out_text[1 << 17], err_text[1 << 16];
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define EPOCHS 4
-#define TRAIN "--model", "fashion_cnn", "--backends", "im2col", "--limit", "1024", "--batch", \
-              "64", "--threads", "1", "--epochs", "4"
+#define TRAIN                                                                                      \
+    "--model", "fashion_cnn", "--backends", "im2col", "--limit", "1024", "--batch", "64",          \
+        "--threads", "1", "--epochs", "4"
 
 static const char *in_dir(const char *name)
 {
@@ -145,8 +146,8 @@ int main(void)
     }
     if (!mkdtemp(dir))
         return 2;
-    uint64_t seed = getenv("CNN_FAULTS_SEED") ? strtoull(getenv("CNN_FAULTS_SEED"), NULL, 10)
-                                               : 20261201;
+    uint64_t seed =
+        getenv("CNN_FAULTS_SEED") ? strtoull(getenv("CNN_FAULTS_SEED"), NULL, 10) : 20261201;
     /* the run never stopped, and how long it takes */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -156,10 +157,9 @@ int main(void)
     TU_CHECK(rc == 0, "the run never stopped: exit %d", rc);
     printf("uninterrupted: %ld ms; kill seed %llu\n", whole_ms, (unsigned long long)seed);
 
-    const attempt plan[] = {{"2:json", 0, false},     {"1:renamed", 0, false},
-                            {NULL, SIGKILL, true},    {NULL, SIGKILL, false},
-                            {NULL, SIGINT, false},    {NULL, SIGKILL, false},
-                            {NULL, SIGKILL, false},   {NULL, 0, false}};
+    const attempt plan[] = {{"2:json", 0, false},   {"1:renamed", 0, false}, {NULL, SIGKILL, true},
+                            {NULL, SIGKILL, false}, {NULL, SIGINT, false},   {NULL, SIGKILL, false},
+                            {NULL, SIGKILL, false}, {NULL, 0, false}};
     const int nplan = (int)(sizeof plan / sizeof plan[0]);
     char latest[700] = "", run[700], root[32] = "";
     int resumed_epoch = 0;
@@ -183,11 +183,13 @@ int main(void)
         rc = tu_wait_process(pid);
         slurp_logs(root);
         printf("attempt %d: %s%s at %ld ms: exit %d\n", i, plan[i].hook ? "hook " : "",
-               plan[i].hook ? plan[i].hook : plan[i].sig == SIGINT ? "SIGINT" : plan[i].sig ? "SIGKILL" : "none",
+               plan[i].hook            ? plan[i].hook
+               : plan[i].sig == SIGINT ? "SIGINT"
+               : plan[i].sig           ? "SIGKILL"
+                                       : "none",
                at, rc);
         bool hooked = plan[i].hook != NULL;
-        TU_CHECK(hooked ? rc == 128 + SIGKILL
-                        : rc == 0 || (plan[i].sig && rc == 128 + plan[i].sig),
+        TU_CHECK(hooked ? rc == 128 + SIGKILL : rc == 0 || (plan[i].sig && rc == 128 + plan[i].sig),
                  "attempt %d: exit %d\n%s%s", i, rc, out_text, err_text);
         TU_CHECK(!strstr(err_text, "checkpoint") && !strstr(out_text, "training from the start"),
                  "attempt %d started over or met a bad checkpoint:\n%s%s", i, out_text, err_text);
@@ -199,8 +201,8 @@ int main(void)
             long long b = -1;
             sscanf(res, "resuming after epoch %d (and %lld", &k, &b);
             TU_CHECK(k > resumed_epoch || (k == resumed_epoch && b >= resumed_batches),
-                     "attempt %d resumed after epoch %d batch %lld, an earlier one after %d/%lld", i,
-                     k, b, resumed_epoch, resumed_batches);
+                     "attempt %d resumed after epoch %d batch %lld, an earlier one after %d/%lld",
+                     i, k, b, resumed_epoch, resumed_batches);
             resumed_epoch = k;
             resumed_batches = b;
             /* after the early kill, the checkpoint is an older run's */
@@ -229,8 +231,8 @@ int main(void)
             int k = tu_list_dir(ck, names, 4);
             TU_CHECK(k == 2 && !strncmp(names[0], ".epoch-0002.tmp-", 16) &&
                          !strcmp(names[1], "epoch-0001"),
-                     "after a kill inside checkpoint 2: %d entries, %s %s", k, k > 0 ? names[0] : "",
-                     k > 1 ? names[1] : "");
+                     "after a kill inside checkpoint 2: %d entries, %s %s", k,
+                     k > 0 ? names[0] : "", k > 1 ? names[1] : "");
             char part[1200];
             snprintf(part, sizeof part, "%s/%s", ck, names[0]);
             k = tu_list_dir(part, names, 4);
@@ -240,8 +242,8 @@ int main(void)
                      k > 0 ? names[0] : "");
         }
     }
-    TU_CHECK(rc == 0 && resumed_epoch >= 2, "the last attempt: exit %d, resumed after epoch %d",
-             rc, resumed_epoch);
+    TU_CHECK(rc == 0 && resumed_epoch >= 2, "the last attempt: exit %d, resumed after epoch %d", rc,
+             resumed_epoch);
     char wa[600], wb[600];
     snprintf(wa, sizeof wa, "%s/w_whole", dir);
     snprintf(wb, sizeof wb, "%s/w_%s", dir, root);
