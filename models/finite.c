@@ -33,6 +33,17 @@ static cnn_status count_dev(const cnn_model *m, const float *dev, int64_t n, flo
     return st;
 }
 
+/* The element count of the largest parameter or buffer tensor (at least 1). */
+static int64_t largest_tensor(const cnn_model *m)
+{
+    int64_t most = 1;
+    for (int t = 0; t < m->net.ntensors; t++) {
+        int64_t k = cnn_shape_numel(&m->net.tensors[t].shape);
+        most = k > most ? k : most;
+    }
+    return most;
+}
+
 /* What the scan found: the first node (CNN_NET_INPUT for the input, or
  * nnodes when none) and its counts. */
 typedef struct scan {
@@ -119,16 +130,13 @@ static cnn_status describe_tensors(const cnn_model *m, const cnn_node *nd, float
 cnn_status cnn_model_first_nonfinite(cnn_model *m, cnn_mode mode, char *why, size_t n)
 {
     why[0] = '\0';
-    int64_t most = cnn_shape_numel(&m->net.input);
+    int64_t most = largest_tensor(m), in_n = cnn_shape_numel(&m->net.input);
+    most = in_n > most ? in_n : most;
     bool reused = false;
     for (int i = 0; i < m->net.nnodes; i++) {
         int64_t k = net_numel(&m->net, i);
         most = k > most ? k : most;
         reused = reused || m->mem[i].reused;
-    }
-    for (int t = 0; t < m->net.ntensors; t++) {
-        int64_t k = cnn_shape_numel(&m->net.tensors[t].shape);
-        most = k > most ? k : most;
     }
     scan s = {.buf = malloc((size_t)most * sizeof(float)), .first = m->net.nnodes};
     if (!s.buf)
@@ -165,12 +173,7 @@ cnn_status cnn_model_scale_params(cnn_model *m, double factor)
     if (!m->bound)
         return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: bind it before scaling its weights",
                         m->desc->name);
-    int64_t most = 0;
-    for (int t = 0; t < m->net.ntensors; t++) {
-        int64_t k = cnn_shape_numel(&m->net.tensors[t].shape);
-        most = k > most ? k : most;
-    }
-    float *buf = malloc((size_t)(most ? most : 1) * sizeof *buf);
+    float *buf = malloc((size_t)largest_tensor(m) * sizeof *buf);
     if (!buf)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "no memory to scale the weights");
     cnn_status st = CNN_OK;

@@ -33,12 +33,6 @@
 static char dir[] = "/tmp/cnn_test_faults_sweep_XXXXXX";
 static char out_text[1 << 17], err_text[1 << 16];
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The sweep into DIR/root, in a process group of its own, output in
  * DIR/root.out and DIR/root.err. */
 static pid_t start(const char *root)
@@ -201,9 +195,9 @@ int main(void)
     /* 1: SIGINT to the sweep alone, inside the first stage */
     pid_t pid = start("first");
     for (int i = 0; i < 6000 && part_folders("first") < 1; i++)
-        sleep_ms(10);
+        tu_sleep_ms(10);
     long at = 200 + (long)(tu_next(&seed) % 2000);
-    sleep_ms(at);
+    tu_sleep_ms(at);
     int stage = stage_started("first");
     kill(pid, SIGINT);
     int rc = tu_wait_process(pid);
@@ -215,8 +209,8 @@ int main(void)
     /* 2: SIGINT to the process group (Ctrl-C) once stage 3 runs */
     pid = start("third");
     for (int i = 0; i < 30000 && part_folders("third") < 3; i++)
-        sleep_ms(10);
-    sleep_ms(200);
+        tu_sleep_ms(10);
+    tu_sleep_ms(200);
     stage = stage_started("third");
     kill(-pid, SIGINT);
     rc = tu_wait_process(pid);

@@ -50,12 +50,6 @@ static const char *in_dir(const char *name)
     return p;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* The one run folder of DIR/root into path; false if none. */
 static bool run_folder(const char *root, char *path, size_t n)
 {
@@ -173,11 +167,11 @@ int main(void)
         long at = 0;
         if (plan[i].early) { /* before the run's first checkpoint */
             for (int k = 0; k < 6000 && !run_folder(root, run, sizeof run); k++)
-                sleep_ms(5);
+                tu_sleep_ms(5);
             kill(pid, plan[i].sig);
         } else if (plan[i].sig) {
             at = 50 + (long)(tu_next(&seed) % (uint64_t)(whole_ms / 3 + 1));
-            sleep_ms(at);
+            tu_sleep_ms(at);
             kill(pid, plan[i].sig);
         }
         rc = tu_wait_process(pid);
