@@ -8,20 +8,23 @@
  *      into place (before older ones would be removed);
  *   2. SIGKILL as soon as its run folder exists: no checkpoint in it, and
  *      --resume of it goes back along meta.json's "resume" chain;
- *   3-6. SIGKILL (and one SIGINT) at seeded random moments (CNN_FAULTS_SEED
- *      to change the seed; the moments, within a third of a whole run,
- *      are printed);
+ *   3-6. SIGKILL (and one SIGINT) at seeded random moments after its
+ *      meta.json appears (CNN_FAULTS_SEED to change the seed; the moments,
+ *      within a third of a whole run, are printed);
  *   7. resumed to the end.
  * Every attempt that got as far as resuming says "resuming after epoch K"
  * with K never going back, none says "training from the start" or reports
  * a bad checkpoint; exit 137 (SIGKILL), 130 (SIGINT) or 0 (done before the
  * signal). The end: the weight files of a run never stopped, byte for
- * byte, and train.csv has epochs 1-4 once each with its figures.
+ * byte, and train.csv has epochs 1-4 once each with its figures. A folder
+ * without meta.json (killed between its mkdir and meta.json: the early
+ * kill waits for meta.json) is refused by --resume (exit 2).
  * 77 when the dataset is not installed. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -165,12 +168,15 @@ int main(void)
         pid_t pid = start(root, *latest ? latest : NULL);
         unsetenv("CNNBENCH_TEST_KILL_IN_CHECKPOINT");
         long at = 0;
-        if (plan[i].early) { /* before the run's first checkpoint */
-            for (int k = 0; k < 6000 && !run_folder(root, run, sizeof run); k++)
+        if (plan[i].sig) { /* counted from its meta.json (the data loaded) */
+            char meta[800] = "";
+            for (int k = 0; k < 6000 && !tu_exists(meta); k++) {
                 tu_sleep_ms(5);
-            kill(pid, plan[i].sig);
-        } else if (plan[i].sig) {
-            at = 50 + (long)(tu_next(&seed) % (uint64_t)(whole_ms / 3 + 1));
+                if (run_folder(root, run, sizeof run))
+                    snprintf(meta, sizeof meta, "%s/meta.json", run);
+            }
+            if (!plan[i].early)
+                at = 50 + (long)(tu_next(&seed) % (uint64_t)(whole_ms / 3 + 1));
             tu_sleep_ms(at);
             kill(pid, plan[i].sig);
         }
@@ -207,10 +213,13 @@ int main(void)
         }
         TU_CHECK(i == 0 || *latest == '\0' || res || !strstr(out_text, "im2col epoch"),
                  "attempt %d trained without resuming:\n%s", i, out_text);
-        if (run_folder(root, run, sizeof run)) {
+        /* a folder killed between its mkdir and its meta.json is no run
+         * folder (--resume refuses it): the one before stays the newest */
+        char meta[800], text[8192];
+        bool have = run_folder(root, run, sizeof run);
+        snprintf(meta, sizeof meta, "%s/meta.json", run);
+        if (have && tu_exists(meta)) {
             snprintf(latest, sizeof latest, "%s", run);
-            char meta[800], text[8192];
-            snprintf(meta, sizeof meta, "%s/meta.json", run);
             tu_slurp(meta, text, sizeof text);
             bool complete = strstr(text, "\"status\": \"complete\"") != NULL;
             TU_CHECK(complete == (rc == 0), "attempt %d: exit %d, meta.json complete %d", i, rc,
@@ -252,6 +261,19 @@ int main(void)
             TU_CHECK(*a[e] && !strcmp(a[e], b[e]), "epoch %d: %s, after the faults %s", e, a[e],
                      b[e]);
     }
+    /* a folder killed between its mkdir and its meta.json: refused, not
+     * silently trained from the start */
+    char empty[700], *argv[64];
+    snprintf(empty, sizeof empty, "%s/no_meta", dir);
+    mkdir(empty, 0777);
+    tu_cli_argv(argv, CNNBENCH_EXE, "train", ARGS(TRAIN, "--resume", empty), in_dir("refused"));
+    rc = tu_run_process(CNNBENCH_EXE, argv, dir, out_text, sizeof out_text, err_text,
+                        sizeof err_text);
+    char want[900];
+    snprintf(want, sizeof want, "cnnbench train: --resume %s is not a run folder (no meta.json)\n",
+             empty);
+    TU_CHECK(rc == 2 && strstr(err_text, want),
+             "--resume of a folder without meta.json: exit %d\n%s", rc, err_text);
     rc = tu_finish("test_faults_train");
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
