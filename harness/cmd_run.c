@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "finite.h"
 #include "auto_plan.h"
 #include "cli.h"
 #include "clock.h"
@@ -287,9 +288,11 @@ static int run(const run_args *a)
     if (st == CNN_OK)
         st = cnn_model_get_logits(m, logits, ny);
     t_fwd = cnn_wall_seconds() - t0;
+    char where[768] = "";
     if (st == CNN_OK && cnn_count_nonfinite(logits, ny)) {
-        fprintf(stderr, "cnnbench run: logits: %lld of %lld values are NaN or Inf\n",
-                (long long)cnn_count_nonfinite(logits, ny), (long long)ny);
+        st = cnn_model_first_nonfinite(m, mode, where, sizeof where);
+        fprintf(stderr, "cnnbench run: logits: %lld of %lld values are NaN or Inf (%s)\n",
+                (long long)cnn_count_nonfinite(logits, ny), (long long)ny, where);
         bad++;
     }
     if (st == CNN_OK && labels) {

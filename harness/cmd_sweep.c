@@ -96,7 +96,8 @@ static void add_bench(sweep_plan *p, const sweep_args *a, const char *threads)
     }
     /* whole models: the two small ones with naive too, at their own batches */
     char with_naive[640];
-    snprintf(with_naive, sizeof with_naive, "%s,naive", auto_list);
+    snprintf(with_naive, sizeof with_naive, "%s%s", auto_list,
+             cli_in_list(auto_list, "naive") ? "" : ",naive"); /* --backends naive: once */
     if (keep("fashion_cnn,lenet5", a->models, m, sizeof m)) {
         snprintf(label, sizeof label, "bench whole models %s", m);
         sweep_add(p, "bench", label, a->size == SWEEP_QUICK ? 2 : 10, "bench", "--models", m,

@@ -292,8 +292,13 @@ static int check_args(const cli_cmd *cmd, train_args *a, train_cfg *cfg)
                                CNN_TRANSFORM_MAX_SIZE);
     if (a->resume) {
         struct stat sb;
+        char meta[4200];
+        snprintf(meta, sizeof meta, "%s/meta.json", a->resume);
         if (stat(a->resume, &sb) != 0 || !S_ISDIR(sb.st_mode))
             return cli_usage_error(cmd, "--resume %s is not a run folder", a->resume);
+        if (stat(meta, &sb) != 0) /* e.g. killed before it had one: nothing to say where from */
+            return cli_usage_error(cmd, "--resume %s is not a run folder (no meta.json)",
+                                   a->resume);
     }
     cfg->model = a->model;
     cfg->epochs = a->epochs;

@@ -234,8 +234,13 @@ cnn_status run_dir_create(run_dir *rd, const char *root)
     for (int attempt = 0; attempt < 64 && made != 0; attempt++) {
         report_timestamp(stamp, sizeof stamp);
         iso_time(rd->started, sizeof rd->started);
-        snprintf(rd->id, sizeof rd->id, "%s-%s-%06x", host, stamp,
-                 (unsigned)((run_dir_random ? run_dir_random() : urandom24()) & 0xFFFFFF));
+        /* test only: CNNBENCH_TEST_RUN_SUFFIX=HEX is the first suffix drawn,
+         * so that processes started in one second collide on purpose */
+        const char *fixed = attempt == 0 ? getenv("CNNBENCH_TEST_RUN_SUFFIX") : NULL;
+        uint32_t r = run_dir_random ? run_dir_random() : urandom24();
+        if (fixed)
+            r = (uint32_t)strtoul(fixed, NULL, 16);
+        snprintf(rd->id, sizeof rd->id, "%s-%s-%06x", host, stamp, (unsigned)(r & 0xFFFFFF));
         if (snprintf(rd->path, sizeof rd->path, "%s/%s", root, rd->id) >= (int)sizeof rd->path) {
             release(rd);
             return cnn_fail(CNN_ERR_INVALID_ARG, "%s: results folder name too long", root);

@@ -4,6 +4,8 @@
  * The run id is <host>-<UTC YYYYmmdd-HHMMSS>-<6 random hex digits>; the
  * folder is made with a plain mkdir, so two runs that drew the same id (the
  * same second, the same suffix) cannot share it: the second draws again.
+ * (Tests only: CNNBENCH_TEST_RUN_SUFFIX=HEX fixes the first suffix drawn,
+ * so that processes started in one second collide for real.)
  * meta.json is written (atomically) as soon as the folder exists, with
  * "complete": false and "status": "running", and rewritten when the run
  * ends: "complete": true, "status": "complete", or "complete": false with

@@ -123,7 +123,9 @@ cnn_status train_checkpoint_save(cnn_model *m, const train_cfg *cfg, const train
                                  const train_state *st);
 /* The newest complete checkpoint of TAG in run folder dir into path (n
  * bytes); path "" when there is none (hidden, half-built ones never
- * count). */
+ * count). A folder without one that was itself resumed (meta.json
+ * "resume": a run killed before its first checkpoint) hands on to the run
+ * it resumed, back along the chain. */
 cnn_status train_checkpoint_find(const char *dir, const char *tag, char *path, size_t n);
 /* Check the checkpoint in folder path against this run (model, input,
  * classes, optimizer and its hyper-parameters, batch, seed; every file's

@@ -12,12 +12,19 @@
  * The folder is built as a hidden ".epoch-NNNN.tmp-PID" beside its final
  * name, every file fsync'd, then renamed into place: a reader (--resume)
  * finds a whole checkpoint or none, and checks each file against
- * checkpoint.json before anything is loaded. */
+ * checkpoint.json before anything is loaded.
+ *
+ * Test only: CNNBENCH_TEST_KILL_IN_CHECKPOINT=N:json makes the N-th save of
+ * the process raise SIGKILL once checkpoint.json's temporary file holds
+ * part of its text (the weights written, the hidden folder not renamed);
+ * N:renamed, once the folder is renamed into place but the older
+ * checkpoints are not yet removed. tests/test_faults_train.c uses it. */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -198,9 +205,24 @@ static cnn_status save_optimizer(cnn_model *m, const char *dir)
     return st;
 }
 
+/* The test-only kill (see the top of this file) at `stage` of save `save`. */
+static void test_kill(int save, const char *stage, FILE *partial)
+{
+    const char *e = getenv("CNNBENCH_TEST_KILL_IN_CHECKPOINT");
+    int at = 0;
+    char where[16] = "";
+    if (!e || sscanf(e, "%d:%15s", &at, where) != 2 || at != save || strcmp(where, stage) != 0)
+        return;
+    if (partial)
+        fflush(partial);
+    raise(SIGKILL);
+}
+
 cnn_status train_checkpoint_save(cnn_model *m, const train_cfg *cfg, const train_job *job,
                                  const train_state *ts)
 {
+    static int saves;
+    int save = ++saves;
     char dir[4200], tmp[4400], fin[4400], sub[4500];
     snprintf(dir, sizeof dir, "%s/checkpoints/%s", cfg->run_path, job->tag);
     char name[64];
@@ -228,6 +250,7 @@ cnn_status train_checkpoint_save(cnn_model *m, const train_cfg *cfg, const train
         st = cnn_atomic_open(&af, json);
     if (st == CNN_OK) {
         write_identity(af.f, m, cfg, job, ts);
+        test_kill(save, "json", af.f);
         st = cnn_atomic_finish(&af, write_files(af.f, tmp));
     }
     if (st == CNN_OK)
@@ -239,6 +262,8 @@ cnn_status train_checkpoint_save(cnn_model *m, const train_cfg *cfg, const train
                       strerror(errno));
     if (st == CNN_OK)
         st = fsync_path(dir);
+    if (st == CNN_OK)
+        test_kill(save, "renamed", NULL);
     if (st != CNN_OK) {
         rm_tree(tmp);
         return st;
@@ -260,14 +285,15 @@ cnn_status train_checkpoint_save(cnn_model *m, const train_cfg *cfg, const train
     return CNN_OK;
 }
 
-cnn_status train_checkpoint_find(const char *run, const char *tag, char *path, size_t n)
+/* The newest checkpoint of tag in run folder run itself; "" if none. */
+static void find_in(const char *run, const char *tag, char *path, size_t n)
 {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/checkpoints/%s", run, tag);
     path[0] = '\0';
     DIR *d = opendir(dir);
     if (!d)
-        return CNN_OK;
+        return;
     int64_t best = -1;
     char name[256] = "";
     struct dirent *e;
@@ -281,6 +307,29 @@ cnn_status train_checkpoint_find(const char *run, const char *tag, char *path, s
     closedir(d);
     if (best >= 0)
         snprintf(path, n, "%s/%s", dir, name);
+}
+
+cnn_status train_checkpoint_find(const char *run, const char *tag, char *path, size_t n)
+{
+    /* a resumed run stopped before its first checkpoint: the run it
+     * resumed (meta.json "resume"), and so on back */
+    char at[4096];
+    snprintf(at, sizeof at, "%s", run);
+    for (int hop = 0; hop < 64; hop++) {
+        find_in(at, tag, path, n);
+        char meta[4200];
+        snprintf(meta, sizeof meta, "%s/meta.json", at);
+        json_doc *j = NULL;
+        if (*path || access(meta, F_OK) != 0 || json_read(meta, &j) != CNN_OK)
+            return CNN_OK;
+        const char *prev = json_str(j, "resume", NULL);
+        bool more = prev && strcmp(prev, at) != 0;
+        if (more)
+            snprintf(at, sizeof at, "%s", prev);
+        json_free(j);
+        if (!more)
+            return CNN_OK;
+    }
     return CNN_OK;
 }
 

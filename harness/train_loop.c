@@ -7,6 +7,7 @@
 
 #include "clock.h"
 #include "data_loader.h"
+#include "finite.h"
 #include "progress.h"
 #include "run_dir.h"
 #include "train.h"
@@ -33,6 +34,31 @@ static cnn_status put_batch(cnn_model *m, const cnn_batch *b, int batch, int c, 
     return cnn_model_set_input(m, w->x, (int64_t)batch * w->image);
 }
 
+/* The run stops at non-finite logits or loss, naming the first layer that
+ * made them (models/finite.h), before any checkpoint holds them. */
+static cnn_status diverged(cnn_model *m, cnn_mode mode, const train_cfg *cfg, const char *what)
+{
+    char where[768];
+    cnn_status st = cnn_model_first_nonfinite(m, mode, where, sizeof where);
+    if (st != CNN_OK)
+        return st;
+    return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: %s (diverged): %s; no checkpoint written",
+                    cfg->model, what, where);
+}
+
+/* Test only: CNNBENCH_TEST_SCALE_WEIGHTS=STEP:FACTOR multiplies the
+ * weights by FACTOR before training step STEP (1-based), to make a run
+ * diverge where a test wants it. */
+static cnn_status test_scale(cnn_model *m)
+{
+    const char *e = getenv("CNNBENCH_TEST_SCALE_WEIGHTS");
+    long long at = 0;
+    double factor = 1;
+    if (e && sscanf(e, "%lld:%lf", &at, &factor) == 2 && (long long)cnn_model_step(m) + 1 == at)
+        return cnn_model_scale_params(m, factor);
+    return CNN_OK;
+}
+
 /* The whole test set in eval mode: confusion matrix, loss sum, count. */
 static cnn_status evaluate(cnn_model *m, cnn_loader *l, const train_cfg *cfg, train_bufs *w,
                            int64_t *conf, double *loss_sum, int64_t *n)
@@ -48,6 +74,8 @@ static cnn_status evaluate(cnn_model *m, cnn_loader *l, const train_cfg *cfg, tr
             st = cnn_model_forward(m, CNN_MODE_EVAL);
         if (st == CNN_OK)
             st = cnn_model_get_logits(m, w->logits, (int64_t)cfg->batch * cfg->classes);
+        if (st == CNN_OK && cnn_count_nonfinite(w->logits, (int64_t)b.n * cfg->classes))
+            st = diverged(m, CNN_MODE_EVAL, cfg, "the test logits hold NaN or Inf");
         if (st != CNN_OK)
             break;
         train_predict(w->logits, b.n, cfg->classes, w->pred);
@@ -63,7 +91,9 @@ static cnn_status evaluate(cnn_model *m, cnn_loader *l, const train_cfg *cfg, tr
 static cnn_status step(cnn_model *m, const cnn_batch *b, const train_cfg *cfg, train_bufs *w,
                        float *loss, int64_t *correct)
 {
-    cnn_status st = put_batch(m, b, cfg->batch, cfg->c, w);
+    cnn_status st = test_scale(m);
+    if (st == CNN_OK)
+        st = put_batch(m, b, cfg->batch, cfg->c, w);
     if (st == CNN_OK)
         st = cnn_model_set_labels(m, b->y, b->n);
     if (st == CNN_OK)
@@ -79,11 +109,14 @@ static cnn_status step(cnn_model *m, const cnn_batch *b, const train_cfg *cfg, t
         st = cnn_model_get_loss(m, loss);
     if (st == CNN_OK)
         st = cnn_model_get_logits(m, w->logits, (int64_t)cfg->batch * cfg->classes);
+    if (st == CNN_OK && !isfinite(*loss)) {
+        char what[96];
+        snprintf(what, sizeof what, "the training loss of step %llu is %g",
+                 (unsigned long long)cnn_model_step(m), (double)*loss);
+        st = diverged(m, CNN_MODE_TRAIN, cfg, what);
+    }
     if (st == CNN_OK)
         st = cnn_model_optimizer_step(m);
-    if (st == CNN_OK && !isfinite(*loss))
-        st = cnn_fail(CNN_ERR_INVALID_ARG, "model %s: the training loss is %g (diverged)",
-                      cfg->model, (double)*loss);
     if (st != CNN_OK)
         return st;
     train_predict(w->logits, b->n, cfg->classes, w->pred);
@@ -156,8 +189,13 @@ static cnn_status resume(cnn_model *m, const train_cfg *cfg, const train_job *jo
         return st;
     }
     st = train_checkpoint_load(m, cfg, ck, ts);
+    /* the rows from the run that holds it: RUN/checkpoints/TAG/NAME */
+    char run[4400];
+    snprintf(run, sizeof run, "%s", ck);
+    for (int up = 0; up < 3 && strrchr(run, '/'); up++)
+        *strrchr(run, '/') = '\0';
     if (st == CNN_OK)
-        st = train_csv_copy(csv, cfg->resume, job->tag, ts->epochs_done);
+        st = train_csv_copy(csv, run, job->tag, ts->epochs_done);
     if (st == CNN_OK)
         printf("%s: resuming after epoch %d (and %lld batches of the next) from %s\n", job->tag,
                ts->epochs_done, (long long)ts->batches_done, ck);
@@ -297,11 +335,14 @@ cnn_status train_run(const train_cfg *cfg, train_job *job, report_csv *csv)
         st = steps(m, &ts);
         ts.epochs_done = epoch + 1;
         e.step = ts.optim_step;
-        if (st == CNN_OK)
-            st = train_checkpoint_save(m, cfg, job, &ts);
         e.epoch_s = cnn_wall_seconds() - t0;
+        /* the row first: a run killed between the two resumes from the
+         * previous checkpoint and writes the row again (rows past the
+         * checkpoint are not copied), never a checkpoint without its row */
         if (st == CNN_OK)
             st = train_csv_row(csv, job->tag, &e);
+        if (st == CNN_OK)
+            st = train_checkpoint_save(m, cfg, job, &ts);
         if (st != CNN_OK)
             break;
         print_epoch(job, cfg, &e);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dispatch.h"
@@ -303,4 +304,10 @@ void tu_cli_argv(char *argv[64], const char *exe, const char *command, const cha
     argv[n++] = (char *)"--results";
     argv[n++] = (char *)results;
     argv[n] = NULL;
+}
+
+void tu_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
 }

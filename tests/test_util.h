@@ -108,5 +108,7 @@ void tu_cli_argv(char *argv[64], const char *exe, const char *command, const cha
 pid_t tu_start_process(const char *exe, char *const *argv, const char *out_path,
                        const char *err_path);
 int tu_wait_process(pid_t pid);
+/* Sleep ms milliseconds. */
+void tu_sleep_ms(long ms);
 
 #endif
