@@ -53,9 +53,12 @@ typedef struct scan {
     cnn_status st;
 } scan;
 
+/* A layer whose ReLU runs fused into it writes only the ReLU's output: that
+ * output is the pair's and is checked at the ReLU, which the report names
+ * with the layer it ran in. */
 static void check_node(scan *s, const cnn_model *m, int layer)
 {
-    if (s->first != m->net.nnodes || s->st != CNN_OK)
+    if (s->first != m->net.nnodes || s->st != CNN_OK || model_fused_relu(m, layer) >= 0)
         return;
     counts c = {0, 0};
     s->st = count_dev(m, model_y(m, layer), net_numel(&m->net, layer), s->buf, &c);
@@ -158,10 +161,15 @@ cnn_status cnn_model_first_nonfinite(cnn_model *m, cnn_mode mode, char *why, siz
             snprintf(why, n, "every layer's output is finite");
         if (st == CNN_OK && s.first < m->net.nnodes) {
             const cnn_node *nd = &m->net.nodes[s.first];
-            snprintf(why, n, "first in layer %s (%s forward): %lld NaN, %lld Inf of %lld values",
-                     nd->name, cnn_op_name(&nd->op), (long long)s.c.nan, (long long)s.c.inf,
-                     (long long)net_numel(&m->net, s.first));
-            st = describe_tensors(m, nd, s.buf, why, n);
+            /* a fused pair's output is the producer's: name that layer */
+            const bool fused = model_relu_fused(m, s.first);
+            const cnn_node *at = fused ? &m->net.nodes[m->fuse[s.first].into] : nd;
+            snprintf(why, n,
+                     "first in layer %s (%s forward%s%s%s): %lld NaN, %lld Inf of %lld values",
+                     at->name, cnn_op_name(&at->op), fused ? ", with its ReLU " : "",
+                     fused ? nd->name : "", fused ? " fused" : "", (long long)s.c.nan,
+                     (long long)s.c.inf, (long long)net_numel(&m->net, s.first));
+            st = describe_tensors(m, at, s.buf, why, n);
         }
     }
     free(s.buf);

@@ -122,7 +122,8 @@ static void test_train(void)
     unsetenv("CNNBENCH_TEST_SCALE_WEIGHTS");
     const char *want =
         "cnnbench train: invalid argument: model fashion_cnn: the training loss of step 20 is "
-        "-nan (diverged): first in layer conv_layer2.0 (conv2d forward): ";
+        "-nan (diverged): first in layer conv_layer2.0 (conv2d forward, with its ReLU conv_layer2.1 "
+        "fused): ";
     const char *tail = " of 524288 values; its input and weights are finite (float32 overflow); "
                        "no checkpoint written\n";
     TU_CHECK(rc == 1 && strstr(err_text, want) && strstr(err_text, tail),
