@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 #include "npy.h"
@@ -134,8 +136,13 @@ static cnn_status find_extras(const cnn_model *m, const char *dir, problems *p)
             cnn_shape_str(&a.shape, shape, sizeof shape);
             cnn_npy_free(&a);
         }
-        problem(p, "extra key '%s' (shape %s) is not a parameter or buffer of model %s", key, shape,
-                m->desc->name);
+        const char *like = NULL;
+        for (int t = 0; t < m->net.ntensors && !like; t++)
+            if (strcasecmp(key, m->net.tensors[t].key) == 0)
+                like = m->net.tensors[t].key;
+        problem(p, "extra key '%s' (shape %s) is not a parameter or buffer of model %s%s%s%s", key,
+                shape, m->desc->name, like ? " (it differs only in case from '" : "",
+                like ? like : "", like ? "'; keys are case-sensitive)" : "");
     }
     closedir(d);
     return CNN_OK;
@@ -147,9 +154,21 @@ static void read_tensor(const cnn_model *m, const char *dir, int t, float *host,
     const cnn_tensor_def *td = &m->net.tensors[t];
     char path[4096], want[64], got[64];
     key_path(path, sizeof path, dir, td->key);
-    if (!file_exists(path)) {
-        problem(p, "missing key '%s' (model %s expects shape %s)", td->key, m->desc->name,
-                cnn_shape_str(&td->shape, want, sizeof want));
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        int err = errno;
+        char target[256];
+        ssize_t tn = lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)
+                         ? readlink(path, target, sizeof target - 1)
+                         : -1;
+        if (tn >= 0 && err == ENOENT)
+            problem(p, "key '%s': %s: a symbolic link to nothing (%.*s)", td->key, path, (int)tn,
+                    target);
+        else if (tn >= 0 || err != ENOENT)
+            problem(p, "key '%s': %s: %s", td->key, path, strerror(err));
+        else
+            problem(p, "missing key '%s' (model %s expects shape %s)", td->key, m->desc->name,
+                    cnn_shape_str(&td->shape, want, sizeof want));
         return;
     }
     cnn_shape shape;
