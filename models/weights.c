@@ -312,6 +312,41 @@ static cnn_status make_dir(const char *dir)
     return cnn_fail(CNN_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
 }
 
+typedef struct key_buf {
+    char s[CNN_NAME_MAX + sizeof NBT_SUFFIX];
+} key_buf;
+
+/* The num_batches_tracked key of node i. */
+static key_buf nbt_key(const cnn_model *m, int i)
+{
+    key_buf k;
+    snprintf(k.s, sizeof k.s, "%s%s", m->net.nodes[i].name, NBT_SUFFIX);
+    return k;
+}
+
+static cnn_status write_part(const char *dir, const char *key, cnn_dtype dtype,
+                             const cnn_shape *shape, const void *data)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.npy.part", dir, key);
+    return cnn_npy_write(path, dtype, shape, data);
+}
+
+/* Rename KEY.npy.part to KEY.npy (keep), or remove it; the first failed
+ * rename becomes *st. */
+static void finish_part(const char *dir, const char *key, bool keep, cnn_status *st)
+{
+    char part[4096], path[4096];
+    snprintf(part, sizeof part, "%s/%s.npy.part", dir, key);
+    key_path(path, sizeof path, dir, key);
+    if (!keep) {
+        remove(part);
+    } else if (rename(part, path) != 0 && *st == CNN_OK) {
+        *st = cnn_fail(CNN_ERR_IO, "weights %s: cannot rename %s to %s: %s", dir, part, path,
+                       strerror(errno));
+    }
+}
+
 cnn_status cnn_model_save_weights(cnn_model *m, const char *dir)
 {
     if (!m->bound)
@@ -325,22 +360,24 @@ cnn_status cnn_model_save_weights(cnn_model *m, const char *dir)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "weights %s: no memory for %lld values", dir,
                         (long long)m->net.block_floats);
     st = cnn_mem_download(m->ctx[0], host, m->params, (size_t)m->net.block_floats * sizeof *host);
-    char path[4096];
-    for (int t = 0; t < m->net.ntensors && st == CNN_OK; t++) {
+    /* Every file goes to KEY.npy.part first and is renamed only when all are
+     * written: a full disk leaves the folder's old weights whole, not half
+     * replaced by the new ones. */
+    int t = 0, i = 0;
+    for (; t < m->net.ntensors && st == CNN_OK; t++) {
         const cnn_tensor_def *td = &m->net.tensors[t];
-        key_path(path, sizeof path, dir, td->key);
-        st = cnn_npy_write_f32(path, &td->shape, host + td->offset);
+        st = write_part(dir, td->key, CNN_DTYPE_F32, &td->shape, host + td->offset);
     }
-    for (int i = 0; i < m->net.nnodes && st == CNN_OK; i++) {
-        const cnn_node *nd = &m->net.nodes[i];
-        if (nd->bn < 0)
-            continue;
-        char key[CNN_NAME_MAX + sizeof NBT_SUFFIX];
-        snprintf(key, sizeof key, "%s%s", nd->name, NBT_SUFFIX);
-        key_path(path, sizeof path, dir, key);
-        cnn_shape scalar = {.ndim = 0};
-        st = cnn_npy_write(path, CNN_DTYPE_I64, &scalar, &m->batches_tracked[nd->bn]);
-    }
+    cnn_shape scalar = {.ndim = 0};
+    for (; i < m->net.nnodes && st == CNN_OK; i++)
+        if (m->net.nodes[i].bn >= 0)
+            st = write_part(dir, nbt_key(m, i).s, CNN_DTYPE_I64, &scalar,
+                            &m->batches_tracked[m->net.nodes[i].bn]);
+    for (int k = 0; k < t; k++)
+        finish_part(dir, m->net.tensors[k].key, st == CNN_OK, &st);
+    for (int k = 0; k < i; k++)
+        if (m->net.nodes[k].bn >= 0)
+            finish_part(dir, nbt_key(m, k).s, st == CNN_OK, &st);
     free(host);
     return st;
 }
