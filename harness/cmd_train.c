@@ -293,6 +293,12 @@ static int check_args(const cli_cmd *cmd, train_args *a, train_cfg *cfg)
         struct stat sb;
         if (stat(a->resume, &sb) != 0 || !S_ISDIR(sb.st_mode))
             return cli_usage_error(cmd, "--resume %s is not a run folder", a->resume);
+        /* every run folder has one from its start, even one killed at once */
+        char meta[4200];
+        snprintf(meta, sizeof meta, "%s/meta.json", a->resume);
+        if (stat(meta, &sb) != 0)
+            return cli_usage_error(cmd, "--resume %s is not a run folder (no meta.json)",
+                                   a->resume);
     }
     cfg->model = a->model;
     cfg->epochs = a->epochs;
