@@ -199,5 +199,10 @@ int main(void)
     th_expect("resnet18 at 32x3x4096x4096", rc, 1,
               ARGS("cnnbench train: out of memory: model resnet18 at input 32x3x4096x4096 needs ",
                    "available (MemAvailable in /proc/meminfo); nothing was allocated"));
+    rc = train("big", "lenet5", "1", ARGS("--image-size", "100000"), 0);
+    th_expect("--image-size 100000", rc, 2,
+              ARGS("cnnbench train: --image-size must be in [0, 4096] (0: the model's usual), got "
+                   "100000"));
+    TU_CHECK(!tu_exists(th_path("big")), "a refused --image-size made a results folder");
     return th_finish("test_hostile_train");
 }
