@@ -172,8 +172,8 @@ static int check_threads(const cli_cmd *cmd)
         int n = *(const int *)o->dest;
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         if (n < 0)
-            return cli_usage_error(cmd, "--threads must be >= 0 (0: the libraries' default), got %d",
-                                   n);
+            return cli_usage_error(cmd,
+                                   "--threads must be >= 0 (0: the libraries' default), got %d", n);
         if (n > CLI_THREADS_MAX)
             return cli_usage_error(cmd, "--threads %d is more than %d (this machine has %ld CPUs)",
                                    n, CLI_THREADS_MAX, cpus);

@@ -284,7 +284,8 @@ static int check_args(const cli_cmd *cmd, train_args *a, train_cfg *cfg)
                                CNN_FMNIST_CLASSES, TRAIN_MAX_CLASSES, CNN_FMNIST_CLASSES,
                                a->classes);
     if (a->image_size < 0 || a->image_size > CNN_TRANSFORM_MAX_SIZE)
-        return cli_usage_error(cmd, "--image-size must be in [0, %d] (0: the model's usual), got %d",
+        return cli_usage_error(cmd,
+                               "--image-size must be in [0, %d] (0: the model's usual), got %d",
                                CNN_TRANSFORM_MAX_SIZE, a->image_size);
     if (a->threads < 0 || a->limit < 0)
         return cli_usage_error(cmd, "--threads and --limit must not be negative");

@@ -55,10 +55,9 @@ static cnn_status check_elems(const char *op, const char *what, int64_t a, int64
                               int64_t d)
 {
     if (a * b > COUNT_MAX / (c * d))
-        return cnn_fail(CNN_ERR_INVALID_ARG,
-                        "%s: %s %lldx%lldx%lldx%lld has more than 2^40 = %lld elements", op, what,
-                        (long long)a, (long long)b, (long long)c, (long long)d,
-                        (long long)COUNT_MAX);
+        return cnn_fail(
+            CNN_ERR_INVALID_ARG, "%s: %s %lldx%lldx%lldx%lld has more than 2^40 = %lld elements",
+            op, what, (long long)a, (long long)b, (long long)c, (long long)d, (long long)COUNT_MAX);
     return CNN_OK;
 }
 
@@ -173,8 +172,9 @@ static cnn_status check_count(const char *op, int64_t count)
                         "64 bits",
                         op, (long long)COUNT_MAX);
     if (count < 1 || count > COUNT_MAX)
-        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: element count must be in [1, 2^40 = %lld], got %lld",
-                        op, (long long)COUNT_MAX, (long long)count);
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "%s: element count must be in [1, 2^40 = %lld], got %lld", op,
+                        (long long)COUNT_MAX, (long long)count);
     return CNN_OK;
 }
 

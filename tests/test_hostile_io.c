@@ -35,8 +35,8 @@ static void test_threads(void)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     char more[32], msg[256];
     snprintf(more, sizeof more, "%ld", cpus + 1);
-    const char *op[] = {"op", "relu", "--backend", "naive", "--x", th_path("x.npy"), "--out",
-                        th_path("t_out"), "--threads", NULL, NULL};
+    const char *op[] = {"op",    "relu",           "--backend", "naive", "--x", th_path("x.npy"),
+                        "--out", th_path("t_out"), "--threads", NULL,    NULL};
     op[9] = "0";
     int rc = th_run(op, 0);
     th_expect("op --threads 0", rc, 0, NULL);
@@ -53,8 +53,8 @@ static void test_threads(void)
     /* the same checks in every command that takes --threads N */
     static const char *const cmds[][12] = {
         {"op", "relu", "--backend", "naive", "--x", "X", "--out", "O"},
-        {"op", "sgd", "--backend", "naive", "--param", "X", "--grad", "X", "--lr", "1",
-         "--out", "O"},
+        {"op", "sgd", "--backend", "naive", "--param", "X", "--grad", "X", "--lr", "1", "--out",
+         "O"},
         {"run", "--model", "lenet5", "--backends", "naive", "--input", "X", "--out"},
         {"verify", "--shapes", "quick", "--backends", "naive", "--results", "O", NULL},
         {"bench", "--models", "lenet5", "--backends", "naive", "--results", "O", NULL},
@@ -152,9 +152,8 @@ static void test_full_disk(void)
     const char *out = th_path("op_out");
     char y[1100];
     snprintf(y, sizeof y, "%s/y.npy", out);
-    int rc = th_run(ARGS("op", "sigmoid", "--backend", "naive", "--x", th_path("big.npy"), "--out",
-                         out),
-                    0);
+    int rc = th_run(
+        ARGS("op", "sigmoid", "--backend", "naive", "--x", th_path("big.npy"), "--out", out), 0);
     th_expect("op before the disk is full", rc, 0, NULL);
     full("op on a full disk",
          ARGS("op", "relu", "--backend", "naive", "--x", th_path("big.npy"), "--out", out),
@@ -177,8 +176,8 @@ static void test_full_disk(void)
     /* verify: its meta.json (1.4 KiB) past 1 KiB; the older run and the index stay as
      * they were */
     const char *root = th_path("results");
-    const char *verify[] = {"verify", "--shapes", "quick", "--backends", "naive", "--ops", "relu",
-                            "--results", root, NULL};
+    const char *verify[] = {"verify", "--shapes", "quick",     "--backends", "naive",
+                            "--ops",  "relu",     "--results", root,         NULL};
     rc = th_run(verify, 0);
     th_expect("verify before the disk is full", rc, 0, NULL);
     th_fingerprint(root, fp_before, sizeof fp_before);

@@ -18,8 +18,8 @@
 static void write_npy(const char *rel, const char *shape, size_t bytes)
 {
     char h[256];
-    int len = snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }",
-                       shape);
+    int len =
+        snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }", shape);
     while ((10 + len + 1) % 64)
         h[len++] = ' ';
     h[len++] = '\n';
@@ -90,21 +90,20 @@ static void test_op(void)
                ARGS("maxpool2d", "--x", th_path("x.npy"), "--kernel", "2147483647"),
                ARGS("cnnbench op: invalid argument: maxpool2d: kernel height must be in [1, "
                     "16777216], got 2147483647"));
-    op_refused("a stride of 2^32", 2,
-               ARGS("maxpool2d", "--x", th_path("x.npy"), "--kernel", "2", "--stride",
-                    "4294967296"),
-               ARGS("cnnbench op maxpool2d: option --stride expects N or H,W, got '4294967296'"));
-    op_refused("a padding of 2^31 - 1", 1,
-               ARGS("conv2d", "--x", th_path("x.npy"), "--w", th_path("w.npy"), "--pad",
-                    "2147483647"),
-               ARGS("conv2d: padding height must be in [0, 16777216], got 2147483647"));
-    op_refused("an output side of 2^25 + 6", 1,
-               ARGS("conv2d", "--x", th_path("x.npy"), "--w", th_path("w.npy"), "--pad",
-                    "16777216"),
-               ARGS("conv2d: output height p must be in [1, 16777216], got 33554438"));
+    op_refused(
+        "a stride of 2^32", 2,
+        ARGS("maxpool2d", "--x", th_path("x.npy"), "--kernel", "2", "--stride", "4294967296"),
+        ARGS("cnnbench op maxpool2d: option --stride expects N or H,W, got '4294967296'"));
+    op_refused(
+        "a padding of 2^31 - 1", 1,
+        ARGS("conv2d", "--x", th_path("x.npy"), "--w", th_path("w.npy"), "--pad", "2147483647"),
+        ARGS("conv2d: padding height must be in [0, 16777216], got 2147483647"));
+    op_refused(
+        "an output side of 2^25 + 6", 1,
+        ARGS("conv2d", "--x", th_path("x.npy"), "--w", th_path("w.npy"), "--pad", "16777216"),
+        ARGS("conv2d: output height p must be in [1, 16777216], got 33554438"));
     op_refused("an output of 2^49 elements", 1,
-               ARGS("adaptive_avgpool2d", "--x", th_path("x.npy"), "--output",
-                    "16777216,16777216"),
+               ARGS("adaptive_avgpool2d", "--x", th_path("x.npy"), "--output", "16777216,16777216"),
                ARGS("adaptive_avgpool2d: output 2x3x16777216x16777216 has more than 2^40 = "
                     "1099511627776 elements"));
     /* 9.6e11 elements, under 2^40: 3.5 TiB, more than any machine here has */
@@ -152,8 +151,8 @@ static void test_models(void)
     rc = bench("r6", "1", "65536");
     TU_CHECK(rc == 0, "image 65536: exit %d\n%s", rc, th_err);
     const char *row = strstr(th_out, "(not run: model resnet18 at input 1x3x65536x65536 needs ");
-    double need = row ? atof(row + strlen("(not run: model resnet18 at input 1x3x65536x65536 needs "))
-                      : 0;
+    double need =
+        row ? atof(row + strlen("(not run: model resnet18 at input 1x3x65536x65536 needs ")) : 0;
     const char *more = row ? strstr(row, "more than the ") : NULL;
     double avail = more ? atof(more + strlen("more than the ")) : 0;
     TU_CHECK(row && need > 6.0e11 && avail > 0 && avail < need &&

@@ -61,9 +61,9 @@ static void write_split(const char *prefix, uint32_t n)
 static int train(const char *root, const char *model, const char *epochs, const char *const *more,
                  long limit)
 {
-    const char *argv[40] = {"train", "--model", model, "--backends", "naive", "--epochs", epochs,
-                            "--batch", "32", "--data", th_path("data"), "--threads", "1",
-                            "--results", th_path(root)};
+    const char *argv[40] = {"train",         "--model",   model,     "--backends", "naive",
+                            "--epochs",      epochs,      "--batch", "32",         "--data",
+                            th_path("data"), "--threads", "1",       "--results",  th_path(root)};
     int n = 15;
     for (; more && *more && n < 38; more++)
         argv[n++] = *more;
@@ -173,8 +173,8 @@ int main(void)
     TU_CHECK(mkdir_p_ok(empty), "mkdir %s", empty);
     snprintf(msg, sizeof msg, "cnnbench train: --resume %s is not a run folder (no meta.json)",
              empty);
-    th_expect("a folder that is no run", train("refused", "lenet5", "2", ARGS("--resume", empty), 0),
-              2, ARGS(msg));
+    th_expect("a folder that is no run",
+              train("refused", "lenet5", "2", ARGS("--resume", empty), 0), 2, ARGS(msg));
 
     /* a full disk while epoch 1's checkpoint is written (fc1.weight is 188 KiB) */
     rc = train("full", "lenet5", "1", NULL, 64 << 10);

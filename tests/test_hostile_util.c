@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "test_hostile_util.h"
 
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -56,21 +55,21 @@ int th_run(const char *const *args, long fsize_limit)
     argv[n] = NULL;
     snprintf(out_path, sizeof out_path, "%s/stdout.txt", scratch);
     snprintf(err_path, sizeof err_path, "%s/stderr.txt", scratch);
+    /* The child inherits the limit and the ignored SIGXFSZ from this process,
+     * which holds them only while it starts the child (it writes nothing then). */
     fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-            _exit(126);
-        if (fsize_limit > 0) {
-            struct rlimit rl = {(rlim_t)fsize_limit, (rlim_t)fsize_limit};
-            signal(SIGXFSZ, SIG_IGN); /* kept across exec: write() fails with EFBIG */
-            if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
-                _exit(125);
-        }
-        execv(CNNBENCH_EXE, argv);
-        _exit(127);
+    struct rlimit old, rl = {(rlim_t)fsize_limit, (rlim_t)fsize_limit};
+    void (*old_handler)(int) = SIG_DFL;
+    bool limited = fsize_limit > 0 && getrlimit(RLIMIT_FSIZE, &old) == 0;
+    if (limited) {
+        rl.rlim_max = old.rlim_max; /* lowered soft limit only, so it can be raised back */
+        old_handler = signal(SIGXFSZ, SIG_IGN);
+        TU_CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0, "setrlimit(RLIMIT_FSIZE, %ld)", fsize_limit);
+    }
+    pid_t pid = tu_start_process(CNNBENCH_EXE, argv, out_path, err_path);
+    if (limited) {
+        setrlimit(RLIMIT_FSIZE, &old);
+        signal(SIGXFSZ, old_handler);
     }
     int rc = tu_wait_process(pid);
     tu_slurp(out_path, th_out, sizeof th_out);

@@ -93,8 +93,10 @@ int main(void)
     char msg[1400];
     const char *dir = copy_good("nan");
     set_value(dir, "conv1.bias", 2, NAN);
-    snprintf(msg, sizeof msg, "cnnbench run: invalid argument: weights %s: 1 problem: key "
-                              "'conv1.bias' holds 1 NaN or Inf values of 6", dir);
+    snprintf(msg, sizeof msg,
+             "cnnbench run: invalid argument: weights %s: 1 problem: key "
+             "'conv1.bias' holds 1 NaN or Inf values of 6",
+             dir);
     refused("a NaN", dir, ARGS(msg));
 
     dir = copy_good("inf");
@@ -116,8 +118,8 @@ int main(void)
     refused("float64", dir, ARGS(msg));
     int64_t ints[6] = {1, 2, 3, 4, 5, 6};
     TU_EXPECT_OK(cnn_npy_write(file, CNN_DTYPE_I64, &(cnn_shape){1, {6}}, ints));
-    snprintf(msg, sizeof msg, "key 'conv1.bias': %s: dtype '<i8' is not supported, expected float32",
-             file);
+    snprintf(msg, sizeof msg,
+             "key 'conv1.bias': %s: dtype '<i8' is not supported, expected float32", file);
     refused("int64", dir, ARGS(msg));
     write_f8(file, ">f8", 6);
     snprintf(msg, sizeof msg, "key 'conv1.bias': %s: dtype '>f8' is not supported", file);
