@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "test_hostile_util.h"
 
 /* A float32 .npy with the given header shape text and `bytes` zero bytes of data. */
@@ -148,6 +149,10 @@ static void test_models(void)
 
     /* 65536^2 = 2^32 pixels (a 32-bit product): the plan is 560 GiB for inference, more than
      * MemAvailable; each mode's row says so and nothing was allocated. */
+    if (cnn_host_memory_available() > 5e11) {
+        printf("note: MemAvailable holds a 560 GiB plan; its out-of-memory row is not checked\n");
+        return;
+    }
     rc = bench("r6", "1", "65536");
     TU_CHECK(rc == 0, "image 65536: exit %d\n%s", rc, th_err);
     const char *row = strstr(th_out, "(not run: model resnet18 at input 1x3x65536x65536 needs ");

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "test_hostile_util.h"
 
 static void write_idx(const char *rel, int ndim, const uint32_t *dims, const uint8_t *body,
@@ -195,10 +196,15 @@ int main(void)
     TU_CHECK(strstr(th_out, "resuming after epoch 1") != NULL, "no resume:\n%s", th_out);
 
     /* a batch of 32 at 4096x4096 (about 730 GiB) does not fit: no allocation is tried */
-    rc = train("oom", "resnet18", "1", ARGS("--image-size", "4096"), 0);
-    th_expect("resnet18 at 32x3x4096x4096", rc, 1,
-              ARGS("cnnbench train: out of memory: model resnet18 at input 32x3x4096x4096 needs ",
-                   "available (MemAvailable in /proc/meminfo); nothing was allocated"));
+    if (cnn_host_memory_available() > 7e11) {
+        printf("note: MemAvailable holds a 730 GiB plan; its out-of-memory error is not checked\n");
+    } else {
+        rc = train("oom", "resnet18", "1", ARGS("--image-size", "4096"), 0);
+        th_expect("resnet18 at 32x3x4096x4096", rc, 1,
+                  ARGS("cnnbench train: out of memory: model resnet18 at input 32x3x4096x4096 "
+                       "needs ",
+                       "available (MemAvailable in /proc/meminfo); nothing was allocated"));
+    }
     rc = train("big", "lenet5", "1", ARGS("--image-size", "100000"), 0);
     th_expect("--image-size 100000", rc, 2,
               ARGS("cnnbench train: --image-size must be in [0, 4096] (0: the model's usual), got "
