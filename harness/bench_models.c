@@ -60,7 +60,7 @@ cnn_status bench_models_check(const bench_models_run *run)
 {
     for (int i = 0; i < run->nmodels; i++) {
         cnn_model *m = NULL;
-        cnn_model_opts mo = model_opts(run, 1);
+        cnn_model_opts mo = model_opts(run, run->batch > 0 ? run->batch : 1);
         cnn_status st = cnn_model_create(run->models[i], &mo, &m);
         cnn_model_destroy(m);
         if (st != CNN_OK)
@@ -639,7 +639,7 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
     for (int i = 0; i < run->nmodels && st == CNN_OK && !run_dir_stopping(); i++) {
         const char *name = run->models[i];
         cnn_model *m = NULL;
-        cnn_model_opts mo = model_opts(run, 1);
+        cnn_model_opts mo = model_opts(run, run->batch > 0 ? run->batch : 1);
         st = cnn_model_create(name, &mo, &m);
         if (st != CNN_OK)
             break;

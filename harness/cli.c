@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "registry.h"
 
@@ -158,6 +159,33 @@ static bool named(const char *opt, const char *name, size_t len)
     return strlen(opt) == len && strncmp(opt, name, len) == 0;
 }
 
+/* Every command's --threads N, alike: negative or above CLI_THREADS_MAX is a
+ * usage error; more than the machine's CPUs runs, with a warning, since the
+ * threads then share cores (an oversubscription study is a valid run, but its
+ * times are not those of N cores). 0 leaves the libraries' default. */
+static int check_threads(const cli_cmd *cmd)
+{
+    for (int j = 0; j < cmd->nopts; j++) {
+        const cli_opt *o = &cmd->opts[j];
+        if (!o->seen || o->type != CLI_INT || strcmp(o->name, "threads") != 0)
+            continue;
+        int n = *(const int *)o->dest;
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (n < 0)
+            return cli_usage_error(cmd,
+                                   "--threads must be >= 0 (0: the libraries' default), got %d", n);
+        if (n > CLI_THREADS_MAX)
+            return cli_usage_error(cmd, "--threads %d is more than %d (this machine has %ld CPUs)",
+                                   n, CLI_THREADS_MAX, cpus);
+        if (cpus > 0 && n > cpus)
+            fprintf(stderr,
+                    "cnnbench %s: warning: --threads %d is more than this machine's %ld CPUs; "
+                    "the threads will share them\n",
+                    cmd->name, n, cpus);
+    }
+    return -1;
+}
+
 int cli_parse(cli_cmd *cmd, int argc, char **argv)
 {
     cmd->npositional = 0;
@@ -224,7 +252,7 @@ int cli_parse(cli_cmd *cmd, int argc, char **argv)
     for (int j = 0; j < cmd->nopts; j++)
         if (cmd->opts[j].required && !cmd->opts[j].seen)
             return cli_usage_error(cmd, "missing required option --%s", cmd->opts[j].name);
-    return -1;
+    return check_threads(cmd);
 }
 
 int cli_check_choice(const cli_cmd *cmd, const char *opt, const char *value, const char *valid)

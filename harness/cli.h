@@ -105,6 +105,11 @@ bool cli_seen(const cli_cmd *cmd, const char *name);
  * else the exit code. */
 int cli_parse_passes(const cli_cmd *cmd, const char *list, bool want[CNN_PASS_COUNT]);
 
+/* The most --threads any command takes. cli_parse checks every command's
+ * --threads: negative or more than this is a usage error, more than the
+ * machine's CPUs a warning on stderr. */
+#define CLI_THREADS_MAX 1024
+
 /* Apply --threads (0 = leave the libraries' defaults) to the process, once,
  * right after a command has parsed its options (cnn_set_process_threads);
  * returns the number of threads the run will use. */

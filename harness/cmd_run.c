@@ -318,6 +318,12 @@ static int run(const run_args *a)
         st = cnn_fail(CNN_ERR_INVALID_ARG,
                       "%d output tensor(s) hold NaN or Inf (listed above); nothing was written",
                       bad);
+    /* the weights' folder first: one that cannot be made stops the run before --out is written */
+    if (st == CNN_OK && a->save_weights && (st = report_mkdirs(a->save_weights)) != CNN_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", cnn_last_error());
+        st = cnn_fail(st, "--save-weights %s: %s", a->save_weights, why);
+    }
     if (st == CNN_OK)
         st = report_mkdirs(a->out);
     if (st == CNN_OK) {

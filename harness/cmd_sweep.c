@@ -227,9 +227,9 @@ int cmd_sweep(int argc, char **argv)
     for (const char *p = threads; p && cli_next_item(&p, item, sizeof item);) {
         char *end;
         long v = strtol(item, &end, 10);
-        if (*end || v < 1 || v > 1024)
-            return cli_usage_error(&cmd, "--threads: '%s' is not a thread count (1 to 1024)",
-                                   item);
+        if (*end || v < 1 || v > CLI_THREADS_MAX)
+            return cli_usage_error(&cmd, "--threads: '%s' is not a thread count (1 to %d)", item,
+                                   CLI_THREADS_MAX);
     }
     static sweep_args a;
     static sweep_plan plan;

@@ -284,12 +284,12 @@ static int check_args(const cli_cmd *cmd, train_args *a, train_cfg *cfg)
         return cli_usage_error(cmd, "--classes must be in [%d, %d] (Fashion-MNIST has %d), got %d",
                                CNN_FMNIST_CLASSES, TRAIN_MAX_CLASSES, CNN_FMNIST_CLASSES,
                                a->classes);
-    if (a->image_size < 0 || a->image_size > CNN_TRANSFORM_MAX_SIZE || a->threads < 0 ||
-        a->limit < 0)
+    if (a->image_size < 0 || a->image_size > CNN_TRANSFORM_MAX_SIZE)
         return cli_usage_error(cmd,
-                               "--image-size (at most %d), --threads and --limit must not "
-                               "be negative",
-                               CNN_TRANSFORM_MAX_SIZE);
+                               "--image-size must be in [0, %d] (0: the model's usual), got %d",
+                               CNN_TRANSFORM_MAX_SIZE, a->image_size);
+    if (a->threads < 0 || a->limit < 0)
+        return cli_usage_error(cmd, "--threads and --limit must not be negative");
     if (a->resume) {
         struct stat sb;
         char meta[4200];

@@ -90,21 +90,18 @@ cnn_status op_input(op_session *s, const char *opt, const char *path, cnn_shape 
         return cnn_fail(st, "%s: --%s: %s", s->name, opt, why);
     }
     OP_TRY(host_keep(s, host));
+    if (cnn_shape_numel(shape) == 0) {
+        char buf[64];
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "%s: --%s: %s has shape %s, no elements (every dimension must be >= 1)",
+                        s->name, opt, path, cnn_shape_str(shape, buf, sizeof buf));
+    }
     s->nonfinite_inputs += cnn_count_nonfinite(host, cnn_shape_numel(shape));
     void *d;
     OP_TRY(dev_alloc(s, numel_bytes(shape), &d));
     OP_TRY(cnn_mem_upload(s->ctx, d, host, numel_bytes(shape)));
     *dev = d;
     return CNN_OK;
-}
-
-static double physical_memory(void)
-{
-#ifdef _SC_PHYS_PAGES
-    return (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-#else
-    return 0.0;
-#endif
 }
 
 cnn_status op_output_new(op_session *s, const char *name, cnn_shape shape, const float *init,
@@ -119,14 +116,15 @@ cnn_status op_output_new(op_session *s, const char *name, cnn_shape shape, const
     double want = sizeof(float);
     for (int i = 0; i < shape.ndim; i++)
         want *= (double)shape.dim[i];
-    double total = (double)s->out_bytes + want, phys = physical_memory();
-    if (total > (phys > 0 ? phys : 0x1p62)) {
+    double total = (double)s->out_bytes + want, avail = cnn_host_memory_available();
+    if (total > (avail > 0 ? avail : 0x1p62)) {
         char buf[64];
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY,
                         "%s: output %s of shape %s would bring the outputs to %.1f GiB, more "
-                        "than this machine's %.1f GiB of memory",
+                        "than the %.1f GiB available (MemAvailable in /proc/meminfo); nothing "
+                        "was allocated",
                         s->name, name ? name : "scratch", cnn_shape_str(&shape, buf, sizeof buf),
-                        total / (1 << 30), phys / (1 << 30));
+                        total / (1 << 30), avail / (1 << 30));
     }
     size_t bytes = numel_bytes(&shape);
     s->out_bytes += bytes;

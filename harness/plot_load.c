@@ -9,10 +9,12 @@
 
 #include "plot.h"
 
+/* The name is there, even as a link that loops or leads nowhere: reading it
+ * then says so, instead of the file counting as absent. */
 static bool exists(const char *path)
 {
     struct stat sb;
-    return stat(path, &sb) == 0;
+    return lstat(path, &sb) == 0;
 }
 
 /* A column a chart reads: its name and where its index goes (offsetof the cols struct). */

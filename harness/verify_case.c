@@ -80,6 +80,16 @@ static void fill_distinct(float *x, int64_t n, uint64_t *s)
 
 static cnn_status alloc_tensors(vcase *c)
 {
+    /* too big a case fails with both sizes before an allocation does */
+    double need = 0, avail = cnn_host_memory_available();
+    for (int t = 0; t < VT_COUNT; t++)
+        need += (double)c->numel[t] * 4;
+    if (avail > 0 && need > avail)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY,
+                        "%s needs %.0f bytes (%.2f GiB) of host memory for its tensors, more than "
+                        "the %.0f bytes (%.2f GiB) available (MemAvailable in /proc/meminfo); "
+                        "nothing was allocated",
+                        c->shape, need, need / 1073741824.0, avail, avail / 1073741824.0);
     for (int t = 0; t < VT_COUNT; t++) {
         if (!c->numel[t])
             continue;

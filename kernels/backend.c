@@ -2,6 +2,7 @@
 
 #include "clock.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,4 +194,17 @@ cnn_status cnn_device_memory(cnn_ctx *ctx, size_t *used, size_t *total)
 size_t cnn_device_cache_bytes(cnn_ctx *ctx)
 {
     return ctx->backend->cache_bytes ? ctx->backend->cache_bytes(ctx) : 0;
+}
+
+double cnn_host_memory_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f) && sscanf(line, "MemAvailable: %llu kB", &kb) != 1)
+        ;
+    fclose(f);
+    return (double)kb * 1024.0;
 }

@@ -240,6 +240,10 @@ cnn_status cnn_timer_start(cnn_ctx *ctx);
 cnn_status cnn_timer_stop(cnn_ctx *ctx, double *seconds);
 /* The device memory entry's answer; CNN_ERR_UNSUPPORTED on host backends. */
 cnn_status cnn_device_memory(cnn_ctx *ctx, size_t *used, size_t *total);
+/* Host memory that can still be had without swapping: MemAvailable of
+ * /proc/meminfo, in bytes; 0 when unknown. Checked against a memory plan
+ * before allocating it, so that too big a size fails with both numbers. */
+double cnn_host_memory_available(void);
 /* The cache_bytes entry's answer; 0 when the backend has none. */
 size_t cnn_device_cache_bytes(cnn_ctx *ctx);
 

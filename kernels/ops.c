@@ -45,19 +45,36 @@ static cnn_status check_dim(const char *op, const char *name, int64_t v)
             return st_;                                                                            \
     } while (0)
 
+/* At most 2^40 elements in one tensor (4 TiB of float32): every index and
+ * byte count of it fits in 64 bits with room to spare. */
+#define COUNT_MAX ((int64_t)1 << 40)
+
+/* A tensor a*b*c*d of factors in [1, 2^24] (their pairs' products fit in 64
+ * bits, the whole is checked): at most COUNT_MAX elements. */
+static cnn_status check_elems(const char *op, const char *what, int64_t a, int64_t b, int64_t c,
+                              int64_t d)
+{
+    if (a * b > COUNT_MAX / (c * d))
+        return cnn_fail(
+            CNN_ERR_INVALID_ARG, "%s: %s %lldx%lldx%lldx%lld has more than 2^40 = %lld elements",
+            op, what, (long long)a, (long long)b, (long long)c, (long long)d, (long long)COUNT_MAX);
+    return CNN_OK;
+}
+
 static cnn_status check_nchw(const char *op, int n, int c, int h, int w)
 {
     CHECK(check_dim(op, "batch n", n));
     CHECK(check_dim(op, "channels c", c));
     CHECK(check_dim(op, "height h", h));
     CHECK(check_dim(op, "width w", w));
-    return CNN_OK;
+    return check_elems(op, "input", n, c, h, w);
 }
 
 static cnn_status check_window(const char *op, const char *axis, int in, int k, int stride, int pad)
 {
-    if (k < 1)
-        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: kernel %s must be >= 1, got %d", op, axis, k);
+    if (k < 1 || k > DIM_MAX)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: kernel %s must be in [1, %d], got %d", op, axis,
+                        DIM_MAX, k);
     /* Bounded so that index arithmetic like o*stride - pad stays in int. */
     if (stride < 1 || stride > DIM_MAX)
         return cnn_fail(CNN_ERR_INVALID_ARG, "%s: stride %s must be in [1, %d], got %d", op, axis,
@@ -85,6 +102,8 @@ cnn_status cnn_conv_init(cnn_conv_desc *d)
     int64_t q = cnn_window_count(d->w, d->s, d->stride_w, d->pad_w, false);
     CHECK(check_dim("conv2d", "output height p", p));
     CHECK(check_dim("conv2d", "output width q", q));
+    CHECK(check_elems("conv2d", "weight", d->k, d->c, d->r, d->s));
+    CHECK(check_elems("conv2d", "output", d->n, d->k, p, q));
     d->p = (int)p;
     d->q = (int)q;
     return CNN_OK;
@@ -119,6 +138,7 @@ cnn_status cnn_adapool_init(cnn_adapool_desc *d)
     CHECK(check_nchw("adaptive_avgpool2d", d->n, d->c, d->h, d->w));
     CHECK(check_dim("adaptive_avgpool2d", "output height", d->p));
     CHECK(check_dim("adaptive_avgpool2d", "output width", d->q));
+    CHECK(check_elems("adaptive_avgpool2d", "output", d->n, d->c, d->p, d->q));
     return CNN_OK;
 }
 
@@ -138,14 +158,23 @@ cnn_status cnn_linear_init(cnn_linear_desc *d)
     CHECK(check_dim("linear", "batch n", d->n));
     CHECK(check_dim("linear", "in_features", d->in));
     CHECK(check_dim("linear", "out_features", d->out));
+    CHECK(check_elems("linear", "input", d->n, d->in, 1, 1));
+    CHECK(check_elems("linear", "weight", d->out, d->in, 1, 1));
+    CHECK(check_elems("linear", "output", d->n, d->out, 1, 1));
     return CNN_OK;
 }
 
 static cnn_status check_count(const char *op, int64_t count)
 {
-    if (count < 1 || count > ((int64_t)1 << 40))
-        return cnn_fail(CNN_ERR_INVALID_ARG, "%s: element count must be >= 1, got %lld", op,
-                        (long long)count);
+    if (count == INT64_MAX)
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "%s: element count must be in [1, 2^40 = %lld], got one that overflows "
+                        "64 bits",
+                        op, (long long)COUNT_MAX);
+    if (count < 1 || count > COUNT_MAX)
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "%s: element count must be in [1, 2^40 = %lld], got %lld", op,
+                        (long long)COUNT_MAX, (long long)count);
     return CNN_OK;
 }
 

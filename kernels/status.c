@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_error[1024];
 
@@ -22,10 +23,13 @@ const char *cnn_status_str(cnn_status s)
 
 cnn_status cnn_fail(cnn_status s, const char *fmt, ...)
 {
+    /* Formatted apart first: an argument may be cnn_last_error() itself. */
+    char text[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    memcpy(last_error, text, sizeof text);
     return s;
 }
 

@@ -29,10 +29,18 @@ cnn_shape cnn_shape4(int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 
 int64_t cnn_shape_numel(const cnn_shape *s)
 {
+    /* INT64_MAX when the product overflows, so that a size check refuses it. */
     int64_t n = 1;
-    for (int i = 0; i < s->ndim; i++)
-        n *= s->dim[i];
-    return n;
+    bool over = false;
+    for (int i = 0; i < s->ndim; i++) {
+        if (s->dim[i] == 0)
+            return 0;
+        if (s->dim[i] > 0 && n > INT64_MAX / s->dim[i])
+            over = true;
+        else
+            n *= s->dim[i];
+    }
+    return over ? INT64_MAX : n;
 }
 
 bool cnn_shape_eq(const cnn_shape *a, const cnn_shape *b)

@@ -329,6 +329,36 @@ static cnn_status alloc_zeroed(cnn_model *m, int64_t floats, float **out)
     return CNN_OK;
 }
 
+/* The memory plan against the memory there is, before anything is allocated:
+ * a batch or image size that cannot fit fails here, naming both sizes,
+ * instead of at an allocation (or an overcommitted one the kernel kills). */
+static cnn_status check_fits(const cnn_model *m)
+{
+    const double gib = 1073741824.0, f = sizeof(float);
+    double params = (double)m->net.block_floats * f,
+           grads = m->opts.forward_only ? 0 : (double)m->net.grad_floats * f,
+           acts = (double)m->act_floats * f, ws = (double)m->ws_size;
+    double need = params + grads + acts + ws, avail = 0;
+    const char *from = "MemAvailable in /proc/meminfo";
+    size_t used, total;
+    if (!m->ctx[0]->backend->mem_alloc)
+        avail = cnn_host_memory_available();
+    else if (cnn_device_memory(m->ctx[0], &used, &total) == CNN_OK && total > used)
+        avail = (double)(total - used), from = "free on the device";
+    cnn_clear_error();
+    if (avail <= 0 || need <= avail)
+        return CNN_OK;
+    char in[64];
+    cnn_shape s = cnn_model_input_shape(m);
+    cnn_shape_str(&s, in, sizeof in);
+    return cnn_fail(CNN_ERR_OUT_OF_MEMORY,
+                    "model %s at input %s needs %.0f bytes (%.2f GiB: parameters %.2f, gradients "
+                    "%.2f, activations %.2f, workspace %.2f) on %s, more than the %.0f bytes "
+                    "(%.2f GiB) available (%s); nothing was allocated",
+                    m->desc->name, in, need, need / gib, params / gib, grads / gib, acts / gib,
+                    ws / gib, m->ctx[0]->backend->name, avail, avail / gib, from);
+}
+
 cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts)
 {
     if (m->bound || m->nctx)
@@ -365,6 +395,8 @@ cnn_status cnn_model_bind(cnn_model *m, const cnn_exec_opts *opts)
     if (st != CNN_OK)
         return st;
     st = model_layout(m);
+    if (st == CNN_OK)
+        st = check_fits(m);
     if (st != CNN_OK)
         return st;
     st = alloc_zeroed(m, m->net.block_floats, &m->params);

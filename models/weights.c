@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model_internal.h"
 #include "npy.h"
@@ -134,8 +136,13 @@ static cnn_status find_extras(const cnn_model *m, const char *dir, problems *p)
             cnn_shape_str(&a.shape, shape, sizeof shape);
             cnn_npy_free(&a);
         }
-        problem(p, "extra key '%s' (shape %s) is not a parameter or buffer of model %s", key, shape,
-                m->desc->name);
+        const char *like = NULL;
+        for (int t = 0; t < m->net.ntensors && !like; t++)
+            if (strcasecmp(key, m->net.tensors[t].key) == 0)
+                like = m->net.tensors[t].key;
+        problem(p, "extra key '%s' (shape %s) is not a parameter or buffer of model %s%s%s%s", key,
+                shape, m->desc->name, like ? " (it differs only in case from '" : "",
+                like ? like : "", like ? "'; keys are case-sensitive)" : "");
     }
     closedir(d);
     return CNN_OK;
@@ -147,9 +154,21 @@ static void read_tensor(const cnn_model *m, const char *dir, int t, float *host,
     const cnn_tensor_def *td = &m->net.tensors[t];
     char path[4096], want[64], got[64];
     key_path(path, sizeof path, dir, td->key);
-    if (!file_exists(path)) {
-        problem(p, "missing key '%s' (model %s expects shape %s)", td->key, m->desc->name,
-                cnn_shape_str(&td->shape, want, sizeof want));
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        int err = errno;
+        char target[256];
+        ssize_t tn = lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode)
+                         ? readlink(path, target, sizeof target - 1)
+                         : -1;
+        if (tn >= 0 && err == ENOENT)
+            problem(p, "key '%s': %s: a symbolic link to nothing (%.*s)", td->key, path, (int)tn,
+                    target);
+        else if (tn >= 0 || err != ENOENT)
+            problem(p, "key '%s': %s: %s", td->key, path, strerror(err));
+        else
+            problem(p, "missing key '%s' (model %s expects shape %s)", td->key, m->desc->name,
+                    cnn_shape_str(&td->shape, want, sizeof want));
         return;
     }
     cnn_shape shape;
@@ -293,6 +312,41 @@ static cnn_status make_dir(const char *dir)
     return cnn_fail(CNN_ERR_IO, "cannot create directory %s: %s", dir, strerror(errno));
 }
 
+typedef struct key_buf {
+    char s[CNN_NAME_MAX + sizeof NBT_SUFFIX];
+} key_buf;
+
+/* The num_batches_tracked key of node i. */
+static key_buf nbt_key(const cnn_model *m, int i)
+{
+    key_buf k;
+    snprintf(k.s, sizeof k.s, "%s%s", m->net.nodes[i].name, NBT_SUFFIX);
+    return k;
+}
+
+static cnn_status write_part(const char *dir, const char *key, cnn_dtype dtype,
+                             const cnn_shape *shape, const void *data)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.npy.part", dir, key);
+    return cnn_npy_write(path, dtype, shape, data);
+}
+
+/* Rename KEY.npy.part to KEY.npy (keep), or remove it; the first failed
+ * rename becomes *st. */
+static void finish_part(const char *dir, const char *key, bool keep, cnn_status *st)
+{
+    char part[4096], path[4096];
+    snprintf(part, sizeof part, "%s/%s.npy.part", dir, key);
+    key_path(path, sizeof path, dir, key);
+    if (!keep) {
+        remove(part);
+    } else if (rename(part, path) != 0 && *st == CNN_OK) {
+        *st = cnn_fail(CNN_ERR_IO, "weights %s: cannot rename %s to %s: %s", dir, part, path,
+                       strerror(errno));
+    }
+}
+
 cnn_status cnn_model_save_weights(cnn_model *m, const char *dir)
 {
     if (!m->bound)
@@ -306,22 +360,24 @@ cnn_status cnn_model_save_weights(cnn_model *m, const char *dir)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "weights %s: no memory for %lld values", dir,
                         (long long)m->net.block_floats);
     st = cnn_mem_download(m->ctx[0], host, m->params, (size_t)m->net.block_floats * sizeof *host);
-    char path[4096];
-    for (int t = 0; t < m->net.ntensors && st == CNN_OK; t++) {
+    /* Every file goes to KEY.npy.part first and is renamed only when all are
+     * written: a full disk leaves the folder's old weights whole, not half
+     * replaced by the new ones. */
+    int t = 0, i = 0;
+    for (; t < m->net.ntensors && st == CNN_OK; t++) {
         const cnn_tensor_def *td = &m->net.tensors[t];
-        key_path(path, sizeof path, dir, td->key);
-        st = cnn_npy_write_f32(path, &td->shape, host + td->offset);
+        st = write_part(dir, td->key, CNN_DTYPE_F32, &td->shape, host + td->offset);
     }
-    for (int i = 0; i < m->net.nnodes && st == CNN_OK; i++) {
-        const cnn_node *nd = &m->net.nodes[i];
-        if (nd->bn < 0)
-            continue;
-        char key[CNN_NAME_MAX + sizeof NBT_SUFFIX];
-        snprintf(key, sizeof key, "%s%s", nd->name, NBT_SUFFIX);
-        key_path(path, sizeof path, dir, key);
-        cnn_shape scalar = {.ndim = 0};
-        st = cnn_npy_write(path, CNN_DTYPE_I64, &scalar, &m->batches_tracked[nd->bn]);
-    }
+    cnn_shape scalar = {.ndim = 0};
+    for (; i < m->net.nnodes && st == CNN_OK; i++)
+        if (m->net.nodes[i].bn >= 0)
+            st = write_part(dir, nbt_key(m, i).s, CNN_DTYPE_I64, &scalar,
+                            &m->batches_tracked[m->net.nodes[i].bn]);
+    for (int k = 0; k < t; k++)
+        finish_part(dir, m->net.tensors[k].key, st == CNN_OK, &st);
+    for (int k = 0; k < i; k++)
+        if (m->net.nodes[k].bn >= 0)
+            finish_part(dir, nbt_key(m, k).s, st == CNN_OK, &st);
     free(host);
     return st;
 }
