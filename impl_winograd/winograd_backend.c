@@ -73,15 +73,6 @@ static long long tile_cost(int m, int out_h, int out_w)
     return ty * tx * (m + 2) * (m + 2);
 }
 
-/* The per-layer choice. The alpha^2 GEMMs are most of the work and the
- * input and output transforms scale with the same tiles x alpha^2, so the
- * tile with fewer transform-domain multiplies is the faster one: F(4x4)
- * needs 36 per 16 outputs against F(2x2)'s 16 per 4, but an output of a few
- * pixels wastes most of a 4x4 tile (a 2x2 output: 36 against 16). On a tie
- * (5x5 and 6x6 outputs: 144 each) F(2x2) wins because it is the more
- * accurate. Not counted: the filter transform, alpha^2 K C whatever the
- * tiles, which makes the two tiles about even on VGG-16's 14x14 layers at
- * batch 4 (64 tiles of F(4x4) against 196 of F(2x2)). */
 /* Backward weights sums over the batch's tiles into alpha^2 K C
  * accumulators, which it writes, updates and transforms back once per
  * chunk: a cost per (k, c) pair and transform-domain element that does not
@@ -96,6 +87,15 @@ static long long wgrad_cost(int m, const cnn_conv_desc *d)
     return d->n * tile_cost(m, d->p, d->q) + (long long)WGRAD_PAIR_COST * (m + 2) * (m + 2);
 }
 
+/* The per-layer choice. The alpha^2 GEMMs are most of the work and the
+ * input and output transforms scale with the same tiles x alpha^2, so the
+ * tile with fewer transform-domain multiplies is the faster one: F(4x4)
+ * needs 36 per 16 outputs against F(2x2)'s 16 per 4, but an output of a few
+ * pixels wastes most of a 4x4 tile (a 2x2 output: 36 against 16). On a tie
+ * (5x5 and 6x6 outputs: 144 each) F(2x2) wins because it is the more
+ * accurate. Not counted: the filter transform, alpha^2 K C whatever the
+ * tiles, which makes the two tiles about even on VGG-16's 14x14 layers at
+ * batch 4 (64 tiles of F(4x4) against 196 of F(2x2)). */
 static int tile_for(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass)
 {
     const wino_impl *im = impl_of(ctx);
