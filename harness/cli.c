@@ -256,6 +256,27 @@ int cli_set_threads(int threads)
     return cnn_set_process_threads(threads);
 }
 
+int cli_parse_thread_list(const cli_cmd *cmd, const char *list, int *out, int *n)
+{
+    char item[64];
+    *n = 0;
+    for (const char *p = list; cli_next_item(&p, item, sizeof item);) {
+        char *end;
+        long v = strtol(item, &end, 10);
+        if (*end || end == item || v < 1 || v > 1024)
+            return cli_usage_error(cmd, "--threads: '%s' is not a thread count (1 to 1024)", item);
+        for (int k = 0; k < *n; k++)
+            if (out[k] == (int)v)
+                return cli_usage_error(cmd, "--threads lists %ld twice", v);
+        if (*n == CLI_MAX_THREAD_COUNTS)
+            return cli_usage_error(cmd, "--threads: at most %d counts", CLI_MAX_THREAD_COUNTS);
+        out[(*n)++] = (int)v;
+    }
+    if (!*n)
+        return cli_usage_error(cmd, "--threads is empty: give thread counts, e.g. 1,2");
+    return -1;
+}
+
 bool cli_next_item(const char **p, char *name, size_t n)
 {
     while (**p == ',' || **p == ' ')
