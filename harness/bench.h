@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "bench_row.h"
+#include "cli.h"
 #include "report.h"
 
 #define BENCH_MAX_BACKENDS 16
@@ -95,7 +96,13 @@ typedef struct bench_models_run {
     const cnn_backend *backends[BENCH_MAX_BACKENDS];
     int nbackends;
     int repetitions;
-    int threads;
+    int threads; /* the count the rows at hand are timed at */
+    /* --threads LIST: each model is timed on every backend at each count
+     * in turn (cnn_set_process_threads before each), rows carrying their
+     * count; nthreads 0: once, at `threads`. threads_list: LIST as given. */
+    int thread_list[CLI_MAX_THREAD_COUNTS];
+    int nthreads;
+    const char *threads_list;
     bool no_fuse; /* --no-fuse: cnn_exec_opts.no_fuse */
     double fma_peak_gflops;
     double triad_gbs; /* for pct_triad; 0: unknown */
@@ -126,5 +133,20 @@ void bench_models_settings(const bench_models_run *run, report_json *j);
  * plans to plan.csv). Stops after the (model, backend) at hand when the run
  * is asked to (run_dir_stopping). */
 cnn_status bench_models_execute(const bench_models_run *run, FILE *out);
+
+/* ---- thread scaling (bench --models --threads LIST, bench_scaling.c) ---- */
+
+/* The median step times of a run over several thread counts, collected
+ * as they are measured, then the speed-up of each (model, backend, mode)
+ * over the first count listed: written to DIR/scaling.csv and printed as a
+ * table of train_step's. */
+typedef struct bench_scaling bench_scaling;
+cnn_status bench_scaling_open(const int *threads, int nthreads, bench_scaling **out);
+/* One median, of count threads[t]; NaN or a failed mode: leave it out. */
+cnn_status bench_scaling_add(bench_scaling *s, const char *model, const char *backend,
+                             const char *mode, int t, double median_ms);
+/* Write DIR/scaling.csv (all at once), print the table, and free s (NULL:
+ * nothing). */
+cnn_status bench_scaling_finish(bench_scaling *s, const char *dir, FILE *out);
 
 #endif

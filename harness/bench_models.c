@@ -28,7 +28,7 @@
 #include "report.h"
 #include "run_dir.h"
 
-#define BREAKDOWN_HEADER "model,backend,mode,layer,pass,backend_used,algorithm,ms,share"
+#define BREAKDOWN_HEADER "model,backend,mode,threads,layer,pass,backend_used,algorithm,ms,share"
 
 static const char *const MODE_NAME[CNN_MODE_COUNT] = {"infer", "train_step"};
 
@@ -83,6 +83,7 @@ void bench_models_settings(const bench_models_run *run, report_json *j)
     report_json_raw(j, "image_size", "%d", run->image_size);
     report_json_str(j, "backends", list);
     report_json_raw(j, "repetitions", "%d", run->repetitions);
+    report_json_str(j, "threads_list", run->threads_list);
     if (run->with_auto || run->plan_file)
         report_json_str(j, "plan", run->plan_file ? run->plan_file : "auto");
     report_json_str(j, "timer", "the backend timer per step (CUDA events on a GPU, wall clock after a sync on the host); median, min, max and every repetition in results.csv");
@@ -168,9 +169,11 @@ static void plus_add(char *list, size_t n, const char *name)
 
 /* The breakdown rows of one instrumented step of `mode`, and its three
  * costliest layers as a line of the table (top). */
-static cnn_status breakdown(cnn_model *m, const char *be, cnn_mode mode, report_csv *csv,
-                            char *top_line, size_t top_n)
+static cnn_status breakdown(cnn_model *m, const char *be, cnn_mode mode, int threads,
+                            report_csv *csv, char *top_line, size_t top_n)
 {
+    char nthreads[16];
+    snprintf(nthreads, sizeof nthreads, "%d", threads);
     int n = cnn_model_layer_count(m);
     layer_times t = {{calloc((size_t)n, sizeof(double)), calloc((size_t)n, sizeof(double))}};
     if (!t.s[0] || !t.s[1]) {
@@ -222,13 +225,14 @@ static cnn_status breakdown(cnn_model *m, const char *be, cnn_mode mode, report_
             const char *fields[] = {cnn_model_name(m),
                                     be,
                                     MODE_NAME[mode],
+                                    nthreads,
                                     info.name,
                                     *passes ? passes : (ph ? "bwd" : "fwd"),
                                     used,
                                     algos,
                                     ms,
                                     share};
-            st = report_csv_row(csv, 9, fields);
+            st = report_csv_row(csv, 10, fields);
             for (int k = 0; k < 3; k++) {
                 if (s <= top_s[k])
                     continue;
@@ -249,8 +253,8 @@ static cnn_status breakdown(cnn_model *m, const char *be, cnn_mode mode, report_
         snprintf(ms, sizeof ms, "%.4f", rest * 1e3);
         snprintf(share, sizeof share, "%.4f", total > 0 ? rest / total : 0.0);
         const char *fields[] = {
-            cnn_model_name(m), be, MODE_NAME[mode], "(other)", "", "", "", ms, share};
-        st = report_csv_row(csv, 9, fields);
+            cnn_model_name(m), be, MODE_NAME[mode], nthreads, "(other)", "", "", "", ms, share};
+        st = report_csv_row(csv, 10, fields);
         snprintf(top_line, top_n, "%s%s%s%s%s", top[0], *top[1] ? ", " : "", top[1],
                  *top[2] ? ", " : "", top[2]);
     }
@@ -377,7 +381,7 @@ static cnn_status time_mode(const bench_models_run *run, cnn_model *m, const cha
     r->hi[mode] = s[k - 1] * 1e3;
     if (mode == CNN_MODE_TRAIN)
         time_optimizer(run, m, s, r); /* s is free again */
-    return breakdown(m, be, mode, breakdown_csv, r->top[mode], sizeof r->top[mode]);
+    return breakdown(m, be, mode, run->threads, breakdown_csv, r->top[mode], sizeof r->top[mode]);
 }
 
 /* The backends other than the one asked for that ran, and on how many
@@ -619,23 +623,93 @@ static cnn_status write_model(const bench_models_run *run, const char *name, con
     return st;
 }
 
+/* The CSV files of a run and its scaling over thread counts. */
+typedef struct run_files {
+    report_csv *csv, *bcsv, *pcsv;
+    bench_scaling *scaling;
+} run_files;
+
+/* One model (of `layers` layers, input x) on every row at the count in
+ * run->threads (thread index t): timed, its table printed, its rows and
+ * medians recorded. res: room for nrows + 1 results (the peer's last). */
+static cnn_status model_at(const bench_models_run *run, const char *name, int layers,
+                           cnn_shape x, int t, model_result *res, int nrows, run_files *f,
+                           FILE *out)
+{
+    cnn_status st = CNN_OK;
+    fprintf(out,
+            "\n%s, %dx%dx%d input, %d threads, %d repetitions after a warm-up; per-layer "
+            "breakdown of one more step each in breakdown.csv\n",
+            name, (int)x.dim[1], (int)x.dim[2], (int)x.dim[3], run->threads, run->repetitions);
+    memset(res, 0, ((size_t)nrows + 1) * sizeof *res);
+    for (int b = 0; b < nrows && st == CNN_OK && !run_dir_stopping(); b++)
+        st = b < run->nbackends ? time_model(run, name, run->backends[b], NULL, f->bcsv, &res[b])
+                                : time_planned(run, name, f->bcsv, f->pcsv, out, &res[b]);
+    if (run->peer && st == CNN_OK && !run_dir_stopping())
+        time_peer(run, name, &res[nrows]);
+    if (st != CNN_OK || run_dir_stopping())
+        return st;
+    if (!run->batch && run->nbackends > 0)
+        for (int b = 0; b < run->nbackends; b++)
+            if (res[b].batch != bench_model_batch(name, "", 0)) {
+                fprintf(out,
+                        "  (%s at batch %d: the naive backend runs large models at "
+                        "batch 1 unless --batch is given)\n",
+                        run->backends[b]->name, res[b].batch);
+                break;
+            }
+    fprintf(out, "  ratio = images/s / %s's (> 1: faster)\n", row_backend(run, 0));
+    fprintf(out, "  %-10s %-10s %5s %10s %10s %10s %10s %7s\n", "backend", "mode", "batch",
+            "median_ms", "min_ms", "max_ms", "images/s", "ratio");
+    for (int b = 0; b < nrows && st == CNN_OK; b++)
+        st = write_model(run, name, row_backend(run, b), layers, &res[b], &res[0], f->csv, out);
+    if (run->peer && st == CNN_OK && !run_dir_stopping())
+        st = write_model(run, name, "pytorch", layers, &res[nrows], &res[0], f->csv, out);
+    for (int b = 0; b <= nrows && st == CNN_OK && f->scaling; b++) {
+        const char *be = b < nrows ? row_backend(run, b) : "pytorch";
+        for (int mode = 0; mode < CNN_MODE_COUNT && st == CNN_OK; mode++)
+            if ((b < nrows || run->peer) && !*res[b].error[mode])
+                st = bench_scaling_add(f->scaling, name, be, MODE_NAME[mode], t, res[b].med[mode]);
+    }
+    if (nrows > run->nbackends && !*res[run->nbackends].error[0])
+        fprintf(out, "  %s: %s\n", row_backend(run, run->nbackends),
+                res[run->nbackends].algorithm);
+    fprintf(out, "  costliest layers of the instrumented step (share of its time):\n");
+    for (int b = 0; b < nrows; b++)
+        for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
+            if (!*res[b].error[mode])
+                fprintf(out, "    %-10s %-10s %s\n", row_backend(run, b), MODE_NAME[mode],
+                        res[b].top[mode]);
+    for (int mode = 0; run->peer && mode < CNN_MODE_COUNT; mode++)
+        if (!*res[nrows].error[mode])
+            fprintf(out, "    %-10s %-10s (one process, no breakdown: %s)\n", "pytorch",
+                    MODE_NAME[mode], res[nrows].top[mode]);
+    fflush(out);
+    return st;
+}
+
 cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
 {
     char path[4200];
-    report_csv *csv = NULL, *bcsv = NULL;
+    run_files f = {0};
     snprintf(path, sizeof path, "%s/results.csv", run->dir);
-    cnn_status st = report_csv_stream(path, BENCH_ROW_HEADER, &csv);
+    cnn_status st = report_csv_stream(path, BENCH_ROW_HEADER, &f.csv);
     snprintf(path, sizeof path, "%s/breakdown.csv", run->dir);
     if (st == CNN_OK)
-        st = report_csv_stream(path, BREAKDOWN_HEADER, &bcsv);
+        st = report_csv_stream(path, BREAKDOWN_HEADER, &f.bcsv);
     /* the listed backends, then the auto or plan row, then the peer's */
     int nrows = run->nbackends + (run->with_auto || run->plan_file);
-    report_csv *pcsv = NULL;
     if (st == CNN_OK && run->with_auto)
-        st = auto_plan_csv_open(run->dir, auto_device(run), &pcsv);
+        st = auto_plan_csv_open(run->dir, auto_device(run), &f.pcsv);
+    if (st == CNN_OK && run->nthreads > 1)
+        st = bench_scaling_open(run->thread_list, run->nthreads, &f.scaling);
     model_result *res = calloc((size_t)nrows + 1, sizeof *res);
     if (st == CNN_OK && !res)
         st = cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
+    /* per model, every row at each thread count in turn: a backend's counts
+     * are timed minutes apart at most, under the same load */
+    int ncounts = run->nthreads > 0 ? run->nthreads : 1;
+    bench_models_run at;
     for (int i = 0; i < run->nmodels && st == CNN_OK && !run_dir_stopping(); i++) {
         const char *name = run->models[i];
         cnn_model *m = NULL;
@@ -646,54 +720,19 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
         cnn_shape x = cnn_model_input_shape(m);
         int layers = cnn_model_layer_count(m);
         cnn_model_destroy(m);
-        fprintf(out,
-                "\n%s, %dx%dx%d input, %d threads, %d repetitions after a warm-up; per-layer "
-                "breakdown of one more step each in breakdown.csv\n",
-                name, (int)x.dim[1], (int)x.dim[2], (int)x.dim[3], run->threads, run->repetitions);
-        memset(res, 0, ((size_t)nrows + 1) * sizeof *res);
-        for (int b = 0; b < nrows && st == CNN_OK && !run_dir_stopping(); b++)
-            st = b < run->nbackends ? time_model(run, name, run->backends[b], NULL, bcsv, &res[b])
-                                    : time_planned(run, name, bcsv, pcsv, out, &res[b]);
-        if (run->peer && st == CNN_OK && !run_dir_stopping())
-            time_peer(run, name, &res[nrows]);
-        if (st != CNN_OK || run_dir_stopping())
-            break;
-        if (!run->batch && run->nbackends > 0)
-            for (int b = 0; b < run->nbackends; b++)
-                if (res[b].batch != bench_model_batch(name, "", 0)) {
-                    fprintf(out,
-                            "  (%s at batch %d: the naive backend runs large models at "
-                            "batch 1 unless --batch is given)\n",
-                            run->backends[b]->name, res[b].batch);
-                    break;
-                }
-        fprintf(out, "  ratio = images/s / %s's (> 1: faster)\n", row_backend(run, 0));
-        fprintf(out, "  %-10s %-10s %5s %10s %10s %10s %10s %7s\n", "backend", "mode", "batch",
-                "median_ms", "min_ms", "max_ms", "images/s", "ratio");
-        for (int b = 0; b < nrows && st == CNN_OK; b++)
-            st = write_model(run, name, row_backend(run, b), layers, &res[b], &res[0], csv, out);
-        if (run->peer && st == CNN_OK && !run_dir_stopping())
-            st = write_model(run, name, "pytorch", layers, &res[nrows], &res[0], csv, out);
-        if (nrows > run->nbackends && !*res[run->nbackends].error[0])
-            fprintf(out, "  %s: %s\n", row_backend(run, run->nbackends),
-                    res[run->nbackends].algorithm);
-        fprintf(out, "  costliest layers of the instrumented step (share of its time):\n");
-        for (int b = 0; b < nrows; b++)
-            for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
-                if (!*res[b].error[mode])
-                    fprintf(out, "    %-10s %-10s %s\n", row_backend(run, b), MODE_NAME[mode],
-                            res[b].top[mode]);
-        for (int mode = 0; run->peer && mode < CNN_MODE_COUNT; mode++)
-            if (!*res[nrows].error[mode])
-                fprintf(out, "    %-10s %-10s (one process, no breakdown: %s)\n", "pytorch",
-                        MODE_NAME[mode], res[nrows].top[mode]);
-        fflush(out);
+        for (int t = 0; t < ncounts && st == CNN_OK && !run_dir_stopping(); t++) {
+            at = *run;
+            if (run->nthreads > 0)
+                at.threads = cnn_set_process_threads(run->thread_list[t]);
+            st = model_at(&at, name, layers, x, t, res, nrows, &f, out);
+        }
     }
     free(res);
-    cnn_status c1 = csv ? report_csv_close(csv, st == CNN_OK) : CNN_OK;
-    cnn_status c2 = bcsv ? report_csv_close(bcsv, st == CNN_OK) : CNN_OK;
-    cnn_status c3 = pcsv ? report_csv_close(pcsv, st == CNN_OK) : CNN_OK;
+    cnn_status c0 = bench_scaling_finish(f.scaling, run->dir, out);
+    cnn_status c1 = f.csv ? report_csv_close(f.csv, st == CNN_OK) : CNN_OK;
+    cnn_status c2 = f.bcsv ? report_csv_close(f.bcsv, st == CNN_OK) : CNN_OK;
+    cnn_status c3 = f.pcsv ? report_csv_close(f.pcsv, st == CNN_OK) : CNN_OK;
     if (st == CNN_OK)
-        st = c1 != CNN_OK ? c1 : c2 != CNN_OK ? c2 : c3;
+        st = c0 != CNN_OK ? c0 : c1 != CNN_OK ? c1 : c2 != CNN_OK ? c2 : c3;
     return st;
 }

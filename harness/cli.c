@@ -284,6 +284,42 @@ int cli_set_threads(int threads)
     return cnn_set_process_threads(threads);
 }
 
+int cli_parse_thread_list(const cli_cmd *cmd, const char *list, int *out, int *n)
+{
+    char item[64];
+    *n = 0;
+    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const bool one = !strchr(list, ',');
+    for (const char *p = list; cli_next_item(&p, item, sizeof item);) {
+        char *end;
+        long v = strtol(item, &end, 10);
+        /* one count reads as every command's --threads N (check_threads) */
+        if (one && !*end && end != item && v < 0)
+            return cli_usage_error(
+                cmd, "--threads must be >= 0 (0: the libraries' default), got %ld", v);
+        if (one && !*end && end != item && v > CLI_THREADS_MAX)
+            return cli_usage_error(cmd, "--threads %ld is more than %d (this machine has %ld CPUs)",
+                                   v, CLI_THREADS_MAX, cpus);
+        if (*end || end == item || v < (one ? 0 : 1) || v > CLI_THREADS_MAX)
+            return cli_usage_error(cmd, "--threads: '%s' is not a thread count (1 to %d)", item,
+                                   CLI_THREADS_MAX);
+        for (int k = 0; k < *n; k++)
+            if (out[k] == (int)v)
+                return cli_usage_error(cmd, "--threads lists %ld twice", v);
+        if (*n == CLI_MAX_THREAD_COUNTS)
+            return cli_usage_error(cmd, "--threads: at most %d counts", CLI_MAX_THREAD_COUNTS);
+        if (cpus > 0 && v > cpus)
+            fprintf(stderr,
+                    "cnnbench %s: warning: --threads %ld is more than this machine's %ld CPUs; "
+                    "the threads will share them\n",
+                    cmd->name, v, cpus);
+        out[(*n)++] = (int)v;
+    }
+    if (!*n)
+        return cli_usage_error(cmd, "--threads is empty: give thread counts, e.g. 1,2");
+    return -1;
+}
+
 bool cli_next_item(const char **p, char *name, size_t n)
 {
     while (**p == ',' || **p == ' ')

@@ -115,4 +115,12 @@ int cli_parse_passes(const cli_cmd *cmd, const char *list, bool want[CNN_PASS_CO
  * returns the number of threads the run will use. */
 int cli_set_threads(int threads);
 
+/* The most counts --threads LIST takes (bench --models, sweep). */
+#define CLI_MAX_THREAD_COUNTS 16
+
+/* Parse --threads LIST ("1,2,4"): each item a thread count, 1 to 1024, none
+ * twice, at most CLI_MAX_THREAD_COUNTS, into out[0..*n); anything else is a
+ * usage error naming the item. Returns -1 when valid, else the exit code. */
+int cli_parse_thread_list(const cli_cmd *cmd, const char *list, int *out, int *n);
+
 #endif

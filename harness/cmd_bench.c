@@ -129,7 +129,8 @@ static int check_peer(const cli_cmd *cmd, const char *name, bool *use, const cha
 
 /* bench --models: whole networks (bench_models.c). */
 static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *models, int batch,
-                        int image_size, int reps, int threads, bool no_fuse, const char *results,
+                        int image_size, int reps, const char *threads, bool no_fuse,
+                        const char *results,
                         bench_run *layer_run, bool with_auto, const char *plan)
 {
     static const char *const layer_only[] = {"model", "ops", "passes", "min-time", "cold"};
@@ -148,7 +149,10 @@ static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *m
     run.peer_note = layer_run->peer_note;
     run.with_auto = with_auto;
     run.plan_file = plan;
-    run.threads = cli_set_threads(threads);
+    if (threads && (rc = cli_parse_thread_list(cmd, threads, run.thread_list, &run.nthreads)) >= 0)
+        return rc;
+    run.threads_list = threads;
+    run.threads = cli_set_threads(run.nthreads ? run.thread_list[0] : 0);
     cnn_status st = bench_models_check(&run);
     if (st == CNN_ERR_INVALID_ARG)
         return cli_usage_error(cmd, "%s", cnn_last_error());
@@ -168,9 +172,10 @@ static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *m
         return cli_fail("bench", st);
     snprintf(run.dir, sizeof run.dir, "%s", rd.path);
     st = bench_models_execute(&run, stdout);
-    rc = run_dir_close(&rd, st,
-                       with_auto ? "results.csv, breakdown.csv, plan.csv, meta.json"
-                                 : "results.csv, breakdown.csv, meta.json");
+    char files[128];
+    snprintf(files, sizeof files, "results.csv, breakdown.csv, %s%smeta.json",
+             with_auto ? "plan.csv, " : "", run.nthreads > 1 ? "scaling.csv, " : "");
+    rc = run_dir_close(&rd, st, files);
     return rc >= 0 ? rc : CLI_EXIT_OK;
 }
 
@@ -178,7 +183,8 @@ int cmd_bench(int argc, char **argv)
 {
     const char *model = "vgg16", *ops = "conv2d", *passes = "fwd", *backends = NULL;
     const char *results = "results", *models = NULL, *peer = "none", *plan = NULL;
-    int batch = 0, reps = 5, threads = 0, image_size = 0;
+    const char *threads = NULL;
+    int batch = 0, reps = 5, image_size = 0;
     double min_time = 0.2;
     bool cold = false, no_fuse = false;
     cli_opt opts[] = {
@@ -205,7 +211,9 @@ int cmd_bench(int argc, char **argv)
         {"min-time", CLI_DOUBLE, &min_time, "S", "seconds per repetition at least (default 0.2)",
          false, false},
         {"cold", CLI_FLAG, &cold, NULL, "evict the caches before every iteration", false, false},
-        {"threads", CLI_INT, &threads, "N", "CPU threads (default: OpenMP's)", false, false},
+        {"threads", CLI_STRING, &threads, "N|LIST",
+         "CPU threads (default: OpenMP's); with --models a list, e.g. 1,2 (see below)", false,
+         false},
         CLI_NO_FUSE_OPT(&no_fuse),
         {"results", CLI_STRING, &results, "DIR",
          "results root: the run writes DIR/<run-id>/ (default results)", false, false},
@@ -242,6 +250,10 @@ int cmd_bench(int argc, char **argv)
                    "--batch overrides both. Rows go to results.csv (layer MODEL), one more\n"
                    "step of each mode, synced after every layer, to breakdown.csv (each\n"
                    "layer and pass: backend, algorithm, ms, share of the step).\n"
+                   "--threads LIST (e.g. 1,2) times each model on every backend at each\n"
+                   "count in turn, rows carrying their count, and ends with each backend's\n"
+                   "train_step speed-up over the first count (its median / the count's;\n"
+                   "both modes in scaling.csv).\n"
                    "\n"
                    "--peer pytorch runs harness/peers/pytorch_peer.py (Debian's python3-torch;\n"
                    "never needed otherwise) on the same models or layer shapes, batch, input,\n"
@@ -327,7 +339,13 @@ int cmd_bench(int argc, char **argv)
                      .cold = cold,
                      .peer = use_peer,
                      .peer_note = peer_note};
-    run.threads = cli_set_threads(threads);
+    int counts[CLI_MAX_THREAD_COUNTS], ncounts = 0;
+    if (threads && (rc = cli_parse_thread_list(&cmd, threads, counts, &ncounts)) >= 0)
+        return rc;
+    if (ncounts > 1)
+        return cli_usage_error(&cmd, "--threads LIST (several counts) is for whole models "
+                                     "(--models); the per-layer bench takes one");
+    run.threads = cli_set_threads(ncounts ? counts[0] : 0);
     if ((rc = cli_parse_passes(&cmd, passes, run.passes)) >= 0)
         return rc;
     char all[1024] = "";

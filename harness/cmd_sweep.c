@@ -224,13 +224,9 @@ int cmd_sweep(int argc, char **argv)
         if (!cnn_backend_find(item))
             return cli_usage_error(&cmd, "--backends: unknown backend '%s'; valid backends: %s",
                                    item, cnn_backend_names(valid, sizeof valid));
-    for (const char *p = threads; p && cli_next_item(&p, item, sizeof item);) {
-        char *end;
-        long v = strtol(item, &end, 10);
-        if (*end || v < 1 || v > CLI_THREADS_MAX)
-            return cli_usage_error(&cmd, "--threads: '%s' is not a thread count (1 to %d)", item,
-                                   CLI_THREADS_MAX);
-    }
+    int counts[CLI_MAX_THREAD_COUNTS], ncounts;
+    if (threads && (rc = cli_parse_thread_list(&cmd, threads, counts, &ncounts)) >= 0)
+        return rc;
     static sweep_args a;
     static sweep_plan plan;
     memset(&a, 0, sizeof a);

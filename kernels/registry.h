@@ -78,12 +78,13 @@ const char *const *cnn_default_fallbacks(cnn_device device);
 int cnn_backend_order(const cnn_backend *const *list, int n, const cnn_backend *const *extra,
                       const cnn_backend **out, int max);
 
-/* Set the process's CPU thread count, once, at start-up: n > 0 sets it for
- * every threaded library this build links (the OpenMP runtime, which
- * oneDNN follows too, and OpenBLAS); 0 leaves their defaults. Returns the
- * count OpenMP will use. No backend changes these settings: a context's
+/* Set the process's CPU thread count, at start-up (and, for bench --models
+ * --threads LIST, again between models' binds): n > 0 sets it for every
+ * threaded library this build links (the OpenMP runtime, which oneDNN
+ * follows too, and OpenBLAS); 0 leaves their defaults. Returns the count
+ * OpenMP will use. No backend changes these settings: a context's
  * opts.threads only sizes its own OpenMP teams. Not thread-safe; call it
- * before creating contexts. */
+ * when no context is in use. */
 int cnn_set_process_threads(int n);
 
 #ifdef __cplusplus

@@ -1,5 +1,5 @@
-/* The process-wide thread settings, which only the program's start-up
- * changes (registry.h). Part of the registry library because that is what
+/* The process-wide thread settings, which the program's start-up changes
+ * (and bench --models --threads LIST between binds; registry.h). Part of the registry library because that is what
  * knows which threaded libraries the build links. */
 #include "registry.h"
 

@@ -211,6 +211,13 @@ cnn_status cnn_model_backward(cnn_model *m)
         return cnn_fail(CNN_ERR_INVALID_ARG,
                         "model %s: backward needs a forward pass and the loss first",
                         m->desc->name);
+    if (m->acts_spent)
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "model %s: backward needs a new forward: the last backward reused the "
+                        "memory of activations it read (bind with keep_activations to run "
+                        "backward again on one forward)",
+                        m->desc->name);
+    m->acts_spent = !m->opts.keep_activations;
     int last = m->net.nnodes - 1;
     for (int i = 0; i <= last; i++)
         m->written[i] = false;

@@ -78,7 +78,7 @@ cnn_status cnn_model_forward(cnn_model *m, cnn_mode mode)
                         m->desc->name);
     if (mode != CNN_MODE_EVAL && mode != CNN_MODE_TRAIN)
         return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: unknown mode %d", m->desc->name, (int)mode);
-    m->have_forward = m->have_loss = false;
+    m->have_forward = m->have_loss = m->acts_spent = false;
     for (int i = 0; i < m->net.nnodes; i++) {
         cnn_ctx *ctx = NULL;
         cnn_pass pass;

@@ -18,8 +18,8 @@
  * statistics, the loss head) are each one allocation made with
  * cnn_mem_alloc on the executing device, plus one workspace sized as the
  * largest cnn_workspace_size over every layer and pass the run may execute.
- * A forward-only bind reuses activation memory between layers (see
- * keep_activations below).
+ * A bind reuses activation memory between layers, and on a training bind
+ * between activations and their gradients (see keep_activations below).
  *
  * Backends: a run names an ordered list ("winograd,im2col"); each layer and
  * pass runs on the first of them that supports it, else on the first
@@ -142,13 +142,14 @@ typedef struct cnn_exec_opts {
     int device;            /* CUDA ordinal */
     uint64_t seed;         /* dropout masks: one per (layer, step) from this */
     bool forward_only;     /* no gradient memory; backward is an error */
-    /* Forward-only binds share activation memory between layers whose
-     * outputs are never alive at once (a slot is free once its last reader
-     * has run), so after a forward only the outputs that survive can be
-     * read: the logits always, a reused layer's output is an error. Set
-     * this to give every layer's output its own slot and read any of them.
-     * Training binds keep every output anyway (backward reads them), but
-     * for the pre-ReLU output of a fused pair (no_fuse below). */
+    /* Binds share activation memory between tensors that are never alive
+     * at once (a slot is free once its last reader has run; on a training
+     * bind the readers include backward, and gradients share too), so
+     * after a forward, and again after a backward, only the outputs that
+     * survive can be read: the logits always, a reused layer's output is an
+     * error; and a backward needs a forward of its own. Set this to give
+     * every tensor its own slot, read any output (but the pre-ReLU output
+     * of a fused pair, no_fuse below) and run backward again. */
     bool keep_activations;
     /* Run every conv/BN + ReLU pair as two layers (the --no-fuse flag).
      * By default a convolution or batch norm whose output only a ReLU
@@ -193,9 +194,9 @@ cnn_status cnn_model_plan_check(const cnn_model *m, const cnn_plan_entry *plan, 
 bool cnn_model_layer_runs(const cnn_model *m, int layer, cnn_pass pass);
 
 /* Bytes of the four allocations a bound model holds on its device, and
- * what the activations would take with one slot per tensor: more than
- * `activations` only on a forward-only bind that reuses memory (equal on
- * training binds and with keep_activations). */
+ * what the activations (with, on a training bind, the activation gradients)
+ * would take with one slot per tensor: more than `activations` on a bind
+ * that shares memory, equal with keep_activations. */
 typedef struct cnn_model_mem {
     size_t params, grads, activations, workspace;
     size_t activations_unshared;
@@ -323,13 +324,15 @@ cnn_status cnn_model_loss(cnn_model *m, float *loss);
 cnn_status cnn_model_get_loss(cnn_model *m, float *loss);
 /* Gradients of the mean loss for every trainable tensor, in the mode of the
  * last forward (eval mode: frozen batch-norm statistics). Needs
- * cnn_model_loss first. Gradients are overwritten, not accumulated. */
+ * cnn_model_loss first. Gradients are overwritten, not accumulated. A
+ * second backward on one forward is CNN_ERR_INVALID_ARG naming the model
+ * unless the bind has keep_activations (the first reused what it read). */
 cnn_status cnn_model_backward(cnn_model *m);
 
 cnn_status cnn_model_get_logits(cnn_model *m, float *host, int64_t count);
-/* The output of any layer after a forward; on a forward-only bind without
- * keep_activations, CNN_ERR_INVALID_ARG naming the layer when its memory
- * was reused by later layers. */
+/* The output of any layer after a forward; without keep_activations,
+ * CNN_ERR_INVALID_ARG naming the layer when its memory was reused by later
+ * layers (or, after a backward, by backward's tensors). */
 cnn_status cnn_model_get_output(cnn_model *m, int layer, float *host, int64_t count);
 
 uint64_t cnn_model_step(const cnn_model *m);

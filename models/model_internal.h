@@ -24,9 +24,11 @@ typedef struct cnn_route {
 typedef struct cnn_node_mem {
     int64_t y, dy;
     int64_t save_mean, save_invstd; /* batch norm only */
-    /* forward-only binds: later layers' tensors take some of y's memory, so
-     * it does not hold this node's output after a forward (layout.c) */
-    bool reused;
+    /* binds that share memory (layout.c): tensors born later in the
+     * forward take some of y's memory, so it does not hold this node's
+     * output after a forward (reused); tensors of the backward do, so it
+     * does not after a backward (spent) */
+    bool reused, spent;
 } cnn_node_mem;
 
 typedef struct cnn_fallback_rec {
@@ -86,6 +88,9 @@ struct cnn_model {
     /* ---- run state ---- */
     uint64_t step;
     bool have_forward, have_loss, have_labels;
+    /* a backward ran on a bind that shares memory since the last forward:
+     * the spent outputs, and what backward reads, are overwritten */
+    bool acts_spent;
     cnn_mode fwd_mode;
     bool *written;             /* [nnodes], backward: gradient slot holds a value */
     cnn_dropout_desc *dropout; /* [nnodes], the last forward's mask of each dropout node */

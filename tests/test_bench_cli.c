@@ -393,6 +393,64 @@ static void test_whole_models(void)
         }
 }
 
+/* --threads 1,2 with --models: every backend's rows at each count, the
+ * count in the threads column of results.csv and breakdown.csv, and
+ * scaling.csv's speed-ups (the first count's median over each count's) as
+ * printed at the end. */
+static void test_thread_list(void)
+{
+    int rc = bench("threads", ARGS("--models", "lenet5", "--backends", "naive", "--batch", "2",
+                                   "--repetitions", "1", "--threads", "1,2"));
+    expect(rc, 0, "--threads 1,2", out_text,
+           ARGS("lenet5, 1x28x28 input, 1 threads", "lenet5, 1x28x28 input, 2 threads",
+                "train_step speed-up over 1 thread", "scaling.csv"));
+    if (!read_csv("threads"))
+        return;
+    const char *modes[] = {"infer", "train_step"};
+    double ms[2][2] = {{0, 0}, {0, 0}};
+    int rows = 0;
+    for (int r = 1; r < csv.nrows; r++) {
+        int t = atoi(cell(r, "threads")) - 1, mo = !strcmp(cell(r, "pass"), "train_step");
+        TU_CHECK(t == 0 || t == 1, "results.csv row %d: threads '%s'", r, cell(r, "threads"));
+        if (t == 0 || t == 1)
+            ms[t][mo] = atof(cell(r, "median_ms"));
+        rows++;
+    }
+    TU_CHECK(rows == 4 && ms[0][0] > 0 && ms[0][1] > 0 && ms[1][0] > 0 && ms[1][1] > 0,
+             "--threads 1,2: %d MODEL rows, want one per mode and count", rows);
+    if (read_run_csv("threads", "breakdown.csv")) {
+        int per[2] = {0, 0};
+        for (int r = 1; r < csv.nrows; r++) {
+            int t = atoi(cell(r, "threads"));
+            if (t == 1 || t == 2)
+                per[t - 1]++;
+        }
+        /* 11 forward rows and (other) in infer, 22 and (other) in train_step */
+        TU_CHECK(per[0] == 35 && per[1] == 35 && csv.nrows - 1 == 70,
+                 "breakdown.csv: %d rows at 1 thread, %d at 2, %d in all", per[0], per[1],
+                 csv.nrows - 1);
+    }
+    if (!read_run_csv("threads", "scaling.csv"))
+        return;
+    TU_CHECK(csv.nrows - 1 == 4, "scaling.csv: %d rows, want 4", csv.nrows - 1);
+    for (int r = 1; r < csv.nrows; r++) {
+        int t = atoi(cell(r, "threads")) - 1, mo = !strcmp(cell(r, "mode"), "train_step");
+        double up = atof(cell(r, "speedup"));
+        bool ok = (t == 0 || t == 1) && !strcmp(cell(r, "backend"), "naive") &&
+                  !strcmp(cell(r, "base_threads"), "1") &&
+                  fabs(up - ms[0][mo] / ms[t][mo]) <= 0.002 * up + 0.001 &&
+                  fabs(atof(cell(r, "efficiency")) - up / (t + 1)) <= 0.002;
+        TU_CHECK(ok, "scaling.csv row %d: %s %s threads %s speedup %s efficiency %s", r,
+                 cell(r, "backend"), modes[mo], cell(r, "threads"), cell(r, "speedup"),
+                 cell(r, "efficiency"));
+        if (ok && mo && t == 1) {
+            char line[128];
+            snprintf(line, sizeof line, "  %-12s %-12s %12.2fx", "lenet5", "naive", up);
+            TU_CHECK(strstr(out_text, line), "the speed-up table lacks '%s':\n%s", line, out_text);
+        }
+    }
+}
+
 static void test_selection_errors(void)
 {
     fprintf(stderr, "(the usage errors below are expected)\n");
@@ -416,6 +474,12 @@ static void test_selection_errors(void)
                  ARGS("--ops is for the per-layer bench"));
     expect_usage("a negative image size", ARGS("--model", "lenet5", "--image-size", "-1"),
                  ARGS("--image-size >= 1"));
+    expect_usage("a thread list for the per-layer bench",
+                 ARGS("--model", "lenet5", "--threads", "1,2"), ARGS("is for whole models"));
+    expect_usage("a count twice", ARGS("--models", "lenet5", "--threads", "1,2,1"),
+                 ARGS("--threads lists 1 twice"));
+    expect_usage("a count that is none", ARGS("--models", "lenet5", "--threads", "1,x"),
+                 ARGS("--threads: 'x' is not a thread count"));
 }
 
 /* Passes that only some selected layers have: the others are left out
@@ -556,6 +620,7 @@ int main(void)
         test_selections();
         test_interrupted();
         test_whole_models();
+        test_thread_list();
         if (cnn_backend_find("winograd")) {
             test_partial_backend_total();
             test_stand_in();

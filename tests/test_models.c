@@ -1,6 +1,6 @@
 /* The model library: the catalogue against torchvision (keys, shapes,
  * parameter counts, FLOPs), weights I/O and its errors, the loss kept on
- * the device, forward-only binds' memory reuse, whole-model
+ * the device, forward-only and training binds' memory reuse, whole-model
  * finite-difference gradient checks on the naive backend, and fallback
  * recording. */
 #include <math.h>
@@ -401,7 +401,7 @@ static void test_loss_on_device(void)
     cnn_model_destroy(b);
 }
 
-/* ---- forward-only memory reuse ------------------------------------------ */
+/* ---- memory reuse: forward-only binds -------------------------------------- */
 
 /* Layer l's output of m, or NULL with the status in *st. */
 static float *output_of(cnn_model *m, int l, cnn_status *st)
@@ -418,9 +418,35 @@ static float *output_of(cnn_model *m, int l, cnn_status *st)
     return y;
 }
 
-/* A forward-only bind against a training bind of the same weights, on
- * naive: the same eval-mode logits bit for bit and the same loss; every
- * layer output it hands out is the training bind's, the others are refused
+/* Every layer output of shared against keep: the same bytes, or refused
+ * with an error naming the model, the layer, "reused" and keep_activations;
+ * returns how many were refused. */
+static int outputs_against(cnn_model *shared, cnn_model *keep, const char *name, const char *when)
+{
+    int refused = 0;
+    for (int l = 0; l < cnn_model_layer_count(keep); l++) {
+        cnn_layer_info li;
+        TU_EXPECT_OK(cnn_model_layer(keep, l, &li));
+        cnn_status st;
+        float *want = output_of(keep, l, &st), *got = output_of(shared, l, &st);
+        if (got) {
+            TU_CHECK(want && memcmp(want, got, (size_t)numel(li.y) * sizeof(float)) == 0,
+                     "%s %s: shared output of %s differs from the kept one", name, when, li.name);
+        } else {
+            const char *const parts[] = {name, li.name, "reused", "keep_activations", NULL};
+            expect_error(st, CNN_ERR_INVALID_ARG, "output of a reused layer", parts);
+            refused++;
+        }
+        free(want);
+        free(got);
+    }
+    return refused;
+}
+
+/* A forward-only bind against a training bind with keep_activations, the
+ * same weights, on naive: the same eval-mode logits bit for bit and the
+ * same loss; every layer output it hands out is the training bind's, the
+ * others are refused
  * with an error naming the layer; it never takes more memory than one slot
  * per tensor, and strictly less where `must_shrink`. `thorough` adds the
  * train-mode logits (batch statistics, dropout) and a keep_activations bind,
@@ -429,10 +455,11 @@ static void forward_only_case(const char *name, cnn_model_opts o, bool must_shri
 {
     /* every layer's output is compared: the pairs run apart (a fused conv
      * or BN's own output is not kept, test_fuse) */
-    cnn_exec_opts train = {.backends = "naive", .seed = 77, .threads = 1, .no_fuse = true};
+    cnn_exec_opts train = {
+        .backends = "naive", .seed = 77, .threads = 1, .keep_activations = true, .no_fuse = true};
     cnn_exec_opts fwd = train, keep = train;
     fwd.forward_only = keep.forward_only = true;
-    keep.keep_activations = true;
+    fwd.keep_activations = false;
     cnn_model *mt = make_bound(name, o, &train, 5), *mf = make_bound(name, o, &fwd, 5);
     cnn_model *mk = thorough ? make_bound(name, o, &keep, 5) : NULL;
     if (!mt || !mf || (thorough && !mk))
@@ -456,31 +483,9 @@ static void forward_only_case(const char *name, cnn_model_opts o, bool must_shri
         TU_CHECK(memcmp(y[0], y[k], (size_t)ny * sizeof *y[0]) == 0 && loss[0] == loss[k],
                  "%s: %s bind's eval logits or loss differ from the training bind's", name,
                  k == 1 ? "forward-only" : "keep_activations");
-    int reused = 0;
-    for (int l = 0; l < cnn_model_layer_count(mt); l++) {
-        cnn_layer_info li;
-        TU_EXPECT_OK(cnn_model_layer(mt, l, &li));
-        cnn_status st;
-        float *want = output_of(mt, l, &st), *got = output_of(mf, l, &st);
-        size_t bytes = (size_t)numel(li.y) * sizeof(float);
-        if (got)
-            TU_CHECK(want && memcmp(want, got, bytes) == 0,
-                     "%s: forward-only output of %s differs from the training bind's", name,
-                     li.name);
-        else {
-            const char *const parts[] = {name, li.name, "reused", "keep_activations", NULL};
-            expect_error(st, CNN_ERR_INVALID_ARG, "output of a reused layer", parts);
-            reused++;
-        }
-        free(got);
-        if (thorough) {
-            got = output_of(mk, l, &st);
-            TU_CHECK(got && want && memcmp(want, got, bytes) == 0,
-                     "%s: keep_activations output of %s missing or different", name, li.name);
-            free(got);
-        }
-        free(want);
-    }
+    int reused = outputs_against(mf, mt, name, "forward-only");
+    TU_CHECK(!thorough || outputs_against(mk, mt, name, "keep_activations") == 0,
+             "%s: a keep_activations bind refuses outputs", name);
     /* a training-mode forward writes the batch-norm statistics and dropout */
     for (int k = 0; k < 2 && thorough; k++) {
         TU_EXPECT_OK(cnn_model_forward(all[k], CNN_MODE_TRAIN));
@@ -532,6 +537,114 @@ static void test_forward_only_reuse(void)
     forward_only_case("vgg16", big, true, false);
     forward_only_case("resnet18", big, true, true);
     forward_only_case("googlenet", big, true, true);
+}
+
+/* ---- memory reuse: training binds ------------------------------------------ */
+
+/* The parameter gradients of m, downloaded; *n their count. */
+static float *grads_of(cnn_model *m, int64_t *n)
+{
+    float *params, *grads;
+    TU_EXPECT_OK(cnn_model_param_block(m, &params, &grads, n));
+    float *g = tu_xmalloc((size_t)*n * sizeof *g);
+    TU_EXPECT_OK(cnn_mem_download(cnn_model_ctx(m, 0), g, grads, (size_t)*n * sizeof *g));
+    return g;
+}
+
+/* A training bind that shares activation and gradient memory (the default)
+ * against one with keep_activations, same weights and backend: a training
+ * step, then an eval-mode step (frozen batch norm) on another batch, give
+ * the same loss, logits and parameter gradients bit for bit; layer outputs
+ * read between forward and backward, and after backward, are the kept ones
+ * or refused naming the layer (the logits are never refused); backward
+ * twice on one forward is refused on the shared bind only; and the shared
+ * block is strictly smaller. */
+static void train_sharing_case(const char *name, cnn_model_opts o, const char *backend)
+{
+    cnn_exec_opts e = {.backends = backend, .seed = 77, .threads = 1};
+    cnn_exec_opts k = e;
+    k.keep_activations = true;
+    cnn_model *ms = make_bound(name, o, &e, 5), *mk = make_bound(name, o, &k, 5);
+    if (!ms || !mk)
+        goto done;
+    cnn_model *both[2] = {ms, mk};
+    uint64_t rng = 23;
+    int64_t ny = numel(cnn_model_output_shape(mk)), n = cnn_model_output_shape(mk).dim[0];
+    int refused_fwd = 0, refused_bwd = 0;
+    for (int step = 0; step < 2; step++) {
+        cnn_mode mode = step == 0 ? CNN_MODE_TRAIN : CNN_MODE_EVAL;
+        float *x = random_input(mk, &rng);
+        int32_t *labels = random_labels(mk, &rng);
+        float loss[2], *y[2];
+        for (int b = 0; b < 2; b++) {
+            TU_EXPECT_OK(cnn_model_set_input(both[b], x, numel(cnn_model_input_shape(mk))));
+            TU_EXPECT_OK(cnn_model_set_labels(both[b], labels, n));
+            TU_EXPECT_OK(cnn_model_forward(both[b], mode));
+            TU_EXPECT_OK(cnn_model_loss(both[b], &loss[b]));
+        }
+        refused_fwd += outputs_against(ms, mk, name, "after forward");
+        for (int b = 0; b < 2; b++) {
+            TU_EXPECT_OK(cnn_model_backward(both[b]));
+            y[b] = tu_xmalloc((size_t)ny * sizeof *y[b]);
+            TU_EXPECT_OK(cnn_model_get_logits(both[b], y[b], ny));
+        }
+        refused_bwd += outputs_against(ms, mk, name, "after backward");
+        int64_t ng[2];
+        float *g[2] = {grads_of(ms, &ng[0]), grads_of(mk, &ng[1])};
+        TU_CHECK(ng[0] == ng[1] && memcmp(g[0], g[1], (size_t)ng[0] * sizeof *g[0]) == 0,
+                 "%s step %d (%s): shared gradients differ from the kept bind's", name, step,
+                 step ? "eval" : "train");
+        TU_CHECK(loss[0] == loss[1] && memcmp(y[0], y[1], (size_t)ny * sizeof *y[0]) == 0,
+                 "%s step %d: loss %.9g vs %.9g, or logits differ", name, step, loss[0], loss[1]);
+        for (int b = 0; b < 2; b++) {
+            free(g[b]);
+            free(y[b]);
+        }
+        free(x);
+        free(labels);
+    }
+    const char *const again[] = {name, "new forward", "keep_activations", NULL};
+    expect_error(cnn_model_backward(ms), CNN_ERR_INVALID_ARG, "backward twice, shared", again);
+    TU_EXPECT_OK(cnn_model_backward(mk));
+    cnn_model_mem mem[2];
+    TU_EXPECT_OK(cnn_model_memory(ms, &mem[0]));
+    TU_EXPECT_OK(cnn_model_memory(mk, &mem[1]));
+    TU_CHECK(mem[0].activations_unshared == mem[1].activations &&
+                 mem[1].activations == mem[1].activations_unshared &&
+                 mem[0].activations < mem[0].activations_unshared,
+             "%s: training activations %zu bytes shared, %zu unshared; kept %zu, %zu", name,
+             mem[0].activations, mem[0].activations_unshared, mem[1].activations,
+             mem[1].activations_unshared);
+    TU_CHECK(refused_bwd >= refused_fwd && refused_bwd > 0,
+             "%s: %d outputs refused after forward, %d after backward", name, refused_fwd,
+             refused_bwd);
+    cnn_shape xs = cnn_model_input_shape(mk);
+    printf("  training %-11s %dx%d batch %lld on %s: activations %9zu bytes, %9zu unshared; "
+           "of %d outputs %d refused after forward, %d after backward\n",
+           name, (int)xs.dim[2], (int)xs.dim[3], (long long)xs.dim[0], backend, mem[0].activations,
+           mem[0].activations_unshared, cnn_model_layer_count(mk), refused_fwd / 2,
+           refused_bwd / 2);
+done:
+    cnn_model_destroy(ms);
+    cnn_model_destroy(mk);
+}
+
+static void test_training_sharing(void)
+{
+    /* naive for the small nets; the large ones at 64x64 on im2col where it
+     * is built (naive takes seconds per step of them) */
+    char why[256];
+    const cnn_backend *im2col = cnn_backend_find("im2col");
+    const char *fast =
+        im2col && cnn_backend_available(im2col, why, sizeof why) ? "im2col" : "naive";
+    cnn_model_opts small = {.batch = 2}, big = {.batch = 2, .h = 64, .w = 64};
+    train_sharing_case("tiny", (cnn_model_opts){.batch = 3}, "naive");
+    train_sharing_case("fashion_cnn", small, "naive");
+    train_sharing_case("lenet5", small, "naive");
+    train_sharing_case("resnet18", big, fast);
+    train_sharing_case("googlenet", big, fast);
+    train_sharing_case("alexnet", big, fast);
+    train_sharing_case("vgg16", (cnn_model_opts){.batch = 1, .h = 32, .w = 32}, fast);
 }
 
 /* Same seed, same step: same dropout mask; the next step draws a new one. */
@@ -1084,6 +1197,7 @@ int main(void)
     TIMED(test_forward_runs());
     TIMED(test_loss_on_device());
     TIMED(test_forward_only_reuse());
+    TIMED(test_training_sharing());
     TIMED(test_dropout_reproducible());
     TIMED(test_weights());
     TIMED(fd_check("tiny", (cnn_model_opts){.batch = 3}, CNN_MODE_TRAIN, 1e-2, 4, 2));
