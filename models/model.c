@@ -551,13 +551,6 @@ cnn_status cnn_model_get_output(cnn_model *m, int layer, float *host, int64_t co
     if (layer < 0 || layer >= m->net.nnodes)
         return cnn_fail(CNN_ERR_INVALID_ARG, "model %s: layer %d out of range [0, %d)",
                         m->desc->name, layer, m->net.nnodes);
-    int relu = model_fused_relu(m, layer);
-    if (relu >= 0)
-        return cnn_fail(CNN_ERR_INVALID_ARG,
-                        "model %s: the output of layer %s is not kept: its ReLU %s runs fused "
-                        "into it, which writes only the ReLU's output (bind with no_fuse, "
-                        "--no-fuse, to read it)",
-                        m->desc->name, m->net.nodes[layer].name, m->net.nodes[relu].name);
     if (m->mem[layer].reused || (m->acts_spent && m->mem[layer].spent))
         return cnn_fail(CNN_ERR_INVALID_ARG,
                         "model %s: the output of layer %s is not kept: the bind reused its "
@@ -565,6 +558,13 @@ cnn_status cnn_model_get_output(cnn_model *m, int layer, float *host, int64_t co
                         "output)",
                         m->desc->name, m->net.nodes[layer].name,
                         m->mem[layer].reused ? "later layers" : "backward's tensors");
+    int relu = model_fused_relu(m, layer);
+    if (relu >= 0)
+        return cnn_fail(CNN_ERR_INVALID_ARG,
+                        "model %s: the output of layer %s is not kept: its ReLU %s runs fused "
+                        "into it, which writes only the ReLU's output (bind with no_fuse, "
+                        "--no-fuse, to read it)",
+                        m->desc->name, m->net.nodes[layer].name, m->net.nodes[relu].name);
     cnn_status st = check_count(m, m->net.nodes[layer].name, net_numel(&m->net, layer), count);
     if (st != CNN_OK)
         return st;

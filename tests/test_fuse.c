@@ -62,7 +62,11 @@ static cnn_model *make(const char *backend, bool no_fuse, bool forward_only)
                        .threads = 1,
                        .seed = 5,
                        .no_fuse = no_fuse,
-                       .forward_only = forward_only};
+                       .forward_only = forward_only,
+                       /* training binds share memory: keep every output to
+                        * read the plain bind's conv1 (test_models covers
+                        * fused binds that share) */
+                       .keep_activations = !forward_only};
     cnn_model *m = NULL;
     cnn_status st = cnn_model_create_net(&net_desc, build_net, &o, &m);
     if (st == CNN_OK)
