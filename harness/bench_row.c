@@ -10,7 +10,7 @@ bench_row bench_row_empty(void)
     r.model = r.layer = r.op_name = r.pass = r.backend = r.status = r.algorithm = "";
     r.charged_at = "";
     r.median_ms = r.min_ms = r.max_ms = r.gflops = r.pct_peak = r.intensity = NAN;
-    r.ratio = r.reorder_ms = r.images_per_s = r.optimizer_ms = NAN;
+    r.ratio = r.reorder_ms = r.images_per_s = r.optimizer_ms = r.min_bytes = NAN;
     r.params_bytes = r.grads_bytes = r.act_bytes = r.act_unshared_bytes = r.ws_bytes = -1;
     r.peak_rss_bytes = r.device_mem_bytes = -1;
     return r;
@@ -51,7 +51,9 @@ cnn_status bench_row_write(report_csv *csv, const bench_row *r)
     for (int i = 0; r->reps_s && i < r->nreps && i < BENCH_ROW_MAX_REPS; i++)
         snprintf(reps + strlen(reps), sizeof reps - strlen(reps), "%s%.4f", i ? ";" : "",
                  r->reps_s[i] * 1e3);
-    double gbs = r->intensity > 0 ? r->gflops / r->intensity : NAN;
+    double gbs = r->min_bytes > 0 && r->median_ms > 0 ? r->min_bytes / (r->median_ms * 1e6)
+                 : r->intensity > 0                   ? r->gflops / r->intensity
+                                                      : NAN;
     double pct_triad = r->triad_gbs > 0 ? gbs / r->triad_gbs * 100 : NAN;
     char f[30][32];
     const char *fields[] = {

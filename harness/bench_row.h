@@ -54,6 +54,10 @@ typedef struct bench_row {
      * the row's achieved GB/s (gflops / intensity: the least bytes the pass
      * must move over its median time) is written beside its share of it. */
     double triad_gbs;
+    /* The least bytes the row's work must move (cnn_op_min_bytes, times the
+     * layer count on a TOTAL); NaN: gbs from gflops / intensity instead,
+     * which has no value for work without FLOPs (concat). */
+    double min_bytes;
 } bench_row;
 
 /* A row with every number "not measured" and the strings empty. */

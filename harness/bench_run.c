@@ -440,6 +440,7 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
             row.gflops = gflops;
             row.pct_peak = pct_peak(run, gflops);
             row.intensity = flops / cnn_op_min_bytes(&g->op, (cnn_pass)p);
+            row.min_bytes = cnn_op_min_bytes(&g->op, (cnn_pass)p);
             row.ratio = base / med;
             row.reorder_ms = reo;
             row.charged_layers = !ok && stand_in >= 0 ? g->count : 0;
@@ -524,6 +525,7 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
             row.gflops = gflops;
             row.pct_peak = pct_peak(run, gflops);
             row.intensity = t->min_bytes > 0 ? t->flops / t->min_bytes : NAN;
+            row.min_bytes = t->min_bytes;
             row.ratio = have && !*t0->gap ? t0->ms / t->ms : NAN;
             row.charged_layers = have ? charged_count(t) : 0;
             row.charged_at = have ? charged_str(t, env, true, names, sizeof names) : "";

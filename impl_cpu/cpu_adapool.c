@@ -15,33 +15,71 @@ static int cell_end(int i, int in, int out)
     return (int)(((int64_t)(i + 1) * in + out - 1) / out);
 }
 
+/* Sum of a cell's rows [h0, h1), columns [w0, w1): as one contiguous run
+ * when the cell spans whole rows (global pooling), else row by row; vector
+ * sums either way (a running float sum was bound by its add latency). */
+static float cell_sum(const float *restrict x, int w, int h0, int h1, int w0, int w1)
+{
+    float acc = 0.0f;
+    if (w0 == 0 && w1 == w) {
+        const float *restrict r = x + (int64_t)h0 * w;
+        const int64_t n = (int64_t)(h1 - h0) * w;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t i = 0; i < n; i++)
+            acc += r[i];
+        return acc;
+    }
+    for (int ih = h0; ih < h1; ih++) {
+        const float *restrict r = x + (int64_t)ih * w;
+#pragma omp simd reduction(+ : acc)
+        for (int iw = w0; iw < w1; iw++)
+            acc += r[iw];
+    }
+    return acc;
+}
+
 static void adapool_fwd_plane(const cnn_adapool_desc *d, const float *restrict x, float *restrict y)
 {
     for (int p = 0; p < d->p; p++) {
         int h0 = cell_start(p, d->h, d->p), h1 = cell_end(p, d->h, d->p);
         for (int q = 0; q < d->q; q++) {
             int w0 = cell_start(q, d->w, d->q), w1 = cell_end(q, d->w, d->q);
-            float acc = 0.0f;
-            for (int ih = h0; ih < h1; ih++)
-                for (int iw = w0; iw < w1; iw++)
-                    acc += x[(int64_t)ih * d->w + iw];
-            y[(int64_t)p * d->q + q] = acc / (float)((h1 - h0) * (w1 - w0));
+            y[(int64_t)p * d->q + q] =
+                cell_sum(x, d->w, h0, h1, w0, w1) / (float)((h1 - h0) * (w1 - w0));
         }
+    }
+}
+
+/* g added to a cell's elements, or stored where cells do not overlap
+ * (then every element is in one cell, and dx needs no zeroing first). */
+static void cell_spread(float *restrict dx, int w, int h0, int h1, int w0, int w1, float g,
+                        bool store)
+{
+    const bool rows = w0 == 0 && w1 == w; /* whole rows: one contiguous run */
+    const int64_t run = rows ? (int64_t)(h1 - h0) * w : w1 - w0;
+    for (int ih = h0; ih < (rows ? h0 + 1 : h1); ih++) {
+        float *restrict r = dx + (int64_t)ih * w + w0;
+        if (store)
+            for (int64_t i = 0; i < run; i++)
+                r[i] = g;
+        else
+            for (int64_t i = 0; i < run; i++)
+                r[i] += g;
     }
 }
 
 static void adapool_bwd_plane(const cnn_adapool_desc *d, const float *restrict dy,
                               float *restrict dx)
 {
-    memset(dx, 0, sizeof(float) * (size_t)d->h * (size_t)d->w);
+    const bool tiled = d->h % d->p == 0 && d->w % d->q == 0;
+    if (!tiled)
+        memset(dx, 0, sizeof(float) * (size_t)d->h * (size_t)d->w);
     for (int p = 0; p < d->p; p++) {
         int h0 = cell_start(p, d->h, d->p), h1 = cell_end(p, d->h, d->p);
         for (int q = 0; q < d->q; q++) {
             int w0 = cell_start(q, d->w, d->q), w1 = cell_end(q, d->w, d->q);
-            float g = dy[(int64_t)p * d->q + q] / (float)((h1 - h0) * (w1 - w0));
-            for (int ih = h0; ih < h1; ih++)
-                for (int iw = w0; iw < w1; iw++)
-                    dx[(int64_t)ih * d->w + iw] += g;
+            const float g = dy[(int64_t)p * d->q + q] / (float)((h1 - h0) * (w1 - w0));
+            cell_spread(dx, d->w, h0, h1, w0, w1, g, tiled);
         }
     }
 }

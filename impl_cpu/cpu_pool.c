@@ -1,11 +1,37 @@
 /* Max and average pooling, PyTorch semantics (see ops.h). One OpenMP task
- * per (image, channel) plane, so backward scatters never race. */
+ * per (image, channel) plane, so backward scatters never race.
+ *
+ * The loops the compiler vectorises run over the outputs q of a row, whose
+ * windows read input columns q*stride_w + j - pad_w. Two forms:
+ *  - the row form, for rows that fit ROW_BUF with their padding: a window's
+ *    input rows are first combined (forward) or copied (max backward) into
+ *    row buffers padded with the identity (-inf, 0), so that one loop over
+ *    q reads every window column without bounds; for the kernels of the
+ *    models (2x2 and 3x3, strides 1 and 2) kernel and stride are
+ *    compile-time constants (by_shape below): the window loop unrolls, the
+ *    running maximum and argmax stay in registers, and the strided loads
+ *    become shuffles of contiguous vectors;
+ *  - the tap form, for any other shape: one loop over q per window element,
+ *    clipped to the input.
+ * Before these, one tap loop per window element with a run-time stride
+ * (element-by-element vector inserts) kept max pooling at a quarter of
+ * memory speed, its backward at a tenth. */
 #include "cpu_ops.h"
 #include "cpu_parallel.h"
+#include "cpu_simd.h"
 
 #include <limits.h>
 #include <math.h>
 #include <string.h>
+
+/* Floats of one row buffer on the stack (4 KiB, L1-resident). */
+#define ROW_BUF 1024
+/* The most window rows the row form of max backward buffers. */
+#define ROWS_MAX 3
+/* Max backward computes a row's argmaxes in whole blocks of this many
+ * outputs (its buffers are padded for it), a multiple of the vector
+ * length, so that no scalar remainder loop runs. */
+#define BLOCK 16
 
 /* A window along one axis: [lo, hi) clipped to the input, and `span`, its
  * extent clipped only to the right padding, which is the average's divisor
@@ -22,120 +48,327 @@ static pool_span window_at(int o, int k, int stride, int pad, int in)
     return s;
 }
 
-/* Output columns q whose window holds input column q*stride + off, i.e.
- * q*stride + off in [0, in): [lo, hi), possibly empty. */
+/* PyTorch's maximum: a NaN wins, and stays (no number is > NaN). */
+static inline float max_nan(float m, float v)
+{
+    return v > m || v != v ? v : m;
+}
+
+/* Average pooling's divisor for output column q. */
+static inline int width_span(const cnn_pool_desc *d, int q)
+{
+    const int s = q * d->stride_w - d->pad_w, lim = d->w + d->pad_w;
+    return (s + d->kw < lim ? s + d->kw : lim) - s;
+}
+
+/* ---- the row form ---- */
+
+/* Padded columns a row buffer needs: the input and its left padding, and
+ * every window of the row (a ceil-mode window may end past the padding). */
+static int blocks_of(int q)
+{
+    return (q + BLOCK - 1) / BLOCK * BLOCK;
+}
+
+static int padded_width(const cnn_pool_desc *d)
+{
+    const int windows = (blocks_of(d->q) - 1) * d->stride_w + d->kw;
+    return d->pad_w + d->w > windows ? d->pad_w + d->w : windows;
+}
+
+static bool row_form(const cnn_pool_desc *d, bool backward)
+{
+    return padded_width(d) <= ROW_BUF && (!backward || d->kh <= ROWS_MAX);
+}
+
+/* The padding columns of a row buffer set to v (the interior, columns
+ * [pad_w, pad_w + w), is rewritten for each row). */
+static void pad_row(const cnn_pool_desc *d, float *buf, float v)
+{
+    for (int i = 0; i < d->pad_w; i++)
+        buf[i] = v;
+    for (int i = d->pad_w + d->w; i < padded_width(d); i++)
+        buf[i] = v;
+}
+
+/* Forward over one padded row v: y[q] = the window's combination. KW and SW
+ * are constants in the by_shape() calls. */
+static inline void fwd_windows(bool max, const float *restrict v, float *restrict yr, int nq,
+                               int KW, int SW)
+{
+    if (max)
+        for (int q = 0; q < nq; q++) {
+            float a = v[q * SW];
+            for (int j = 1; j < KW; j++)
+                a = max_nan(a, v[q * SW + j]);
+            yr[q] = a;
+        }
+    else
+        for (int q = 0; q < nq; q++) {
+            float a = v[q * SW];
+            for (int j = 1; j < KW; j++)
+                a += v[q * SW + j];
+            yr[q] = a;
+        }
+}
+
+/* Max backward over KH padded rows (those past the window's real rows all
+ * -inf): each output's argmax as an offset from the start of the window's
+ * first real input row, by max_bwd_taps's rule; starting from the window's
+ * first real element, the index where none is greater than -inf, so that
+ * the scatter needs no test. */
+static inline void argmax_windows(const float *const *rows, int w, int pw, int *restrict arg,
+                                  int nq, int KH, int KW, int SW)
+{
+    for (int q = 0; q < nq; q++) {
+        float m = -INFINITY;
+        int a = q * SW - pw > 0 ? q * SW - pw : 0;
+        for (int i = 0; i < KH; i++)
+            for (int j = 0; j < KW; j++) {
+                const float v = rows[i][q * SW + j];
+                const bool take = v > m || v != v;
+                m = take ? v : m;
+                a = take ? i * w + q * SW + j - pw : a;
+            }
+        arg[q] = a;
+    }
+}
+
+/* The shapes of the models as constants, any other at run time. */
+#define BY_SHAPE(d, CALL)                                                                          \
+    do {                                                                                           \
+        const int kh_ = (d)->kh, kw_ = (d)->kw, sw_ = (d)->stride_w;                               \
+        if (kh_ == 3 && kw_ == 3 && sw_ == 2)                                                      \
+            CALL(3, 3, 2);                                                                         \
+        else if (kh_ == 2 && kw_ == 2 && sw_ == 2)                                                 \
+            CALL(2, 2, 2);                                                                         \
+        else if (kh_ == 3 && kw_ == 3 && sw_ == 1)                                                 \
+            CALL(3, 3, 1);                                                                         \
+        else                                                                                       \
+            CALL(kh_, kw_, sw_);                                                                   \
+    } while (0)
+
+/* v (padded) = the window rows [sh.lo, sh.hi) of x combined column by column. */
+static void combine_rows(bool max, const float *restrict x, int w, pool_span sh, float *restrict v)
+{
+    const float *restrict r0 = x + (int64_t)sh.lo * w;
+    for (int c = 0; c < w; c++)
+        v[c] = r0[c];
+    for (int ih = sh.lo + 1; ih < sh.hi; ih++) {
+        const float *restrict xr = x + (int64_t)ih * w;
+        if (max)
+            for (int c = 0; c < w; c++)
+                v[c] = max_nan(v[c], xr[c]);
+        else
+            for (int c = 0; c < w; c++)
+                v[c] += xr[c];
+    }
+}
+
+static void fwd_rows(const cnn_pool_desc *d, const float *restrict x, float *restrict y)
+{
+    const bool max = d->mode == CNN_POOL_MAX;
+    float v[ROW_BUF];
+    pad_row(d, v, max ? -INFINITY : 0.0f);
+    for (int p = 0; p < d->p; p++) {
+        const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
+        float *restrict yr = y + (int64_t)p * d->q;
+        combine_rows(max, x, d->w, sh, v + d->pad_w);
+#define FWD(KH, KW, SW) fwd_windows(max, v, yr, d->q, KW, SW)
+        BY_SHAPE(d, FWD);
+#undef FWD
+        if (!max)
+            for (int q = 0; q < d->q; q++)
+                yr[q] /= (float)(sh.span * width_span(d, q));
+    }
+}
+
+static void max_bwd_rows(const cnn_pool_desc *d, const float *restrict x, const float *restrict dy,
+                         float *restrict dx)
+{
+    float buf[ROWS_MAX][ROW_BUF], none[ROW_BUF];
+    int arg[ROW_BUF];
+    const float *rows[ROWS_MAX];
+    for (int i = 0; i < ROWS_MAX && i < d->kh; i++)
+        pad_row(d, buf[i], -INFINITY);
+    for (int i = 0; i < padded_width(d); i++)
+        none[i] = -INFINITY;
+    for (int p = 0; p < d->p; p++) {
+        const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
+        for (int i = 0; i < d->kh; i++) {
+            rows[i] = none;
+            if (sh.lo + i < sh.hi) {
+                memcpy(buf[i] + d->pad_w, x + (int64_t)(sh.lo + i) * d->w,
+                       sizeof(float) * (size_t)d->w);
+                rows[i] = buf[i];
+            }
+        }
+#define ARGMAX(KH, KW, SW) argmax_windows(rows, d->w, d->pad_w, arg, blocks_of(d->q), KH, KW, SW)
+        BY_SHAPE(d, ARGMAX);
+#undef ARGMAX
+        float *restrict row0 = dx + (int64_t)sh.lo * d->w;
+        const float *restrict dyr = dy + (int64_t)p * d->q;
+        for (int q = 0; q < d->q; q++)
+            row0[arg[q]] += dyr[q];
+    }
+}
+
+/* Average backward: dy over each window's divisor, spread over its columns
+ * (the transpose of forward's window loop, a tap at a time) into a padded
+ * row, which is then added to each of the window's rows. */
+static void avg_bwd_rows(const cnn_pool_desc *d, const float *restrict dy, float *restrict dx)
+{
+    float g[ROW_BUF], h[ROW_BUF];
+    const int sw = d->stride_w;
+    for (int p = 0; p < d->p; p++) {
+        const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
+        for (int q = 0; q < d->q; q++)
+            g[q] = dy[(int64_t)p * d->q + q] / (float)(sh.span * width_span(d, q));
+        for (int c = 0; c < padded_width(d); c++)
+            h[c] = 0.0f;
+        for (int j = 0; j < d->kw; j++)
+            for (int q = 0; q < d->q; q++)
+                h[q * sw + j] += g[q];
+        for (int ih = sh.lo; ih < sh.hi; ih++) {
+            float *restrict dxr = dx + (int64_t)ih * d->w;
+            for (int c = 0; c < d->w; c++)
+                dxr[c] += h[c + d->pad_w];
+        }
+    }
+}
+
+/* ---- the tap form ---- */
+
+/* Outputs q in [q0, q1) whose window column j lies in the input:
+ * q*stride_w + j - pad_w in [0, w). */
 typedef struct q_range {
     int lo, hi;
 } q_range;
 
-static q_range columns_reading(int off, int stride, int in, int out)
+static q_range tap_range(const cnn_pool_desc *d, int j, int q0, int q1)
 {
-    q_range g = {off >= 0 ? 0 : (-off + stride - 1) / stride, 0};
-    g.hi = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
-    g.hi = g.hi < out ? g.hi : out;
+    const int off = j - d->pad_w, sw = d->stride_w;
+    q_range g = {off >= 0 ? 0 : (-off + sw - 1) / sw,
+                 d->w - 1 - off < 0 ? 0 : (d->w - 1 - off) / sw + 1};
+    g.lo = g.lo > q0 ? g.lo : q0;
+    g.hi = g.hi < q1 ? g.hi : q1;
     g.lo = g.lo < g.hi ? g.lo : g.hi;
     return g;
 }
 
-/* Forward a row of outputs at a time: for each window element (ih, j), in
- * the window's row-major order, update every output of the row that reads
- * it, a loop over q the compiler vectorises. Maxima need no index here:
- * ties give the same value, and any NaN makes the result NaN. */
-static void pool_fwd_plane(const cnn_pool_desc *d, const float *restrict x, float *restrict y)
+static void fwd_taps(const cnn_pool_desc *d, const float *restrict x, float *restrict y)
 {
     const bool max = d->mode == CNN_POOL_MAX;
     const int sw = d->stride_w;
     for (int p = 0; p < d->p; p++) {
-        pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
+        const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
         float *restrict yr = y + (int64_t)p * d->q;
         for (int q = 0; q < d->q; q++)
             yr[q] = max ? -INFINITY : 0.0f;
-        for (int ih = sh.lo; ih < sh.hi; ih++) {
-            const float *restrict xr = x + (int64_t)ih * d->w;
+        for (int ih = sh.lo; ih < sh.hi; ih++)
             for (int j = 0; j < d->kw; j++) {
-                const int off = j - d->pad_w;
-                q_range g = columns_reading(off, sw, d->w, d->q);
+                const float *restrict xr = x + (int64_t)ih * d->w + j - d->pad_w;
+                const q_range g = tap_range(d, j, 0, d->q);
                 if (max)
-                    for (int q = g.lo; q < g.hi; q++) {
-                        const float v = xr[q * sw + off];
-                        yr[q] = v > yr[q] || v != v ? v : yr[q];
-                    }
+                    for (int q = g.lo; q < g.hi; q++)
+                        yr[q] = max_nan(yr[q], xr[q * sw]);
                 else
                     for (int q = g.lo; q < g.hi; q++)
-                        yr[q] += xr[q * sw + off];
+                        yr[q] += xr[q * sw];
             }
-        }
         if (!max)
             for (int q = 0; q < d->q; q++)
-                yr[q] /= (float)(sh.span * window_at(q, d->kw, sw, d->pad_w, d->w).span);
+                yr[q] /= (float)(sh.span * width_span(d, q));
     }
 }
 
-/* Backward max pooling a chunk of one output row at a time, by the same
- * scan as forward, keeping each output's argmax by PyTorch's rule: a later
- * element replaces the maximum only when strictly greater, so ties keep the
- * first in row-major window order; a NaN always replaces it, so the
- * gradient goes to a window's last NaN. The argmax is kept as an offset
- * from the start of the window's first input row, -1 for none greater than
- * -inf yet (then the window's first real element, as in PyTorch): a 32-bit
- * lane beside the float maximum, so the scan vectorises (cnn_cpu_pool_bwd
- * checks that kh rows of input fit such an offset). Chunks keep the scratch
- * on the stack. */
-#define ARGMAX_CHUNK 256
-
-static void max_bwd_row(const cnn_pool_desc *d, const float *restrict x, int p,
-                        const float *restrict dyr, float *restrict dx)
+/* The argmax by PyTorch's rule: a later element replaces the maximum only
+ * when strictly greater, so ties keep the first in row-major window order; a
+ * NaN always replaces it, so the gradient goes to a window's last NaN. It
+ * is kept as an offset from the start of the window's first input row, -1
+ * for none greater than -inf yet (then the window's first real element, as
+ * in PyTorch): a 32-bit lane beside the float maximum (cnn_cpu_pool_bwd
+ * checks that kh rows of input fit such an offset). Chunks of ROW_BUF
+ * outputs keep the scratch on the stack. */
+static void max_bwd_taps(const cnn_pool_desc *d, const float *restrict x, const float *restrict dy,
+                         float *restrict dx)
 {
     const int sw = d->stride_w;
-    const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
-    float m[ARGMAX_CHUNK];
-    int arg[ARGMAX_CHUNK];
-    for (int q0 = 0; q0 < d->q; q0 += ARGMAX_CHUNK) {
-        const int q1 = d->q - q0 < ARGMAX_CHUNK ? d->q : q0 + ARGMAX_CHUNK;
-        for (int i = 0; i < q1 - q0; i++)
-            m[i] = -INFINITY, arg[i] = -1;
-        for (int ih = sh.lo; ih < sh.hi; ih++) {
-            const float *restrict xr = x + (int64_t)ih * d->w;
-            for (int j = 0; j < d->kw; j++) {
-                const int off = j - d->pad_w, at = (ih - sh.lo) * d->w + off;
-                const q_range g = columns_reading(off, sw, d->w, d->q);
-                const int lo = g.lo > q0 ? g.lo : q0, hi = g.hi < q1 ? g.hi : q1;
-                float *restrict mq = m - q0;
-                int *restrict aq = arg - q0;
-                for (int q = lo; q < hi; q++) {
-                    const float v = xr[q * sw + off];
-                    const bool take = v > mq[q] || v != v;
-                    mq[q] = take ? v : mq[q];
-                    aq[q] = take ? at + q * sw : aq[q];
+    float m[ROW_BUF];
+    int arg[ROW_BUF];
+    for (int p = 0; p < d->p; p++) {
+        const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
+        for (int q0 = 0; q0 < d->q; q0 += ROW_BUF) {
+            const int q1 = d->q - q0 < ROW_BUF ? d->q : q0 + ROW_BUF;
+            for (int i = 0; i < q1 - q0; i++)
+                m[i] = -INFINITY, arg[i] = -1;
+            for (int ih = sh.lo; ih < sh.hi; ih++)
+                for (int j = 0; j < d->kw; j++) {
+                    const int off = j - d->pad_w, at = (ih - sh.lo) * d->w + off;
+                    const float *restrict xr = x + (int64_t)ih * d->w + off;
+                    const q_range g = tap_range(d, j, q0, q1);
+                    for (int q = g.lo; q < g.hi; q++) {
+                        const float v = xr[q * sw];
+                        const bool take = v > m[q - q0] || v != v;
+                        m[q - q0] = take ? v : m[q - q0];
+                        arg[q - q0] = take ? at + q * sw : arg[q - q0];
+                    }
                 }
+            float *restrict row0 = dx + (int64_t)sh.lo * d->w;
+            for (int q = q0; q < q1; q++) {
+                const int start = q * sw - d->pad_w, a = arg[q - q0];
+                row0[a >= 0 ? a : start > 0 ? start : 0] += dy[(int64_t)p * d->q + q];
             }
-        }
-        float *restrict row0 = dx + (int64_t)sh.lo * d->w;
-        for (int q = q0; q < q1; q++) {
-            const int start = q * sw - d->pad_w, a = arg[q - q0];
-            row0[a >= 0 ? a : start > 0 ? start : 0] += dyr[q];
         }
     }
 }
 
-static void pool_bwd_plane(const cnn_pool_desc *d, const float *restrict x,
-                           const float *restrict dy, float *restrict dx)
+/* Average: dy over each window's divisor, added to each element of the
+ * window, a tap at a time. */
+static void avg_bwd_taps(const cnn_pool_desc *d, const float *restrict dy, float *restrict dx)
 {
-    memset(dx, 0, sizeof(float) * (size_t)d->h * (size_t)d->w);
+    const int sw = d->stride_w;
+    float g[ROW_BUF];
     for (int p = 0; p < d->p; p++) {
-        if (d->mode == CNN_POOL_MAX) {
-            max_bwd_row(d, x, p, dy + (int64_t)p * d->q, dx);
-            continue;
-        }
-        pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
-        for (int q = 0; q < d->q; q++) {
-            pool_span sw = window_at(q, d->kw, d->stride_w, d->pad_w, d->w);
-            const float g = dy[(int64_t)p * d->q + q] / (float)(sh.span * sw.span);
+        const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
+        for (int q0 = 0; q0 < d->q; q0 += ROW_BUF) {
+            const int q1 = d->q - q0 < ROW_BUF ? d->q : q0 + ROW_BUF;
+            for (int q = q0; q < q1; q++)
+                g[q - q0] = dy[(int64_t)p * d->q + q] / (float)(sh.span * width_span(d, q));
             for (int ih = sh.lo; ih < sh.hi; ih++)
-                for (int iw = sw.lo; iw < sw.hi; iw++)
-                    dx[(int64_t)ih * d->w + iw] += g;
+                for (int j = 0; j < d->kw; j++) {
+                    float *restrict dxr = dx + (int64_t)ih * d->w + j - d->pad_w;
+                    const q_range r = tap_range(d, j, q0, q1);
+                    for (int q = r.lo; q < r.hi; q++)
+                        dxr[q * sw] += g[q - q0];
+                }
         }
     }
+}
+
+/* ---- entries ---- */
+
+static CNN_CPU_VEC void pool_fwd_plane(const cnn_pool_desc *d, const float *restrict x,
+                                       float *restrict y)
+{
+    if (row_form(d, false))
+        fwd_rows(d, x, y);
+    else
+        fwd_taps(d, x, y);
+}
+
+static CNN_CPU_VEC void pool_bwd_plane(const cnn_pool_desc *d, const float *restrict x,
+                                       const float *restrict dy, float *restrict dx)
+{
+    memset(dx, 0, sizeof(float) * (size_t)d->h * (size_t)d->w);
+    if (d->mode == CNN_POOL_AVG && row_form(d, false))
+        avg_bwd_rows(d, dy, dx);
+    else if (d->mode == CNN_POOL_AVG)
+        avg_bwd_taps(d, dy, dx);
+    else if (row_form(d, true))
+        max_bwd_rows(d, x, dy, dx);
+    else
+        max_bwd_taps(d, x, dy, dx);
 }
 
 cnn_status cnn_cpu_pool_fwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, float *y, CNN_WS)
@@ -151,7 +384,8 @@ cnn_status cnn_cpu_pool_fwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x
 }
 
 /* Average pooling ignores x and y; max pooling finds each window's argmax
- * again in x, which costs less than storing indices in forward. */
+ * again in x (the workspace does not outlive a call, so forward cannot
+ * leave the indices for backward). */
 cnn_status cnn_cpu_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, const float *y,
                             const float *dy, float *dx, CNN_WS)
 {

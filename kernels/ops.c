@@ -511,7 +511,8 @@ static double min_elems(const cnn_op *op, cnn_pass pass)
     case CNN_OP_XENT:
         /* logits, labels -> prob, loss; prob, labels -> dlogits */
         return pass == CNN_FWD ? 2 * in + op->xent.n + 1 : 2 * in + op->xent.n;
-    default: return in + out; /* adapool, dropout, concat: one array in, one out */
+    case CNN_OP_CONCAT: return 2 * out; /* the inputs, out elements in all -> y */
+    default: return in + out;           /* adapool, dropout: one array in, one out */
     }
 }
 

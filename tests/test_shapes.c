@@ -209,8 +209,11 @@ static void test_min_bytes(void)
     /* p = (7 + 4 - 3) / 2 + 1 = 5, q = (6 + 2 - 2) / 3 + 1 = 3: x 630, w 120, y 3*4*5*3 = 180 */
     cnn_op odd = {.kind = CNN_OP_CONV, .conv = {3, 5, 7, 6, 4, 3, 2, 2, 3, 2, 1, false, 0, 0}};
     cnn_op relu = {.kind = CNN_OP_ACT, .act = {CNN_ACT_RELU, 1000}};
+    /* inputs 2*(3+5)*4*4 = 256 elements in all, y as many */
+    cnn_op cat = {.kind = CNN_OP_CONCAT,
+                  .concat = {.n = 2, .h = 4, .w = 4, .count = 2, .c = {3, 5}}};
     TU_CHECK(cnn_op_init(&vgg) == CNN_OK && cnn_op_init(&odd) == CNN_OK &&
-                 cnn_op_init(&relu) == CNN_OK,
+                 cnn_op_init(&relu) == CNN_OK && cnn_op_init(&cat) == CNN_OK,
              "init: %s", cnn_last_error());
     const struct {
         const cnn_op *op;
@@ -224,6 +227,8 @@ static void test_min_bytes(void)
         {&odd, CNN_FWD_INFER, 0.0}, /* conv has no such pass */
         {&relu, CNN_FWD, 4.0 * 2000},
         {&relu, CNN_BWD_DATA, 4.0 * 3000}, /* y, dy -> dx */
+        {&cat, CNN_FWD, 4.0 * 512},        /* every input, not just the first */
+        {&cat, CNN_BWD_DATA, 4.0 * 512},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         double got = cnn_op_min_bytes(rows[i].op, rows[i].pass);

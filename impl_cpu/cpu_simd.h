@@ -1,0 +1,23 @@
+/* CNN_CPU_VEC: compile a hot loop twice, for AVX2 and for the baseline
+ * x86-64 (SSE2) the library is built for, and let the loader pick the copy
+ * the CPU runs (GCC and Clang's target_clones, an ifunc: the CPU is detected
+ * once, at start-up). Used on the memory-bound loops whose compare-and-blend
+ * or double-width arithmetic costs more instructions than SSE2 can issue at
+ * memory speed (max pooling's NaN-aware selects, BN's statistics). No
+ * intrinsics: both copies are the compiler's vectorisation of the same C,
+ * and without contraction (-std=c11 keeps -ffp-contract=off) they round
+ * alike. Elsewhere (other compilers, targets, no ifunc) it is nothing and
+ * the baseline copy is all there is. */
+#ifndef CNN_CPU_SIMD_H
+#define CNN_CPU_SIMD_H
+
+#if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define CNN_CPU_VEC __attribute__((target_clones("avx2", "default"), flatten))
+#endif
+#endif
+#ifndef CNN_CPU_VEC
+#define CNN_CPU_VEC
+#endif
+
+#endif
