@@ -8,9 +8,11 @@
  *    row buffers padded with the identity (-inf, 0), so that one loop over
  *    q reads every window column without bounds; for the kernels of the
  *    models (2x2 and 3x3, strides 1 and 2) kernel and stride are
- *    compile-time constants (by_shape below): the window loop unrolls, the
+ *    compile-time constants (BY_SHAPE below): the window loop unrolls, the
  *    running maximum and argmax stay in registers, and the strided loads
  *    become shuffles of contiguous vectors;
+ *    average backward spreads dy over a padded row, then adds it to the
+ *    window's rows;
  *  - the tap form, for any other shape: one loop over q per window element,
  *    clipped to the input.
  * Before these, one tap loop per window element with a run-time stride
@@ -63,13 +65,15 @@ static inline int width_span(const cnn_pool_desc *d, int q)
 
 /* ---- the row form ---- */
 
-/* Padded columns a row buffer needs: the input and its left padding, and
- * every window of the row (a ceil-mode window may end past the padding). */
+/* q rounded up to whole BLOCKs. */
 static int blocks_of(int q)
 {
     return (q + BLOCK - 1) / BLOCK * BLOCK;
 }
 
+/* Padded columns a row buffer needs: the input and its left padding, and
+ * every window of the row's blocks (a ceil-mode window may end past the
+ * padding). */
 static int padded_width(const cnn_pool_desc *d)
 {
     const int windows = (blocks_of(d->q) - 1) * d->stride_w + d->kw;
