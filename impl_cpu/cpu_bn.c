@@ -176,20 +176,23 @@ static CNN_CPU_VEC void plane_grad_sums(const float *restrict x, const float *re
     grad_sums(x, y, dy, n, mean, sums, false, 0.0f, NULL);
 }
 
-static CNN_CPU_VEC void plane_grad_frozen(const float *restrict x, const float *restrict y,
-                                          const float *restrict dy, int64_t n, float mean,
-                                          double sums[3], float k_dy, float *restrict dx)
+/* The sums and dx = k_dy * g in one pass: the whole gradient with frozen
+ * statistics; with k_dy 1, the masked gradient g kept in dx for the second
+ * pass of the training form with a fused ReLU (read once, y not again). */
+static CNN_CPU_VEC void plane_grad_store(const float *restrict x, const float *restrict y,
+                                         const float *restrict dy, int64_t n, float mean,
+                                         double sums[3], float k_dy, float *restrict dx)
 {
     grad_sums(x, y, dy, n, mean, sums, true, k_dy, dx);
 }
 
-static CNN_CPU_VEC void plane_grad(const float *restrict x, const float *restrict y,
-                                   const float *restrict dy, int64_t n, float mean, float k_dy,
-                                   float k_xmu, float k_0, float *restrict dx)
+/* dx may be dy: element i is read before it is written (the fused form) */
+static CNN_CPU_VEC void plane_grad(const float *restrict x, const float *dy, int64_t n,
+                                   float mean, float k_dy, float k_xmu, float k_0, float *dx)
 {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++)
-        dx[i] = k_dy * BN_DY(y, dy, i) + k_xmu * (x[i] - mean) + k_0;
+        dx[i] = k_dy * dy[i] + k_xmu * (x[i] - mean) + k_0;
 }
 
 /* With xhat = (x - mean) * invstd, the training-mode gradient is
@@ -221,10 +224,12 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
             if (d->global_stats)
-                plane_grad_frozen(x + off, y ? y + off : NULL, dy + off, hw, mean, sums, (float)g,
-                                  dx + off);
+                plane_grad_store(x + off, y ? y + off : NULL, dy + off, hw, mean, sums, (float)g,
+                                 dx + off);
+            else if (y)
+                plane_grad_store(x + off, y + off, dy + off, hw, mean, sums, 1.0f, dx + off);
             else
-                plane_grad_sums(x + off, y ? y + off : NULL, dy + off, hw, mean, sums);
+                plane_grad_sums(x + off, NULL, dy + off, hw, mean, sums);
         }
         /* training form: delta corrects for save_mean being the batch mean
          * rounded to float */
@@ -238,7 +243,7 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
         const float k_0 = (float)(-g * sum_dy / m - k_xmu * delta);
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
-            plane_grad(x + off, y ? y + off : NULL, dy + off, hw, mean, (float)g, (float)k_xmu, k_0,
+            plane_grad(x + off, (y ? dx : dy) + off, hw, mean, (float)g, (float)k_xmu, k_0,
                        dx + off);
         }
     }

@@ -139,7 +139,8 @@ cnn_status cnn_model_first_nonfinite(cnn_model *m, cnn_mode mode, char *why, siz
     for (int i = 0; i < m->net.nnodes; i++) {
         int64_t k = net_numel(&m->net, i);
         most = k > most ? k : most;
-        reused = reused || m->mem[i].reused;
+        /* after a backward on a sharing bind, the spent ones too */
+        reused = reused || m->mem[i].reused || (m->acts_spent && m->mem[i].spent);
     }
     scan s = {.buf = malloc((size_t)most * sizeof(float)), .first = m->net.nnodes};
     if (!s.buf)
