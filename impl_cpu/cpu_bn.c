@@ -95,18 +95,19 @@ cnn_status cnn_cpu_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const float 
     return CNN_OK;
 }
 
-/* The gradient of batch norm's output: dy, or with a fused ReLU (y not
- * NULL) dy * (y > 0), taken wherever dy is read (kernels/ops.h). */
-#define BN_DY(i) (y && !(y[i] > 0.0f) ? 0.0f : dy[i])
-
-/* Sums over one plane of dy, dy * (x - mean) and x - mean. */
+/* Sums over one plane of g, g * (x - mean) and x - mean, where g is dy,
+ * or with a fused ReLU (y and dz not NULL) dy * (y > 0), stored in dz for
+ * the second pass (kernels/ops.h). */
 static void plane_grad_sums(const float *restrict x, const float *restrict y,
-                            const float *restrict dy, int64_t n, float mean, double sums[3])
+                            const float *restrict dy, float *restrict dz, int64_t n, float mean,
+                            double sums[3])
 {
     double a = 0.0, b = 0.0, e = 0.0;
 #pragma omp simd reduction(+ : a, b, e)
     for (int64_t i = 0; i < n; i++) {
-        const float xmu = x[i] - mean, g = BN_DY(i);
+        const float xmu = x[i] - mean, g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+        if (dz)
+            dz[i] = g;
         a += g;
         b += g * xmu;
         e += xmu;
@@ -116,13 +117,13 @@ static void plane_grad_sums(const float *restrict x, const float *restrict y,
     sums[2] += e;
 }
 
-static void plane_grad(const float *restrict x, const float *restrict y, const float *restrict dy,
-                       int64_t n, float mean, float k_dy, float k_xmu, float k_0,
-                       float *restrict dx)
+/* dx may be dy: element i is read before it is written (the fused form) */
+static void plane_grad(const float *restrict x, const float *dy, int64_t n, float mean,
+                       float k_dy, float k_xmu, float k_0, float *dx)
 {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++)
-        dx[i] = k_dy * BN_DY(i) + k_xmu * (x[i] - mean) + k_0;
+        dx[i] = k_dy * dy[i] + k_xmu * (x[i] - mean) + k_0;
 }
 
 /* With xhat = (x - mean) * invstd, the training-mode gradient is
@@ -134,8 +135,8 @@ static void plane_grad(const float *restrict x, const float *restrict y, const f
  * that rounding, delta = mean(x) - save_mean, and the k's absorb it.
  * With frozen statistics the two arrays are running_mean and running_var. */
 cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *y_in,
-                          const float *dy, const float *gamma, const float *mean_in, const float *invstd_or_var,
-                          float *dx, float *dgamma, float *dbeta, CNN_WS)
+                          const float *dy, const float *gamma, const float *mean_in,
+                          const float *invstd_or_var, float *dx, float *dgamma, float *dbeta, CNN_WS)
 {
     (void)ws, (void)ws_size;
     const int64_t hw = (int64_t)d->h * d->w, count = (int64_t)d->n * hw;
@@ -150,7 +151,8 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
         double sums[3] = {0.0, 0.0, 0.0};
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
-            plane_grad_sums(x + off, y ? y + off : NULL, dy + off, hw, mean, sums);
+            plane_grad_sums(x + off, y ? y + off : NULL, dy + off, y ? dx + off : NULL, hw, mean,
+                            sums);
         }
         /* training form: delta corrects for save_mean being the batch mean
          * rounded to float; with frozen statistics the given mean is the
@@ -164,7 +166,7 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
         const float k_0 = d->global_stats ? 0.0f : (float)(-g * sum_dy / m - k_xmu * delta);
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
-            plane_grad(x + off, y ? y + off : NULL, dy + off, hw, mean, (float)g, (float)k_xmu, k_0,
+            plane_grad(x + off, (y ? dx : dy) + off, hw, mean, (float)g, (float)k_xmu, k_0,
                        dx + off);
         }
     }
