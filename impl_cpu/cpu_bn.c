@@ -118,8 +118,8 @@ static void plane_grad_sums(const float *restrict x, const float *restrict y,
 }
 
 /* dx may be dy: element i is read before it is written (the fused form) */
-static void plane_grad(const float *restrict x, const float *dy, int64_t n, float mean,
-                       float k_dy, float k_xmu, float k_0, float *dx)
+static void plane_grad(const float *restrict x, const float *dy, int64_t n, float mean, float k_dy,
+                       float k_xmu, float k_0, float *dx)
 {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++)
@@ -136,7 +136,8 @@ static void plane_grad(const float *restrict x, const float *dy, int64_t n, floa
  * With frozen statistics the two arrays are running_mean and running_var. */
 cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *y_in,
                           const float *dy, const float *gamma, const float *mean_in,
-                          const float *invstd_or_var, float *dx, float *dgamma, float *dbeta, CNN_WS)
+                          const float *invstd_or_var, float *dx, float *dgamma, float *dbeta,
+                          CNN_WS)
 {
     (void)ws, (void)ws_size;
     const int64_t hw = (int64_t)d->h * d->w, count = (int64_t)d->n * hw;

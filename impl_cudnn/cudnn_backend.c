@@ -133,7 +133,8 @@ static bool cudnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     (void)pass;
     /* No fused ReLU (kernels/ops.h) here yet: a run keeps the pair apart.
      * cudnnConvolutionBiasActivationForward would do the forward. */
-    if ((op->kind == CNN_OP_CONV && op->conv.fuse_relu) || (op->kind == CNN_OP_BN && op->bn.fuse_relu))
+    if ((op->kind == CNN_OP_CONV && op->conv.fuse_relu) ||
+        (op->kind == CNN_OP_BN && op->bn.fuse_relu))
         return false;
     switch (op->kind) {
     case CNN_OP_CONV: {

@@ -115,8 +115,7 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
             cnn_im2col_lower(d, x + n0 * run.chw, nb, 0, d->p, run.col, run.threads);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->k, width, run.crs, 1.0f, w,
                         run.crs, run.col, width, 0.0f, run.stage, width);
-            stage_to_nchw(run.stage, nb, d->k, run.pq, bias, lo, y + n0 * run.kpq,
-                          run.threads);
+            stage_to_nchw(run.stage, nb, d->k, run.pq, bias, lo, y + n0 * run.kpq, run.threads);
         }
         return CNN_OK;
     }
