@@ -100,7 +100,7 @@ cnn_status cnn_bn_init(cnn_bn_desc *d);
  *   conv: conv_bwd_bias(y, dy, db, dz) writes dz and db[k] = sum dz over
  *     (n, p, q) in one pass; the caller then runs bwd_data and bwd_weight
  *     on dz with fuse_relu cleared (those passes have no fused form:
- *     cnn_supports declines them with fuse_relu set). Without fuse_relu,
+ *     cnn_op_has_pass is false for them with fuse_relu set). Without fuse_relu,
  *     conv_bwd_bias reads only dy: y and dz are not touched (may be NULL).
  *   bn: bn_bwd(x, y, dy, ...) takes dz = dy * (y > 0) in place of dy in its
  *     reductions and in dx (impl_cpu masks in its first reduction and keeps
