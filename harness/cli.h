@@ -31,9 +31,11 @@ typedef enum cli_type {
 
 /* --no-fuse, one row of a command's table: the commands that run models
  * (cnn_exec_opts.no_fuse). */
+/* clang-format off */
 #define CLI_NO_FUSE_OPT(dest)                                                                      \
     {"no-fuse", CLI_FLAG, dest, NULL,                                                              \
      "run each conv/batch-norm + ReLU pair as two layers (fused by default)", false, false}
+/* clang-format on */
 
 typedef struct cli_opt {
     const char *name; /* without the leading "--" */

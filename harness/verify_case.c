@@ -322,7 +322,8 @@ cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const
         case CNN_BWD_DATA: return cnn_conv_bwd_data(ctx, d, f[VT_DY], f[VT_W], f[VT_DX], ws, wss);
         case CNN_BWD_WEIGHT:
             return cnn_conv_bwd_filter(ctx, d, f[VT_X], f[VT_DY], f[VT_DW], ws, wss);
-        case CNN_BWD_BIAS: return cnn_conv_bwd_bias(ctx, d, f[VT_Y], f[VT_DY], f[VT_DB], f[VT_DX], ws, wss);
+        case CNN_BWD_BIAS:
+            return cnn_conv_bwd_bias(ctx, d, f[VT_Y], f[VT_DY], f[VT_DB], f[VT_DX], ws, wss);
         default: break;
         }
         break;
@@ -343,10 +344,10 @@ cnn_status vcase_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, void *const
             return cnn_bn_fwd_infer(ctx, &op->bn, f[VT_X], f[VT_GAMMA], f[VT_BETA], f[VT_RMEAN],
                                     f[VT_RVAR], f[VT_Y], ws, wss);
         if (op->bn.global_stats) /* frozen: the running statistics (backend_ops.h) */
-            return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_Y], f[VT_DY], f[VT_GAMMA], f[VT_RMEAN], f[VT_RVAR],
-                              f[VT_DX], f[VT_DGAMMA], f[VT_DBETA], ws, wss);
-        return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_Y], f[VT_DY], f[VT_GAMMA], f[VT_SMEAN], f[VT_SINVSTD],
-                          f[VT_DX], f[VT_DGAMMA], f[VT_DBETA], ws, wss);
+            return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_Y], f[VT_DY], f[VT_GAMMA], f[VT_RMEAN],
+                              f[VT_RVAR], f[VT_DX], f[VT_DGAMMA], f[VT_DBETA], ws, wss);
+        return cnn_bn_bwd(ctx, &op->bn, f[VT_X], f[VT_Y], f[VT_DY], f[VT_GAMMA], f[VT_SMEAN],
+                          f[VT_SINVSTD], f[VT_DX], f[VT_DGAMMA], f[VT_DBETA], ws, wss);
     case CNN_OP_LINEAR: {
         const cnn_linear_desc *d = &op->linear;
         if (pass == CNN_FWD)

@@ -227,7 +227,9 @@ static cnn_status run_model(const char *name, const cnn_model_opts *mo, const cn
     int nf = cnn_model_fallback_count(m);
     /* the algorithm column: the backend, fused or not, and its fallbacks */
     int w = snprintf(fallbacks, fallbacks_size, "%s",
-                     no_fuse ? "unfused" : nfused ? "fused" : "fused (none taken)");
+                     no_fuse  ? "unfused"
+                     : nfused ? "fused"
+                              : "fused (none taken)");
     if (nf > 0 && w > 0 && (size_t)w < fallbacks_size)
         snprintf(fallbacks + w, fallbacks_size - (size_t)w, ", %d layer passes fell back", nf);
     if (nf > 0 && progress == false)
@@ -356,21 +358,20 @@ static cnn_status compare_runs(verify_run *run, int b, const char *algo, const c
                                int64_t ny, const double *floors)
 {
     const char *name = cnn_model_name(m);
-    cnn_status st = row(run, b, algo, name, "eval_fwd",
-                        "logits", shape, got->logits_eval, ref->logits_eval, ny, FWD_TOL, floors[0]);
+    cnn_status st = row(run, b, algo, name, "eval_fwd", "logits", shape, got->logits_eval,
+                        ref->logits_eval, ny, FWD_TOL, floors[0]);
     if (st == CNN_OK)
-        st = row(run, b, algo, name, "train_fwd",
-                 "logits", shape, got->logits_train, ref->logits_train, ny, FWD_TOL, floors[1]);
+        st = row(run, b, algo, name, "train_fwd", "logits", shape, got->logits_train,
+                 ref->logits_train, ny, FWD_TOL, floors[1]);
     if (st == CNN_OK)
-        st = row(run, b, algo, name, "train_fwd", "loss",
-                 shape, &got->loss, &ref->loss, 1, FWD_TOL, floors[2]);
+        st = row(run, b, algo, name, "train_fwd", "loss", shape, &got->loss, &ref->loss, 1, FWD_TOL,
+                 floors[2]);
     for (int i = 0; i < cnn_model_tensor_count(m) && st == CNN_OK; i++) {
         cnn_tensor_info ti;
         st = cnn_model_tensor(m, i, &ti);
         if (st == CNN_OK && ti.trainable)
-            st = row(run, b, algo, name, "bwd", ti.key, shape,
-                     got->grads[i], ref->grads[i], cnn_shape_numel(&ti.shape), GRAD_TOL,
-                     floors[3 + i]);
+            st = row(run, b, algo, name, "bwd", ti.key, shape, got->grads[i], ref->grads[i],
+                     cnn_shape_numel(&ti.shape), GRAD_TOL, floors[3 + i]);
     }
     return st;
 }
@@ -393,13 +394,12 @@ static cnn_status check_model(verify_run *run, const char *name, int batch, int 
     model_out ref = {0};
     const cnn_backend *naive = cnn_backend_find("naive");
     /* the reference runs every layer apart */
-    st = run_model(name, &mo, naive, run->seed, run->threads, true, 0.0, true, &ref, fb,
-                   sizeof fb);
+    st = run_model(name, &mo, naive, run->seed, run->threads, true, 0.0, true, &ref, fb, sizeof fb);
     model_out pert = {0};
     bool go_on = st == CNN_OK && !run_dir_stopping();
     if (go_on)
-        st = run_model(name, &mo, naive, run->seed, run->threads, false, NOISE_PERTURB, true,
-                       &pert, fb, sizeof fb);
+        st = run_model(name, &mo, naive, run->seed, run->threads, false, NOISE_PERTURB, true, &pert,
+                       fb, sizeof fb);
     double *floors = NULL;
     if (go_on && st == CNN_OK)
         st = noise_floors(m, &ref, &pert, ny, shape, &floors);

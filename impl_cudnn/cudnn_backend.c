@@ -133,7 +133,8 @@ static bool cudnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     (void)pass;
     /* No fused ReLU (kernels/ops.h) here yet: a run keeps the pair apart.
      * cudnnConvolutionBiasActivationForward would do the forward. */
-    if ((op->kind == CNN_OP_CONV && op->conv.fuse_relu) || (op->kind == CNN_OP_BN && op->bn.fuse_relu))
+    if ((op->kind == CNN_OP_CONV && op->conv.fuse_relu) ||
+        (op->kind == CNN_OP_BN && op->bn.fuse_relu))
         return false;
     switch (op->kind) {
     case CNN_OP_CONV: {
@@ -159,19 +160,27 @@ static bool cudnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     }
 }
 
-/* cudnn_supports() above, in words: size limits only. */
+/* cudnn_supports() above, in words: size limits, and no fused ReLU. */
 static cnn_coverage cudnn_coverage(cnn_op_kind kind, cnn_pass pass)
 {
     switch (kind) {
-    case CNN_OP_CONV:
+    case CNN_OP_CONV: /* only fwd and bwd_bias have a fused form to decline */
+        if (pass == CNN_FWD || pass == CNN_BWD_BIAS)
+            return (cnn_coverage){
+                .partial = true,
+                .note = "tensors of up to 2^31-1 elements; no fused ReLU (fuse_relu)"};
+        return (cnn_coverage){.note = "tensors of up to 2^31-1 elements"};
     case CNN_OP_LINEAR: return (cnn_coverage){.note = "tensors of up to 2^31-1 elements"};
     case CNN_OP_POOL:
     case CNN_OP_ADAPOOL: return (cnn_coverage){.note = "planes of up to 2^31-1 elements"};
     case CNN_OP_BN:
         if (pass == CNN_BWD_DATA)
-            return (cnn_coverage){.note = "tensors of up to 2^31-1 elements; frozen statistics "
-                                          "(eval-mode gradients) on an own CUDA kernel"};
-        return (cnn_coverage){.note = "tensors of up to 2^31-1 elements"};
+            return (cnn_coverage){.partial = true,
+                                  .note = "tensors of up to 2^31-1 elements; frozen statistics "
+                                          "(eval-mode gradients) on an own CUDA kernel; no fused "
+                                          "ReLU (fuse_relu)"};
+        return (cnn_coverage){.partial = true,
+                              .note = "tensors of up to 2^31-1 elements; no fused ReLU (fuse_relu)"};
     default: return (cnn_coverage){0};
     }
 }

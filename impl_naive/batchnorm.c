@@ -134,8 +134,9 @@ static cnn_status bn_bwd_global(cnn_ctx *ctx, const cnn_bn_desc *d, const float 
  * recomputes both statistics from x in double, exactly as the forward pass
  * did; fast backends use the saved ones. */
 cnn_status cnn_naive_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *y,
-                            const float *dy, const float *gamma, const float *mean, const float *invstd_or_var,
-                            float *dx, float *dgamma, float *dbeta, CNN_WS)
+                            const float *dy, const float *gamma, const float *mean,
+                            const float *invstd_or_var, float *dx, float *dgamma, float *dbeta,
+                            CNN_WS)
 {
     CNN_NAIVE_NO_WS;
     if (d->global_stats)

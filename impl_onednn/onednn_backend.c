@@ -74,8 +74,13 @@ static bool onednn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 /* supports() above, in words. */
 static cnn_coverage onednn_coverage(cnn_op_kind kind, cnn_pass pass)
 {
-    (void)pass;
     switch (kind) {
+    case CNN_OP_CONV:
+    case CNN_OP_BN:
+        /* onednn_supports: the fused ReLU's backward passes */
+        if (pass == (kind == CNN_OP_CONV ? CNN_BWD_BIAS : CNN_BWD_DATA))
+            return (cnn_coverage){.partial = true, .note = "no fused ReLU (fuse_relu)"};
+        return (cnn_coverage){0};
     case CNN_OP_POOL:
         return (cnn_coverage){.partial = true,
                               .note = "average: no window past the padding (oneDNN "

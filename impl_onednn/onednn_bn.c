@@ -47,9 +47,8 @@ cnn_status cnn_onednn_bn_build(cnn_onednn_state *st, cnn_onednn_entry *e, const 
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_MEAN, &c, true));
         return cnn_onednn_user(st, e, s, DNNL_ARG_VARIANCE, &c, true);
     case CNN_FWD_INFER:
-        DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &x, eps,
-                                                              FLAGS | dnnl_use_global_stats |
-                                                                  relu));
+        DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(
+            &bd, dnnl_forward_inference, &x, eps, FLAGS | dnnl_use_global_stats | relu));
         TRY(cnn_onednn_add_op(st, e, &bd, NULL, &s));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_SRC, &x, false));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_MEAN, &c, false));
@@ -134,8 +133,9 @@ cnn_status cnn_onednn_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const flo
 
 /* y is not read: supports() declines fuse_relu here. */
 cnn_status cnn_onednn_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, const float *y,
-                             const float *dy, const float *gamma, const float *mean, const float *invstd_or_var,
-                             float *dx, float *dgamma, float *dbeta, CNN_WS)
+                             const float *dy, const float *gamma, const float *mean,
+                             const float *invstd_or_var, float *dx, float *dgamma, float *dbeta,
+                             CNN_WS)
 {
     (void)y;
     cnn_onednn_entry *e;

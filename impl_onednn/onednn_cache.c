@@ -26,9 +26,9 @@ static void make_key(const cnn_op *op, cnn_pass pass, int threads, int64_t key[C
     switch (op->kind) {
     case CNN_OP_CONV: {
         const cnn_conv_desc *d = &op->conv;
-        const int64_t f[] = {d->n, d->c,        d->h,        d->w,     d->k,     d->r,
-                             d->s, d->stride_h, d->stride_w, d->pad_h, d->pad_w, d->has_bias,
-                             d->fuse_relu};
+        const int64_t f[] = {d->n,     d->c,        d->h,        d->w,        d->k,
+                             d->r,     d->s,        d->stride_h, d->stride_w, d->pad_h,
+                             d->pad_w, d->has_bias, d->fuse_relu};
         memcpy(key + i, f, sizeof f);
         break;
     }

@@ -235,11 +235,10 @@ static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *
     for (int i = lo; i < hi; i++) {
         int k = i / ch->nbands, b = i % ch->nbands, band = ch->band0 + b;
         int img = band / p->tiles_y, ty = band % p->tiles_y;
-        cnn_winograd_output_band(p->m, ch->mt + (size_t)k * p->ldt + (size_t)b * p->tiles_x,
-                                 m_stride, p->tiles_x, bias ? bias[k] : 0.0f,
-                                 p->relu ? 0.0f : -INFINITY,
-                                 y + ((size_t)img * p->cout + k) * out_plane, p->hout, p->wout,
-                                 ty * p->m, ch->scratch);
+        cnn_winograd_output_band(
+            p->m, ch->mt + (size_t)k * p->ldt + (size_t)b * p->tiles_x, m_stride, p->tiles_x,
+            bias ? bias[k] : 0.0f, p->relu ? 0.0f : -INFINITY,
+            y + ((size_t)img * p->cout + k) * out_plane, p->hout, p->wout, ty * p->m, ch->scratch);
     }
     /* The next chunk reuses V and M. */
     barrier_if_shared(ch);

@@ -35,8 +35,7 @@ void cnn_winograd_input_band(int m, const float *x, int h, int w, int row0, int 
 /* Output transform of one band: writes rows row0 .. row0 + m - 1 of the
  * h x w plane y (those that exist), all w columns, each value plus bias. */
 void cnn_winograd_output_band(int m, const float *mt, size_t xi_stride, int tiles_x, float bias,
-                              float lo,
-                              float *y, int h, int w, int row0, float *scratch);
+                              float lo, float *y, int h, int w, int row0, float *scratch);
 
 /* Filter transform of n 3 x 3 filters: filter i is the 9 floats g[r][s] at
  * g + i * g_stride, rotated by 180 degrees when flip (the backward-data

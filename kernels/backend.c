@@ -60,10 +60,6 @@ bool cnn_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     const cnn_backend *be = ctx->backend;
     if (!cnn_op_has_pass(op, pass) || !cnn_backend_implements(be, op->kind, pass))
         return false;
-    /* a convolution's data and weight gradients have no fused form (ops.h) */
-    if (op->kind == CNN_OP_CONV && op->conv.fuse_relu &&
-        (pass == CNN_BWD_DATA || pass == CNN_BWD_WEIGHT))
-        return false;
     return be->supports ? be->supports(ctx, op, pass) : true;
 }
 

@@ -298,6 +298,10 @@ cnn_status cnn_op_init(cnn_op *op)
 
 bool cnn_op_has_pass(const cnn_op *op, cnn_pass pass)
 {
+    /* a convolution's data and weight gradients have no fused form (ops.h) */
+    if (op->kind == CNN_OP_CONV && op->conv.fuse_relu &&
+        (pass == CNN_BWD_DATA || pass == CNN_BWD_WEIGHT))
+        return false;
     CNN_BACKEND_OPS(HAS_PASS, )
     return false;
 }

@@ -100,10 +100,11 @@ cnn_status cnn_bn_init(cnn_bn_desc *d);
  *   conv: conv_bwd_bias(y, dy, db, dz) writes dz and db[k] = sum dz over
  *     (n, p, q) in one pass; the caller then runs bwd_data and bwd_weight
  *     on dz with fuse_relu cleared (those passes have no fused form:
- *     cnn_supports declines them with fuse_relu set). Without fuse_relu,
+ *     cnn_op_has_pass is false for them with fuse_relu set). Without fuse_relu,
  *     conv_bwd_bias reads only dy: y and dz are not touched (may be NULL).
  *   bn: bn_bwd(x, y, dy, ...) takes dz = dy * (y > 0) in place of dy in its
- *     reductions and in dx, dz never stored; x is still BN's own input (the
+ *     reductions and in dx (impl_cpu masks in its first reduction and keeps
+ *     dz in dx for the second pass); x is still BN's own input (the
  *     pre-ReLU value is not needed). Without fuse_relu y is not read.
  * A backend that has no fused form of a pass declines the descriptor
  * (supports() false, so its call is CNN_ERR_UNSUPPORTED); a caller then

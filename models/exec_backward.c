@@ -166,8 +166,8 @@ static cnn_status backward_node(cnn_model *m, int i, cnn_ctx **ctx, cnn_pass *pa
         st = model_route(m, i, CNN_BWD_DATA, ctx);
         if (st == CNN_OK)
             st = cnn_bn_bwd(*ctx, &bn, x, fold ? model_y(m, relu) : NULL,
-                            fold ? dy_of(m, relu) : dy, model_tensor_ptr(m, nd->weight), mean, spread,
-                            want_dx ? dx : model_act(m, m->scratch_off),
+                            fold ? dy_of(m, relu) : dy, model_tensor_ptr(m, nd->weight), mean,
+                            spread, want_dx ? dx : model_act(m, m->scratch_off),
                             model_grad_ptr(m, nd->weight), model_grad_ptr(m, nd->bias), m->ws,
                             m->ws_size);
         break;

@@ -78,8 +78,7 @@ static void name_passes(cnn_model *m, int i, int j, const cnn_op *f)
         snprintf(pi->algo[p], sizeof pi->algo[p], "%s+relu",
                  cnn_algorithm(m->ctx[r->ctx], f, (cnn_pass)p));
     }
-    snprintf(pj->algo[CNN_FWD], sizeof pj->algo[CNN_FWD], "fused into %s",
-             m->net.nodes[i].name);
+    snprintf(pj->algo[CNN_FWD], sizeof pj->algo[CNN_FWD], "fused into %s", m->net.nodes[i].name);
     if (pi->bwd)
         snprintf(pj->algo[CNN_BWD_DATA], sizeof pj->algo[CNN_BWD_DATA], "fused into %s",
                  m->net.nodes[i].name);
@@ -126,7 +125,7 @@ int cnn_model_layer_fused(const cnn_model *m, int layer, cnn_pass pass)
     if (!m->bound || !m->fuse || layer < 0 || layer >= m->net.nnodes || pass < 0 ||
         pass >= CNN_PASS_COUNT)
         return -1;
-    return m->fuse[layer].algo[pass][0] ? (m->fuse[layer].relu >= 0 ? m->fuse[layer].relu
-                                                                    : m->fuse[layer].into)
-                                        : -1;
+    return m->fuse[layer].algo[pass][0]
+               ? (m->fuse[layer].relu >= 0 ? m->fuse[layer].relu : m->fuse[layer].into)
+               : -1;
 }

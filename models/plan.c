@@ -394,8 +394,9 @@ const char *cnn_model_layer_backend(const cnn_model *m, int layer, cnn_pass pass
         return NULL;
     cnn_ctx *ctx = m->ctx[r->ctx];
     if (algorithm)
-        *algorithm = m->fuse[layer].algo[pass][0] ? m->fuse[layer].algo[pass]
-                                                  : cnn_algorithm(ctx, &m->net.nodes[layer].op, pass);
+        *algorithm = m->fuse[layer].algo[pass][0]
+                         ? m->fuse[layer].algo[pass]
+                         : cnn_algorithm(ctx, &m->net.nodes[layer].op, pass);
     return ctx->backend->name;
 }
 

@@ -173,8 +173,7 @@ static void check_backend(const char *be, int want_fwd, int want_bwd)
     TU_CHECK(rel_diff(f.logits_train, p.logits_train, BATCH * 5) <= TOL, "%s: train logits", be);
     TU_CHECK(fabs(f.loss - p.loss) <= TOL * fabs(p.loss), "%s: loss %g vs %g", be, f.loss, p.loss);
     TU_CHECK(rel_diff(f.relu1, p.relu1, BATCH * 6 * 8 * 8) <= TOL, "%s: relu1's output", be);
-    TU_CHECK(f.grads && p.grads && f.ngrad == p.ngrad &&
-                 rel_diff(f.grads, p.grads, f.ngrad) <= TOL,
+    TU_CHECK(f.grads && p.grads && f.ngrad == p.ngrad && rel_diff(f.grads, p.grads, f.ngrad) <= TOL,
              "%s: gradients differ by %g", be,
              f.grads && p.grads ? rel_diff(f.grads, p.grads, f.ngrad) : -1.0);
 

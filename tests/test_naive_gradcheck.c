@@ -174,7 +174,7 @@ static void test_conv_gradients(void)
         {2, 1, 6, 5, 1, 1, 1, 1, 1, 0, 0, true, 0, 0, false},  /* C = 1, K = 1, 1x1 kernel */
         {1, 2, 8, 9, 2, 5, 5, 3, 3, 2, 2, false, 0, 0, false}, /* stride 3, pad 2, no bias */
         {2, 3, 4, 5, 2, 2, 3, 2, 1, 0, 1, true, 0, 0, false},  /* even kernel height */
-        {1, 2, 3, 3, 3, 3, 3, 1, 1, 3, 3, true, 0, 0, false},  /* padding larger than the kernel's half */
+        {1, 2, 3, 3, 3, 3, 3, 1, 1, 3, 3, true, 0, 0, false},  /* padding > the kernel's half */
         {1, 4, 5, 5, 2, 1, 1, 2, 2, 0, 0, true, 0, 0, false},  /* strided 1x1 (ResNet downsample) */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -281,7 +281,8 @@ static void bn_forward(void *s)
 
 static void test_bn_gradients(void)
 {
-    const cnn_bn_desc cases[] = {{2, 3, 3, 2, 1e-5, 0.1, false, false}, {4, 2, 1, 1, 1e-5, 0.1, false, false}};
+    const cnn_bn_desc cases[] = {{2, 3, 3, 2, 1e-5, 0.1, false, false},
+                                 {4, 2, 1, 1, 1e-5, 0.1, false, false}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cnn_bn_desc d = cases[i];
         TU_EXPECT_OK(cnn_bn_init(&d));
@@ -296,8 +297,8 @@ static void test_bn_gradients(void)
         float *g = tu_rand_buf(nx, &rng, -1, 1), *dx = alloc_floats(nx);
         float *dgamma = alloc_floats(d.c), *dbeta = alloc_floats(d.c);
         bn_forward(&st);
-        TU_EXPECT_OK(
-            cnn_bn_bwd(ctx, &d, st.x, NULL, g, st.gamma, st.mean, st.invstd, dx, dgamma, dbeta, NULL, 0));
+        TU_EXPECT_OK(cnn_bn_bwd(ctx, &d, st.x, NULL, g, st.gamma, st.mean, st.invstd, dx, dgamma,
+                                dbeta, NULL, 0));
         probe pr = {bn_forward, &st, st.y, nx, g};
         char what[96];
         snprintf(what, sizeof what, "bn dx %dx%dx%dx%d", d.n, d.c, d.h, d.w);
@@ -341,8 +342,8 @@ static void test_bn_frozen_gradients(void)
     float *g = tu_rand_buf(nx, &rng, -1, 1), *dx = alloc_floats(nx);
     float *dgamma = alloc_floats(d.c), *dbeta = alloc_floats(d.c);
     bn_infer(&st);
-    TU_EXPECT_OK(
-        cnn_bn_bwd(ctx, &d, st.x, NULL, g, st.gamma, st.rmean, st.rvar, dx, dgamma, dbeta, NULL, 0));
+    TU_EXPECT_OK(cnn_bn_bwd(ctx, &d, st.x, NULL, g, st.gamma, st.rmean, st.rvar, dx, dgamma, dbeta,
+                            NULL, 0));
     probe pr = {bn_infer, &st, st.y, nx, g};
     /* with frozen statistics y is affine in x, gamma and beta */
     check_grad("bn frozen dx", &pr, st.x, nx, dx, H_LINEAR, TOL_LINEAR);
@@ -717,7 +718,8 @@ static void run_reductions(const cnn_conv_desc *cd, const cnn_bn_desc *bd, const
     for (int c = 0; c < 5; c++)
         o->rm[c] = 0.0f, o->rv[c] = 1.0f;
     TU_EXPECT_OK(cnn_bn_fwd_train(ctx, bd, x, gamma, beta, o->y, o->rm, o->rv, sm, si, NULL, 0));
-    TU_EXPECT_OK(cnn_bn_bwd(ctx, bd, x, NULL, o->y, gamma, sm, si, o->dx, o->dgamma, o->dbeta, NULL, 0));
+    TU_EXPECT_OK(
+        cnn_bn_bwd(ctx, bd, x, NULL, o->y, gamma, sm, si, o->dx, o->dgamma, o->dbeta, NULL, 0));
 }
 
 static void test_determinism(void)
