@@ -141,7 +141,8 @@ static void on_stop(int sig)
 {
     static const char msg[] = "\ncnnbench: interrupted: stopping after the case at hand and "
                               "writing what is done (interrupt again to stop at once)\n";
-    stop_signal = sig;
+    if (!stop_signal) /* the first one names the stop (a sweep adds SIGTERM) */
+        stop_signal = sig;
     if (write(2, msg, sizeof msg - 1) < 0) {
     }
 }

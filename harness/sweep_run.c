@@ -198,8 +198,12 @@ cnn_status sweep_execute(sweep_plan *p, const char *dir, FILE *out, int *failed)
                 break;
             }
             if (run_dir_stopping()) {
-                /* the child's own SIGINT handling marks its folder interrupted */
-                spawn_stop(pid, SIGINT, 30.0);
+                /* the child's own stop handling marks its folder interrupted.
+                 * SIGTERM, not SIGINT: after a Ctrl-C the child (in the
+                 * sweep's process group) has had its SIGINT already, and a
+                 * second one would kill it at once (SA_RESETHAND) with its
+                 * folder left "running" */
+                spawn_stop(pid, SIGTERM, 30.0);
                 s->status = -2;
                 break;
             }

@@ -145,11 +145,15 @@ static void check_stopped(const char *root, int stage)
         }
         json_free(m);
     }
-    TU_CHECK(logs == stage && complete == stage - 1 && incomplete <= 1,
+    /* the cut stage may also have finished its last case when the stop
+     * came (it stops after the case at hand): then it is complete, and no
+     * later stage started */
+    const bool ended = complete == stage && incomplete == 0;
+    /* or stopped before it made its folder (incomplete 0, complete stage - 1) */
+    TU_CHECK(logs == stage && ((complete == stage - 1 && incomplete <= 1) || ended),
              "%s: cut in stage %d: %d logs, %d complete and %d incomplete stage folders", root,
              stage, logs, complete, incomplete);
     expect_refused("the sweep", run);
-    TU_CHECK(*cut, "%s: the cut stage has no folder", root);
     if (*cut)
         expect_refused("the cut stage", cut);
 }
@@ -196,15 +200,18 @@ int main(void)
     pid_t pid = start("first");
     for (int i = 0; i < 6000 && part_folders("first") < 1; i++)
         tu_sleep_ms(10);
-    long at = 200 + (long)(tu_next(&seed) % 2000);
+    /* a random moment early in the run: stage 1 on a loaded machine, maybe
+     * stage 2 on a quiet one (stage 1 takes well under a second there);
+     * whichever stage runs is the one that must be cut */
+    long at = 20 + (long)(tu_next(&seed) % 400);
     tu_sleep_ms(at);
-    int stage = stage_started("first");
     kill(pid, SIGINT);
     int rc = tu_wait_process(pid);
+    int stage = stage_started("first"); /* the last one started: the one cut */
     printf("SIGINT to the sweep %ld ms into stage 1 (stage %d running): exit %d\n", at, stage, rc);
-    TU_CHECK(rc == 130 && stage == 1, "SIGINT in stage 1: exit %d, stage %d", rc, stage);
-    if (rc == 130 && stage == 1)
-        check_stopped("first", 1);
+    TU_CHECK(rc == 130 && stage >= 1 && stage < 4, "SIGINT early: exit %d, stage %d", rc, stage);
+    if (rc == 130 && stage >= 1 && stage < 4)
+        check_stopped("first", stage);
 
     /* 2: SIGINT to the process group (Ctrl-C) once stage 3 runs */
     pid = start("third");
