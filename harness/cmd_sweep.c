@@ -227,6 +227,10 @@ int cmd_sweep(int argc, char **argv)
     int counts[CLI_MAX_THREAD_COUNTS], ncounts;
     if (threads && (rc = cli_parse_thread_list(&cmd, threads, counts, &ncounts)) >= 0)
         return rc;
+    /* each stage runs at each count: 0 (the libraries' default) names none */
+    if (threads && ncounts == 1 && counts[0] == 0)
+        return cli_usage_error(&cmd, "--threads: '0' is not a thread count (1 to %d)",
+                               CLI_THREADS_MAX);
     static sweep_args a;
     static sweep_plan plan;
     memset(&a, 0, sizeof a);
