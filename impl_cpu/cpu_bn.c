@@ -134,26 +134,26 @@ cnn_status cnn_cpu_bn_fwd_infer(cnn_ctx *ctx, const cnn_bn_desc *d, const float 
     return CNN_OK;
 }
 
-/* The gradient of batch norm's output: dy, or with a fused ReLU (y not
- * NULL) dy * (y > 0), taken wherever dy is read (kernels/ops.h). */
-#define BN_DY(y, dy, i) ((y) && !((y)[i] > 0.0f) ? 0.0f : (dy)[i])
-
-/* sums[0..2] += the sums over one plane of dy, dy * (x - mean) and
- * x - mean, float within blocks and double across (see the top); with
- * `store` (a constant in each call) also dx = k_dy * dy in the same pass,
- * the whole gradient when the statistics are frozen. */
+/* sums[0..2] += the sums over one plane of g, g * (x - mean) and x - mean,
+ * float within blocks and double across (see the top), where g is dy or,
+ * with `masked` (a fused ReLU, kernels/ops.h), dy * (y > 0); with `store`
+ * also dx = k_dy * g in the same pass: the whole gradient when the
+ * statistics are frozen, or (k_dy 1) the masked gradient kept for the
+ * training form's second pass. store and masked are constants in each
+ * caller below, so each is a loop of its own without a branch. */
 static inline void grad_sums(const float *restrict x, const float *restrict y,
                              const float *restrict dy, int64_t n, float mean, double sums[3],
-                             bool store, float k_dy, float *restrict dx)
+                             bool store, bool masked, float k_dy, float *restrict dx)
 {
     double ta = 0.0, tb = 0.0, te = 0.0;
     for (int64_t i0 = 0; i0 < n; i0 += BLK) {
         const int64_t len = n - i0 < BLK ? n - i0 : BLK;
-        const float *restrict xb = x + i0, *restrict gb = dy + i0, *restrict yb = y ? y + i0 : NULL;
+        const float *restrict xb = x + i0, *restrict gb = dy + i0;
+        const float *restrict yb = masked ? y + i0 : gb;
         float a = 0.0f, b = 0.0f, e = 0.0f;
 #pragma omp simd reduction(+ : a, b, e)
         for (int64_t i = 0; i < len; i++) {
-            const float xmu = xb[i] - mean, g = BN_DY(yb, gb, i);
+            const float xmu = xb[i] - mean, g = masked ? (yb[i] > 0.0f ? gb[i] : 0.0f) : gb[i];
             a += g;
             b += g * xmu;
             e += xmu;
@@ -169,30 +169,42 @@ static inline void grad_sums(const float *restrict x, const float *restrict y,
     sums[2] += te;
 }
 
-static CNN_CPU_VEC void plane_grad_sums(const float *restrict x, const float *restrict y,
-                                        const float *restrict dy, int64_t n, float mean,
-                                        double sums[3])
+static CNN_CPU_VEC void plane_grad_sums(const float *restrict x, const float *restrict dy,
+                                        int64_t n, float mean, double sums[3])
 {
-    grad_sums(x, y, dy, n, mean, sums, false, 0.0f, NULL);
+    grad_sums(x, NULL, dy, n, mean, sums, false, false, 0.0f, NULL);
 }
 
-/* The sums and dx = k_dy * g in one pass: the whole gradient with frozen
- * statistics; with k_dy 1, the masked gradient g kept in dx for the second
- * pass of the training form with a fused ReLU (read once, y not again). */
-static CNN_CPU_VEC void plane_grad_store(const float *restrict x, const float *restrict y,
-                                         const float *restrict dy, int64_t n, float mean,
-                                         double sums[3], float k_dy, float *restrict dx)
+static CNN_CPU_VEC void plane_grad_store(const float *restrict x, const float *restrict dy,
+                                         int64_t n, float mean, double sums[3], float k_dy,
+                                         float *restrict dx)
 {
-    grad_sums(x, y, dy, n, mean, sums, true, k_dy, dx);
+    grad_sums(x, NULL, dy, n, mean, sums, true, false, k_dy, dx);
 }
 
-/* dx may be dy: element i is read before it is written (the fused form) */
-static CNN_CPU_VEC void plane_grad(const float *restrict x, const float *dy, int64_t n,
-                                   float mean, float k_dy, float k_xmu, float k_0, float *dx)
+static CNN_CPU_VEC void plane_grad_store_masked(const float *restrict x, const float *restrict y,
+                                                const float *restrict dy, int64_t n, float mean,
+                                                double sums[3], float k_dy, float *restrict dx)
+{
+    grad_sums(x, y, dy, n, mean, sums, true, true, k_dy, dx);
+}
+
+static CNN_CPU_VEC void plane_grad(const float *restrict x, const float *restrict dy, int64_t n,
+                                   float mean, float k_dy, float k_xmu, float k_0,
+                                   float *restrict dx)
 {
 #pragma omp simd
     for (int64_t i = 0; i < n; i++)
         dx[i] = k_dy * dy[i] + k_xmu * (x[i] - mean) + k_0;
+}
+
+/* The same in place: dx holds the masked gradient and receives the result. */
+static CNN_CPU_VEC void plane_grad_in_place(const float *restrict x, int64_t n, float mean,
+                                            float k_dy, float k_xmu, float k_0, float *restrict dx)
+{
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = k_dy * dx[i] + k_xmu * (x[i] - mean) + k_0;
 }
 
 /* With xhat = (x - mean) * invstd, the training-mode gradient is
@@ -223,13 +235,16 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
          * and dx is just dy scaled: one pass, beside the sums */
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
-            if (d->global_stats)
-                plane_grad_store(x + off, y ? y + off : NULL, dy + off, hw, mean, sums, (float)g,
-                                 dx + off);
+            if (d->global_stats && y)
+                plane_grad_store_masked(x + off, y + off, dy + off, hw, mean, sums, (float)g,
+                                        dx + off);
+            else if (d->global_stats)
+                plane_grad_store(x + off, dy + off, hw, mean, sums, (float)g, dx + off);
             else if (y)
-                plane_grad_store(x + off, y + off, dy + off, hw, mean, sums, 1.0f, dx + off);
+                plane_grad_store_masked(x + off, y + off, dy + off, hw, mean, sums, 1.0f,
+                                        dx + off);
             else
-                plane_grad_sums(x + off, NULL, dy + off, hw, mean, sums);
+                plane_grad_sums(x + off, dy + off, hw, mean, sums);
         }
         /* training form: delta corrects for save_mean being the batch mean
          * rounded to float */
@@ -243,8 +258,10 @@ cnn_status cnn_cpu_bn_bwd(cnn_ctx *ctx, const cnn_bn_desc *d, const float *x, co
         const float k_0 = (float)(-g * sum_dy / m - k_xmu * delta);
         for (int n = 0; n < d->n; n++) {
             int64_t off = ((int64_t)n * d->c + c) * hw;
-            plane_grad(x + off, (y ? dx : dy) + off, hw, mean, (float)g, (float)k_xmu, k_0,
-                       dx + off);
+            if (y)
+                plane_grad_in_place(x + off, hw, mean, (float)g, (float)k_xmu, k_0, dx + off);
+            else
+                plane_grad(x + off, dy + off, hw, mean, (float)g, (float)k_xmu, k_0, dx + off);
         }
     }
     return CNN_OK;
