@@ -12,7 +12,12 @@
 #define CNN_CPU_SIMD_H
 
 #if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
+#if __has_attribute(target_clones) && defined(__clang__)
+/* Clang refuses flatten beside target_clones; it inlines the static helpers
+ * into each clone anyway (a default-target callee into an AVX2 caller) */
+#define CNN_CPU_VEC __attribute__((target_clones("avx2", "default")))
+#elif __has_attribute(target_clones)
+/* flatten: the static helpers inlined into, so compiled for, each clone */
 #define CNN_CPU_VEC __attribute__((target_clones("avx2", "default"), flatten))
 #endif
 #endif
