@@ -234,17 +234,17 @@ cnn_status cnn_im2col_conv_bwd_bias(cnn_ctx *ctx, const cnn_conv_desc *d, const 
         double acc = 0.0;
         for (int n = 0; n < d->n; n++) {
             const int64_t at = ((int64_t)n * d->k + k) * pq;
-            const float *restrict row = dy + at;
+            const float *row = dy + at;
             if (d->fuse_relu) {
+                /* the mask in a float loop, then the row (now in cache) summed
+                 * like any other: one loop mixing the float select and store
+                 * with the double sum did not vectorise */
                 const float *restrict yr = y + at;
                 float *restrict out = dz + at;
-#pragma omp simd reduction(+ : acc)
-                for (int64_t j = 0; j < pq; j++) {
-                    const float g = yr[j] > 0.0f ? row[j] : 0.0f;
-                    out[j] = g;
-                    acc += g;
-                }
-                continue;
+#pragma omp simd
+                for (int64_t j = 0; j < pq; j++)
+                    out[j] = yr[j] > 0.0f ? row[j] : 0.0f;
+                row = out;
             }
 #pragma omp simd reduction(+ : acc)
             for (int64_t j = 0; j < pq; j++)
