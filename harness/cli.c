@@ -163,25 +163,32 @@ static bool named(const char *opt, const char *name, size_t len)
  * usage error; more than the machine's CPUs runs, with a warning, since the
  * threads then share cores (an oversubscription study is a valid run, but its
  * times are not those of N cores). 0 leaves the libraries' default. */
+static int check_thread_count(const cli_cmd *cmd, long n)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 0)
+        return cli_usage_error(cmd, "--threads must be >= 0 (0: the libraries' default), got %ld",
+                               n);
+    if (n > CLI_THREADS_MAX)
+        return cli_usage_error(cmd, "--threads %ld is more than %d (this machine has %ld CPUs)", n,
+                               CLI_THREADS_MAX, cpus);
+    if (cpus > 0 && n > cpus)
+        fprintf(stderr,
+                "cnnbench %s: warning: --threads %ld is more than this machine's %ld CPUs; "
+                "the threads will share them\n",
+                cmd->name, n, cpus);
+    return -1;
+}
+
 static int check_threads(const cli_cmd *cmd)
 {
     for (int j = 0; j < cmd->nopts; j++) {
         const cli_opt *o = &cmd->opts[j];
         if (!o->seen || o->type != CLI_INT || strcmp(o->name, "threads") != 0)
             continue;
-        int n = *(const int *)o->dest;
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        if (n < 0)
-            return cli_usage_error(cmd,
-                                   "--threads must be >= 0 (0: the libraries' default), got %d", n);
-        if (n > CLI_THREADS_MAX)
-            return cli_usage_error(cmd, "--threads %d is more than %d (this machine has %ld CPUs)",
-                                   n, CLI_THREADS_MAX, cpus);
-        if (cpus > 0 && n > cpus)
-            fprintf(stderr,
-                    "cnnbench %s: warning: --threads %d is more than this machine's %ld CPUs; "
-                    "the threads will share them\n",
-                    cmd->name, n, cpus);
+        int rc = check_thread_count(cmd, *(const int *)o->dest);
+        if (rc >= 0)
+            return rc;
     }
     return -1;
 }
@@ -288,31 +295,27 @@ int cli_parse_thread_list(const cli_cmd *cmd, const char *list, int *out, int *n
 {
     char item[64];
     *n = 0;
-    const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     const bool one = !strchr(list, ',');
     for (const char *p = list; cli_next_item(&p, item, sizeof item);) {
         char *end;
         long v = strtol(item, &end, 10);
-        /* one count reads as every command's --threads N (check_threads) */
-        if (one && !*end && end != item && v < 0)
-            return cli_usage_error(
-                cmd, "--threads must be >= 0 (0: the libraries' default), got %ld", v);
-        if (one && !*end && end != item && v > CLI_THREADS_MAX)
-            return cli_usage_error(cmd, "--threads %ld is more than %d (this machine has %ld CPUs)",
-                                   v, CLI_THREADS_MAX, cpus);
-        if (*end || end == item || v < (one ? 0 : 1) || v > CLI_THREADS_MAX)
+        const bool number = !*end && end != item;
+        /* one count reads as every command's --threads N (0: the default) */
+        if (one && number) {
+            int rc = check_thread_count(cmd, v);
+            if (rc >= 0)
+                return rc;
+        } else if (!number || v < 1 || v > CLI_THREADS_MAX) {
             return cli_usage_error(cmd, "--threads: '%s' is not a thread count (1 to %d)", item,
                                    CLI_THREADS_MAX);
+        } else {
+            (void)check_thread_count(cmd, v); /* in range: only its warning above the CPUs */
+        }
         for (int k = 0; k < *n; k++)
             if (out[k] == (int)v)
                 return cli_usage_error(cmd, "--threads lists %ld twice", v);
         if (*n == CLI_MAX_THREAD_COUNTS)
             return cli_usage_error(cmd, "--threads: at most %d counts", CLI_MAX_THREAD_COUNTS);
-        if (cpus > 0 && v > cpus)
-            fprintf(stderr,
-                    "cnnbench %s: warning: --threads %ld is more than this machine's %ld CPUs; "
-                    "the threads will share them\n",
-                    cmd->name, v, cpus);
         out[(*n)++] = (int)v;
     }
     if (!*n)
