@@ -179,6 +179,8 @@ static cnn_status edge_shapes(oplist *l)
             st = push(l, pool(mode, 1, 4, 7, 7, 3, 1, 1, true));
         if (st == CNN_OK)
             st = push(l, pool(mode, 2, 3, 11, 6, 3, 3, 0, false));
+        if (st == CNN_OK) /* stride > kernel: rows and columns no window covers */
+            st = push(l, pool(mode, 2, 3, 11, 10, 2, 3, 0, false));
     }
     static const int adapools[][6] = {
         {2, 3, 7, 7, 1, 1}, {2, 3, 5, 5, 3, 3}, {1, 4, 13, 13, 6, 6},

@@ -82,7 +82,9 @@ static int padded_width(const cnn_pool_desc *d)
 
 static bool row_form(const cnn_pool_desc *d, bool backward)
 {
-    return padded_width(d) <= ROW_BUF && (!backward || d->kh <= ROWS_MAX);
+    if (!backward)
+        return padded_width(d) <= ROW_BUF;
+    return padded_width(d) <= ROW_BUF && d->kh <= ROWS_MAX;
 }
 
 /* The padding columns of a row buffer set to v (the interior, columns
@@ -117,22 +119,22 @@ static inline void fwd_windows(bool max, const float *restrict v, float *restric
 }
 
 /* Max backward over KH padded rows (those past the window's real rows all
- * -inf): each output's argmax as an offset from the start of the window's
- * first real input row, by max_bwd_taps's rule; starting from the window's
- * first real element, the index where none is greater than -inf, so that
- * the scatter needs no test. */
-static inline void argmax_windows(const float *const *rows, int w, int pw, int *restrict arg,
-                                  int nq, int KH, int KW, int SW)
+ * -inf): each output's argmax by max_bwd_taps's rule, as an offset
+ * i * ROW_BUF + padded column into the window's rows; starting from the
+ * window's first real element, the index where none is greater than -inf,
+ * so that the scatter needs no test. */
+static inline void argmax_windows(const float *const *rows, int pw, int *restrict arg, int nq,
+                                  int KH, int KW, int SW)
 {
     for (int q = 0; q < nq; q++) {
         float m = -INFINITY;
-        int a = q * SW - pw > 0 ? q * SW - pw : 0;
+        int a = q * SW > pw ? q * SW : pw;
         for (int i = 0; i < KH; i++)
             for (int j = 0; j < KW; j++) {
                 const float v = rows[i][q * SW + j];
                 const bool take = v > m || v != v;
                 m = take ? v : m;
-                a = take ? i * w + q * SW + j - pw : a;
+                a = take ? i * ROW_BUF + q * SW + j : a;
             }
         arg[q] = a;
     }
@@ -187,34 +189,66 @@ static void fwd_rows(const cnn_pool_desc *d, const float *restrict x, float *res
     }
 }
 
+/* dx row r: the accumulated row src (padded), or zeros where no window
+ * covered r. */
+static void store_row(float *restrict r, const float *restrict src, int w)
+{
+    if (src)
+        memcpy(r, src, sizeof(float) * (size_t)w);
+    else
+        memset(r, 0, sizeof(float) * (size_t)w);
+}
+
+/* Max backward, row form: each output row's argmaxes scatter dy into
+ * accumulator rows on the stack that stand for the window's input rows; a
+ * dx row is stored once, whole, when no later window covers it, so dx is
+ * neither zeroed first nor read back (it was: a memset of the plane, then
+ * a scatter into it, a fifth of the pass). Windows only move down: the
+ * rows a window shares with the next move up in the accumulator. */
 static void max_bwd_rows(const cnn_pool_desc *d, const float *restrict x, const float *restrict dy,
                          float *restrict dx)
 {
-    float buf[ROWS_MAX][ROW_BUF], none[ROW_BUF];
+    float buf[ROWS_MAX][ROW_BUF], none[ROW_BUF], acc[ROWS_MAX * ROW_BUF];
     int arg[ROW_BUF];
     const float *rows[ROWS_MAX];
+    const int w = d->w, pw = d->pad_w, width = padded_width(d), nq = blocks_of(d->q);
     for (int i = 0; i < ROWS_MAX && i < d->kh; i++)
         pad_row(d, buf[i], -INFINITY);
-    for (int i = 0; i < padded_width(d); i++)
+    for (int i = 0; i < width; i++)
         none[i] = -INFINITY;
+    int done = 0, lo = 0, hi = 0; /* dx rows [0, done) stored; acc row i is lo + i < hi */
+#define ACC_ROW(r) ((r) >= lo && (r) < hi ? acc + ((r)-lo) * ROW_BUF + pw : NULL)
     for (int p = 0; p < d->p; p++) {
         const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
+        for (; done < sh.lo; done++)
+            store_row(dx + (int64_t)done * w, ACC_ROW(done), w);
+        const int from = sh.lo > lo ? sh.lo : lo, kept = hi > from ? hi - from : 0;
+        for (int i = 0; i < kept && from > lo; i++)
+            memcpy(acc + i * ROW_BUF, acc + (from - lo + i) * ROW_BUF,
+                   sizeof(float) * (size_t)width);
+        for (int i = kept; i < sh.hi - sh.lo; i++)
+            memset(acc + i * ROW_BUF, 0, sizeof(float) * (size_t)width);
+        lo = sh.lo, hi = sh.hi;
         for (int i = 0; i < d->kh; i++) {
             rows[i] = none;
             if (sh.lo + i < sh.hi) {
-                memcpy(buf[i] + d->pad_w, x + (int64_t)(sh.lo + i) * d->w,
-                       sizeof(float) * (size_t)d->w);
+                memcpy(buf[i] + pw, x + (int64_t)(sh.lo + i) * w, sizeof(float) * (size_t)w);
                 rows[i] = buf[i];
             }
         }
-#define ARGMAX(KH, KW, SW) argmax_windows(rows, d->w, d->pad_w, arg, blocks_of(d->q), KH, KW, SW)
+        const float *restrict g = dy + (int64_t)p * d->q;
+        for (int ih = sh.hi; ih < sh.hi + d->stride_h && ih < d->h; ih++)
+            for (int c = 0; c < w; c += 16)
+                __builtin_prefetch(x + (int64_t)ih * w + c);
+#define ARGMAX(KH, KW, SW) argmax_windows(rows, pw, arg, nq, KH, KW, SW)
         BY_SHAPE(d, ARGMAX);
-#undef ARGMAX
-        float *restrict row0 = dx + (int64_t)sh.lo * d->w;
-        const float *restrict dyr = dy + (int64_t)p * d->q;
         for (int q = 0; q < d->q; q++)
-            row0[arg[q]] += dyr[q];
+            acc[arg[q]] += g[q];
+#undef ARGMAX
     }
+    for (; done < d->h; done++)
+        store_row(dx + (int64_t)done * w, ACC_ROW(done), w);
+#undef ACC_ROW
 }
 
 /* Average backward: dy over each window's divisor, spread over its columns
@@ -364,13 +398,15 @@ static CNN_CPU_VEC void pool_fwd_plane(const cnn_pool_desc *d, const float *rest
 static CNN_CPU_VEC void pool_bwd_plane(const cnn_pool_desc *d, const float *restrict x,
                                        const float *restrict dy, float *restrict dx)
 {
+    if (d->mode == CNN_POOL_MAX && row_form(d, true)) {
+        max_bwd_rows(d, x, dy, dx);
+        return;
+    }
     memset(dx, 0, sizeof(float) * (size_t)d->h * (size_t)d->w);
     if (d->mode == CNN_POOL_AVG && row_form(d, false))
         avg_bwd_rows(d, dy, dx);
     else if (d->mode == CNN_POOL_AVG)
         avg_bwd_taps(d, dy, dx);
-    else if (row_form(d, true))
-        max_bwd_rows(d, x, dy, dx);
     else
         max_bwd_taps(d, x, dy, dx);
 }
