@@ -130,8 +130,7 @@ static int check_peer(const cli_cmd *cmd, const char *name, bool *use, const cha
 /* bench --models: whole networks (bench_models.c). */
 static int bench_models(const cli_cmd *cmd, int argc, char **argv, const char *models, int batch,
                         int image_size, int reps, const char *threads, bool no_fuse,
-                        const char *results,
-                        bench_run *layer_run, bool with_auto, const char *plan)
+                        const char *results, bench_run *layer_run, bool with_auto, const char *plan)
 {
     static const char *const layer_only[] = {"model", "ops", "passes", "min-time", "cold"};
     for (size_t i = 0; i < sizeof layer_only / sizeof layer_only[0]; i++)
@@ -210,7 +209,10 @@ int cmd_bench(int argc, char **argv)
         {"repetitions", CLI_INT, &reps, "N", "repetitions per case (default 5)", false, false},
         {"min-time", CLI_DOUBLE, &min_time, "S", "seconds per repetition at least (default 0.2)",
          false, false},
-        {"cold", CLI_FLAG, &cold, NULL, "evict the caches before every iteration", false, false},
+        {"cold", CLI_FLAG, &cold, NULL,
+         "evict the caches before every iteration (each repetition then runs as many as fill "
+         "--min-time of wall clock, evictions included)",
+         false, false},
         {"threads", CLI_STRING, &threads, "N|LIST",
          "CPU threads (default: OpenMP's); with --models a list, e.g. 1,2 (see below)", false,
          false},
