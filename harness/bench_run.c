@@ -12,7 +12,6 @@
 #include "run_dir.h"
 #include "verify.h"
 
-
 /* The --cold eviction buffer: twice the last-level cache sysfs reports, so
  * that writing it between calls evicts the operands (256 MiB when the size
  * is unknown). On CPUs whose L3 is split between core complexes (AMD) cpu0
@@ -192,7 +191,7 @@ static double reorder_ms(bench_case *c)
 typedef struct bench_env {
     cnn_ctx *ctx[BENCH_SLOTS];
     void *dev_evict[BENCH_SLOTS]; /* --cold on device backends */
-    cnn_ctx *naive; /* computes the forward outputs that backward passes read */
+    cnn_ctx *naive;               /* computes the forward outputs that backward passes read */
     const cnn_backend *be[BENCH_SLOTS];
     int nlisted, nslots;
 } bench_env;
@@ -367,8 +366,15 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
         for (int p = 0; p < CNN_PASS_COUNT && st == CNN_OK; p++) {
             if (idx[b][p] < 0)
                 continue;
-            cases[b][p] = (bench_case){ctx[b], &g->op, (cnn_pass)p, dev[b], ws[b], wss, evict,
-                                       evict_floats(), env->dev_evict[b],
+            cases[b][p] = (bench_case){ctx[b],
+                                       &g->op,
+                                       (cnn_pass)p,
+                                       dev[b],
+                                       ws[b],
+                                       wss,
+                                       evict,
+                                       evict_floats(),
+                                       env->dev_evict[b],
                                        env->dev_evict[b] ? dev_evict_bytes(ctx[b]) : 0};
             char name[256];
             snprintf(name, sizeof name, "%s/%s/%s/%s", run->model, g->first, env->be[b]->name,
@@ -418,7 +424,7 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
             double reo = ok ? reorder_ms(&cases[b][p]) : NAN;
             double gflops = ok ? flops / (r->median_s * 1e9) : NAN;
             bench_row row = bench_row_empty();
-    row.triad_gbs = run->triad_gbs;
+            row.triad_gbs = run->triad_gbs;
             row.model = run->model;
             row.layer = g->first;
             row.layers = g->count;
@@ -449,7 +455,10 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                                ? (double)cnn_workspace_size(ctx[b], &g->op, (cnn_pass)p)
                                : -1;
             st = bench_row_write(bo->csv, &row);
-            char f[12][64];
+            char f[14][64];
+            const double gbs = row.min_bytes / (med * 1e6);
+            snprintf(f[12], 64, "%.2f", gbs);
+            snprintf(f[13], 64, "%.1f", gbs / run->triad_gbs * 100);
             snprintf(f[4], 64, "%.4f", med);
             snprintf(f[7], 64, "%.2f", gflops);
             snprintf(f[8], 64, "%.3f", row.ratio);
@@ -462,9 +471,10 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                      : !ok && stand_in >= 0 ? ", charged at "
                                             : "",
                      !ok && stand_in >= 0 ? env->be[stand_in]->name : "");
-            fprintf(bo->out, "%-26s %-10s %-14s %10s %8s %6s %7s %8s %s %s\n", layer,
+            fprintf(bo->out, "%-26s %-10s %-14s %10s %8s %6s %7s %6s %7s %8s %s %s\n", layer,
                     cnn_pass_str((cnn_pass)p), env->be[b]->name, ok ? f[4] : "-", ok ? f[7] : "-",
-                    ok && run->fma_peak_gflops > 0 ? f[11] : "-", ok && !isnan(base) ? f[8] : "-",
+                    ok && run->fma_peak_gflops > 0 ? f[11] : "-", ok ? f[12] : "-",
+                    ok && run->triad_gbs > 0 ? f[13] : "-", ok && !isnan(base) ? f[8] : "-",
                     isnan(reo) ? "" : f[9], ok ? "" : "(not run)", shown);
         }
     }
@@ -507,7 +517,7 @@ static cnn_status write_totals(const bench_run *run, const bench_env *env, bench
                 fprintf(bo->out, "  %-9s %-14s %10s     ratio -  (%s)\n", cnn_pass_str((cnn_pass)p),
                         env->be[b]->name, "n/a", t->gap);
             bench_row row = bench_row_empty();
-    row.triad_gbs = run->triad_gbs;
+            row.triad_gbs = run->triad_gbs;
             row.model = run->model;
             row.layer = "TOTAL";
             row.layers = t->layers;
@@ -621,8 +631,9 @@ cnn_status bench_execute(const bench_run *run, FILE *out)
                 run->cold ? "cold" : "warm");
         fprintf(out, "ratio = %s's time / this backend's (> 1: faster than %s)\n", env.be[0]->name,
                 env.be[0]->name);
-        fprintf(out, "%-26s %-10s %-14s %10s %8s %6s %7s %8s %s\n", "layer (x count)", "pass",
-                "backend", "median_ms", "GFLOP/s", "%peak", "ratio", "reorder", "algorithm");
+        fprintf(out, "%-26s %-10s %-14s %10s %8s %6s %7s %6s %7s %8s %s\n", "layer (x count)",
+                "pass", "backend", "median_ms", "GFLOP/s", "%peak", "GB/s", "%triad", "ratio",
+                "reorder", "algorithm");
     }
     bo.base_ms = malloc(((size_t)run->ngroups + 1) * CNN_PASS_COUNT * sizeof *bo.base_ms);
     if (st == CNN_OK && !bo.base_ms)
