@@ -8,10 +8,17 @@
  * ceil-mode window beyond the right padding; so such shapes are declined
  * (cnn_onednn_pool_supported) rather than answered with other numbers.
  *
- * Ties in max pooling: the implementation oneDNN runs on our plain layout
- * (simple_nchw) keeps the first maximum in row-major window order, as
- * PyTorch does, so the backward pass sends the gradient to the same element;
- * test_backends checks it on inputs full of ties (the FILL_TIES max-pool cases).
+ * Layout: the primitives run on oneDNN's channel-blocked layout (nChw8c,
+ * nChw16c with AVX-512), where its JIT kernels are; our NCHW operands are
+ * reordered to and from it in each call (timed apart, like convolution's).
+ * On plain NCHW oneDNN 2.6 has only its reference kernel (simple_nchw),
+ * which ran 30-60x slower than the shared CPU loops (ResNet-18's max pool:
+ * 92 ms forward for 26 MB) and made pooling most of some models' steps.
+ *
+ * Ties in max pooling: oneDNN keeps the first maximum in row-major window
+ * order, as PyTorch does, so the backward pass sends the gradient to the
+ * same element; test_backends checks it on inputs full of ties (the
+ * FILL_TIES max-pool cases).
  * NaN is where the two differ: PyTorch's maximum is NaN if the window holds
  * one, oneDNN's comparisons skip NaNs (a window [NaN, 1, 2, 3] gives 3).
  * That depends on the data, so supports() cannot decline it. */
@@ -38,9 +45,26 @@ bool cnn_onednn_adapool_supported(const cnn_adapool_desc *d)
 
 typedef struct pool_geom {
     dnnl_alg_kind_t alg;
-    dnnl_memory_desc_t x, y;
+    dnnl_memory_desc_t x, y;   /* ours: NCHW */
+    dnnl_memory_desc_t xb, yb; /* the primitives': channel-blocked */
     dnnl_dims_t strides, kernel, pad_l, pad_r;
 } pool_geom;
+
+/* The channel block of oneDNN's JIT pooling on this CPU. */
+static dnnl_format_tag_t blocked_tag(void)
+{
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? dnnl_nChw16c
+                                                                        : dnnl_nChw8c;
+}
+
+static cnn_status geom_mds(pool_geom *g, int n, int c, int h, int w, int p, int q)
+{
+    TRY(cnn_onednn_md4(&g->x, n, c, h, w, dnnl_nchw));
+    TRY(cnn_onednn_md4(&g->y, n, c, p, q, dnnl_nchw));
+    TRY(cnn_onednn_md4(&g->xb, n, c, h, w, blocked_tag()));
+    return cnn_onednn_md4(&g->yb, n, c, p, q, blocked_tag());
+}
 
 /* Forward and backward share the geometry; the forward runs for inference
  * in the forward pass (no workspace) and for training when the backward of
@@ -50,8 +74,8 @@ static cnn_status build(cnn_onednn_state *st, cnn_onednn_entry *e, const pool_ge
 {
     dnnl_pooling_desc_t fwd;
     DNNL_CHECK(dnnl_pooling_forward_desc_init(
-        &fwd, pass == CNN_FWD ? dnnl_forward_inference : dnnl_forward_training, g->alg, &g->x,
-        &g->y, g->strides, g->kernel, g->pad_l, g->pad_r));
+        &fwd, pass == CNN_FWD ? dnnl_forward_inference : dnnl_forward_training, g->alg, &g->xb,
+        &g->yb, g->strides, g->kernel, g->pad_l, g->pad_r));
     int s;
     if (pass == CNN_FWD) {
         TRY(cnn_onednn_add_op(st, e, &fwd, NULL, &s));
@@ -59,7 +83,7 @@ static cnn_status build(cnn_onednn_state *st, cnn_onednn_entry *e, const pool_ge
         return cnn_onednn_user(st, e, s, DNNL_ARG_DST, &g->y, true);
     }
     dnnl_pooling_desc_t bwd;
-    DNNL_CHECK(dnnl_pooling_backward_desc_init(&bwd, g->alg, &g->x, &g->y, g->strides, g->kernel,
+    DNNL_CHECK(dnnl_pooling_backward_desc_init(&bwd, g->alg, &g->xb, &g->yb, g->strides, g->kernel,
                                                g->pad_l, g->pad_r));
     if (g->alg != dnnl_pooling_max) {
         TRY(cnn_onednn_set_hint(st, e, &fwd));
@@ -95,8 +119,7 @@ cnn_status cnn_onednn_pool_build(cnn_onednn_state *st, cnn_onednn_entry *e, cons
         .pad_r = {cnn_onednn_pad_right(d->h, d->p, d->kh, d->stride_h, d->pad_h),
                   cnn_onednn_pad_right(d->w, d->q, d->kw, d->stride_w, d->pad_w)},
     };
-    TRY(cnn_onednn_md4(&g.x, d->n, d->c, d->h, d->w, dnnl_nchw));
-    TRY(cnn_onednn_md4(&g.y, d->n, d->c, d->p, d->q, dnnl_nchw));
+    TRY(geom_mds(&g, d->n, d->c, d->h, d->w, d->p, d->q));
     return build(st, e, &g, pass);
 }
 
@@ -109,8 +132,7 @@ cnn_status cnn_onednn_adapool_build(cnn_onednn_state *st, cnn_onednn_entry *e,
         .strides = {kh, kw},
         .kernel = {kh, kw},
     };
-    TRY(cnn_onednn_md4(&g.x, d->n, d->c, d->h, d->w, dnnl_nchw));
-    TRY(cnn_onednn_md4(&g.y, d->n, d->c, d->p, d->q, dnnl_nchw));
+    TRY(geom_mds(&g, d->n, d->c, d->h, d->w, d->p, d->q));
     return build(st, e, &g, pass);
 }
 
