@@ -133,5 +133,4 @@ const cnn_backend cnn_backend_onednn = {
     .workspace_size = onednn_workspace_size,
     .algorithm = onednn_algorithm,
     .side_time = onednn_side_time,
-    CNN_ONEDNN_OPS(CNN_ENTRY_INIT, cnn_onednn)
-};
+    CNN_ONEDNN_OPS(CNN_ENTRY_INIT, cnn_onednn)};

@@ -18,8 +18,12 @@ static const unsigned FLAGS = dnnl_use_scale | dnnl_use_shift;
 cnn_status cnn_onednn_bn_build(cnn_onednn_state *st, cnn_onednn_entry *e, const cnn_bn_desc *d,
                                cnn_pass pass)
 {
-    dnnl_memory_desc_t x, c;
+    /* x: ours (NCHW); xb: the primitives' (cnn_onednn_blocked_tag; on NCHW
+     * oneDNN 2.6 runs its reference ncsp_bnorm, 3x slower than the shared
+     * CPU loops) */
+    dnnl_memory_desc_t x, xb, c;
     TRY(cnn_onednn_md4(&x, d->n, d->c, d->h, d->w, dnnl_nchw));
+    TRY(cnn_onednn_md4(&xb, d->n, d->c, d->h, d->w, cnn_onednn_blocked_tag()));
     TRY(cnn_onednn_md1(&c, d->c));
     float eps = (float)d->eps;
     /* fuse_relu: oneDNN's own fused form of the forward passes */
@@ -30,7 +34,7 @@ cnn_status cnn_onednn_bn_build(cnn_onednn_state *st, cnn_onednn_entry *e, const 
     case CNN_FWD:
         /* Mean and variance come out into the extra workspace region. */
         e->extra_bytes = 2 * (size_t)d->c * sizeof(float);
-        DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, &x, eps,
+        DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, &xb, eps,
                                                               FLAGS | relu));
         TRY(cnn_onednn_add_op(st, e, &bd, NULL, &s));
         /* fuse_norm_relu's training forward writes the ReLU mask for its own
@@ -48,7 +52,7 @@ cnn_status cnn_onednn_bn_build(cnn_onednn_state *st, cnn_onednn_entry *e, const 
         return cnn_onednn_user(st, e, s, DNNL_ARG_VARIANCE, &c, true);
     case CNN_FWD_INFER:
         DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(
-            &bd, dnnl_forward_inference, &x, eps, FLAGS | dnnl_use_global_stats | relu));
+            &bd, dnnl_forward_inference, &xb, eps, FLAGS | dnnl_use_global_stats | relu));
         TRY(cnn_onednn_add_op(st, e, &bd, NULL, &s));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_SRC, &x, false));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_MEAN, &c, false));
@@ -66,10 +70,10 @@ cnn_status cnn_onednn_bn_build(cnn_onednn_state *st, cnn_onednn_entry *e, const 
          * treats mean and variance as constants, as global_stats asks */
         unsigned flags = FLAGS | (d->global_stats ? dnnl_use_global_stats : 0u);
         dnnl_batch_normalization_desc_t fwd;
-        DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(&fwd, dnnl_forward_training, &x, eps,
+        DNNL_CHECK(dnnl_batch_normalization_forward_desc_init(&fwd, dnnl_forward_training, &xb, eps,
                                                               flags));
         DNNL_CHECK(
-            dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &x, &x, eps, flags));
+            dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, &xb, &xb, eps, flags));
         TRY(cnn_onednn_set_hint(st, e, &fwd));
         TRY(cnn_onednn_add_op(st, e, &bd, e->hint, &s));
         TRY(cnn_onednn_user(st, e, s, DNNL_ARG_SRC, &x, false));

@@ -35,6 +35,13 @@ cnn_status cnn_onednn_md1(dnnl_memory_desc_t *md, int64_t a)
     return cnn_onednn_md(md, 1, dims, dnnl_a);
 }
 
+dnnl_format_tag_t cnn_onednn_blocked_tag(void)
+{
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? dnnl_nChw16c
+                                                                        : dnnl_nChw8c;
+}
+
 /* A user-mode scratchpad memory for pd, or NULL when it needs none. */
 static cnn_status make_scratch(cnn_onednn_state *st, cnn_onednn_entry *e,
                                const_dnnl_primitive_desc_t pd, dnnl_memory_t *out)

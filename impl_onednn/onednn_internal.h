@@ -167,6 +167,11 @@ cnn_status cnn_onednn_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *di
 cnn_status cnn_onednn_md4(dnnl_memory_desc_t *md, int64_t a, int64_t b, int64_t c, int64_t d,
                           dnnl_format_tag_t tag);
 cnn_status cnn_onednn_md1(dnnl_memory_desc_t *md, int64_t a);
+/* The channel-blocked activation layout of oneDNN's JIT kernels on this CPU
+ * (nChw16c with AVX-512, else nChw8c): pooling and batch norm run on it,
+ * their NCHW operands reordered, since on plain NCHW oneDNN 2.6 has only
+ * reference kernels for them (simple_nchw, ncsp_bnorm). */
+dnnl_format_tag_t cnn_onednn_blocked_tag(void);
 
 /* oneDNN's right (bottom) padding: what makes the last of `out` windows end
  * exactly where it ends. Negative when the input's last rows are never

@@ -50,20 +50,12 @@ typedef struct pool_geom {
     dnnl_dims_t strides, kernel, pad_l, pad_r;
 } pool_geom;
 
-/* The channel block of oneDNN's JIT pooling on this CPU. */
-static dnnl_format_tag_t blocked_tag(void)
-{
-    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-    return (isa & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core ? dnnl_nChw16c
-                                                                        : dnnl_nChw8c;
-}
-
 static cnn_status geom_mds(pool_geom *g, int n, int c, int h, int w, int p, int q)
 {
     TRY(cnn_onednn_md4(&g->x, n, c, h, w, dnnl_nchw));
     TRY(cnn_onednn_md4(&g->y, n, c, p, q, dnnl_nchw));
-    TRY(cnn_onednn_md4(&g->xb, n, c, h, w, blocked_tag()));
-    return cnn_onednn_md4(&g->yb, n, c, p, q, blocked_tag());
+    TRY(cnn_onednn_md4(&g->xb, n, c, h, w, cnn_onednn_blocked_tag()));
+    return cnn_onednn_md4(&g->yb, n, c, p, q, cnn_onednn_blocked_tag());
 }
 
 /* Forward and backward share the geometry; the forward runs for inference
