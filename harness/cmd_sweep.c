@@ -51,8 +51,7 @@ static void usable_backends(const char *asked, char *models, char *layers, char 
         if (!tile || asked)
             snprintf(models + strlen(models), n - strlen(models), "%s%s", *models ? "," : "",
                      be->name);
-        snprintf(layers + strlen(layers), n - strlen(layers), "%s%s", *layers ? "," : "",
-                 be->name);
+        snprintf(layers + strlen(layers), n - strlen(layers), "%s%s", *layers ? "," : "", be->name);
     }
 }
 
@@ -80,8 +79,7 @@ static void add_bench(sweep_plan *p, const sweep_args *a, const char *threads)
         if (!keep(model, a->models, m, sizeof m))
             continue;
         snprintf(label, sizeof label, "bench %s layers (%s%s)", model,
-                 a->size == SWEEP_DEFAULT ? "conv2d" : "every op",
-                 threads ? ", threads " : "");
+                 a->size == SWEEP_DEFAULT ? "conv2d" : "every op", threads ? ", threads " : "");
         if (threads)
             snprintf(label + strlen(label) - 1, sizeof label - strlen(label) + 1, "%s)", threads);
         snprintf(list, sizeof list, "%s", a->blayers);
@@ -89,8 +87,8 @@ static void add_bench(sweep_plan *p, const sweep_args *a, const char *threads)
                   "--ops", a->size == SWEEP_DEFAULT ? "conv2d" : "all", "--passes", passes,
                   "--batch", batch, "--backends", list, "--repetitions",
                   a->size == SWEEP_QUICK ? "2" : "3", "--min-time",
-                  a->size == SWEEP_QUICK ? "0.02" : "0.1", "--peer", a->peer, "--results",
-                  a->parts, NULL);
+                  a->size == SWEEP_QUICK ? "0.02" : "0.1", "--peer", a->peer, "--results", a->parts,
+                  NULL);
         if (threads)
             sweep_more(p, "--threads", threads, NULL);
     }
@@ -99,7 +97,7 @@ static void add_bench(sweep_plan *p, const sweep_args *a, const char *threads)
     snprintf(with_naive, sizeof with_naive, "%s%s", auto_list,
              cli_in_list(auto_list, "naive") ? "" : ",naive"); /* --backends naive: once */
     if (keep("fashion_cnn,lenet5", a->models, m, sizeof m)) {
-        snprintf(label, sizeof label, "bench whole models %s", m);
+        snprintf(label, sizeof label, "bench whole models %.120s", m);
         sweep_add(p, "bench", label, a->size == SWEEP_QUICK ? 2 : 10, "bench", "--models", m,
                   "--backends", with_naive, "--repetitions", a->size == SWEEP_QUICK ? "2" : "3",
                   "--peer", a->peer, "--results", a->parts, NULL);
@@ -110,8 +108,9 @@ static void add_bench(sweep_plan *p, const sweep_args *a, const char *threads)
     }
     /* the four large ones: default size 112 x 112 to stay within minutes,
      * --full at 224 with naive at batch 1 */
-    if (a->size != SWEEP_QUICK && keep("alexnet,vgg16,googlenet,resnet18", a->models, m, sizeof m)) {
-        snprintf(label, sizeof label, "bench whole models %s%s", m,
+    if (a->size != SWEEP_QUICK &&
+        keep("alexnet,vgg16,googlenet,resnet18", a->models, m, sizeof m)) {
+        snprintf(label, sizeof label, "bench whole models %.120s%s", m,
                  a->size == SWEEP_FULL ? "" : " at 112x112");
         sweep_add(p, "bench", label, a->size == SWEEP_FULL ? 200 : 40, "bench", "--models", m,
                   "--backends", a->size == SWEEP_FULL ? with_naive : auto_list, "--repetitions",
@@ -137,7 +136,8 @@ static void plan_stages(sweep_plan *p, const sweep_args *a)
     char wino[256] = "", item[64];
     for (const char *q = a->blayers; cli_next_item(&q, item, sizeof item);)
         if (!strncmp(item, "winograd", 8))
-            snprintf(wino + strlen(wino), sizeof wino - strlen(wino), "%s%s", *wino ? "," : "", item);
+            snprintf(wino + strlen(wino), sizeof wino - strlen(wino), "%s%s", *wino ? "," : "",
+                     item);
     if (a->size != SWEEP_QUICK && *wino && keep("resnet18,vgg16", a->models, m, sizeof m))
         sweep_add(p, "verify", "verify the benched convolutions on Winograd", 3, "verify",
                   "--shapes", m, "--ops", "conv2d", "--backends", wino, "--results", a->parts,

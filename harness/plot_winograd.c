@@ -174,7 +174,7 @@ static void panel(FILE *f, const char *data, const wino_points *w, int p)
         if (!w->ntile[t])
             continue;
         const char *col = plot_backend_colour(tile_backend[t]);
-        char in[96];
+        char in[128];
         snprintf(in, sizeof in, "strcol(5) eq \"%s\"", w->pass[p]);
         fprintf(
             f,

@@ -193,13 +193,13 @@ static cnn_status edge_shapes(oplist *l)
     }
     static const int bns[][4] = {{2, 3, 5, 7}, {4, 16, 1, 1}, {1, 5, 3, 3}, {2, 8, 14, 14}};
     for (size_t i = 0; i < sizeof bns / sizeof bns[0] && st == CNN_OK; i++)
-        st =
-            push(l, (cnn_op){.kind = CNN_OP_BN,
-                             .bn = {bns[i][0], bns[i][1], bns[i][2], bns[i][3], 1e-5, 0.1, false}});
+        st = push(l, (cnn_op){.kind = CNN_OP_BN,
+                              .bn = {bns[i][0], bns[i][1], bns[i][2], bns[i][3], 1e-5, 0.1, false,
+                                     false}});
     if (st == CNN_OK)
-        st = push(l, (cnn_op){.kind = CNN_OP_BN, .bn = {3, 4, 2, 2, 1e-3, 0.1, false}});
+        st = push(l, (cnn_op){.kind = CNN_OP_BN, .bn = {3, 4, 2, 2, 1e-3, 0.1, false, false}});
     if (st == CNN_OK) /* frozen statistics: the eval-mode backward */
-        st = push(l, (cnn_op){.kind = CNN_OP_BN, .bn = {2, 8, 5, 5, 1e-5, 0.1, true}});
+        st = push(l, (cnn_op){.kind = CNN_OP_BN, .bn = {2, 8, 5, 5, 1e-5, 0.1, true, false}});
     if (st == CNN_OK)
         st = fused_shapes(l);
     static const int linears[][4] = {{2, 7, 5, 1}, {3, 1, 4, 1}, {1, 33, 1, 0}, {5, 64, 10, 1}};

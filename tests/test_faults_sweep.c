@@ -92,7 +92,7 @@ static void expect_refused(const char *what, const char *run)
 /* `stage` (1-based) was running when the signal came. */
 static void check_stopped(const char *root, int stage)
 {
-    char run[700], path[900], log[600];
+    char run[700], path[1200], log[600];
     snprintf(log, sizeof log, "%s/%s.out", dir, root);
     tu_slurp(log, out_text, sizeof out_text);
     if (!sweep_folder(root, run, sizeof run)) {
