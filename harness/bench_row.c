@@ -41,6 +41,18 @@ static const char *integer(char *buf, int v)
     return buf;
 }
 
+double bench_row_gbs(const bench_row *r)
+{
+    return r->min_bytes > 0 && r->median_ms > 0 ? r->min_bytes / (r->median_ms * 1e6)
+           : r->intensity > 0                   ? r->gflops / r->intensity
+                                                : NAN;
+}
+
+double bench_row_pct_triad(const bench_row *r)
+{
+    return r->triad_gbs > 0 ? bench_row_gbs(r) / r->triad_gbs * 100 : NAN;
+}
+
 cnn_status bench_row_write(report_csv *csv, const bench_row *r)
 {
     char shape[256] = "", dims[REPORT_DIMS][24];
@@ -51,10 +63,7 @@ cnn_status bench_row_write(report_csv *csv, const bench_row *r)
     for (int i = 0; r->reps_s && i < r->nreps && i < BENCH_ROW_MAX_REPS; i++)
         snprintf(reps + strlen(reps), sizeof reps - strlen(reps), "%s%.4f", i ? ";" : "",
                  r->reps_s[i] * 1e3);
-    double gbs = r->min_bytes > 0 && r->median_ms > 0 ? r->min_bytes / (r->median_ms * 1e6)
-                 : r->intensity > 0                   ? r->gflops / r->intensity
-                                                      : NAN;
-    double pct_triad = r->triad_gbs > 0 ? gbs / r->triad_gbs * 100 : NAN;
+    const double gbs = bench_row_gbs(r), pct_triad = bench_row_pct_triad(r);
     char f[30][32];
     const char *fields[] = {
         r->model,

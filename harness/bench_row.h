@@ -63,5 +63,10 @@ typedef struct bench_row {
 /* A row with every number "not measured" and the strings empty. */
 bench_row bench_row_empty(void);
 cnn_status bench_row_write(report_csv *csv, const bench_row *r);
+/* The row's gbs and pct_triad columns: minimum bytes over the median time
+ * (else GFLOP/s over the intensity), and that as a percentage of triad_gbs;
+ * NaN where unknown. */
+double bench_row_gbs(const bench_row *r);
+double bench_row_pct_triad(const bench_row *r);
 
 #endif

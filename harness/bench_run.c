@@ -366,15 +366,8 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
         for (int p = 0; p < CNN_PASS_COUNT && st == CNN_OK; p++) {
             if (idx[b][p] < 0)
                 continue;
-            cases[b][p] = (bench_case){ctx[b],
-                                       &g->op,
-                                       (cnn_pass)p,
-                                       dev[b],
-                                       ws[b],
-                                       wss,
-                                       evict,
-                                       evict_floats(),
-                                       env->dev_evict[b],
+            cases[b][p] = (bench_case){ctx[b], &g->op, (cnn_pass)p, dev[b], ws[b], wss, evict,
+                                       evict_floats(), env->dev_evict[b],
                                        env->dev_evict[b] ? dev_evict_bytes(ctx[b]) : 0};
             char name[256];
             snprintf(name, sizeof name, "%s/%s/%s/%s", run->model, g->first, env->be[b]->name,
@@ -456,9 +449,8 @@ static cnn_status bench_layer(const bench_run *run, const bench_env *env, const 
                                : -1;
             st = bench_row_write(bo->csv, &row);
             char f[14][64];
-            const double gbs = row.min_bytes / (med * 1e6);
-            snprintf(f[12], 64, "%.2f", gbs);
-            snprintf(f[13], 64, "%.1f", gbs / run->triad_gbs * 100);
+            snprintf(f[12], 64, "%.2f", bench_row_gbs(&row));
+            snprintf(f[13], 64, "%.1f", bench_row_pct_triad(&row));
             snprintf(f[4], 64, "%.4f", med);
             snprintf(f[7], 64, "%.2f", gflops);
             snprintf(f[8], 64, "%.3f", row.ratio);

@@ -15,8 +15,7 @@ extern "C" {
 #include "status.h"
 }
 
-namespace
-{
+namespace {
 
 struct Case {
     std::string name;
@@ -27,8 +26,7 @@ struct Case {
 
 // Collects the time per iteration of every repetition; prints nothing, the
 // C side makes the tables.
-class Collector : public benchmark::BenchmarkReporter
-{
+class Collector : public benchmark::BenchmarkReporter {
   public:
     explicit Collector(std::vector<cnn_gbench_result> *out) : out_(out) {}
     bool ReportContext(const Context &) override { return true; }
@@ -100,10 +98,7 @@ extern "C" cnn_gbench *cnn_gbench_create(int repetitions, double min_time_s)
     }
 }
 
-extern "C" void cnn_gbench_destroy(cnn_gbench *g)
-{
-    delete g;
-}
+extern "C" void cnn_gbench_destroy(cnn_gbench *g) { delete g; }
 
 extern "C" int cnn_gbench_add(cnn_gbench *g, const char *name, cnn_gbench_fn fn,
                               cnn_gbench_prep prep, void *arg)
@@ -170,10 +165,7 @@ extern "C" int cnn_gbench_run(cnn_gbench *g)
     }
 }
 
-extern "C" int cnn_gbench_count(const cnn_gbench *g)
-{
-    return static_cast<int>(g->results.size());
-}
+extern "C" int cnn_gbench_count(const cnn_gbench *g) { return static_cast<int>(g->results.size()); }
 
 extern "C" const cnn_gbench_result *cnn_gbench_result_at(const cnn_gbench *g, int i)
 {
@@ -182,7 +174,4 @@ extern "C" const cnn_gbench_result *cnn_gbench_result_at(const cnn_gbench *g, in
     return &g->results[static_cast<size_t>(i)];
 }
 
-extern "C" const char *cnn_gbench_version(void)
-{
-    return CNN_BENCHMARK_VERSION;
-}
+extern "C" const char *cnn_gbench_version(void) { return CNN_BENCHMARK_VERSION; }

@@ -51,8 +51,8 @@ static float cell_sum(const float *restrict x, int w, int h0, int h1, int w0, in
 /* The cells' bounds along both axes, computed once per call: two 64-bit
  * divisions per cell and plane were most of the time of a global pooling
  * (ResNet-18's 8x512x7x7: 4096 planes of 49 floats). Outputs of up to
- * CELLS_MAX a side (the models have 1, 6 and 7) keep them on the stack,
- * larger ones on the heap. */
+ * CELLS_MAX cells in all along both axes (the models have 1, 6 and 7 a
+ * side) keep them on the stack, larger ones on the heap. */
 #define CELLS_MAX 64
 typedef struct cells {
     int *h0, *h1, *w0, *w1;
@@ -62,18 +62,14 @@ typedef struct cells {
 
 static cnn_status cells_init(const cnn_adapool_desc *d, cells *c)
 {
-    c->heap = NULL;
-    int *at = c->local;
-    if (d->p > CELLS_MAX || d->q > CELLS_MAX) {
-        at = c->heap = malloc(sizeof(int) * 2 * ((size_t)d->p + (size_t)d->q));
-        if (!at)
-            return cnn_fail(CNN_ERR_OUT_OF_MEMORY,
-                            "adaptive_avgpool2d: no memory for the bounds of %dx%d cells", d->p,
-                            d->q);
-    }
-    const int np = d->p > CELLS_MAX || d->q > CELLS_MAX ? d->p : CELLS_MAX;
-    const int nq = d->p > CELLS_MAX || d->q > CELLS_MAX ? d->q : CELLS_MAX;
-    c->h0 = at, c->h1 = at + np, c->w0 = at + 2 * np, c->w1 = at + 2 * np + nq;
+    const size_t n = 2 * ((size_t)d->p + (size_t)d->q);
+    const bool big = n > 4 * CELLS_MAX;
+    c->heap = big ? malloc(sizeof(int) * n) : NULL;
+    int *at = big ? c->heap : c->local;
+    if (!at)
+        return cnn_fail(CNN_ERR_OUT_OF_MEMORY,
+                        "adaptive_avgpool2d: no memory for the bounds of %dx%d cells", d->p, d->q);
+    c->h0 = at, c->h1 = at + d->p, c->w0 = at + 2 * d->p, c->w1 = at + 2 * d->p + d->q;
     for (int p = 0; p < d->p; p++)
         c->h0[p] = cell_start(p, d->h, d->p), c->h1[p] = cell_end(p, d->h, d->p);
     for (int q = 0; q < d->q; q++)
@@ -143,15 +139,15 @@ static void copy_cells(const float *restrict src, float *restrict dst, int64_t n
         dst[i] = 0.0f + src[i];
 }
 
-cnn_status cnn_cpu_adapool_fwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *x, float *y,
-                               CNN_WS)
+/* Forward (src x, dst y) or backward (src dy, dst dx). */
+static cnn_status adapool_run(cnn_ctx *ctx, const cnn_adapool_desc *d, bool backward,
+                              const float *src, float *dst)
 {
-    (void)ws, (void)ws_size;
     const int64_t planes = (int64_t)d->n * d->c, in = (int64_t)d->h * d->w,
                   out = (int64_t)d->p * d->q;
     const int nt = cnn_cpu_team(ctx, planes * (in + out));
     if (identity(d)) {
-        copy_cells(x, y, planes * in, nt);
+        copy_cells(src, dst, planes * in, nt);
         return CNN_OK;
     }
     cells c;
@@ -159,30 +155,26 @@ cnn_status cnn_cpu_adapool_fwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const fl
     if (st != CNN_OK)
         return st;
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t i = 0; i < planes; i++)
-        adapool_fwd_plane(d, &c, x + i * in, y + i * out);
+    for (int64_t i = 0; i < planes; i++) {
+        if (backward)
+            adapool_bwd_plane(d, &c, src + i * out, dst + i * in);
+        else
+            adapool_fwd_plane(d, &c, src + i * in, dst + i * out);
+    }
     free(c.heap);
     return CNN_OK;
+}
+
+cnn_status cnn_cpu_adapool_fwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *x, float *y,
+                               CNN_WS)
+{
+    (void)ws, (void)ws_size;
+    return adapool_run(ctx, d, false, x, y);
 }
 
 cnn_status cnn_cpu_adapool_bwd(cnn_ctx *ctx, const cnn_adapool_desc *d, const float *dy, float *dx,
                                CNN_WS)
 {
     (void)ws, (void)ws_size;
-    const int64_t planes = (int64_t)d->n * d->c, in = (int64_t)d->h * d->w,
-                  out = (int64_t)d->p * d->q;
-    const int nt = cnn_cpu_team(ctx, planes * (in + out));
-    if (identity(d)) {
-        copy_cells(dy, dx, planes * in, nt);
-        return CNN_OK;
-    }
-    cells c;
-    const cnn_status st = cells_init(d, &c);
-    if (st != CNN_OK)
-        return st;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t i = 0; i < planes; i++)
-        adapool_bwd_plane(d, &c, dy + i * out, dx + i * in);
-    free(c.heap);
-    return CNN_OK;
+    return adapool_run(ctx, d, true, dy, dx);
 }

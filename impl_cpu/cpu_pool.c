@@ -82,9 +82,7 @@ static int padded_width(const cnn_pool_desc *d)
 
 static bool row_form(const cnn_pool_desc *d, bool backward)
 {
-    if (!backward)
-        return padded_width(d) <= ROW_BUF;
-    return padded_width(d) <= ROW_BUF && d->kh <= ROWS_MAX;
+    return padded_width(d) <= ROW_BUF && (!backward || d->kh <= ROWS_MAX);
 }
 
 /* The padding columns of a row buffer set to v (the interior, columns

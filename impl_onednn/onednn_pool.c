@@ -12,8 +12,8 @@
  * nChw16c with AVX-512), where its JIT kernels are; our NCHW operands are
  * reordered to and from it in each call (timed apart, like convolution's).
  * On plain NCHW oneDNN 2.6 has only its reference kernel (simple_nchw),
- * which ran 30-60x slower than the shared CPU loops (ResNet-18's max pool:
- * 92 ms forward for 26 MB) and made pooling most of some models' steps.
+ * which ran 25-60x slower than the shared CPU loops (ResNet-18's max pool:
+ * 92 ms forward for 26 MB, 121 ms backward) and made pooling most of some models' steps.
  *
  * Ties in max pooling: oneDNN keeps the first maximum in row-major window
  * order, as PyTorch does, so the backward pass sends the gradient to the
