@@ -61,7 +61,9 @@ typedef struct auto_search {
 } auto_search;
 
 /* For every layer pass a training step or an eval forward of the model runs
- * (cnn_model_layer_runs), time each candidate once after a warm-up call,
+ * (cnn_model_layer_runs), time each candidate once after a warm-up call
+ * (those within 1.5x of the fastest, where two or more are, twice more,
+ * keeping each one's least),
  * by the backend's timer (cnn_timer_start), on the inputs `cnnbench bench`
  * times a layer on (vcase_init with seed 1; a backward pass gets its
  * forward's outputs from naive, vcase_forward_inputs), and keep the
