@@ -2,6 +2,7 @@
  * row maximum before exponentiating; the loss is taken as
  * log(sum exp(l - max)) - (l[label] - max) in double rather than as
  * -log(prob), which would be inf once prob underflows. */
+#include "cpu_exp.h"
 #include "cpu_ops.h"
 #include "cpu_parallel.h"
 #include "cpu_simd.h"
@@ -18,34 +19,6 @@ static cnn_status check_labels(const cnn_xent_desc *d, const int32_t *labels)
     return CNN_OK;
 }
 
-/* e^x for x <= 0 (a logit minus its row's maximum), NaN for NaN, in a form
- * the compiler vectorises (glibc's expf is a call per element, which made
- * the forward 5x slower than its memory traffic): x = n ln2 + r with
- * |r| <= ln2/2, Cephes's degree-7 polynomial for e^r (within 2 ulp; verify
- * allows ~500 on the loss), times 2^n built in the exponent bits. Below
- * -87.3 (where e^x is no longer a normal float) it is 0. */
-static inline float exp_nonpos(float x)
-{
-    const float xc = x > -87.0f ? x : -87.0f; /* NaN: -87, and NaN again below */
-    const int n = -(int)(-xc * 1.44269504088896341f + 0.5f);
-    const float fn = (float)n;
-    float r = xc - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const union {
-        uint32_t bits;
-        float f;
-    } scale = {(uint32_t)(n + 127) << 23};
-    const float e = x < -87.3f ? 0.0f : p * scale.f;
-    return x != x ? x : e;
-}
-
 /* Writes the row's softmax into prob and returns its loss term. A NaN
  * logit makes every term NaN whether or not the maximum saw it. */
 static CNN_CPU_VEC double softmax_row(const float *restrict l, int classes, int label,
@@ -57,7 +30,7 @@ static CNN_CPU_VEC double softmax_row(const float *restrict l, int classes, int 
         m = l[j] > m ? l[j] : m;
 #pragma omp simd
     for (int j = 0; j < classes; j++)
-        prob[j] = exp_nonpos(l[j] - m);
+        prob[j] = cnn_cpu_exp_nonpos(l[j] - m);
     double sum = 0.0;
     for (int j0 = 0; j0 < classes; j0 += 64) { /* float within blocks, double across */
         const int len = classes - j0 < 64 ? classes - j0 : 64;
