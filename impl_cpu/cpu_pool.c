@@ -273,6 +273,35 @@ static void avg_bwd_rows(const cnn_pool_desc *d, const float *restrict dy, float
     }
 }
 
+/* Average backward when windows do not overlap (stride >= kernel on both
+ * axes: LeNet-5's 2x2/2, any global pool): every dx element gets at most
+ * one window's share, so each dx row is written once, whole (the window's
+ * spread row, or zeros where no window covers it), instead of a memset of
+ * the plane and an add per window row. */
+static void avg_bwd_disjoint(const cnn_pool_desc *d, const float *restrict dy,
+                             float *restrict dx)
+{
+    float g[ROW_BUF], h[ROW_BUF];
+    const int sw = d->stride_w, w = d->w;
+    for (int c = 0; c < padded_width(d); c++)
+        h[c] = 0.0f; /* the columns no window covers stay 0 */
+    int next = 0;    /* dx rows [0, next) written */
+    for (int p = 0; p < d->p; p++) {
+        const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
+        for (int q = 0; q < d->q; q++)
+            g[q] = dy[(int64_t)p * d->q + q] / (float)(sh.span * width_span(d, q));
+        for (int j = 0; j < d->kw; j++)
+            for (int q = 0; q < d->q; q++)
+                h[q * sw + j] = g[q];
+        for (; next < sh.lo; next++)
+            memset(dx + (int64_t)next * w, 0, sizeof(float) * (size_t)w);
+        for (; next < sh.hi; next++)
+            memcpy(dx + (int64_t)next * w, h + d->pad_w, sizeof(float) * (size_t)w);
+    }
+    for (; next < d->h; next++)
+        memset(dx + (int64_t)next * w, 0, sizeof(float) * (size_t)w);
+}
+
 /* ---- the tap form ---- */
 
 /* Outputs q in [q0, q1) whose window column j lies in the input:
@@ -398,6 +427,11 @@ static CNN_CPU_VEC void pool_bwd_plane(const cnn_pool_desc *d, const float *rest
 {
     if (d->mode == CNN_POOL_MAX && row_form(d, true)) {
         max_bwd_rows(d, x, dy, dx);
+        return;
+    }
+    if (d->mode == CNN_POOL_AVG && row_form(d, false) && d->stride_h >= d->kh &&
+        d->stride_w >= d->kw) {
+        avg_bwd_disjoint(d, dy, dx);
         return;
     }
     memset(dx, 0, sizeof(float) * (size_t)d->h * (size_t)d->w);

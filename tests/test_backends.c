@@ -107,6 +107,9 @@ const bc_case bc_cases[] = {
     POOL(FILL_SEEDED, AVG, 2, 3, 8, 10, 3, 3, 2, 2, 0, 0, true),
     POOL(FILL_SEEDED, AVG, 1, 2, 6, 8, 2, 3, 2, 2, 0, 1, true),
     POOL(FILL_SEEDED, AVG, 1, 2, 4, 6, 3, 2, 2, 2, 1, 0, true),
+    /* disjoint windows: uncovered last row, stride > kernel with padding */
+    POOL(FILL_SEEDED, AVG, 2, 3, 7, 7, 2, 2, 2, 2, 0, 0, false),
+    POOL(FILL_SEEDED, AVG, 1, 3, 11, 10, 2, 3, 3, 4, 1, 1, true),
     /* adaptive average pool: n c h w p q */
     ADAPOOL(2, 3, 7, 5, 3, 2),
     ADAPOOL(2, 4, 14, 14, 1, 1), /* global */
