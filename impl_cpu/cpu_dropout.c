@@ -81,6 +81,15 @@ static void dropout_apply(const cnn_ctx *ctx, const cnn_dropout_desc *d, const f
     }
 }
 
+const char *cnn_cpu_ops_algorithm(const cnn_op *op)
+{
+    if (op->kind != CNN_OP_DROPOUT)
+        return "cpu loops";
+    return cnn_cpu_dropout_has_avx512() ? "cpu loops, philox avx512"
+           : cnn_cpu_dropout_has_avx2() ? "cpu loops, philox avx2"
+                                        : "cpu loops, philox scalar";
+}
+
 cnn_status cnn_cpu_dropout_fwd(cnn_ctx *ctx, const cnn_dropout_desc *d, const float *x, float *y)
 {
     dropout_apply(ctx, d, x, y);

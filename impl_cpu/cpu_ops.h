@@ -25,6 +25,11 @@
 /* cnn_cpu_pool_fwd, ... cnn_cpu_concat_bwd, cnn_cpu_optim_step. */
 CNN_CPU_OPS(CNN_ENTRY_DECL, cnn_cpu)
 
+/* What the algorithm column says for an op these loops run: "cpu loops",
+ * and for dropout which mask generator this CPU gets ("cpu loops, philox
+ * avx512" / "avx2" / "scalar"). */
+const char *cnn_cpu_ops_algorithm(const cnn_op *op);
+
 /* The same entries as designated initialisers, for a backend table:
  *   static const cnn_backend t = { ..., CNN_CPU_OPS_ENTRIES ... }; */
 #define CNN_CPU_OPS_ENTRIES CNN_CPU_OPS(CNN_ENTRY_INIT, cnn_cpu)

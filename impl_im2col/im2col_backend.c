@@ -84,7 +84,7 @@ static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     switch (op->kind) {
     case CNN_OP_CONV: break;
     case CNN_OP_LINEAR: return "sgemm";
-    default: return "cpu loops";
+    default: return cnn_cpu_ops_algorithm(op);
     }
     if (pass == CNN_BWD_BIAS)
         return "reduction";

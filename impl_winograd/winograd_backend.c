@@ -171,8 +171,8 @@ static cnn_algo wino_algorithm(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     const cnn_algo delegated = {.name = WINO_DELEGATED};
     if (op->kind == CNN_OP_LINEAR)
         return delegated;
-    if (op->kind != CNN_OP_CONV)
-        return (cnn_algo){0};
+    if (op->kind != CNN_OP_CONV) /* the shared loops of impl_cpu */
+        return (cnn_algo){.name = cnn_cpu_ops_algorithm(op)};
     switch (pass) {
     case CNN_FWD:
     case CNN_BWD_DATA:
