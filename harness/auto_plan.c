@@ -148,23 +148,34 @@ static void pick_best(shape_group *g, int ncand)
     }
 }
 
-/* Which passes candidate c is retimed on: those where it and another
- * candidate are both within AUTO_CLOSE of the fastest. Returns whether any. */
-static bool close_passes(const shape_group *g, int ncand, int c, bool *want)
+int auto_plan_retime_set(const double *ms, int ncand, double close, bool *retime)
 {
-    bool any = false;
-    for (int p = 0; p < CNN_PASS_COUNT; p++) {
-        want[p] = false;
-        const int b = g->best[p];
-        if (b < 0 || isnan(g->ms[p][c]) || !(g->ms[p][c] <= AUTO_CLOSE * g->ms[p][b]))
-            continue;
-        int near = 0;
-        for (int k = 0; k < ncand; k++)
-            near += !isnan(g->ms[p][k]) && g->ms[p][k] <= AUTO_CLOSE * g->ms[p][b];
-        want[p] = near > 1;
-        any |= want[p];
+    int best = -1, near = 0;
+    for (int c = 0; c < ncand; c++)
+        if (!isnan(ms[c]) && (best < 0 || ms[c] < ms[best]))
+            best = c;
+    for (int c = 0; c < ncand; c++) {
+        retime[c] = best >= 0 && !isnan(ms[c]) && ms[c] <= close * ms[best];
+        near += retime[c];
     }
-    return any;
+    if (near < 2)
+        for (int c = 0; c < ncand; c++)
+            retime[c] = false;
+    return near < 2 ? 0 : near;
+}
+
+/* Which passes each candidate is retimed on (want[c][p]); returns how many
+ * (candidate, pass) timings that is. */
+static int close_passes(const shape_group *g, int ncand, bool want[][CNN_PASS_COUNT])
+{
+    int n = 0;
+    for (int p = 0; p < CNN_PASS_COUNT; p++) {
+        bool r[AUTO_MAX_CANDIDATES];
+        n += auto_plan_retime_set(g->ms[p], ncand, AUTO_CLOSE, r);
+        for (int c = 0; c < ncand; c++)
+            want[c][p] = r[c];
+    }
+    return n;
 }
 
 static cnn_status search_group(cnn_ctx *const *ctx, int ncand, cnn_ctx *naive, shape_group *g,
@@ -179,14 +190,15 @@ static cnn_status search_group(cnn_ctx *const *ctx, int ncand, cnn_ctx *naive, s
         st = vcase_forward_inputs(&vc, naive);
     for (int c = 0; c < ncand && st == CNN_OK; c++)
         st = time_group(ctx[c], &vc, g, c, NULL);
-    pick_best(g, ncand);
     /* the close calls again, in rounds over the candidates so that one
      * burst does not land on one candidate's retimings alone */
     bool want[AUTO_MAX_CANDIDATES][CNN_PASS_COUNT], again[AUTO_MAX_CANDIDATES];
+    if (st == CNN_OK)
+        *retimed += close_passes(g, ncand, want);
     for (int c = 0; c < ncand; c++) {
-        again[c] = st == CNN_OK && close_passes(g, ncand, c, want[c]);
+        again[c] = false;
         for (int p = 0; p < CNN_PASS_COUNT; p++)
-            *retimed += again[c] && want[c][p];
+            again[c] |= st == CNN_OK && want[c][p];
     }
     for (int r = 0; r < AUTO_RETIMES && st == CNN_OK; r++)
         for (int c = 0; c < ncand && st == CNN_OK; c++)

@@ -72,6 +72,11 @@ typedef struct auto_search {
  * rule places it. A one-line summary goes to out (NULL: none). */
 cnn_status auto_plan_search(const auto_search *s, auto_plan *out, FILE *progress);
 
+/* The search's retiming rule for one pass: retime[c] for each candidate
+ * whose time ms[c] (NaN: it does not run the pass) is within close x the
+ * fastest, when two or more are; otherwise none. Returns how many. */
+int auto_plan_retime_set(const double *ms, int ncand, double close, bool *retime);
+
 /* Read a plan.csv for model m (created, bound or not). The header must
  * name the columns layer, pass and backend (others are ignored); with a
  * model column only the rows of m's model are read, and a file without

@@ -180,6 +180,32 @@ static void test_bad_entries(void)
 
 /* ---- the search ---- */
 
+/* Which candidates the search times again: those within the factor of the
+ * fastest, and only when there are two or more. */
+static void test_retime_set(void)
+{
+    static const struct {
+        double ms[4];
+        int n;
+        bool want[4];
+    } cases[] = {
+        {{10, 14, 16, NAN}, 2, {true, true, false, false}}, /* 16 > 1.5 x 10 */
+        {{10, 15, 15.0001, NAN}, 2, {true, true, false, false}}, /* the bound counts */
+        {{12, 30, 9.9, 14.8}, 3, {true, false, true, true}},      /* fastest not first */
+        {{10, 20, 30, 40}, 0, {false, false, false, false}}, /* only the fastest */
+        {{NAN, NAN, NAN, NAN}, 0, {false, false, false, false}},
+        {{NAN, 3, NAN, 3}, 2, {false, true, false, true}}, /* a tie */
+        {{7, NAN, NAN, NAN}, 0, {false, false, false, false}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        bool got[4] = {true, true, true, true};
+        const int n = auto_plan_retime_set(cases[i].ms, 4, 1.5, got);
+        TU_CHECK(n == cases[i].n && !memcmp(got, cases[i].want, sizeof got),
+                 "retime case %zu: %d retimed (want %d), set %d%d%d%d", i, n, cases[i].n, got[0],
+                 got[1], got[2], got[3]);
+    }
+}
+
 static void test_search(void)
 {
     auto_search s = {.model = "resnet18", .batch = 2, .image_size = 32, .threads = 1};
@@ -241,6 +267,7 @@ int main(void)
 {
     test_plan_forces_backends();
     test_bad_entries();
+    test_retime_set();
     test_search();
     return tu_finish("test_plan");
 }
