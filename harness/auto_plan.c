@@ -104,8 +104,7 @@ static double time_call(cnn_ctx *ctx, const cnn_op *op, cnn_pass p, void **dev, 
 /* Time group g's passes on candidate c where want[p] (NULL: every pass the
  * group runs), keeping the least of this and earlier timings; an
  * allocation failure is an error, a failing call only a NaN. */
-static cnn_status time_group(cnn_ctx *ctx, const vcase *vc, shape_group *g, int c,
-                             const bool *want)
+static cnn_status time_group(cnn_ctx *ctx, const vcase *vc, shape_group *g, int c, const bool *want)
 {
     size_t wss = 0;
     bool any = false, on[CNN_PASS_COUNT] = {false};
@@ -191,19 +190,14 @@ static cnn_status search_group(cnn_ctx *const *ctx, int ncand, cnn_ctx *naive, s
     for (int c = 0; c < ncand && st == CNN_OK; c++)
         st = time_group(ctx[c], &vc, g, c, NULL);
     /* the close calls again, in rounds over the candidates so that one
-     * burst does not land on one candidate's retimings alone */
-    bool want[AUTO_MAX_CANDIDATES][CNN_PASS_COUNT], again[AUTO_MAX_CANDIDATES];
+     * burst does not land on one candidate's retimings alone (time_group
+     * does nothing for a candidate with no pass wanted) */
+    bool want[AUTO_MAX_CANDIDATES][CNN_PASS_COUNT];
     if (st == CNN_OK)
         *retimed += close_passes(g, ncand, want);
-    for (int c = 0; c < ncand; c++) {
-        again[c] = false;
-        for (int p = 0; p < CNN_PASS_COUNT; p++)
-            again[c] |= st == CNN_OK && want[c][p];
-    }
     for (int r = 0; r < AUTO_RETIMES && st == CNN_OK; r++)
         for (int c = 0; c < ncand && st == CNN_OK; c++)
-            if (again[c])
-                st = time_group(ctx[c], &vc, g, c, want[c]);
+            st = time_group(ctx[c], &vc, g, c, want[c]);
     vcase_free(&vc);
     pick_best(g, ncand);
     return st;
@@ -273,8 +267,7 @@ cnn_status auto_plan_search(const auto_search *s, auto_plan *out, FILE *progress
     if (st == CNN_OK)
         st = fill_rows(m, g, of, ctx, out);
     if (st == CNN_OK && progress) {
-        fprintf(progress,
-                "  auto: %d layer shapes, %d (shape, pass) cases timed on", ng, cases);
+        fprintf(progress, "  auto: %d layer shapes, %d (shape, pass) cases timed on", ng, cases);
         for (int c = 0; c < out->ncand; c++)
             fprintf(progress, "%s %s", c ? "," : "", out->cand[c]->name);
         fprintf(progress,

@@ -182,10 +182,10 @@ static cnn_status edge_shapes(oplist *l)
         if (st == CNN_OK) /* stride > kernel: rows and columns no window covers */
             st = push(l, pool(mode, 2, 3, 11, 10, 2, 3, 0, false));
     }
+    /* the last has more cells than impl_cpu keeps on the stack */
     static const int adapools[][6] = {
-        {2, 3, 7, 7, 1, 1}, {2, 3, 5, 5, 3, 3},       {1, 4, 13, 13, 6, 6}, {1, 2, 4, 4, 7, 7},
-        {2, 3, 9, 6, 2, 4}, {1, 2, 131, 130, 67, 65}, /* more cells than impl_cpu keeps on the stack
-                                                       */
+        {2, 3, 7, 7, 1, 1}, {2, 3, 5, 5, 3, 3}, {1, 4, 13, 13, 6, 6},
+        {1, 2, 4, 4, 7, 7}, {2, 3, 9, 6, 2, 4}, {1, 2, 131, 130, 67, 65},
     };
     for (size_t i = 0; i < sizeof adapools / sizeof adapools[0] && st == CNN_OK; i++) {
         const int *v = adapools[i];

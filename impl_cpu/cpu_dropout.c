@@ -34,14 +34,20 @@ static CNN_CPU_VEC void apply_blocks(const float *restrict x, float *restrict y,
     }
 }
 
-/* The widest kernel this CPU runs, or NULL: the loop above alone. */
-static cnn_dropout_blocks_fn simd_blocks(void)
+/* The widest kernel this CPU runs (fn NULL: the loop above alone), and
+ * the name the algorithm column gives it. */
+typedef struct dropout_kernel {
+    cnn_dropout_blocks_fn fn;
+    const char *name;
+} dropout_kernel;
+
+static dropout_kernel pick_kernel(void)
 {
     if (cnn_cpu_dropout_has_avx512())
-        return cnn_cpu_dropout_blocks_avx512;
+        return (dropout_kernel){cnn_cpu_dropout_blocks_avx512, "cpu loops, philox avx512"};
     if (cnn_cpu_dropout_has_avx2())
-        return cnn_cpu_dropout_blocks_avx2;
-    return NULL;
+        return (dropout_kernel){cnn_cpu_dropout_blocks_avx2, "cpu loops, philox avx2"};
+    return (dropout_kernel){NULL, "cpu loops, philox scalar"};
 }
 
 static void dropout_apply(const cnn_ctx *ctx, const cnn_dropout_desc *d, const float *restrict x,
@@ -59,7 +65,7 @@ static void dropout_apply(const cnn_ctx *ctx, const cnn_dropout_desc *d, const f
     }
     const float scale = (float)(1.0 / (1.0 - d->p));
     const uint32_t t = keep_threshold(d->p);
-    const cnn_dropout_blocks_fn simd = simd_blocks();
+    const cnn_dropout_blocks_fn simd = pick_kernel().fn;
     /* each thread a contiguous range of whole blocks */
 #pragma omp parallel num_threads(nt)
     {
@@ -83,11 +89,7 @@ static void dropout_apply(const cnn_ctx *ctx, const cnn_dropout_desc *d, const f
 
 const char *cnn_cpu_ops_algorithm(const cnn_op *op)
 {
-    if (op->kind != CNN_OP_DROPOUT)
-        return "cpu loops";
-    return cnn_cpu_dropout_has_avx512() ? "cpu loops, philox avx512"
-           : cnn_cpu_dropout_has_avx2() ? "cpu loops, philox avx2"
-                                        : "cpu loops, philox scalar";
+    return op->kind == CNN_OP_DROPOUT ? pick_kernel().name : "cpu loops";
 }
 
 cnn_status cnn_cpu_dropout_fwd(cnn_ctx *ctx, const cnn_dropout_desc *d, const float *x, float *y)

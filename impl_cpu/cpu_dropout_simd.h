@@ -24,8 +24,8 @@
 typedef int64_t (*cnn_dropout_blocks_fn)(const float *x, float *y, int64_t b0, int64_t b1,
                                          uint64_t seed, uint32_t t, float scale);
 
-int64_t cnn_cpu_dropout_blocks_avx2(const float *x, float *y, int64_t b0, int64_t b1,
-                                    uint64_t seed, uint32_t t, float scale);
+int64_t cnn_cpu_dropout_blocks_avx2(const float *x, float *y, int64_t b0, int64_t b1, uint64_t seed,
+                                    uint32_t t, float scale);
 int64_t cnn_cpu_dropout_blocks_avx512(const float *x, float *y, int64_t b0, int64_t b1,
                                       uint64_t seed, uint32_t t, float scale);
 

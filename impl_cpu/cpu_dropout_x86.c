@@ -66,9 +66,9 @@ __attribute__((target("avx2"))) static inline void apply_avx2(const float *x, fl
 }
 
 __attribute__((target("avx2"))) int64_t cnn_cpu_dropout_blocks_avx2(const float *x, float *y,
-                                                                     int64_t b0, int64_t b1,
-                                                                     uint64_t seed, uint32_t t,
-                                                                     float scale)
+                                                                    int64_t b0, int64_t b1,
+                                                                    uint64_t seed, uint32_t t,
+                                                                    float scale)
 {
     const __m256i m0 = _mm256_set1_epi64x(PHILOX_M0), m1 = _mm256_set1_epi64x(PHILOX_M1);
     const __m256i tm1 = _mm256_set1_epi32((int)(t - 1));
@@ -160,8 +160,8 @@ bool cnn_cpu_dropout_has_avx512(void)
     return false;
 }
 
-int64_t cnn_cpu_dropout_blocks_avx2(const float *x, float *y, int64_t b0, int64_t b1,
-                                    uint64_t seed, uint32_t t, float scale)
+int64_t cnn_cpu_dropout_blocks_avx2(const float *x, float *y, int64_t b0, int64_t b1, uint64_t seed,
+                                    uint32_t t, float scale)
 {
     (void)x, (void)y, (void)b1, (void)seed, (void)t, (void)scale;
     return b0;

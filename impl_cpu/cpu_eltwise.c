@@ -35,7 +35,8 @@ static void relu_bwd(const float *restrict y, const float *restrict dy, float *r
  * below, so that neither end loses accuracy; the exponential is the
  * softmax's polynomial (within 2 ulp; 0 below -87.3, where sigmoid is
  * under 1.2e-38), and NaN stays NaN. */
-static CNN_CPU_VEC_WIDE void sigmoid_fwd(const float *restrict x, float *restrict y, int64_t n, int nt)
+static CNN_CPU_VEC_WIDE void sigmoid_fwd(const float *restrict x, float *restrict y, int64_t n,
+                                         int nt)
 {
 #pragma omp parallel for simd num_threads(nt) schedule(static)
     for (int64_t i = 0; i < n; i++) {

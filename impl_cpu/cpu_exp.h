@@ -10,8 +10,9 @@
  * and the sigmoid 7x slower than oneDNN's): x = n ln2 + r with
  * |r| <= ln2/2, Cephes's degree-7 polynomial for e^r (within 2 ulp; verify
  * allows ~500 on the loss), times 2^n built in the exponent bits. Below
- * -87.3 (where e^x is no longer a normal float) it is 0; at -87.3, n is
- * -126 and 2^n the least normal float. */
+ * -87.3 it is 0 (e^-87.3 is 1.2e-38, just above the least normal float,
+ * 1.18e-38, reached at -87.34); at -87.3, n is -126, the least normal
+ * exponent. */
 static inline float cnn_cpu_exp_nonpos(float x)
 {
     const float xc = x > -87.3f ? x : -87.3f; /* NaN: -87.3, and NaN again below */

@@ -278,12 +278,11 @@ static void avg_bwd_rows(const cnn_pool_desc *d, const float *restrict dy, float
  * one window's share, so each dx row is written once, whole (the window's
  * spread row, or zeros where no window covers it), instead of a memset of
  * the plane and an add per window row. */
-static void avg_bwd_disjoint(const cnn_pool_desc *d, const float *restrict dy,
-                             float *restrict dx)
+static void avg_bwd_disjoint(const cnn_pool_desc *d, const float *restrict dy, float *restrict dx)
 {
     float g[ROW_BUF], h[ROW_BUF];
-    const int sw = d->stride_w, w = d->w;
-    for (int c = 0; c < padded_width(d); c++)
+    const int sw = d->stride_w, w = d->w, width = padded_width(d);
+    for (int c = 0; c < width; c++)
         h[c] = 0.0f; /* the columns no window covers stay 0 */
     int next = 0;    /* dx rows [0, next) written */
     for (int p = 0; p < d->p; p++) {

@@ -20,8 +20,7 @@
 #elif __has_attribute(target_clones)
 /* flatten: the static helpers inlined into, so compiled for, each clone */
 #define CNN_CPU_VEC __attribute__((target_clones("avx2", "default"), flatten))
-#define CNN_CPU_VEC_WIDE                                                                           \
-    __attribute__((target_clones("avx512f", "avx2", "default"), flatten))
+#define CNN_CPU_VEC_WIDE __attribute__((target_clones("avx512f", "avx2", "default"), flatten))
 #endif
 #endif
 #ifndef CNN_CPU_VEC
@@ -32,8 +31,9 @@
 /* CNN_CPU_VEC_WIDE adds an AVX-512 copy, for loops bound by arithmetic
  * rather than memory (the sigmoid's exp and division: 0.345 -> 0.19 ms on
  * LeNet-5's 128x6x28x28, Zen 4). The memory-bound loops stay on AVX2: with
- * an AVX-512 copy the same Zen 4 ran ResNet-18's BN, max pool and global
- * pool 10-60% slower (BN infer forward at 8x64x112x112: 1.0-1.16 ->
- * 1.43-1.87 ms, two A/B pairs). */
+ * an AVX-512 copy the same Zen 4 ran most of ResNet-18's BN and max-pool
+ * backward rows 7-61% slower in two A/B pairs (BN infer forward at
+ * 8x64x112x112: 1.00-1.16 -> 1.43-1.87 ms), a few small rows up to 10%
+ * faster, the max-pool forward either way. */
 
 #endif

@@ -81,7 +81,8 @@ static void dropout_kernel_case(const char *isa, cnn_dropout_blocks_fn kernel, i
                                 int64_t b0, int64_t nb, uint64_t seed, double p)
 {
     const int64_t n = 4 * nb;
-    float *x = malloc(sizeof(float) * (size_t)(n + 1)), *y = malloc(sizeof(float) * (size_t)(n + 1));
+    float *x = malloc(sizeof(float) * (size_t)(n + 1)),
+          *y = malloc(sizeof(float) * (size_t)(n + 1));
     TU_CHECK(x && y, "out of memory");
     if (!x || !y)
         goto out;
