@@ -31,6 +31,26 @@ static inline int cnn_cpu_threads(const cnn_ctx *ctx)
 #endif
 }
 
+/* The calling thread's number in its team, and the team's size (0 and 1
+ * outside a team or without OpenMP). */
+static inline int cnn_cpu_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline int cnn_cpu_team_size(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 /* The team size for a loop touching `work` elements. */
 static inline int cnn_cpu_team(const cnn_ctx *ctx, int64_t work)
 {

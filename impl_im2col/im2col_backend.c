@@ -34,13 +34,30 @@ cnn_status cnn_im2col_set_workspace_cap(cnn_ctx *ctx, size_t bytes)
 
 /* BLAS takes int dimensions; a conv whose column block would not fit one is
  * declined rather than truncated. */
+static cnn_im2col_team team_of(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass)
+{
+    const cnn_im2col_state *st = ctx->impl;
+    return cnn_im2col_plan_team(d, pass, st->ws_cap, cnn_cpu_gemm_team(ctx));
+}
+
+/* Each member's plan is checked: shares differ by an image. */
 static bool im2col_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     if (op->kind != CNN_OP_CONV)
         return true;
     const cnn_im2col_state *st = ctx->impl;
-    cnn_im2col_plan pl = cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap);
-    return cnn_im2col_plan_fits(&op->conv, pass, &pl);
+    const cnn_im2col_team tm = team_of(ctx, &op->conv, pass);
+    if (tm.members == 1)
+        return cnn_im2col_plan_fits(&op->conv, pass, &tm.first);
+    for (int t = 0; t < tm.members; t++) {
+        cnn_conv_desc sub;
+        cnn_im2col_member(&op->conv, t, tm.members, &sub);
+        cnn_im2col_plan pl =
+            cnn_im2col_plan_conv(&sub, pass, cnn_im2col_member_cap(&tm, st->ws_cap));
+        if (!cnn_im2col_plan_fits(&sub, pass, &pl))
+            return false;
+    }
+    return true;
 }
 
 /* im2col_supports() above, in words. */
@@ -55,28 +72,35 @@ static size_t im2col_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pas
 {
     if (op->kind != CNN_OP_CONV)
         return 0;
-    const cnn_im2col_state *st = ctx->impl;
-    return cnn_im2col_plan_conv(&op->conv, pass, st->ws_cap).bytes;
+    return team_of(ctx, &op->conv, pass).bytes;
 }
+
+/* Each name twice: run by the caller with threaded GEMMs, and by a team of
+ * threads over images (cnn_im2col_team). */
+#define NAMED(s)                                                                                   \
+    {                                                                                              \
+        s, s ", threads over images"                                                               \
+    }
 
 /* A 1x1 unpadded conv: its column matrix is the input itself (stride 1) or
  * the input subsampled (stride > 1), which the lowering then is. */
-static const char *pointwise_name(const cnn_conv_desc *d, const cnn_im2col_plan *pl, int which)
+static const char *pointwise_name(const cnn_conv_desc *d, const cnn_im2col_plan *pl, int which,
+                                  int team)
 {
-    static const char *const names[][3] = {
-        {"gemm 1x1", "gemm 1x1", "gemm 1x1"},
-        {"gemm 1x1 (batched)", "gemm 1x1 (batched)", "gemm 1x1 (batched)"},
-        {"gemm 1x1 subsampled", "gemm 1x1 scattered", "gemm 1x1 subsampled"},
-        {"gemm 1x1 subsampled (batched)", "gemm 1x1 scattered (batched)",
-         "gemm 1x1 subsampled (batched)"},
-        {"gemm 1x1 subsampled (row tiles)", "gemm 1x1 scattered (row tiles)",
-         "gemm 1x1 subsampled (row tiles)"},
+    static const char *const names[][3][2] = {
+        {NAMED("gemm 1x1"), NAMED("gemm 1x1"), NAMED("gemm 1x1")},
+        {NAMED("gemm 1x1 (batched)"), NAMED("gemm 1x1 (batched)"), NAMED("gemm 1x1 (batched)")},
+        {NAMED("gemm 1x1 subsampled"), NAMED("gemm 1x1 scattered"), NAMED("gemm 1x1 subsampled")},
+        {NAMED("gemm 1x1 subsampled (batched)"), NAMED("gemm 1x1 scattered (batched)"),
+         NAMED("gemm 1x1 subsampled (batched)")},
+        {NAMED("gemm 1x1 subsampled (row tiles)"), NAMED("gemm 1x1 scattered (row tiles)"),
+         NAMED("gemm 1x1 subsampled (row tiles)")},
     };
     const bool strided = d->stride_h > 1 || d->stride_w > 1;
     int row = pl->path == CNN_IM2COL_BATCH ? 1 : 0;
     if (strided)
         row = pl->path == CNN_IM2COL_BATCH ? 3 : pl->rows < d->p ? 4 : 2;
-    return names[row][which];
+    return names[row][which][team];
 }
 
 static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
@@ -89,24 +113,28 @@ static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     if (pass == CNN_BWD_BIAS)
         return "reduction";
     const cnn_conv_desc *d = &op->conv;
-    const cnn_im2col_state *st = ctx->impl;
-    cnn_im2col_plan pl = cnn_im2col_plan_conv(d, pass, st->ws_cap);
+    const cnn_im2col_team tm = team_of(ctx, d, pass);
+    const cnn_im2col_plan pl = tm.first;
     const int which = pass == CNN_FWD ? 0 : pass == CNN_BWD_DATA ? 1 : 2;
+    const int team = tm.members > 1;
     if (d->r == 1 && d->s == 1 && d->pad_h == 0 && d->pad_w == 0)
-        return pointwise_name(d, &pl, which);
-    static const char *const names[][3] = {
-        [CNN_IM2COL_ROWS] = {"im2col+sgemm", "sgemm+col2im", "im2col+sgemm"},
-        [CNN_IM2COL_BATCH] = {"im2col+sgemm (batched)", "sgemm+col2im (batched)",
-                              "im2col+sgemm (batched)"},
-        [CNN_IM2COL_TAPS] = {"sgemm per tap", "sgemm per tap (adjoint conv)", "sgemm per tap"},
+        return pointwise_name(d, &pl, which, team);
+    static const char *const names[][3][2] = {
+        [CNN_IM2COL_ROWS] = {NAMED("im2col+sgemm"), NAMED("sgemm+col2im"), NAMED("im2col+sgemm")},
+        [CNN_IM2COL_BATCH] = {NAMED("im2col+sgemm (batched)"), NAMED("sgemm+col2im (batched)"),
+                              NAMED("im2col+sgemm (batched)")},
+        [CNN_IM2COL_TAPS] = {NAMED("sgemm per tap"), NAMED("sgemm per tap (adjoint conv)"),
+                             NAMED("sgemm per tap")},
     };
-    static const char *const tiled[3] = {"im2col+sgemm (row tiles)", "sgemm+col2im (row tiles)",
-                                         "im2col+sgemm (row tiles)"};
+    static const char *const tiled[3][2] = {NAMED("im2col+sgemm (row tiles)"),
+                                            NAMED("sgemm+col2im (row tiles)"),
+                                            NAMED("im2col+sgemm (row tiles)")};
+    static const char *const staged[2] = NAMED("im2col+sgemm (staged row tiles)");
     if (pl.path == CNN_IM2COL_ROWS && pl.stage_floats)
-        return "im2col+sgemm (staged row tiles)";
+        return staged[team];
     if (pl.path == CNN_IM2COL_ROWS && pl.rows < d->p)
-        return tiled[which];
-    return names[pl.path][which];
+        return tiled[which][team];
+    return names[pl.path][which][team];
 }
 
 /* Every path sums in float32 (sgemm, the loops): the default error class. */
@@ -125,6 +153,4 @@ const cnn_backend cnn_backend_im2col = {
     .coverage = im2col_coverage,
     .workspace_size = im2col_workspace_size,
     .algorithm = im2col_algorithm,
-    CNN_IM2COL_OPS(CNN_ENTRY_INIT, cnn_im2col)
-    CNN_CPU_OPS_ENTRIES
-};
+    CNN_IM2COL_OPS(CNN_ENTRY_INIT, cnn_im2col) CNN_CPU_OPS_ENTRIES};

@@ -5,10 +5,13 @@
  *   forward      y[K][N]     = w[K][CRS]   . col[CRS][N]
  *   bwd data     col[CRS][N] = w^T[CRS][K] . dy[K][N],  then col2im
  *   bwd filter   dw[K][CRS] += dy[K][N]    . col^T[N][CRS]
- * GEMMs run threaded inside OpenBLAS, on the process's thread count, and
- * are never called from an OpenMP region; the lowering and staging loops
- * between them are OpenMP, sized by cnn_cpu_gemm_team() (often one thread:
- * cpu_parallel.h says why). */
+ * A batch of at least as many images as the GEMM team has threads runs on
+ * a team over images (cnn_im2col_team, run_pass below): each member does
+ * its share of the batch as the caller would, with single-threaded GEMMs
+ * (an OpenMP OpenBLAS called inside a team runs on one thread) and loops.
+ * Otherwise the caller runs it alone: the GEMMs threaded inside OpenBLAS,
+ * the lowering and staging loops between them OpenMP, sized by
+ * cnn_cpu_gemm_team() (often one thread: cpu_parallel.h says why). */
 #include "im2col_impl.h"
 #include "cpu_parallel.h"
 
@@ -23,22 +26,18 @@ typedef struct conv_run {
     int64_t pq, chw, kpq;
 } conv_run;
 
-static cnn_status conv_begin(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass, void *ws,
-                             size_t ws_size, conv_run *run)
+/* One caller's (or one team member's) run of a plan on d's images. */
+static void conv_begin(const cnn_conv_desc *d, const cnn_im2col_plan *pl, float *ws, int threads,
+                       conv_run *run)
 {
-    const cnn_im2col_state *st = ctx->impl;
-    run->pl = cnn_im2col_plan_conv(d, pass, st->ws_cap);
-    if (ws_size < run->pl.bytes || (run->pl.bytes && !ws))
-        return cnn_fail(CNN_ERR_INVALID_ARG, "im2col conv %s: workspace of %zu bytes, needs %zu",
-                        cnn_pass_str(pass), ws_size, run->pl.bytes);
+    run->pl = *pl;
     run->col = ws;
     run->stage = cnn_im2col_stage(&run->pl, run->col);
-    run->threads = cnn_cpu_gemm_team(ctx);
+    run->threads = threads;
     run->crs = d->c * d->r * d->s;
     run->pq = (int64_t)d->p * d->q;
     run->chw = (int64_t)d->c * d->h * d->w;
     run->kpq = (int64_t)d->k * run->pq;
-    return CNN_OK;
 }
 
 /* The staging buffer holds [K][images][P*Q]; NCHW holds [images][K][P*Q]. */
@@ -89,19 +88,14 @@ static void epilogue_in_place(const cnn_conv_desc *d, float *y, int64_t width, i
         cnn_im2col_epilogue(d, bias, kk, y + kk * ld, y + kk * ld, width);
 }
 
-cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
-                               const float *b, float *y, CNN_WS)
+static void fwd_part(const cnn_conv_desc *d, const cnn_im2col_plan *pl, const float *x,
+                     const float *w, const float *bias, float *y, float *ws, int threads)
 {
-    if (d->has_bias && !b)
-        return cnn_fail(CNN_ERR_INVALID_ARG, "conv2d: has_bias is set but the bias is NULL");
     conv_run run;
-    cnn_status st = conv_begin(ctx, d, CNN_FWD, ws, ws_size, &run);
-    if (st != CNN_OK)
-        return st;
-    const float *bias = d->has_bias ? b : NULL;
+    conv_begin(d, pl, ws, threads, &run);
     if (run.pl.path == CNN_IM2COL_TAPS) {
         cnn_im2col_taps_fwd(d, &run.pl, x, w, false, bias, y, run.col, run.threads);
-        return CNN_OK;
+        return;
     }
     if (run.pl.path == CNN_IM2COL_BATCH) {
         for (int n0 = 0; n0 < d->n; n0 += run.pl.images) {
@@ -112,7 +106,7 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
                         run.crs, run.col, width, 0.0f, run.stage, width);
             stage_to_nchw(d, run.stage, nb, bias, y + n0 * run.kpq, run.threads);
         }
-        return CNN_OK;
+        return;
     }
     for (int n = 0; n < d->n; n++) {
         const float *xn = x + n * run.chw;
@@ -137,20 +131,18 @@ cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float
             epilogue_in_place(d, yt, width, run.pq, bias, run.threads);
         }
     }
-    return CNN_OK;
 }
 
-cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
-                                    const float *w, float *dx, CNN_WS)
+static void bwd_data_part(const cnn_conv_desc *d, const cnn_im2col_plan *pl, const float *dy,
+                          const float *w, const float *unused, float *dx, float *ws, int threads)
 {
+    (void)unused;
     conv_run run;
-    cnn_status st = conv_begin(ctx, d, CNN_BWD_DATA, ws, ws_size, &run);
-    if (st != CNN_OK)
-        return st;
+    conv_begin(d, pl, ws, threads, &run);
     cnn_conv_desc adj;
     if (run.pl.path == CNN_IM2COL_TAPS && cnn_im2col_adjoint(d, &adj)) {
         cnn_im2col_taps_fwd(&adj, &run.pl, dy, w, true, NULL, dx, run.col, run.threads);
-        return CNN_OK;
+        return;
     }
     if (run.pl.path == CNN_IM2COL_BATCH) {
         for (int n0 = 0; n0 < d->n; n0 += run.pl.images) {
@@ -161,7 +153,7 @@ cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const 
                         run.crs, run.stage, width, 0.0f, run.col, width);
             cnn_im2col_raise(d, run.col, nb, 0, d->p, dx + n0 * run.chw, run.threads);
         }
-        return CNN_OK;
+        return;
     }
     for (int n = 0; n < d->n; n++) {
         const float *dyn = dy + n * run.kpq;
@@ -179,18 +171,16 @@ cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const 
             cnn_im2col_raise(d, run.col, 1, p0, rows, dxn, run.threads);
         }
     }
-    return CNN_OK;
 }
 
-/* dw accumulates over the whole batch inside sgemm (beta = 1 after the
+/* dw accumulates over the part's images inside sgemm (beta = 1 after the
  * first GEMM), so it is never staged per image. */
-cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
-                                      const float *dy, float *dw, CNN_WS)
+static void bwd_filter_part(const cnn_conv_desc *d, const cnn_im2col_plan *pl, const float *x,
+                            const float *dy, const float *unused, float *dw, float *ws, int threads)
 {
+    (void)unused;
     conv_run run;
-    cnn_status st = conv_begin(ctx, d, CNN_BWD_WEIGHT, ws, ws_size, &run);
-    if (st != CNN_OK)
-        return st;
+    conv_begin(d, pl, ws, threads, &run);
     float beta = 0.0f;
     if (run.pl.path == CNN_IM2COL_BATCH) {
         for (int n0 = 0; n0 < d->n; n0 += run.pl.images, beta = 1.0f) {
@@ -201,7 +191,7 @@ cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, cons
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->k, run.crs, width, 1.0f,
                         run.stage, width, run.col, width, beta, dw, run.crs);
         }
-        return CNN_OK;
+        return;
     }
     for (int n = 0; n < d->n; n++) {
         const float *xn = x + n * run.chw, *dyn = dy + n * run.kpq;
@@ -217,7 +207,87 @@ cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, cons
                         dyn + (int64_t)p0 * d->q, (int)run.pq, cols, width, beta, dw, run.crs);
         }
     }
+}
+
+typedef void (*part_fn)(const cnn_conv_desc *d, const cnn_im2col_plan *pl, const float *in,
+                        const float *in2, const float *bias, float *out, float *ws, int threads);
+
+/* The weight gradient's extra members' copies of dw, added into dw. */
+static void sum_partials(float *restrict dw, const float *restrict partials, size_t n, int copies,
+                         size_t stride, int threads)
+{
+    const int nt = (int64_t)n * copies < CNN_CPU_PAR_MIN ? 1 : threads;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float acc = dw[i];
+        for (int t = 0; t < copies; t++)
+            acc += partials[t * stride + i];
+        dw[i] = acc;
+    }
+}
+
+/* A pass on its plan: by the caller, or by a team over images
+ * (cnn_im2col_team). Per image, `in` advances by in_step floats and `out`
+ * by out_step; the weight gradient (out_step 0) gives each member but the
+ * first a dw of its own. */
+static cnn_status run_pass(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass, part_fn part,
+                           const float *in, int64_t in_step, const float *in2, int64_t in2_step,
+                           const float *bias, float *out, int64_t out_step, void *ws,
+                           size_t ws_size)
+{
+    const cnn_im2col_state *st = ctx->impl;
+    const int threads = cnn_cpu_gemm_team(ctx);
+    const cnn_im2col_team tm = cnn_im2col_plan_team(d, pass, st->ws_cap, threads);
+    if (ws_size < tm.bytes || (tm.bytes && !ws))
+        return cnn_fail(CNN_ERR_INVALID_ARG, "im2col conv %s: workspace of %zu bytes, needs %zu",
+                        cnn_pass_str(pass), ws_size, tm.bytes);
+    if (tm.members == 1) {
+        part(d, &tm.first, in, in2, bias, out, ws, threads);
+        return CNN_OK;
+    }
+    const size_t cap = cnn_im2col_member_cap(&tm, st->ws_cap);
+    char *slices = ws;
+    float *partials = (float *)(slices + tm.slice_bytes * (size_t)tm.members);
+#pragma omp parallel num_threads(tm.members)
+    for (int t = cnn_cpu_thread_id(); t < tm.members; t += cnn_cpu_team_size()) {
+        cnn_conv_desc sub;
+        const int first = cnn_im2col_member(d, t, tm.members, &sub);
+        const cnn_im2col_plan pl = cnn_im2col_plan_conv(&sub, pass, cap);
+        float *o = out_step ? out + first * out_step
+                   : t == 0 ? out
+                            : partials + (size_t)(t - 1) * tm.partial_floats;
+        part(&sub, &pl, in + first * in_step, in2 + first * in2_step, bias, o,
+             (float *)(slices + tm.slice_bytes * (size_t)t), 1);
+    }
+    if (pass == CNN_BWD_WEIGHT)
+        sum_partials(out, partials, (size_t)d->k * d->c * d->r * d->s, tm.members - 1,
+                     tm.partial_floats, threads);
     return CNN_OK;
+}
+
+cnn_status cnn_im2col_conv_fwd(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x, const float *w,
+                               const float *b, float *y, CNN_WS)
+{
+    if (d->has_bias && !b)
+        return cnn_fail(CNN_ERR_INVALID_ARG, "conv2d: has_bias is set but the bias is NULL");
+    const int64_t chw = (int64_t)d->c * d->h * d->w, kpq = (int64_t)d->k * d->p * d->q;
+    return run_pass(ctx, d, CNN_FWD, fwd_part, x, chw, w, 0, d->has_bias ? b : NULL, y, kpq, ws,
+                    ws_size);
+}
+
+cnn_status cnn_im2col_conv_bwd_data(cnn_ctx *ctx, const cnn_conv_desc *d, const float *dy,
+                                    const float *w, float *dx, CNN_WS)
+{
+    const int64_t chw = (int64_t)d->c * d->h * d->w, kpq = (int64_t)d->k * d->p * d->q;
+    return run_pass(ctx, d, CNN_BWD_DATA, bwd_data_part, dy, kpq, w, 0, NULL, dx, chw, ws, ws_size);
+}
+
+cnn_status cnn_im2col_conv_bwd_filter(cnn_ctx *ctx, const cnn_conv_desc *d, const float *x,
+                                      const float *dy, float *dw, CNN_WS)
+{
+    const int64_t chw = (int64_t)d->c * d->h * d->w, kpq = (int64_t)d->k * d->p * d->q;
+    return run_pass(ctx, d, CNN_BWD_WEIGHT, bwd_filter_part, x, chw, dy, kpq, NULL, dw, 0, ws,
+                    ws_size);
 }
 
 /* Per-channel sums in double: a VGG layer at batch 4 sums 200,000 terms. */

@@ -82,6 +82,34 @@ static inline bool cnn_im2col_has_epilogue(const cnn_conv_desc *d, const float *
 
 cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size_t cap);
 
+/* A conv pass run by a team of threads over images (im2col_plan.c): member t
+ * of `members` takes images [n*t/members, n*(t+1)/members), runs the serial
+ * plan for them (cnn_im2col_plan_conv on that sub-batch, cap/members) with
+ * single-threaded GEMMs and loops, in its own slice of the workspace; a
+ * weight gradient's members other than the first sum into their own copies
+ * of dw, added up at the end. members == 1: the caller alone, the GEMMs
+ * threaded inside OpenBLAS. */
+typedef struct cnn_im2col_team {
+    int members;
+    size_t slice_bytes;    /* each member's workspace, a multiple of 64 */
+    size_t partial_floats; /* each extra member's dw copy (weight gradient) */
+    size_t bytes;          /* members * slice_bytes + (members - 1) * partial */
+    cnn_im2col_plan first; /* member 0's plan (the caller's, for one member) */
+} cnn_im2col_team;
+
+/* threads: the GEMM team's size (cnn_cpu_gemm_team). */
+cnn_im2col_team cnn_im2col_plan_team(const cnn_conv_desc *d, cnn_pass pass, size_t cap,
+                                     int threads);
+/* The workspace cap each member plans under. */
+static inline size_t cnn_im2col_member_cap(const cnn_im2col_team *tm, size_t cap)
+{
+    const size_t partials = tm->partial_floats * sizeof(float) * (size_t)(tm->members - 1);
+    return (cap - partials) / (size_t)tm->members / 64 * 64;
+}
+
+/* Member t's share: its sub-batch descriptor, and its first image. */
+int cnn_im2col_member(const cnn_conv_desc *d, int t, int members, cnn_conv_desc *sub);
+
 /* Whether every GEMM dimension and leading dimension of the plan (made for
  * that pass) fits a BLAS int. */
 bool cnn_im2col_plan_fits(const cnn_conv_desc *d, cnn_pass pass, const cnn_im2col_plan *pl);

@@ -5,10 +5,8 @@
 #include <stdint.h>
 
 #include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
+#include "cpu_parallel.h"
 #include "winograd_transforms.h"
 
 /* A chunk's V and M together: about the L2 of one core, so that a thread's
@@ -147,24 +145,6 @@ size_t cnn_winograd_plan_bytes(const cnn_winograd_plan *p)
     return floats * sizeof(float) + 64;
 }
 
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-static int thread_count(void)
-{
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
-
 /* Forward: U[xi][k][c] from w[k][c]; backward data: U[xi][c][k] from the
  * rotated w[k][c]. Either way output row co gathers its cin filters.
  * Called by every thread of the region; ends with the loop's barrier. */
@@ -272,7 +252,7 @@ void cnn_winograd_run(const cnn_winograd_plan *p, const float *x, const float *w
 
 #pragma omp parallel num_threads(p->threads)
     {
-        const int tid = thread_id(), nth = thread_count();
+        const int tid = cnn_cpu_thread_id(), nth = cnn_cpu_team_size();
         chunk ch = {.scratch = scratch + (size_t)tid * p->scratch_floats};
         transform_filters(p, w, u);
         if (p->shared) {
@@ -320,7 +300,7 @@ void cnn_winograd_run_bwd_weight(const cnn_winograd_plan *p, const float *x, con
 
 #pragma omp parallel num_threads(p->threads)
     {
-        const int tid = thread_id(), nth = thread_count();
+        const int tid = cnn_cpu_thread_id(), nth = cnn_cpu_team_size();
         float *scr = scratch + (size_t)tid * p->scratch_floats;
         /* Rows of U per GEMM item: enough items to give every thread two. */
         const int kparts = (2 * nth + a2 - 1) / a2 < cout ? (2 * nth + a2 - 1) / a2 : cout;

@@ -10,11 +10,15 @@
  * the plans those contexts chose (a case that silently took another path
  * would leave that path untested); the default cap on VGG-16's largest
  * lowerings; the cap refused on a context of another backend; and batch
- * norm on inputs far from zero mean. */
+ * norm on inputs far from zero mean. Where the GEMM team has two threads or
+ * more, a batch of at least that many images runs on threads over images
+ * (each on a share of the batch, im2col_plan.c): the cases run again on
+ * one-thread contexts, whose plans are the caller's own. */
 #include <cblas.h>
 #include <string.h>
 
 #include "backend_checks.h"
+#include "cpu_parallel.h"
 #include "im2col.h"
 #include "registry.h"
 #include "test_util.h"
@@ -56,8 +60,8 @@ static const bc_case conv_cases[] = {
     BC_CONV(1, 1, 2, 4200, 2, 1, 3, 1, 2, 0, 1, false), /* rows too wide for the phases: gather */
     BC_CONV(2, 32, 12, 40, 32, 3, 3, 1, 1, 1, 1, true), /* data gradient as the adjoint's taps */
     BC_CONV(2, 32, 10, 36, 40, 3, 3, 1, 1, 0, 0, false), /* adjoint of an unpadded conv */
-    BC_CONV(1, 34, 9, 70, 33, 3, 5, 1, 1, 2, 1, true),  /* adjoint, rectangular kernel and padding */
-    BC_CONV(2, 3, 8, 40, 32, 3, 3, 1, 1, 1, 1, true),   /* C = 3: col2im, not the adjoint */
+    BC_CONV(1, 34, 9, 70, 33, 3, 5, 1, 1, 2, 1, true), /* adjoint, rectangular kernel and padding */
+    BC_CONV(2, 3, 8, 40, 32, 3, 3, 1, 1, 1, 1, true),  /* C = 3: col2im, not the adjoint */
 };
 #define NCONV ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 
@@ -81,12 +85,30 @@ static cnn_status set_tiny_cap(cnn_ctx *ctx)
     return cnn_im2col_set_workspace_cap(ctx, TINY_CAP);
 }
 
+#define TEAM_SUFFIX ", threads over images"
+
+/* A plan's name without the team's suffix (after checking that the suffix
+ * is there exactly when the context runs this conv on a team), in buf. */
+static const char *plan_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass, char *buf, size_t size)
+{
+    const char *name = cnn_algorithm(ctx, op, pass);
+    const int team = cnn_cpu_gemm_team(ctx);
+    const bool want = team > 1 && op->conv.n >= team;
+    const size_t len = strlen(name), suffix = strlen(TEAM_SUFFIX);
+    const bool has = len > suffix && strcmp(name + len - suffix, TEAM_SUFFIX) == 0;
+    TU_CHECK(has == want, "%s of n = %d on a GEMM team of %d: %s", cnn_pass_str(pass), op->conv.n,
+             team, name);
+    snprintf(buf, size, "%.*s", (int)(has ? len - suffix : len), name);
+    return buf;
+}
+
 /* What the contexts must have planned for the cases built to tile, chunk,
  * overflow the cap or take a GEMM shortcut. */
 static void check_plan(cnn_ctx *fast, cnn_ctx *tiny, const cnn_op *op)
 {
     const cnn_conv_desc *d = &op->conv;
-    const char *fwd = cnn_algorithm(tiny, op, CNN_FWD);
+    char fwd_buf[96], fast_fwd_buf[96], fast_bwd_buf[96];
+    const char *fwd = plan_name(tiny, op, CNN_FWD, fwd_buf, sizeof fwd_buf);
     size_t ws = cnn_workspace_size(tiny, op, CNN_FWD);
     /* (the workspace's buffers start on 64-byte boundaries) */
     size_t one_row = (sizeof(float) * (size_t)d->c * d->r * d->s * d->q + 63) / 64 * 64;
@@ -100,19 +122,21 @@ static void check_plan(cnn_ctx *fast, cnn_ctx *tiny, const cnn_op *op)
     const bool stride1 = d->stride_h == 1 && d->stride_w == 1;
     const bool one = d->r == 1 && d->s == 1 && d->pad_h == 0 && d->pad_w == 0;
     const bool pointwise = one && stride1;
-    const char *fast_fwd = cnn_algorithm(fast, op, CNN_FWD);
-    const char *fast_bwd = cnn_algorithm(fast, op, CNN_BWD_DATA);
+    const char *fast_fwd = plan_name(fast, op, CNN_FWD, fast_fwd_buf, sizeof fast_fwd_buf);
+    const char *fast_bwd = plan_name(fast, op, CNN_BWD_DATA, fast_bwd_buf, sizeof fast_bwd_buf);
     if (pointwise && d->c < 128)
         TU_CHECK(strcmp(fast_fwd, "gemm 1x1") == 0 && cnn_workspace_size(fast, op, CNN_FWD) == 0,
                  "1x1 conv with small weights should be a GEMM alone, got %s", fast_fwd);
     if (pointwise && d->c >= 128)
-        TU_CHECK(strcmp(fast_fwd, "gemm 1x1 (batched)") == 0, "expected batches, got %s",
-                 fast_fwd);
+        TU_CHECK(strcmp(fast_fwd, "gemm 1x1 (batched)") == 0, "expected batches, got %s", fast_fwd);
     if (one && !stride1) {
         TU_CHECK(strncmp(fast_fwd, "gemm 1x1 subsampled", 19) == 0 &&
                      strncmp(fast_bwd, "gemm 1x1 scattered", 18) == 0,
                  "strided 1x1 conv: expected a subsample, got %s / %s", fast_fwd, fast_bwd);
-        TU_CHECK((strstr(fast_fwd, "batched") != NULL) == (d->n > 1),
+        /* a team member's smallest share of the batch */
+        const int team = cnn_cpu_gemm_team(fast);
+        const int share = team > 1 && d->n >= team ? d->n / team : d->n;
+        TU_CHECK((strstr(fast_fwd, "batched") != NULL) == (share > 1),
                  "small strided 1x1 convs batch their images, got %s", fast_fwd);
     }
     const int crs = d->c * d->r * d->s;
@@ -161,7 +185,8 @@ static void check_default_cap(cnn_ctx *fast)
 void bc_check_im2col(const cnn_backend *be, cnn_ctx *fast)
 {
     cnn_ctx *tiny = NULL, *naive = NULL;
-    TU_EXPECT_OK(cnn_ctx_create(be, NULL, &tiny));
+    /* one thread: the cap's plans below are the caller's own, not a team's */
+    TU_EXPECT_OK(cnn_ctx_create(be, &(cnn_ctx_opts){.threads = 1}, &tiny));
     TU_EXPECT_OK(cnn_ctx_create(cnn_backend_find("naive"), NULL, &naive));
     if (!tiny || !naive)
         return;
@@ -193,6 +218,10 @@ void bc_check_im2col(const cnn_backend *be, cnn_ctx *fast)
                   conv_cases, NCONV, &(bc_how){.setup = set_tiny_cap});
     }
     openblas_set_num_threads(blas_threads);
+    /* The caller's plans for every batch: no team on one thread. */
+    bc_verify(be, "code-path convolutions [1 thread]", conv_cases, NCONV, &(bc_how){.threads = 1});
+    bc_verify(be, "code-path convolutions, 64 KiB cap [1 thread]", conv_cases, NCONV,
+              &(bc_how){.threads = 1, .setup = set_tiny_cap});
     cnn_ctx_destroy(tiny);
     cnn_ctx_destroy(naive);
 }
