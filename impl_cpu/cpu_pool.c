@@ -118,21 +118,21 @@ static inline void fwd_windows(bool max, const float *restrict v, float *restric
 
 /* Max backward over KH padded rows (those past the window's real rows all
  * -inf): each output's argmax by max_bwd_taps's rule, as an offset
- * i * ROW_BUF + padded column into the window's rows; starting from the
+ * off[i] + padded column into the window's rows; starting from the
  * window's first real element, the index where none is greater than -inf,
  * so that the scatter needs no test. */
-static inline void argmax_windows(const float *const *rows, int pw, int *restrict arg, int nq,
-                                  int KH, int KW, int SW)
+static inline void argmax_windows(const float *const *rows, const int *off, int pw,
+                                  int *restrict arg, int nq, int KH, int KW, int SW)
 {
     for (int q = 0; q < nq; q++) {
         float m = -INFINITY;
-        int a = q * SW > pw ? q * SW : pw;
+        int a = off[0] + (q * SW > pw ? q * SW : pw);
         for (int i = 0; i < KH; i++)
             for (int j = 0; j < KW; j++) {
                 const float v = rows[i][q * SW + j];
                 const bool take = v > m || v != v;
                 m = take ? v : m;
-                a = take ? i * ROW_BUF + q * SW + j : a;
+                a = take ? off[i] + q * SW + j : a;
             }
         arg[q] = a;
     }
@@ -201,48 +201,55 @@ static void store_row(float *restrict r, const float *restrict src, int w)
  * accumulator rows on the stack that stand for the window's input rows; a
  * dx row is stored once, whole, when no later window covers it, so dx is
  * neither zeroed first nor read back (it was: a memset of the plane, then
- * a scatter into it, a fifth of the pass). Windows only move down: the
- * rows a window shares with the next move up in the accumulator. */
+ * a scatter into it, a fifth of the pass). Input row r's copy and its
+ * accumulator live in slot r % ROWS_MAX of two rings, so a row shared by
+ * consecutive windows is neither copied again nor moved (they were: memcpy
+ * was a quarter of the pass). */
 static void max_bwd_rows(const cnn_pool_desc *d, const float *restrict x, const float *restrict dy,
                          float *restrict dx)
 {
-    float buf[ROWS_MAX][ROW_BUF], none[ROW_BUF], acc[ROWS_MAX * ROW_BUF];
-    int arg[ROW_BUF];
+    float buf[ROWS_MAX][ROW_BUF], none[ROW_BUF], acc[ROWS_MAX][ROW_BUF];
+    int arg[ROW_BUF], held[ROWS_MAX], off[ROWS_MAX];
     const float *rows[ROWS_MAX];
     const int w = d->w, pw = d->pad_w, width = padded_width(d), nq = blocks_of(d->q);
-    for (int i = 0; i < ROWS_MAX && i < d->kh; i++)
+    for (int i = 0; i < ROWS_MAX; i++) {
         pad_row(d, buf[i], -INFINITY);
+        held[i] = -1;
+    }
     for (int i = 0; i < width; i++)
         none[i] = -INFINITY;
-    int done = 0, lo = 0, hi = 0; /* dx rows [0, done) stored; acc row i is lo + i < hi */
-#define ACC_ROW(r) ((r) >= lo && (r) < hi ? acc + ((r)-lo) * ROW_BUF + pw : NULL)
+    int done = 0, lo = 0, hi = 0; /* dx rows [0, done) stored; rows [lo, hi) accumulate */
+#define ACC_ROW(r) ((r) >= lo && (r) < hi ? acc[(r) % ROWS_MAX] + pw : NULL)
     for (int p = 0; p < d->p; p++) {
         const pool_span sh = window_at(p, d->kh, d->stride_h, d->pad_h, d->h);
         for (; done < sh.lo; done++)
             store_row(dx + (int64_t)done * w, ACC_ROW(done), w);
-        const int from = sh.lo > lo ? sh.lo : lo, kept = hi > from ? hi - from : 0;
-        for (int i = 0; i < kept && from > lo; i++)
-            memcpy(acc + i * ROW_BUF, acc + (from - lo + i) * ROW_BUF,
-                   sizeof(float) * (size_t)width);
-        for (int i = kept; i < sh.hi - sh.lo; i++)
-            memset(acc + i * ROW_BUF, 0, sizeof(float) * (size_t)width);
+        for (int r = sh.lo; r < sh.hi; r++)
+            if (r < lo || r >= hi)
+                memset(acc[r % ROWS_MAX], 0, sizeof(float) * (size_t)width);
         lo = sh.lo, hi = sh.hi;
         for (int i = 0; i < d->kh; i++) {
             rows[i] = none;
-            if (sh.lo + i < sh.hi) {
-                memcpy(buf[i] + pw, x + (int64_t)(sh.lo + i) * w, sizeof(float) * (size_t)w);
-                rows[i] = buf[i];
+            const int r = sh.lo + i;
+            off[i] = r % ROWS_MAX * ROW_BUF; /* (rows past the window: never an argmax) */
+            if (r < sh.hi) {
+                if (held[r % ROWS_MAX] != r) {
+                    memcpy(buf[r % ROWS_MAX] + pw, x + (int64_t)r * w, sizeof(float) * (size_t)w);
+                    held[r % ROWS_MAX] = r;
+                }
+                rows[i] = buf[r % ROWS_MAX];
             }
         }
-        const float *restrict g = dy + (int64_t)p * d->q;
+        const float *restrict gr = dy + (int64_t)p * d->q;
         for (int ih = sh.hi; ih < sh.hi + d->stride_h && ih < d->h; ih++)
             for (int c = 0; c < w; c += 16)
                 __builtin_prefetch(x + (int64_t)ih * w + c);
-#define ARGMAX(KH, KW, SW) argmax_windows(rows, pw, arg, nq, KH, KW, SW)
+#define ARGMAX(KH, KW, SW) argmax_windows(rows, off, pw, arg, nq, KH, KW, SW)
         BY_SHAPE(d, ARGMAX);
-        for (int q = 0; q < d->q; q++)
-            acc[arg[q]] += g[q];
 #undef ARGMAX
+        float *restrict a0 = acc[0];
+        for (int q = 0; q < d->q; q++)
+            a0[arg[q]] += gr[q];
     }
     for (; done < d->h; done++)
         store_row(dx + (int64_t)done * w, ACC_ROW(done), w);
