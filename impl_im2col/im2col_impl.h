@@ -84,11 +84,13 @@ cnn_im2col_plan cnn_im2col_plan_conv(const cnn_conv_desc *d, cnn_pass pass, size
 
 /* A conv pass run by a team of threads over images (im2col_plan.c): member t
  * of `members` takes images [n*t/members, n*(t+1)/members), runs the serial
- * plan for them (cnn_im2col_plan_conv on that sub-batch, cap/members) with
+ * plan for them (cnn_im2col_plan_conv on that sub-batch, under
+ * cnn_im2col_member_cap: the cap less the dw copies, over members) with
  * single-threaded GEMMs and loops, in its own slice of the workspace; a
  * weight gradient's members other than the first sum into their own copies
  * of dw, added up at the end. members == 1: the caller alone, the GEMMs
- * threaded inside OpenBLAS. */
+ * threaded inside OpenBLAS (also where the team's workspace would pass the
+ * cap or the dw copies take half of it). */
 typedef struct cnn_im2col_team {
     int members;
     size_t slice_bytes;    /* each member's workspace, a multiple of 64 */
