@@ -69,8 +69,8 @@ static int group_layers(const cnn_model *m, shape_group *g, int *of)
         char a[256], b[256];
         cnn_op_str(info.op, a, sizeof a);
         int k = 0;
-        while (k < ng && !(g[k].op.kind == info.op->kind &&
-                           !strcmp(cnn_op_str(&g[k].op, b, sizeof b), a)))
+        while (k < ng &&
+               !(g[k].op.kind == info.op->kind && !strcmp(cnn_op_str(&g[k].op, b, sizeof b), a)))
             k++;
         if (k == ng)
             g[ng++].op = *info.op;
@@ -136,23 +136,27 @@ static cnn_status time_group(cnn_ctx *ctx, const vcase *vc, shape_group *g, int 
     return st;
 }
 
-/* Each pass's fastest candidate, -1 where none ran it. */
+/* The fastest of ncand times (NaN: not run), -1 where none ran. */
+static int fastest(const double *ms, int ncand)
+{
+    int best = -1;
+    for (int c = 0; c < ncand; c++)
+        if (!isnan(ms[c]) && (best < 0 || ms[c] < ms[best]))
+            best = c;
+    return best;
+}
+
+/* Each pass's fastest candidate. */
 static void pick_best(shape_group *g, int ncand)
 {
-    for (int p = 0; p < CNN_PASS_COUNT; p++) {
-        g->best[p] = -1;
-        for (int c = 0; c < ncand; c++)
-            if (!isnan(g->ms[p][c]) && (g->best[p] < 0 || g->ms[p][c] < g->ms[p][g->best[p]]))
-                g->best[p] = c;
-    }
+    for (int p = 0; p < CNN_PASS_COUNT; p++)
+        g->best[p] = fastest(g->ms[p], ncand);
 }
 
 int auto_plan_retime_set(const double *ms, int ncand, double close, bool *retime)
 {
-    int best = -1, near = 0;
-    for (int c = 0; c < ncand; c++)
-        if (!isnan(ms[c]) && (best < 0 || ms[c] < ms[best]))
-            best = c;
+    const int best = fastest(ms, ncand);
+    int near = 0;
     for (int c = 0; c < ncand; c++) {
         retime[c] = best >= 0 && !isnan(ms[c]) && ms[c] <= close * ms[best];
         near += retime[c];

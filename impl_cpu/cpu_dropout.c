@@ -69,11 +69,7 @@ static void dropout_apply(const cnn_ctx *ctx, const cnn_dropout_desc *d, const f
     /* each thread a contiguous range of whole blocks */
 #pragma omp parallel num_threads(nt)
     {
-#ifdef _OPENMP
-        const int64_t me = omp_get_thread_num(), team = omp_get_num_threads();
-#else
-        const int64_t me = 0, team = 1;
-#endif
+        const int64_t me = cnn_cpu_thread_id(), team = cnn_cpu_team_size();
         const int64_t b1 = whole * (me + 1) / team;
         int64_t b0 = whole * me / team;
         if (simd)

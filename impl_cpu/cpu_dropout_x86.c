@@ -12,14 +12,10 @@
  * word j of block b) and compared as (w >> 8) > t - 1, signed: w >> 8 is
  * below 2^24. */
 #include "cpu_dropout_simd.h"
+#include "philox.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
-
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
 
 bool cnn_cpu_dropout_has_avx2(void)
 {
@@ -70,7 +66,7 @@ __attribute__((target("avx2"))) int64_t cnn_cpu_dropout_blocks_avx2(const float 
                                                                     uint64_t seed, uint32_t t,
                                                                     float scale)
 {
-    const __m256i m0 = _mm256_set1_epi64x(PHILOX_M0), m1 = _mm256_set1_epi64x(PHILOX_M1);
+    const __m256i m0 = _mm256_set1_epi64x(CNN_PHILOX_M0), m1 = _mm256_set1_epi64x(CNN_PHILOX_M1);
     const __m256i tm1 = _mm256_set1_epi32((int)(t - 1));
     const __m256i lane = _mm256_setr_epi64x(0, 1, 2, 3);
     const __m256 sv = _mm256_set1_ps(scale);
@@ -82,8 +78,8 @@ __attribute__((target("avx2"))) int64_t cnn_cpu_dropout_blocks_avx2(const float 
         __m256i c1a = _mm256_srli_epi64(c0a, 32), c1b = _mm256_srli_epi64(c0b, 32);
         __m256i c2a = _mm256_setzero_si256(), c2b = c2a, c3a = c2a, c3b = c2a;
         for (uint32_t r = 0; r < 10; r++) {
-            const __m256i k0 = _mm256_set1_epi64x(s0 + PHILOX_W0 * r);
-            const __m256i k1 = _mm256_set1_epi64x(s1 + PHILOX_W1 * r);
+            const __m256i k0 = _mm256_set1_epi64x(s0 + CNN_PHILOX_W0 * r);
+            const __m256i k1 = _mm256_set1_epi64x(s1 + CNN_PHILOX_W1 * r);
             ROUND(__m256i, a, b, k0, k1);
         }
         apply_avx2(x + 4 * (b - b0), y + 4 * (b - b0), c0a, c1a, c2a, c3a, tm1, sv);
@@ -126,7 +122,7 @@ __attribute__((target("avx512f"))) int64_t cnn_cpu_dropout_blocks_avx512(const f
                                                                          uint64_t seed, uint32_t t,
                                                                          float scale)
 {
-    const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
+    const __m512i m0 = _mm512_set1_epi64(CNN_PHILOX_M0), m1 = _mm512_set1_epi64(CNN_PHILOX_M1);
     const __m512i tm1 = _mm512_set1_epi32((int)(t - 1));
     const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     const __m512 sv = _mm512_set1_ps(scale);
@@ -138,8 +134,8 @@ __attribute__((target("avx512f"))) int64_t cnn_cpu_dropout_blocks_avx512(const f
         __m512i c1a = _mm512_srli_epi64(c0a, 32), c1b = _mm512_srli_epi64(c0b, 32);
         __m512i c2a = _mm512_setzero_si512(), c2b = c2a, c3a = c2a, c3b = c2a;
         for (uint32_t r = 0; r < 10; r++) {
-            const __m512i k0 = _mm512_set1_epi64(s0 + PHILOX_W0 * r);
-            const __m512i k1 = _mm512_set1_epi64(s1 + PHILOX_W1 * r);
+            const __m512i k0 = _mm512_set1_epi64(s0 + CNN_PHILOX_W0 * r);
+            const __m512i k1 = _mm512_set1_epi64(s1 + CNN_PHILOX_W1 * r);
             ROUND(__m512i, a, b, k0, k1);
         }
         apply_avx512(x + 4 * (b - b0), y + 4 * (b - b0), c0a, c1a, c2a, c3a, tm1, sv);

@@ -32,32 +32,17 @@ cnn_status cnn_im2col_set_workspace_cap(cnn_ctx *ctx, size_t bytes)
     return CNN_OK;
 }
 
-/* BLAS takes int dimensions; a conv whose column block would not fit one is
- * declined rather than truncated. */
 static cnn_im2col_team team_of(cnn_ctx *ctx, const cnn_conv_desc *d, cnn_pass pass)
 {
     const cnn_im2col_state *st = ctx->impl;
     return cnn_im2col_plan_team(d, pass, st->ws_cap, cnn_cpu_gemm_team(ctx));
 }
 
-/* Each member's plan is checked: shares differ by an image. */
+/* BLAS takes int dimensions; a conv whose column block would not fit one is
+ * declined rather than truncated (on a team: any member's). */
 static bool im2col_supports(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
-    if (op->kind != CNN_OP_CONV)
-        return true;
-    const cnn_im2col_state *st = ctx->impl;
-    const cnn_im2col_team tm = team_of(ctx, &op->conv, pass);
-    if (tm.members == 1)
-        return cnn_im2col_plan_fits(&op->conv, pass, &tm.first);
-    for (int t = 0; t < tm.members; t++) {
-        cnn_conv_desc sub;
-        cnn_im2col_member(&op->conv, t, tm.members, &sub);
-        cnn_im2col_plan pl =
-            cnn_im2col_plan_conv(&sub, pass, cnn_im2col_member_cap(&tm, st->ws_cap));
-        if (!cnn_im2col_plan_fits(&sub, pass, &pl))
-            return false;
-    }
-    return true;
+    return op->kind != CNN_OP_CONV || team_of(ctx, &op->conv, pass).fits;
 }
 
 /* im2col_supports() above, in words. */
@@ -153,4 +138,8 @@ const cnn_backend cnn_backend_im2col = {
     .coverage = im2col_coverage,
     .workspace_size = im2col_workspace_size,
     .algorithm = im2col_algorithm,
-    CNN_IM2COL_OPS(CNN_ENTRY_INIT, cnn_im2col) CNN_CPU_OPS_ENTRIES};
+    // clang-format off
+    CNN_IM2COL_OPS(CNN_ENTRY_INIT, cnn_im2col)
+    CNN_CPU_OPS_ENTRIES
+    // clang-format on
+};

@@ -97,6 +97,7 @@ typedef struct cnn_im2col_team {
     size_t partial_floats; /* each extra member's dw copy (weight gradient) */
     size_t bytes;          /* members * slice_bytes + (members - 1) * partial */
     cnn_im2col_plan first; /* member 0's plan (the caller's, for one member) */
+    bool fits;             /* every member's plan within BLAS's int (cnn_im2col_plan_fits) */
 } cnn_im2col_team;
 
 /* threads: the GEMM team's size (cnn_cpu_gemm_team). */

@@ -213,10 +213,11 @@ cnn_im2col_team cnn_im2col_plan_team(const cnn_conv_desc *d, cnn_pass pass, size
     cnn_im2col_team one = {.members = 1};
     one.first = cnn_im2col_plan_conv(d, pass, cap);
     one.bytes = one.slice_bytes = one.first.bytes;
+    one.fits = cnn_im2col_plan_fits(d, pass, &one.first);
     const bool gemm_pass = pass == CNN_FWD || pass == CNN_BWD_DATA || pass == CNN_BWD_WEIGHT;
     if (!gemm_pass || threads < 2 || d->n < threads)
         return one;
-    cnn_im2col_team tm = {.members = threads};
+    cnn_im2col_team tm = {.members = threads, .fits = true};
     if (pass == CNN_BWD_WEIGHT)
         tm.partial_floats = round_up_64b((size_t)d->k * d->c * d->r * d->s);
     const size_t partials = tm.partial_floats * sizeof(float) * (size_t)(threads - 1);
@@ -230,6 +231,7 @@ cnn_im2col_team cnn_im2col_plan_team(const cnn_conv_desc *d, cnn_pass pass, size
         cnn_im2col_plan pl = cnn_im2col_plan_conv(&sub, pass, member_cap);
         if (t == 0)
             tm.first = pl;
+        tm.fits = tm.fits && cnn_im2col_plan_fits(&sub, pass, &pl);
         if (round_up_bytes(pl.bytes) > tm.slice_bytes)
             tm.slice_bytes = round_up_bytes(pl.bytes);
     }

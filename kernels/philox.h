@@ -15,6 +15,13 @@
 #define CNN_HD static inline
 #endif
 
+/* The round's multipliers and the key's Weyl increments (also used by the
+ * hand-vectorised CPU kernels, impl_cpu/cpu_dropout_x86.c). */
+#define CNN_PHILOX_M0 0xD2511F53u
+#define CNN_PHILOX_M1 0xCD9E8D57u
+#define CNN_PHILOX_W0 0x9E3779B9u
+#define CNN_PHILOX_W1 0xBB67AE85u
+
 typedef struct cnn_philox4 {
     uint32_t v[4];
 } cnn_philox4;
@@ -33,15 +40,15 @@ CNN_HD cnn_philox4 cnn_philox4x32(uint64_t ctr, uint64_t seed)
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     for (int round = 0; round < 10; round++) {
         uint32_t hi0, hi1;
-        uint32_t lo0 = cnn_mulhilo32(0xD2511F53u, c0, &hi0);
-        uint32_t lo1 = cnn_mulhilo32(0xCD9E8D57u, c2, &hi1);
+        uint32_t lo0 = cnn_mulhilo32(CNN_PHILOX_M0, c0, &hi0);
+        uint32_t lo1 = cnn_mulhilo32(CNN_PHILOX_M1, c2, &hi1);
         uint32_t n0 = hi1 ^ c1 ^ k0, n1 = lo1, n2 = hi0 ^ c3 ^ k1, n3 = lo0;
         c0 = n0;
         c1 = n1;
         c2 = n2;
         c3 = n3;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
+        k0 += CNN_PHILOX_W0;
+        k1 += CNN_PHILOX_W1;
     }
     cnn_philox4 r = {{c0, c1, c2, c3}};
     return r;
