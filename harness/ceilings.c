@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "blas_core.h"
 #include "library_ceilings.h"
 
 #ifdef _OPENMP
@@ -293,4 +294,9 @@ void cnn_ceilings_print(FILE *out, const cnn_ceilings *c)
         fprintf(out, "; GPU: cuBLAS sgemm %.0f GFLOP/s, D2D copy %.0f GB/s", c->gpu_sgemm_gflops,
                 c->gpu_d2d_gbs);
     fputc('\n', out);
+    const char *blas = cnn_blas_core_warning();
+    if (*blas) { /* a warning: on stderr, after the line it qualifies */
+        fflush(out);
+        fprintf(stderr, "cnnbench: warning: %s\n", blas);
+    }
 }

@@ -1,5 +1,7 @@
 #include "libraries.h"
 
+#include "blas_core.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -82,7 +84,9 @@ int cnn_library_versions(cnn_library_version out[CNN_LIBRARIES_MAX])
     for (size_t e = strlen(l->version); e > 0 && l->version[e - 1] == ' ';)
         l->version[--e] = '\0';
     size_t used = strlen(l->version);
-    snprintf(l->version + used, sizeof l->version - used, ", core %s", openblas_get_corename());
+    const char *note = cnn_blas_core_note();
+    snprintf(l->version + used, sizeof l->version - used, ", core %s%s%s%s", openblas_get_corename(),
+             *note ? " (" : "", note, *note ? ")" : "");
 #endif
 #ifdef CNN_HAVE_ONEDNN
     l = add(out, &n, "oneDNN");

@@ -1,11 +1,17 @@
 /* The machine's ceilings (harness/ceilings.h), measured with short
  * durations: every figure finite and positive, no GEMM above the FMA peak
  * (beyond noise), the triad's arrays beyond the last-level cache, the JSON
- * and the printed line saying what they measured. */
+ * and the printed line saying what they measured; the OpenBLAS core
+ * reported as the environment set it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef CNN_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+#include "blas_core.h"
 #include "ceilings.h"
 #include "test_util.h"
 
@@ -52,5 +58,29 @@ int main(void)
         TU_CHECK(strstr(buf, keys[i]), "output lacks '%s':\n%s", keys[i], buf);
     TU_CHECK(!strstr(buf, "nan") && !strstr(buf, "inf"), "a non-number in:\n%s", buf);
     free(buf);
+
+    /* OPENBLAS_CORETYPE, read when asked (the core itself was chosen at load) */
+    const char *env = getenv("OPENBLAS_CORETYPE");
+    char saved[128] = "";
+    if (env)
+        snprintf(saved, sizeof saved, "%s", env);
+    unsetenv("OPENBLAS_CORETYPE");
+    TU_CHECK(!*cnn_blas_core_note() && !*cnn_blas_core_warning(), "unset: note '%s', warning '%s'",
+             cnn_blas_core_note(), cnn_blas_core_warning());
+    setenv("OPENBLAS_CORETYPE", "Nehalem", 1);
+#ifdef CNN_HAVE_OPENBLAS
+    TU_CHECK(!strcmp(cnn_blas_core_note(), "set by OPENBLAS_CORETYPE=Nehalem"), "note '%s'",
+             cnn_blas_core_note());
+    const char *w = cnn_blas_core_warning();
+    TU_CHECK(!*w || (strstr(w, "OPENBLAS_CORETYPE=Nehalem holds OpenBLAS to its ") &&
+                     strstr(w, openblas_get_corename())),
+             "warning '%s' (core %s)", w, openblas_get_corename());
+#else
+    TU_CHECK(!*cnn_blas_core_note(), "no OpenBLAS, yet note '%s'", cnn_blas_core_note());
+#endif
+    if (*saved)
+        setenv("OPENBLAS_CORETYPE", saved, 1);
+    else
+        unsetenv("OPENBLAS_CORETYPE");
     return tu_finish("test_ceilings");
 }
