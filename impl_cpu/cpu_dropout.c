@@ -69,9 +69,8 @@ static void dropout_apply(const cnn_ctx *ctx, const cnn_dropout_desc *d, const f
     /* each thread a contiguous range of whole blocks */
 #pragma omp parallel num_threads(nt)
     {
-        const int64_t me = cnn_cpu_thread_id(), team = cnn_cpu_team_size();
-        const int64_t b1 = whole * (me + 1) / team;
-        int64_t b0 = whole * me / team;
+        int64_t b0, b1;
+        cnn_cpu_share(whole, &b0, &b1);
         if (simd)
             b0 = simd(x + 4 * b0, y + 4 * b0, b0, b1, d->seed, t, scale);
         apply_blocks(x, y, b0, b1, d->seed, t, scale);

@@ -51,6 +51,14 @@ static inline int cnn_cpu_team_size(void)
 #endif
 }
 
+/* The calling thread's contiguous share [*lo, *hi) of n items. */
+static inline void cnn_cpu_share(int64_t n, int64_t *lo, int64_t *hi)
+{
+    const int64_t me = cnn_cpu_thread_id(), team = cnn_cpu_team_size();
+    *lo = n * me / team;
+    *hi = n * (me + 1) / team;
+}
+
 /* The team size for a loop touching `work` elements. */
 static inline int cnn_cpu_team(const cnn_ctx *ctx, int64_t work)
 {

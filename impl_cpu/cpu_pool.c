@@ -13,6 +13,9 @@
  *    become shuffles of contiguous vectors;
  *    average backward spreads dy over a padded row, then adds it to the
  *    window's rows;
+ *  - the plane form, for stride-1 max pooling on small planes (rows shorter
+ *    than a vector or two): one loop over the whole padded plane per window
+ *    element (cpu_pool_plane.c);
  *  - the tap form, for any other shape: one loop over q per window element,
  *    clipped to the input.
  * Before these, one tap loop per window element with a run-time stride
@@ -20,6 +23,7 @@
  * memory speed, its backward at a tenth. */
 #include "cpu_ops.h"
 #include "cpu_parallel.h"
+#include "cpu_pool_plane.h"
 #include "cpu_simd.h"
 
 #include <limits.h>
@@ -48,12 +52,6 @@ static pool_span window_at(int o, int k, int stride, int pad, int in)
     int end = start + k < in + pad ? start + k : in + pad;
     pool_span s = {start < 0 ? 0 : start, end < in ? end : in, end - start};
     return s;
-}
-
-/* PyTorch's maximum: a NaN wins, and stays (no number is > NaN). */
-static inline float max_nan(float m, float v)
-{
-    return v > m || v != v ? v : m;
 }
 
 /* Average pooling's divisor for output column q. */
@@ -104,7 +102,7 @@ static inline void fwd_windows(bool max, const float *restrict v, float *restric
         for (int q = 0; q < nq; q++) {
             float a = v[q * SW];
             for (int j = 1; j < KW; j++)
-                a = max_nan(a, v[q * SW + j]);
+                a = cnn_cpu_max_nan(a, v[q * SW + j]);
             yr[q] = a;
         }
     else
@@ -162,7 +160,7 @@ static void combine_rows(bool max, const float *restrict x, int w, pool_span sh,
         const float *restrict xr = x + (int64_t)ih * w;
         if (max)
             for (int c = 0; c < w; c++)
-                v[c] = max_nan(v[c], xr[c]);
+                v[c] = cnn_cpu_max_nan(v[c], xr[c]);
         else
             for (int c = 0; c < w; c++)
                 v[c] += xr[c];
@@ -342,7 +340,7 @@ static void fwd_taps(const cnn_pool_desc *d, const float *restrict x, float *res
                 const q_range g = tap_range(d, j, 0, d->q);
                 if (max)
                     for (int q = g.lo; q < g.hi; q++)
-                        yr[q] = max_nan(yr[q], xr[q * sw]);
+                        yr[q] = cnn_cpu_max_nan(yr[q], xr[q * sw]);
                 else
                     for (int q = g.lo; q < g.hi; q++)
                         yr[q] += xr[q * sw];
@@ -455,6 +453,15 @@ cnn_status cnn_cpu_pool_fwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x
     const int64_t planes = (int64_t)d->n * d->c, in = (int64_t)d->h * d->w,
                   out = (int64_t)d->p * d->q;
     const int nt = cnn_cpu_team(ctx, planes * (in + out));
+    if (cnn_cpu_pool_plane_form(d)) {
+#pragma omp parallel num_threads(nt)
+        {
+            int64_t lo, hi;
+            cnn_cpu_share(planes, &lo, &hi);
+            cnn_cpu_max_fwd_planes(d, x + lo * in, y + lo * out, hi - lo);
+        }
+        return CNN_OK;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t i = 0; i < planes; i++)
         pool_fwd_plane(d, x + i * in, y + i * out);
@@ -477,6 +484,15 @@ cnn_status cnn_cpu_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x
     const int64_t planes = (int64_t)d->n * d->c, in = (int64_t)d->h * d->w,
                   out = (int64_t)d->p * d->q;
     const int nt = cnn_cpu_team(ctx, planes * (in + out));
+    if (cnn_cpu_pool_plane_form(d)) {
+#pragma omp parallel num_threads(nt)
+        {
+            int64_t lo, hi;
+            cnn_cpu_share(planes, &lo, &hi);
+            cnn_cpu_max_bwd_planes(d, x + lo * in, dy + lo * out, dx + lo * in, hi - lo);
+        }
+        return CNN_OK;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t i = 0; i < planes; i++)
         pool_bwd_plane(d, x ? x + i * in : NULL, dy + i * out, dx + i * in);

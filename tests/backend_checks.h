@@ -16,6 +16,7 @@ typedef enum bc_fill {
     FILL_TIES,         /* x of four values: ties decide where max pooling routes */
     FILL_TIES_NAN,     /* ties, and a NaN every 17 elements, which must win its window */
     FILL_CONSTANT,     /* x all 1: every window tied */
+    FILL_NEG_INF,      /* x -inf but one in 5: an all -inf window routes to its first */
     FILL_SPECIALS,     /* x in [-6, 6) with -0, 0, +-100, a 0 every 7 */
     FILL_SPECIALS_NAN, /* the same and NaN, which must come out NaN */
     FILL_FAR,          /* logits in [-80, 80) and 1000, -1000, 999: softmax must not overflow */

@@ -94,6 +94,11 @@ const bc_case bc_cases[] = {
     POOL(FILL_SEEDED, MAX, 2, 3, 8, 10, 3, 3, 2, 2, 0, 0, true), /* extra ceil windows */
     POOL(FILL_SEEDED, MAX, 1, 4, 13, 11, 3, 2, 2, 3, 1, 1, true),
     POOL(FILL_SEEDED, MAX, 2, 8, 56, 56, 3, 3, 2, 2, 1, 1, false), /* ResNet */
+    POOL(FILL_TIES, MAX, 2, 4, 7, 7, 3, 3, 1, 1, 1, 1, true),      /* GoogLeNet's branch pools: */
+    POOL(FILL_TIES, MAX, 2, 3, 14, 14, 3, 3, 1, 1, 1, 1, true),    /* the plane form */
+    POOL(FILL_SEEDED, MAX, 2, 3, 28, 28, 3, 3, 1, 1, 1, 1, true),
+    POOL(FILL_TIES, MAX, 1, 3, 9, 5, 2, 2, 1, 1, 0, 0, false),     /* 2x2 stride 1, no padding */
+    POOL(FILL_TIES, MAX, 1, 2, 6, 11, 3, 2, 1, 1, 1, 0, false),    /* one axis padded */
     POOL(FILL_SEEDED, AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true),    /* ceil = floor */
     POOL(FILL_SEEDED, AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, false),
     POOL(FILL_SEEDED, AVG, 2, 2, 6, 5, 3, 2, 2, 1, 1, 0, false),
@@ -182,11 +187,17 @@ const bc_case bc_cases[] = {
 const int bc_ncases = (int)(sizeof bc_cases / sizeof bc_cases[0]);
 
 /* NaN inputs, which PyTorch propagates: a NaN wins its max-pool window and
- * relu and sigmoid pass it through. Run for the backends that promise it
+ * relu and sigmoid pass it through; windows of -inf alone, whose gradient
+ * PyTorch gives to the first element. Run for the backends that promise it
  * (own_checks below); oneDNN's max pooling and relu do not. */
 static const bc_case nan_cases[] = {
     POOL(FILL_TIES_NAN, MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true),
     POOL(FILL_TIES_NAN, MAX, 1, 2, 5, 601, 3, 3, 1, 2, 1, 1, true),
+    POOL(FILL_TIES_NAN, MAX, 2, 3, 7, 7, 3, 3, 1, 1, 1, 1, true),
+    POOL(FILL_TIES_NAN, MAX, 1, 2, 14, 13, 3, 3, 1, 1, 1, 1, false),
+    POOL(FILL_NEG_INF, MAX, 2, 3, 7, 7, 3, 3, 1, 1, 1, 1, true), /* plane form */
+    POOL(FILL_NEG_INF, MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), /* row form */
+    POOL(FILL_NEG_INF, MAX, 1, 2, 5, 601, 3, 3, 1, 2, 1, 1, true),
     ACT(FILL_SPECIALS_NAN, RELU, 100003),
     ACT(FILL_SPECIALS_NAN, SIGMOID, 1003),
 };
@@ -210,6 +221,7 @@ static void apply_fill(vcase *c, bc_fill fill)
         case FILL_TIES: x[i] = floorf(2.0f * x[i]); break;
         case FILL_TIES_NAN: x[i] = i % 17 == 3 ? NAN : floorf(2.0f * x[i]); break;
         case FILL_CONSTANT: x[i] = 1.0f; break;
+        case FILL_NEG_INF: x[i] = i % 5 == 2 ? x[i] : -INFINITY; break;
         case FILL_SPECIALS:
         case FILL_SPECIALS_NAN: x[i] = i % 7 == 6 ? 0.0f : 6.0f * x[i]; break;
         case FILL_FAR: x[i] *= 20.0f; break;
@@ -328,7 +340,7 @@ static void check_backend(const cnn_backend *be, cnn_ctx *ctx, cnn_ctx *naive)
         if (strcmp(own_checks[i].name, be->name))
             continue;
         if (own_checks[i].nan)
-            bc_verify(be, "NaN inputs", nan_cases, 4, NULL);
+            bc_verify(be, "NaN inputs", nan_cases, (int)(sizeof nan_cases / sizeof nan_cases[0]), NULL);
         if (own_checks[i].check)
             own_checks[i].check(be, ctx);
     }
