@@ -201,6 +201,7 @@ static const bc_case nan_cases[] = {
     ACT(FILL_SPECIALS_NAN, RELU, 100003),
     ACT(FILL_SPECIALS_NAN, SIGMOID, 1003),
 };
+static const int n_nan_cases = (int)(sizeof nan_cases / sizeof nan_cases[0]);
 
 /* Full-size layers (--layers), whose many tiles take several chunks. */
 static const bc_case big_layers[] = {
@@ -340,7 +341,7 @@ static void check_backend(const cnn_backend *be, cnn_ctx *ctx, cnn_ctx *naive)
         if (strcmp(own_checks[i].name, be->name))
             continue;
         if (own_checks[i].nan)
-            bc_verify(be, "NaN inputs", nan_cases, (int)(sizeof nan_cases / sizeof nan_cases[0]), NULL);
+            bc_verify(be, "NaN inputs", nan_cases, n_nan_cases, NULL);
         if (own_checks[i].check)
             own_checks[i].check(be, ctx);
     }
