@@ -50,8 +50,12 @@ static inline void copy_in(const cnn_pool_desc *d, const float *restrict x, floa
     }
 }
 
-CNN_CPU_VEC void cnn_cpu_max_fwd_planes(const cnn_pool_desc *d, const float *restrict x,
-                                        float *restrict y, int64_t planes)
+/* The cloned loops are static, called through the exported functions at
+ * the end: Clang 14 emits a target_clones function's resolver only in a
+ * unit that calls it (an extern clone called from cpu_pool.c alone did not
+ * link). */
+static CNN_CPU_VEC void max_fwd_planes(const cnn_pool_desc *d, const float *restrict x,
+                                       float *restrict y, int64_t planes)
 {
     float buf[PLANE_BUF], z[PLANE_BUF];
     const int wp = d->w + 2 * d->pad_w, nt = d->p * wp, q = d->q;
@@ -74,9 +78,8 @@ CNN_CPU_VEC void cnn_cpu_max_fwd_planes(const cnn_pool_desc *d, const float *res
     }
 }
 
-CNN_CPU_VEC void cnn_cpu_max_bwd_planes(const cnn_pool_desc *d, const float *restrict x,
-                                        const float *restrict dy, float *restrict dx,
-                                        int64_t planes)
+static CNN_CPU_VEC void max_bwd_planes(const cnn_pool_desc *d, const float *restrict x,
+                                       const float *restrict dy, float *restrict dx, int64_t planes)
 {
     float buf[PLANE_BUF], m[PLANE_BUF], acc[PLANE_BUF];
     int arg[PLANE_BUF], first[PLANE_BUF];
@@ -116,4 +119,16 @@ CNN_CPU_VEC void cnn_cpu_max_bwd_planes(const cnn_pool_desc *d, const float *res
             for (int c = 0; c < d->w; c++)
                 dxp[(long)r * d->w + c] = acc[(r + d->pad_h) * wp + d->pad_w + c];
     }
+}
+
+void cnn_cpu_max_fwd_planes(const cnn_pool_desc *d, const float *restrict x, float *restrict y,
+                            int64_t planes)
+{
+    max_fwd_planes(d, x, y, planes);
+}
+
+void cnn_cpu_max_bwd_planes(const cnn_pool_desc *d, const float *restrict x,
+                            const float *restrict dy, float *restrict dx, int64_t planes)
+{
+    max_bwd_planes(d, x, dy, dx, planes);
 }
