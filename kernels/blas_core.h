@@ -4,8 +4,8 @@
  * unless OPENBLAS_CORETYPE names one. A core older than the CPU runs narrower
  * kernels: OPENBLAS_CORETYPE=Haswell on an AMD Zen 5 VM (the development
  * machine's environment sets it) runs AVX2 kernels on a CPU with full-width
- * AVX-512, and sgemm drops from 426 to 215 GFLOP/s (n = 1984; 0.3.21 picks
- * Cooperlake there itself). Every backend built on OpenBLAS (im2col,
+ * AVX-512, and sgemm halves (bench's ceilings: 195-237 GFLOP/s against
+ * 410-452 unset, when 0.3.21 picks Cooperlake there itself). Every backend built on OpenBLAS (im2col,
  * Winograd's GEMMs) and PyTorch's GEMMs move with it. cnnbench never changes
  * the choice (it is the user's); it reports it in meta.json's libraries and
  * warns beside the measured ceilings when the forced core lacks AVX-512 on a
