@@ -3,10 +3,12 @@
 #include <math.h>
 
 #include <stdint.h>
+#include <string.h>
 
 #include <cblas.h>
 
 #include "cpu_parallel.h"
+#include "winograd_gemm.h"
 #include "winograd_transforms.h"
 
 /* A chunk's V and M together: about the L2 of one core, so that a thread's
@@ -32,11 +34,17 @@ static size_t align16(size_t floats)
     return (floats + 15) / 16 * 16;
 }
 
+static size_t round_up(size_t n, size_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
 void cnn_winograd_plan_set_chunk(cnn_winograd_plan *p, int bands, bool shared)
 {
     p->bands_per_chunk = bands < 1 ? 1 : bands > p->bands ? p->bands : bands;
     p->shared = shared;
-    p->ldt = (int)align16((size_t)p->bands_per_chunk * p->tiles_x);
+    /* Whole column blocks of the GEMM kernel (winograd_gemm.h). */
+    p->ldt = (int)round_up((size_t)p->bands_per_chunk * p->tiles_x, CNN_WINOGRAD_GEMM_COLS);
 
     const size_t a2 = (size_t)p->alpha * p->alpha;
     size_t in = cnn_winograd_input_scratch(p->m, p->tiles_x);
@@ -191,6 +199,7 @@ static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *
 
     /* Input transforms, item = (channel, band): V[xi][c][tile]. */
     const size_t in_plane = (size_t)p->hin * p->win, v_stride = (size_t)p->cin * p->ldt;
+    const size_t pad = round_up((size_t)tiles, CNN_WINOGRAD_GEMM_COLS) - (size_t)tiles;
     share(p->cin * ch->nbands, ch->part, ch->parts, &lo, &hi);
     for (int i = lo; i < hi; i++) {
         int c = i / ch->nbands, b = i % ch->nbands, band = ch->band0 + b;
@@ -199,14 +208,20 @@ static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *
                                 p->row0 + ty * p->m, p->col0, p->tiles_x,
                                 ch->v + (size_t)c * p->ldt + (size_t)b * p->tiles_x, v_stride,
                                 ch->scratch);
+        /* The columns the GEMM reads past the last tile: zeros, not
+         * whatever the workspace held (a denormal or NaN there would only
+         * cost time, in M's unread columns). */
+        if (b == ch->nbands - 1 && pad > 0)
+            for (int xi = 0; xi < a2; xi++)
+                memset(ch->v + xi * v_stride + (size_t)c * p->ldt + tiles, 0, pad * sizeof(float));
     }
     barrier_if_shared(ch);
 
     share(a2, ch->part, ch->parts, &lo, &hi);
     for (int xi = lo; xi < hi; xi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p->cout, tiles, p->cin, 1.0f,
-                    u + (size_t)xi * p->cout * p->cin, p->cin, ch->v + (size_t)xi * v_stride,
-                    p->ldt, 0.0f, ch->mt + (size_t)xi * p->cout * p->ldt, p->ldt);
+        cnn_winograd_gemm(p->cout, tiles, p->cin, u + (size_t)xi * p->cout * p->cin,
+                          (size_t)p->cin, ch->v + (size_t)xi * v_stride, (size_t)p->ldt,
+                          ch->mt + (size_t)xi * p->cout * p->ldt);
     barrier_if_shared(ch);
 
     /* Output transforms, item = (output channel, band). */

@@ -444,11 +444,15 @@ typedef struct shape {
 
 /* Outputs not a multiple of either tile, smaller than a tile, single rows
  * and columns, paddings 0..3 (pad 3 gives bwd_data negative padding), one
- * channel in or out, and a batch whose bands straddle images. */
+ * channel in or out, and a batch whose bands straddle images; the last two
+ * give the GEMM kernel (winograd_gemm.c) whole register blocks of rows and
+ * of tiles and a remainder of each (19 and 13 rows, up to 242 tiles). */
 static const shape shapes[] = {
-    {1, 1, 3, 3, 1, 0, 0}, {1, 2, 4, 4, 1, 0, 0},   {2, 3, 5, 7, 2, 1, 1}, {1, 1, 1, 1, 3, 1, 1},
-    {1, 2, 1, 6, 2, 1, 1}, {2, 4, 9, 6, 3, 2, 2},   {1, 3, 7, 5, 2, 3, 3}, {1, 2, 6, 9, 1, 0, 2},
-    {1, 2, 8, 8, 3, 3, 1}, {3, 5, 11, 13, 4, 1, 0}, {2, 1, 2, 2, 2, 2, 3},
+    {1, 1, 3, 3, 1, 0, 0},   {1, 2, 4, 4, 1, 0, 0},   {2, 3, 5, 7, 2, 1, 1},
+    {1, 1, 1, 1, 3, 1, 1},   {1, 2, 1, 6, 2, 1, 1},   {2, 4, 9, 6, 3, 2, 2},
+    {1, 3, 7, 5, 2, 3, 3},   {1, 2, 6, 9, 1, 0, 2},   {1, 2, 8, 8, 3, 3, 1},
+    {3, 5, 11, 13, 4, 1, 0}, {2, 1, 2, 2, 2, 2, 3},   {1, 17, 6, 10, 19, 1, 1},
+    {2, 9, 18, 22, 13, 1, 1},
 };
 
 int main(void)
