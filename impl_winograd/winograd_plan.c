@@ -47,12 +47,10 @@ void cnn_winograd_plan_set_chunk(cnn_winograd_plan *p, int bands, bool shared)
     p->ldt = (int)round_up((size_t)p->bands_per_chunk * p->tiles_x, CNN_WINOGRAD_GEMM_COLS);
 
     const size_t a2 = (size_t)p->alpha * p->alpha;
-    size_t in = cnn_winograd_input_scratch(p->m, p->tiles_x);
-    size_t out = cnn_winograd_output_scratch(p->m, p->tiles_x);
     p->u_floats = align16(a2 * p->cout * p->cin);
     p->v_floats = align16(a2 * p->cin * p->ldt);
     p->m_floats = align16(a2 * p->cout * p->ldt);
-    p->scratch_floats = align16(in > out ? in : out);
+    p->scratch_floats = align16(cnn_winograd_chunk_scratch(p->m, p->tiles_x));
 }
 
 /* Chunks of CHUNK_BYTES (at least CHUNK_MIN_TILES), one thread each, when
@@ -197,23 +195,21 @@ static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *
     const int a2 = p->alpha * p->alpha, tiles = ch->nbands * p->tiles_x;
     int lo, hi;
 
-    /* Input transforms, item = (channel, band): V[xi][c][tile]. */
+    /* Input transforms, item = channel: V[xi][c][tile] over the chunk. */
     const size_t in_plane = (size_t)p->hin * p->win, v_stride = (size_t)p->cin * p->ldt;
     const size_t pad = round_up((size_t)tiles, CNN_WINOGRAD_GEMM_COLS) - (size_t)tiles;
-    share(p->cin * ch->nbands, ch->part, ch->parts, &lo, &hi);
-    for (int i = lo; i < hi; i++) {
-        int c = i / ch->nbands, b = i % ch->nbands, band = ch->band0 + b;
-        int img = band / p->tiles_y, ty = band % p->tiles_y;
-        cnn_winograd_input_band(p->m, x + ((size_t)img * p->cin + c) * in_plane, p->hin, p->win,
-                                p->row0 + ty * p->m, p->col0, p->tiles_x,
-                                ch->v + (size_t)c * p->ldt + (size_t)b * p->tiles_x, v_stride,
-                                ch->scratch);
+    share(p->cin, ch->part, ch->parts, &lo, &hi);
+    for (int c = lo; c < hi; c++) {
+        float *vc = ch->v + (size_t)c * p->ldt;
+        cnn_winograd_input_chunk(p->m, x + (size_t)c * in_plane, (size_t)p->cin * in_plane, p->hin,
+                                 p->win, p->row0, p->col0, p->tiles_x, p->tiles_y, ch->band0,
+                                 ch->nbands, vc, v_stride, ch->scratch);
         /* The columns the GEMM reads past the last tile: zeros, not
          * whatever the workspace held (a denormal or NaN there would only
          * cost time, in M's unread columns). */
-        if (b == ch->nbands - 1 && pad > 0)
+        if (pad > 0)
             for (int xi = 0; xi < a2; xi++)
-                memset(ch->v + xi * v_stride + (size_t)c * p->ldt + tiles, 0, pad * sizeof(float));
+                memset(vc + xi * v_stride + tiles, 0, pad * sizeof(float));
     }
     barrier_if_shared(ch);
 
@@ -224,17 +220,14 @@ static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *
                           ch->mt + (size_t)xi * p->cout * p->ldt);
     barrier_if_shared(ch);
 
-    /* Output transforms, item = (output channel, band). */
+    /* Output transforms, item = output channel. */
     const size_t out_plane = (size_t)p->hout * p->wout, m_stride = (size_t)p->cout * p->ldt;
-    share(p->cout * ch->nbands, ch->part, ch->parts, &lo, &hi);
-    for (int i = lo; i < hi; i++) {
-        int k = i / ch->nbands, b = i % ch->nbands, band = ch->band0 + b;
-        int img = band / p->tiles_y, ty = band % p->tiles_y;
-        cnn_winograd_output_band(
-            p->m, ch->mt + (size_t)k * p->ldt + (size_t)b * p->tiles_x, m_stride, p->tiles_x,
-            bias ? bias[k] : 0.0f, p->relu ? 0.0f : -INFINITY,
-            y + ((size_t)img * p->cout + k) * out_plane, p->hout, p->wout, ty * p->m, ch->scratch);
-    }
+    share(p->cout, ch->part, ch->parts, &lo, &hi);
+    for (int k = lo; k < hi; k++)
+        cnn_winograd_output_chunk(p->m, ch->mt + (size_t)k * p->ldt, m_stride, p->tiles_x,
+                                  p->tiles_y, ch->band0, ch->nbands, bias ? bias[k] : 0.0f,
+                                  p->relu ? 0.0f : -INFINITY, y + (size_t)k * out_plane,
+                                  (size_t)p->cout * out_plane, p->hout, p->wout, ch->scratch);
     /* The next chunk reuses V and M. */
     barrier_if_shared(ch);
 }
@@ -324,19 +317,19 @@ void cnn_winograd_run_bwd_weight(const cnn_winograd_plan *p, const float *x, con
             const int band0 = c * p->bands_per_chunk;
             const int nbands =
                 p->bands - band0 < p->bands_per_chunk ? p->bands - band0 : p->bands_per_chunk;
-            share((cin + cout) * nbands, tid, nth, &lo, &hi);
-            for (int i = lo; i < hi; i++) {
-                int ch = i / nbands, b = i % nbands, band = band0 + b;
-                int img = band / p->tiles_y, ty = band % p->tiles_y;
-                size_t t0 = (size_t)b * p->tiles_x;
+            /* Items: channels of x, then of dy, each over the chunk. */
+            share(cin + cout, tid, nth, &lo, &hi);
+            for (int ch = lo; ch < hi; ch++) {
                 if (ch < cin)
-                    cnn_winograd_input_band(p->m, x + ((size_t)img * cin + ch) * in_plane, p->hin,
-                                            p->win, p->row0 + ty * p->m, p->col0, p->tiles_x,
-                                            v + (size_t)ch * p->ldt + t0, v_stride, scr);
+                    cnn_winograd_input_chunk(p->m, x + (size_t)ch * in_plane, (size_t)cin * in_plane,
+                                             p->hin, p->win, p->row0, p->col0, p->tiles_x,
+                                             p->tiles_y, band0, nbands, v + (size_t)ch * p->ldt,
+                                             v_stride, scr);
                 else
-                    cnn_winograd_grad_band(p->m, dy + ((size_t)img * cout + ch - cin) * out_plane,
-                                           p->hout, p->wout, ty * p->m, p->tiles_x,
-                                           dt + (size_t)(ch - cin) * p->ldt + t0, d_stride, scr);
+                    cnn_winograd_grad_chunk(p->m, dy + (size_t)(ch - cin) * out_plane,
+                                            (size_t)cout * out_plane, p->hout, p->wout,
+                                            p->tiles_x, p->tiles_y, band0, nbands,
+                                            dt + (size_t)(ch - cin) * p->ldt, d_stride, scr);
             }
 #pragma omp barrier
             share(a2 * kparts, tid, nth, &lo, &hi);

@@ -9,33 +9,41 @@
  * Transform-domain layout, chosen so that each of the alpha^2 element-wise
  * stages is one contiguous row-major GEMM M[xi] (K x T) = U[xi] (K x C) . V[xi] (C x T):
  *   U[xi][k][c], V[xi][c][t], M[xi][k][t],  xi = xi_y * alpha + xi_x,
- * with t the tile index. The band functions below fill or drain one "band"
- * (one row of tiles of one channel plane) at once: its tiles are consecutive
- * in t, so each of the alpha^2 outputs is written as one contiguous run, and
- * the arithmetic runs over whole rows of tiles, which the compiler vectorises.
- * Element xi of tile tx lives at v[xi * xi_stride + tx]. */
+ * with t the tile index. The chunk functions below fill or drain the
+ * "bands" (rows of tiles) of one channel that a chunk holds: their tiles are
+ * consecutive in t, so each of the alpha^2 outputs is written as one
+ * contiguous run, and the arithmetic runs over a group of bands' tiles at
+ * once, which the compiler vectorises. */
 #ifndef CNN_WINOGRAD_TRANSFORMS_H
 #define CNN_WINOGRAD_TRANSFORMS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Floats of scratch the band functions need for a band of tiles_x tiles. */
-size_t cnn_winograd_input_scratch(int m, int tiles_x);
-size_t cnn_winograd_output_scratch(int m, int tiles_x);
 
-/* Input transform of one band. x is one h x w channel plane; tile tx covers
- * input rows row0 .. row0 + alpha - 1 and columns col0 + tx*m .. + alpha - 1,
- * where anything outside the plane reads as zero (so row0 and col0 are minus
- * the padding; they may be positive, as in the backward pass of a convolution
+/* The input, output and dy transforms of one channel over nbands
+ * consecutive bands band0 .. band0 + nbands - 1 of a batch: band b is tile
+ * row b % tiles_y of image b / tiles_y, whose plane is at x (y, dy) +
+ * image * img_stride. The bands' tiles follow one another in t, so element
+ * xi of the chunk's tile t lives at v[xi * xi_stride + t]
+ * (winograd_chunk.c). scratch: cnn_winograd_chunk_scratch floats. */
+size_t cnn_winograd_chunk_scratch(int m, int tiles_x);
+
+/* Input transform. Tile tx of tile row ty covers input rows row0 + ty*m ..
+ * + alpha - 1 and columns col0 + tx*m .. + alpha - 1, where anything
+ * outside the h x w plane reads as zero (so row0 and col0 are minus the
+ * padding; they may be positive, as in the backward pass of a convolution
  * with padding above 2). */
-void cnn_winograd_input_band(int m, const float *x, int h, int w, int row0, int col0, int tiles_x,
-                             float *v, size_t xi_stride, float *scratch);
+void cnn_winograd_input_chunk(int m, const float *x, size_t img_stride, int h, int w, int row0,
+                              int col0, int tiles_x, int tiles_y, int band0, int nbands, float *v,
+                              size_t xi_stride, float *scratch);
 
-/* Output transform of one band: writes rows row0 .. row0 + m - 1 of the
- * h x w plane y (those that exist), all w columns, each value plus bias. */
-void cnn_winograd_output_band(int m, const float *mt, size_t xi_stride, int tiles_x, float bias,
-                              float lo, float *y, int h, int w, int row0, float *scratch);
+/* Output transform: tile row ty writes rows ty*m .. ty*m + m - 1 of the
+ * h x w plane (those that exist), all w columns, each value plus bias, then
+ * zero below lo (lo = 0: the fused ReLU; -inf: none). */
+void cnn_winograd_output_chunk(int m, const float *mt, size_t xi_stride, int tiles_x, int tiles_y,
+                               int band0, int nbands, float bias, float lo, float *y,
+                               size_t img_stride, int h, int w, float *scratch);
 
 /* Filter transform of n 3 x 3 filters: filter i is the 9 floats g[r][s] at
  * g + i * g_stride, rotated by 180 degrees when flip (the backward-data
@@ -43,13 +51,15 @@ void cnn_winograd_output_band(int m, const float *mt, size_t xi_stride, int tile
 void cnn_winograd_filters(int m, int n, const float *g, size_t g_stride, bool flip, float *u,
                           size_t xi_stride);
 
+
 /* Backward weights, F(3x3, m x m) (derivation in winograd_transforms.c).
- * Transform of one band of dy: tile tx covers rows row0 .. row0 + m - 1 and
- * columns tx*m .. tx*m + m - 1 of the h x w plane dy, zero outside it;
- * D = A dy A^T goes to v[xi * xi_stride + tx] as in the input transform. */
-size_t cnn_winograd_grad_scratch(int m, int tiles_x);
-void cnn_winograd_grad_band(int m, const float *dy, int h, int w, int row0, int tiles_x, float *v,
-                            size_t xi_stride, float *scratch);
+ * Transform of dy over a chunk's bands, as above: tile tx of tile row ty
+ * covers rows ty*m .. + m - 1 and columns tx*m .. + m - 1 of the h x w
+ * plane dy, zero outside it; D = A dy A^T goes to v as the input
+ * transform's V. */
+void cnn_winograd_grad_chunk(int m, const float *dy, size_t img_stride, int h, int w, int tiles_x,
+                             int tiles_y, int band0, int nbands, float *v, size_t xi_stride,
+                             float *scratch);
 
 /* Inverse transform of n accumulated products: element xi of pair i is
  * mt[xi * xi_stride + i]; G^T M G goes to the 9 floats dw[i * 9 ..]. */

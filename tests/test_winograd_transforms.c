@@ -85,6 +85,51 @@ static double gt_mat(int m, int i, int j)
     return gm(m, j, i);
 }
 
+/* One band of tiles (one image, one tile row starting at row0) through the
+ * chunk transforms; their own scratch, sized by them (the callers' scratch
+ * arguments are unused). */
+static float *chunk_scratch(int m, int tiles_x)
+{
+    static float buf[1 << 15];
+    if (cnn_winograd_chunk_scratch(m, tiles_x) > sizeof buf / sizeof buf[0]) {
+        fprintf(stderr, "test_winograd_transforms: chunk scratch too small\n");
+        exit(1);
+    }
+    return buf;
+}
+
+static void input_band(int m, const float *x, int h, int w, int row0, int col0, int tiles_x,
+                       float *v, size_t xi_stride, float *unused)
+{
+    (void)unused;
+    cnn_winograd_input_chunk(m, x, 0, h, w, row0, col0, tiles_x, 1, 0, 1, v, xi_stride,
+                             chunk_scratch(m, tiles_x));
+}
+
+static void output_band(int m, const float *mt, size_t xi_stride, int tiles_x, float bias,
+                        float lo, float *y, int h, int w, int row0, float *unused)
+{
+    (void)unused;
+    if (row0 != 0) {
+        fprintf(stderr, "test_winograd_transforms: output_band takes row0 0\n");
+        exit(1);
+    }
+    cnn_winograd_output_chunk(m, mt, xi_stride, tiles_x, 1, 0, 1, bias, lo, y, 0, h, w,
+                              chunk_scratch(m, tiles_x));
+}
+
+static void grad_band(int m, const float *dy, int h, int w, int row0, int tiles_x, float *v,
+                      size_t xi_stride, float *unused)
+{
+    (void)unused;
+    if (row0 != 0) {
+        fprintf(stderr, "test_winograd_transforms: grad_band takes row0 0\n");
+        exit(1);
+    }
+    cnn_winograd_grad_chunk(m, dy, 0, h, w, tiles_x, 1, 0, 1, v, xi_stride,
+                            chunk_scratch(m, tiles_x));
+}
+
 /* A transformed value is within k eps of the exact one, relative to the sum
  * of |terms|: each of the few adds and multiplies along the way rounds once
  * (k = 8 covers the longest chain, five operations in a pass, two passes). */
@@ -108,7 +153,7 @@ static void test_single_tiles(int m, uint64_t *rng)
     tu_fill(d, alpha * alpha, rng, -1, 1);
     for (int i = 0; i < alpha * alpha; i++)
         dd[i] = d[i];
-    cnn_winograd_input_band(m, d, alpha, alpha, 0, 0, 1, v, 1, scratch);
+    input_band(m, d, alpha, alpha, 0, 0, 1, v, 1, scratch);
     sandwich(m, bt, alpha, alpha, dd, ref, aref);
     check_close("input transform", m, v, 1, ref, aref, alpha * alpha);
 
@@ -123,7 +168,7 @@ static void test_single_tiles(int m, uint64_t *rng)
     for (int i = 0; i < alpha * alpha; i++)
         dd[i] = mt[i];
     const float bias = 0.25f;
-    cnn_winograd_output_band(m, mt, 1, 1, bias, -INFINITY, y, m, m, 0, scratch);
+    output_band(m, mt, 1, 1, bias, -INFINITY, y, m, m, 0, scratch);
     sandwich(m, at, m, alpha, dd, ref, aref);
     for (int i = 0; i < m * m; i++) {
         ref[i] += bias;
@@ -144,7 +189,7 @@ static void test_grad_tiles(int m, uint64_t *rng)
     tu_fill(g, m * m, rng, -1, 1);
     for (int i = 0; i < m * m; i++)
         dd[i] = g[i];
-    cnn_winograd_grad_band(m, g, m, m, 0, 1, v, 1, scratch);
+    grad_band(m, g, m, m, 0, 1, v, 1, scratch);
     sandwich(m, a_mat, alpha, m, dd, ref, aref);
     check_close("dy transform", m, v, 1, ref, aref, alpha * alpha);
 
@@ -166,14 +211,14 @@ static void test_grad_band(int m, uint64_t *rng)
     const int alpha = m + 2, h = m - 1, w = TILES * m - 1;
     float dy[4 * 12], v[36 * TILES], patch[16], one[36], scratch[1024];
     tu_fill(dy, h * w, rng, -1, 1);
-    cnn_winograd_grad_band(m, dy, h, w, 0, TILES, v, TILES, scratch);
+    grad_band(m, dy, h, w, 0, TILES, v, TILES, scratch);
     for (int t = 0; t < TILES; t++) {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < m; j++) {
                 int col = t * m + j;
                 patch[i * m + j] = i < h && col < w ? dy[i * w + col] : 0.0f;
             }
-        cnn_winograd_grad_band(m, patch, m, m, 0, 1, one, 1, scratch);
+        grad_band(m, patch, m, m, 0, 1, one, 1, scratch);
         for (int xi = 0; xi < alpha * alpha; xi++)
             TU_CHECK(v[xi * TILES + t] == one[xi], "F(%d) dy band tile %d element %d: %g vs %g", m,
                      t, xi, v[xi * TILES + t], one[xi]);
@@ -201,14 +246,14 @@ static void test_band(int m, uint64_t *rng)
     const int alpha = m + 2, tiles = 3, h = alpha, w = tiles * m - 1;
     float x[6 * 12], v[36 * 3], patch[36], one[36], scratch[1024];
     tu_fill(x, h * w, rng, -1, 1);
-    cnn_winograd_input_band(m, x, h, w, 0, -1, tiles, v, tiles, scratch);
+    input_band(m, x, h, w, 0, -1, tiles, v, tiles, scratch);
     for (int t = 0; t < tiles; t++) {
         for (int i = 0; i < alpha; i++)
             for (int j = 0; j < alpha; j++) {
                 int col = t * m + j - 1;
                 patch[i * alpha + j] = col >= 0 && col < w ? x[i * w + col] : 0.0f;
             }
-        cnn_winograd_input_band(m, patch, alpha, alpha, 0, 0, 1, one, 1, scratch);
+        input_band(m, patch, alpha, alpha, 0, 0, 1, one, 1, scratch);
         for (int xi = 0; xi < alpha * alpha; xi++)
             TU_CHECK(v[xi * tiles + t] == one[xi], "F(%d) band tile %d element %d: %g vs %g", m, t,
                      xi, v[xi * tiles + t], one[xi]);
@@ -221,11 +266,11 @@ static void test_band(int m, uint64_t *rng)
     for (int i = 0; i < 5 * 12; i++)
         y[i] = NAN;
     const int oh = m - 1; /* the band's last row lies outside the plane */
-    cnn_winograd_output_band(m, mt, tiles, tiles, 0.0f, -INFINITY, y, oh, w, 0, scratch);
+    output_band(m, mt, tiles, tiles, 0.0f, -INFINITY, y, oh, w, 0, scratch);
     for (int t = 0; t < tiles; t++) {
         for (int xi = 0; xi < alpha * alpha; xi++)
             one[xi] = mt[xi * tiles + t];
-        cnn_winograd_output_band(m, one, 1, 1, 0.0f, -INFINITY, ys, m, m, 0, scratch);
+        output_band(m, one, 1, 1, 0.0f, -INFINITY, ys, m, m, 0, scratch);
         for (int i = 0; i < oh; i++)
             for (int j = 0; j < m && t * m + j < w; j++)
                 TU_CHECK(y[i * w + t * m + j] == ys[i * m + j],
