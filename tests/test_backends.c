@@ -99,6 +99,8 @@ const bc_case bc_cases[] = {
     POOL(FILL_SEEDED, MAX, 2, 3, 28, 28, 3, 3, 1, 1, 1, 1, true),
     POOL(FILL_TIES, MAX, 1, 3, 9, 5, 2, 2, 1, 1, 0, 0, false),     /* 2x2 stride 1, no padding */
     POOL(FILL_TIES, MAX, 1, 2, 6, 11, 3, 2, 1, 1, 1, 0, false),    /* one axis padded */
+    POOL(FILL_TIES, MAX, 2, 3, 7, 9, 2, 2, 2, 2, 0, 0, false),     /* disjoint 2x2: odd sides */
+    POOL(FILL_SEEDED, MAX, 2, 4, 16, 16, 2, 2, 2, 2, 0, 0, false), /* the Fashion-MNIST CNN's */
     POOL(FILL_SEEDED, AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true),    /* ceil = floor */
     POOL(FILL_SEEDED, AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, false),
     POOL(FILL_SEEDED, AVG, 2, 2, 6, 5, 3, 2, 2, 1, 1, 0, false),
@@ -198,6 +200,8 @@ static const bc_case nan_cases[] = {
     POOL(FILL_NEG_INF, MAX, 2, 3, 7, 7, 3, 3, 1, 1, 1, 1, true), /* plane form */
     POOL(FILL_NEG_INF, MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), /* row form */
     POOL(FILL_NEG_INF, MAX, 1, 2, 5, 601, 3, 3, 1, 2, 1, 1, true),
+    POOL(FILL_TIES_NAN, MAX, 2, 3, 7, 9, 2, 2, 2, 2, 0, 0, false), /* disjoint 2x2 */
+    POOL(FILL_NEG_INF, MAX, 2, 3, 8, 10, 2, 2, 2, 2, 0, 0, false),
     ACT(FILL_SPECIALS_NAN, RELU, 100003),
     ACT(FILL_SPECIALS_NAN, SIGMOID, 1003),
 };
