@@ -12,8 +12,8 @@
  *    running maximum and argmax stay in registers, and the strided loads
  *    become shuffles of contiguous vectors;
  *    average backward spreads dy over a padded row, then adds it to the
- *    window's rows; max backward of whole 2x2 stride-2 windows writes dx
- *    directly, row pair by row pair;
+ *    window's rows; whole 2x2 stride-2 windows take one loop over each row
+ *    pair (packed when short) for both modes and passes;
  *  - the plane form, for stride-1 max pooling on small planes (rows shorter
  *    than a vector or two): one loop over the whole padded plane per window
  *    element (cpu_pool_plane.c);
@@ -255,29 +255,57 @@ static void max_bwd_rows(const cnn_pool_desc *d, const float *restrict x, const 
 #undef ACC_ROW
 }
 
-/* Max backward of 2x2 windows at stride 2 without padding, every window
- * whole (LeNet-5's, the Fashion-MNIST CNN's, VGG's pools): the windows do
- * not overlap, so each dx element is dy of its window where it is the
- * window's argmax and 0 elsewhere: computed, not scattered, one pass that
- * writes every dx element once. The row form spent its time around the
- * scatter on these small planes (16x16 at batch 128: 0.81 ms, oneDNN
- * 0.21). Argmax as max_bwd_taps: a later element replaces the maximum
- * when greater or NaN; none greater than -inf leaves the first. */
+/* ---- 2x2 windows at stride 2, no padding, every window whole ----
+ * (LeNet-5's, the Fashion-MNIST CNN's, VGG-16's pools.) The windows do
+ * not overlap, so each pass is one vector loop over a row pair's windows:
+ * forward combines the four inputs of a window; backward writes each dx
+ * element once, dy (over 4 for the average) where it belongs and 0
+ * elsewhere, computed, not scattered. The max-pool backward's row form
+ * spent its time around the scatter on small planes (16x16 at batch 128:
+ * 0.81 ms, oneDNN 0.21). Results are bitwise those of the row form: the
+ * same operations in the same order. */
 static bool disjoint_2x2(const cnn_pool_desc *d)
 {
     return d->kh == 2 && d->kw == 2 && d->stride_h == 2 && d->stride_w == 2 && d->pad_h == 0 &&
            d->pad_w == 0 && d->p == d->h / 2 && d->q == d->w / 2;
 }
 
-/* n windows: top rows t, bottom rows b, pairs of columns 2i, 2i + 1. */
-static inline void max_bwd_2x2_run(int n, const float *restrict t, const float *restrict b,
-                                   const float *restrict g, float *restrict dt,
-                                   float *restrict db)
+typedef enum pass_2x2 { MAX_FWD, AVG_FWD, MAX_BWD, AVG_BWD } pass_2x2;
+
+/* n windows: top rows t, bottom rows b, columns 2i and 2i + 1; forward
+ * writes y[i], backward reads g[i] and writes dt and db. One function per
+ * pass: with the four loops in one switch GCC 12 vectorised none of them. */
+static void max_fwd_2x2(int n, const float *restrict t, const float *restrict b,
+                        float *restrict y)
+{
+    for (int i = 0; i < n; i++)
+        y[i] = cnn_cpu_max_nan(cnn_cpu_max_nan(t[2 * i], b[2 * i]),
+                               cnn_cpu_max_nan(t[2 * i + 1], b[2 * i + 1]));
+}
+
+static void avg_fwd_2x2(int n, const float *restrict t, const float *restrict b,
+                        float *restrict y)
+{
+    for (int i = 0; i < n; i++)
+        y[i] = ((t[2 * i] + b[2 * i]) + (t[2 * i + 1] + b[2 * i + 1])) / 4.0f;
+}
+
+static void avg_bwd_2x2(int n, const float *restrict g, float *restrict dt, float *restrict db)
 {
     for (int i = 0; i < n; i++) {
-        /* The argmax as a float code 0..3: with an int, GCC 12 does not
-         * vectorise the loop (the int compares' masks do not fit the float
-         * selects of the stores). */
+        const float gi = g[i] / 4.0f;
+        dt[2 * i] = dt[2 * i + 1] = db[2 * i] = db[2 * i + 1] = gi;
+    }
+}
+
+/* The argmax by max_bwd_taps's rule (a later element replaces the maximum
+ * when greater or NaN; none greater than -inf leaves the first), as a
+ * float code 0..3: with an int, GCC 12 does not vectorise the loop (the int
+ * compares' masks do not fit the float selects of the stores). */
+static void max_bwd_2x2(int n, const float *restrict t, const float *restrict b,
+                        const float *restrict g, float *restrict dt, float *restrict db)
+{
+    for (int i = 0; i < n; i++) {
         float m = -INFINITY, a = 0.0f;
         for (int r = 0; r < 2; r++)
             for (int j = 0; j < 2; j++) {
@@ -294,42 +322,65 @@ static inline void max_bwd_2x2_run(int n, const float *restrict t, const float *
     }
 }
 
-/* Short rows whose windows are not whole AVX2 vectors (VGG-16's 28x28
- * and 14x14 pools: 14 and 7 windows a row) are first packed, the row
- * pairs' first 2q columns one after another, so that one run covers many
- * rows: run row by row, their windows went to the loop's scalar remainder,
- * whose branches on random data cost 0.80 ms on the 14x14 one against the
- * row form's 0.36 (packed: 0.15). Rows of whole vectors (the Fashion-MNIST
- * CNN's 16 and 8 windows) run in place: packing them was slower. */
+static inline void run_2x2(pass_2x2 k, int n, const float *t, const float *b, const float *g,
+                           float *y, float *dt, float *db)
+{
+    switch (k) {
+    case MAX_FWD: max_fwd_2x2(n, t, b, y); break;
+    case AVG_FWD: avg_fwd_2x2(n, t, b, y); break;
+    case AVG_BWD: avg_bwd_2x2(n, g, dt, db); break;
+    case MAX_BWD: max_bwd_2x2(n, t, b, g, dt, db); break;
+    }
+}
+
+/* Short rows whose windows are not whole AVX2 vectors (LeNet-5's 10x10
+ * and 28x28, VGG-16's 28x28 and 14x14: 5, 14 and 7 windows a row) are
+ * packed first, the row pairs' first 2q columns back to back, so that one
+ * run covers many rows: run row by row, their windows went to the loop's
+ * scalar remainder, whose branches on random data cost 0.80 ms on VGG-16's
+ * 14x14 max backward against the row form's 0.36 (packed: 0.15). Rows of
+ * whole vectors (the Fashion-MNIST CNN's 16 and 8 windows) run in place:
+ * packing them was slower. */
 #define PAIRS_BUF 512
 
-static void max_bwd_2x2(const cnn_pool_desc *d, const float *restrict x, const float *restrict dy,
-                        float *restrict dx)
+/* Forward: out is y; backward: out is dx, g is dy. x is read by the max
+ * passes only (the average backward may have none). */
+static inline __attribute__((always_inline)) void pool_2x2(pass_2x2 k, const cnn_pool_desc *d,
+                                                           const float *restrict x,
+                     const float *restrict g, float *restrict out)
 {
     const int w = d->w, nq = d->q, span = 2 * nq;
+    const bool bwd = k == MAX_BWD || k == AVG_BWD, reads_x = k != AVG_BWD;
     if (nq % 8 == 0 || span * 2 > PAIRS_BUF) {
+        /* (each case its own loop with its own pointers: computed under
+         * conditions, they cost the loops their vectorisation) */
         for (int p = 0; p < d->p; p++) {
-            const float *t = x + (int64_t)2 * p * w;
-            float *dt = dx + (int64_t)2 * p * w;
-            max_bwd_2x2_run(nq, t, t + w, dy + (int64_t)p * nq, dt, dt + w);
-            if (w % 2) /* the last column, in no window */
-                dt[w - 1] = dt[2 * w - 1] = 0.0f;
+            const int64_t in = (int64_t)2 * p * w, o = (int64_t)p * nq;
+            switch (k) {
+            case MAX_FWD: max_fwd_2x2(nq, x + in, x + in + w, out + o); break;
+            case AVG_FWD: avg_fwd_2x2(nq, x + in, x + in + w, out + o); break;
+            case AVG_BWD: avg_bwd_2x2(nq, g + o, out + in, out + in + w); break;
+            case MAX_BWD: max_bwd_2x2(nq, x + in, x + in + w, g + o, out + in, out + in + w); break;
+            }
+            if (bwd && w % 2) /* the last column, in no window */
+                out[in + w - 1] = out[in + 2 * w - 1] = 0.0f;
         }
     } else {
         float t[PAIRS_BUF], b[PAIRS_BUF], dt[PAIRS_BUF], db[PAIRS_BUF];
         const int rows = PAIRS_BUF / span;
         for (int p0 = 0; p0 < d->p; p0 += rows) {
             const int nr = d->p - p0 < rows ? d->p - p0 : rows;
-            for (int r = 0; r < nr; r++) {
+            for (int r = 0; r < nr && reads_x; r++) {
                 const float *src = x + (int64_t)2 * (p0 + r) * w;
                 for (int c = 0; c < span; c++) {
                     t[r * span + c] = src[c];
                     b[r * span + c] = src[w + c];
                 }
             }
-            max_bwd_2x2_run(nr * nq, t, b, dy + (int64_t)p0 * nq, dt, db);
-            for (int r = 0; r < nr; r++) {
-                float *dst = dx + (int64_t)2 * (p0 + r) * w;
+            run_2x2(k, nr * nq, t, b, bwd ? g + (int64_t)p0 * nq : NULL,
+                    bwd ? NULL : out + (int64_t)p0 * nq, dt, db);
+            for (int r = 0; r < nr && bwd; r++) {
+                float *dst = out + (int64_t)2 * (p0 + r) * w;
                 for (int c = 0; c < span; c++) {
                     dst[c] = dt[r * span + c];
                     dst[w + c] = db[r * span + c];
@@ -339,8 +390,8 @@ static void max_bwd_2x2(const cnn_pool_desc *d, const float *restrict x, const f
             }
         }
     }
-    if (d->h % 2) /* the last row */
-        memset(dx + (int64_t)(d->h - 1) * w, 0, sizeof(float) * (size_t)w);
+    if (bwd && d->h % 2) /* the last row */
+        memset(out + (int64_t)(d->h - 1) * w, 0, sizeof(float) * (size_t)w);
 }
 
 /* Average backward: dy over each window's divisor, spread over its columns
@@ -509,7 +560,15 @@ static void avg_bwd_taps(const cnn_pool_desc *d, const float *restrict dy, float
 static CNN_CPU_VEC void pool_fwd_plane(const cnn_pool_desc *d, const float *restrict x,
                                        float *restrict y)
 {
-    if (row_form(d, false))
+    /* Forward: rows up to 64 wide only. On VGG-16's 224- and 112-wide
+     * planes the row form ran at memory speed (1.4-1.6 ms on features.4)
+     * and the row pairs' loop slower (2.0 ms). */
+    const bool pairs = disjoint_2x2(d) && d->w <= 64;
+    if (pairs && d->mode == CNN_POOL_MAX)
+        pool_2x2(MAX_FWD, d, x, NULL, y);
+    else if (pairs)
+        pool_2x2(AVG_FWD, d, x, NULL, y);
+    else if (row_form(d, false))
         fwd_rows(d, x, y);
     else
         fwd_taps(d, x, y);
@@ -518,8 +577,11 @@ static CNN_CPU_VEC void pool_fwd_plane(const cnn_pool_desc *d, const float *rest
 static CNN_CPU_VEC void pool_bwd_plane(const cnn_pool_desc *d, const float *restrict x,
                                        const float *restrict dy, float *restrict dx)
 {
-    if (d->mode == CNN_POOL_MAX && disjoint_2x2(d)) {
-        max_bwd_2x2(d, x, dy, dx);
+    if (disjoint_2x2(d)) {
+        if (d->mode == CNN_POOL_MAX)
+            pool_2x2(MAX_BWD, d, x, dy, dx);
+        else
+            pool_2x2(AVG_BWD, d, x, dy, dx);
         return;
     }
     if (d->mode == CNN_POOL_MAX && row_form(d, true)) {

@@ -102,6 +102,9 @@ const bc_case bc_cases[] = {
     POOL(FILL_TIES, MAX, 2, 3, 7, 9, 2, 2, 2, 2, 0, 0, false),     /* disjoint 2x2: odd sides */
     POOL(FILL_SEEDED, MAX, 2, 4, 16, 16, 2, 2, 2, 2, 0, 0, false), /* the Fashion-MNIST CNN's */
     POOL(FILL_TIES, MAX, 1, 2, 7, 33, 2, 2, 2, 2, 0, 0, false),    /* rows in place, odd */
+    POOL(FILL_SEEDED, AVG, 2, 3, 7, 9, 2, 2, 2, 2, 0, 0, false),   /* disjoint 2x2, average */
+    POOL(FILL_SEEDED, AVG, 2, 4, 10, 10, 2, 2, 2, 2, 0, 0, false), /* LeNet-5's pool2 */
+    POOL(FILL_SEEDED, AVG, 1, 2, 6, 33, 2, 2, 2, 2, 0, 0, false),  /* rows in place, odd */
     POOL(FILL_SEEDED, AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true),    /* ceil = floor */
     POOL(FILL_SEEDED, AVG, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, false),
     POOL(FILL_SEEDED, AVG, 2, 2, 6, 5, 3, 2, 2, 1, 1, 0, false),
