@@ -16,15 +16,12 @@
 #if defined(__AVX512F__)
 #define VL 16
 #define MR 8
-#define KERNEL_NAME "8x32 (AVX-512)"
 #elif defined(__AVX__)
 #define VL 8
 #define MR 6
-#define KERNEL_NAME "6x16 (AVX)"
 #else
 #define VL 4
 #define MR 4
-#define KERNEL_NAME "4x8 (SSE)"
 #endif
 /* A block is MR rows of U by two vectors of tiles: 2 MR accumulators, two
  * loads of V and MR broadcasts of U per channel (16 of AVX-512's 32
@@ -133,9 +130,4 @@ void cnn_winograd_gemm(int k, int t, int c, const float *u, size_t ldu, const fl
             tail_block(k - k0, c, u + (size_t)k0 * ldu, ldu, v + t0, ldt,
                        mt + (size_t)k0 * ldt + t0);
     }
-}
-
-const char *cnn_winograd_gemm_kernel(void)
-{
-    return KERNEL_NAME;
 }

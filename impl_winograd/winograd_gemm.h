@@ -22,7 +22,4 @@
 void cnn_winograd_gemm(int k, int t, int c, const float *u, size_t ldu, const float *v, size_t ldt,
                        float *mt);
 
-/* Which register block this build's kernel uses: "8x32 (AVX-512)" etc. */
-const char *cnn_winograd_gemm_kernel(void);
-
 #endif

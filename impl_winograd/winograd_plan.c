@@ -14,8 +14,9 @@
 /* A chunk's V and M together: about the L2 of one core, so that a thread's
  * transforms and GEMMs pass its tiles through its own cache. */
 #define CHUNK_BYTES ((size_t)1 << 20)
-/* Fewer tiles than this make GEMMs too narrow to run near peak (and repack
- * U[xi] too often); with many channels this wins over CHUNK_BYTES. */
+/* Fewer tiles than this make GEMMs too narrow to run near peak (each
+ * reads all of U[xi] for them); with many channels this wins over
+ * CHUNK_BYTES. */
 #define CHUNK_MIN_TILES 64
 
 /* The weight gradient's chunks. Each chunk's GEMMs read its V and D once
@@ -232,8 +233,11 @@ static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *
     barrier_if_shared(ch);
 }
 
-/* Why one parallel region with single-threaded sgemm calls, not OpenMP
- * transforms around sgemm calls that OpenBLAS threads itself: with the
+/* Forward and backward data run their GEMMs in winograd_gemm.c's kernel,
+ * one call per thread; the weight gradient (cnn_winograd_run_bwd_weight)
+ * still calls cblas_sgemm the same way. Why one parallel region with
+ * single-threaded GEMM calls, not OpenMP transforms around sgemm calls that
+ * OpenBLAS threads itself (the first version here): with the
  * pthreads build of OpenBLAS, its threads and OpenMP's are two pools that
  * spin while idle, so each hand-over between transforms and GEMMs left one
  * pool spinning on the cores the other needed. On the 2-core machine this

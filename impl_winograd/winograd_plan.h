@@ -8,7 +8,7 @@
  * workspace is bounded whatever the batch and image size. A chunk is the
  * input transforms of its tiles, alpha^2 GEMMs and the output transforms.
  * Two ways to share the work between threads, both in one parallel region
- * with single-threaded sgemm calls (see winograd_plan.c for why):
+ * with single-threaded GEMM calls (see winograd_plan.c for why):
  *  - private: each thread takes whole chunks, with its own V and M, and
  *    never waits for another (layers with many tiles);
  *  - shared: all threads work on one chunk, splitting each stage (channels,
@@ -18,7 +18,7 @@
  * pointer:
  *   [ U: alpha^2 x cout x cin | per buffer set (threads of them when private,
  *     one when shared): V: alpha^2 x cin x ldt, M: alpha^2 x cout x ldt
- *     | per thread: band scratch ] */
+ *     | per thread: transform scratch (cnn_winograd_chunk_scratch) ] */
 #ifndef CNN_WINOGRAD_PLAN_H
 #define CNN_WINOGRAD_PLAN_H
 

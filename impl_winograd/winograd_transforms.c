@@ -1,15 +1,11 @@
 #include "winograd_transforms.h"
 
-#include "winograd_rows.h"
-
-#include <string.h>
-
-/* Each 2-D transform is two passes of a 1-D one: first down the columns of a
- * band (rows of the band are contiguous, so the pass runs over whole rows),
- * then across each tile (tiles of a band are contiguous in the phase layout
- * below). The 1-D kernels are straight-line formulas over n lanes with
- * restrict pointers, so that the compiler emits plain vector code; writing
- * out the sparse matrices also avoids multiplying by their zeros.
+/* The matrices of the transforms. The input, output and dy transforms
+ * apply them over lanes of tiles (winograd_chunk.c); this file holds the
+ * filter transform and its inverse for the weight gradient. Each 1-D
+ * kernel is a straight-line formula over n lanes with restrict pointers, so
+ * that the compiler emits plain vector code; writing out the sparse
+ * matrices also avoids multiplying by their zeros.
  *
  *   F(2,3):  B^T = [1  0 -1  0]     G = [ 1    0    0 ]   A^T = [1 1  1  0]
  *                  [0  1  1  0]         [1/2  1/2  1/2]         [0 1 -1 -1]
