@@ -1,8 +1,13 @@
 /* cnnbench bench --models: whole networks timed step by step.
  *
  * Each model runs on each listed backend alone (the executor's fallback
- * rule fills the layers that backend does not support): one warm-up of each
- * mode, then `repetitions` timed steps of
+ * rule fills the layers that backend does not support). First each row
+ * alone, on its own bind per mode: a warm-up step (peak RSS, GPU memory),
+ * the optimizer step and the breakdown (below). Then, per mode, every row
+ * bound at once, warmed up again, and `repetitions` rounds of one timed
+ * step of each row in turn, the PyTorch peer's between rounds
+ * (bench_rounds.c): a slow minute of a shared machine falls on every row
+ * alike, and the ratios compare steps taken minutes apart at most. A step is
  *   infer:      forward in eval mode, then a sync, on a forward-only bind
  *               (activation slots reused once their last reader ran);
  *   train_step: forward in train mode, the loss (left on the device),
@@ -16,9 +21,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auto_plan.h"
 #include "bench.h"
+#include "bench_models_rows.h"
 #include "cli.h"
 #include "clock.h"
 #include "memory.h"
@@ -30,7 +37,7 @@
 
 #define BREAKDOWN_HEADER "model,backend,mode,threads,layer,pass,backend_used,algorithm,ms,share"
 
-static const char *const MODE_NAME[CNN_MODE_COUNT] = {"infer", "train_step"};
+const char *const BENCH_MODE_NAME[CNN_MODE_COUNT] = {"infer", "train_step"};
 
 static const struct {
     const char *name;
@@ -51,7 +58,7 @@ int bench_model_batch(const char *model, const char *backend, int batch)
     return 1;
 }
 
-static cnn_model_opts model_opts(const bench_models_run *run, int batch)
+cnn_model_opts bench_model_opts(const bench_models_run *run, int batch)
 {
     return (cnn_model_opts){.batch = batch, .h = run->image_size, .w = run->image_size};
 }
@@ -60,7 +67,7 @@ cnn_status bench_models_check(const bench_models_run *run)
 {
     for (int i = 0; i < run->nmodels; i++) {
         cnn_model *m = NULL;
-        cnn_model_opts mo = model_opts(run, run->batch > 0 ? run->batch : 1);
+        cnn_model_opts mo = bench_model_opts(run, run->batch > 0 ? run->batch : 1);
         cnn_status st = cnn_model_create(run->models[i], &mo, &m);
         cnn_model_destroy(m);
         if (st != CNN_OK)
@@ -87,6 +94,7 @@ void bench_models_settings(const bench_models_run *run, report_json *j)
     if (run->with_auto || run->plan_file)
         report_json_str(j, "plan", run->plan_file ? run->plan_file : "auto");
     report_json_str(j, "timer", "the backend timer per step (CUDA events on a GPU, wall clock after a sync on the host); median, min, max and every repetition in results.csv");
+    report_json_str(j, "order", "rounds: per model and mode every row bound at once, each round one timed step of every row in turn (starting one row later each round), then the peer's, 50 ms idle either side of it");
     report_json_str(j, "peer", run->peer_note ? run->peer_note : "none");
 }
 
@@ -105,7 +113,7 @@ static void record_layer(void *user, const cnn_model *m, int layer, cnn_phase ph
 }
 
 /* One step of `mode`, ending with a sync. */
-static cnn_status step(cnn_model *m, cnn_mode mode)
+cnn_status bench_step(cnn_model *m, cnn_mode mode)
 {
     cnn_status st = cnn_model_forward(m, mode);
     if (st == CNN_OK && mode == CNN_MODE_TRAIN)
@@ -119,13 +127,13 @@ static cnn_status step(cnn_model *m, cnn_mode mode)
 
 /* Timed by the backend's timer on the run's first context (CUDA events on
  * a GPU; the wall clock after a sync on the host). */
-static cnn_status timed_step(cnn_model *m, cnn_mode mode, double *seconds)
+cnn_status bench_timed_step(cnn_model *m, cnn_mode mode, double *seconds)
 {
     cnn_ctx *ctx = cnn_model_ctx(m, 0);
     cnn_status st = cnn_timer_start(ctx);
     if (st != CNN_OK)
         return st;
-    st = step(m, mode);
+    st = bench_step(m, mode);
     cnn_status tst = cnn_timer_stop(ctx, seconds);
     return st != CNN_OK ? st : tst;
 }
@@ -133,7 +141,7 @@ static cnn_status timed_step(cnn_model *m, cnn_mode mode, double *seconds)
 /* FLOPs of one step: every layer's forward, and in train mode every
  * backward pass it has (cnn_op_flops); *bytes: the least memory traffic of
  * the same passes (cnn_op_min_bytes). */
-static double step_flops(const cnn_model *m, cnn_mode mode, double *bytes)
+double bench_step_flops(const cnn_model *m, cnn_mode mode, double *bytes)
 {
     double f = 0;
     *bytes = 0;
@@ -182,10 +190,10 @@ static cnn_status breakdown(cnn_model *m, const char *be, cnn_mode mode, int thr
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
     }
     /* the layers hold the timer, so the whole step is timed by the wall
-     * clock: step() ends with a sync */
+     * clock: bench_step() ends with a sync */
     cnn_model_set_hook(m, record_layer, &t, true);
     double t0 = cnn_wall_seconds();
-    cnn_status st = step(m, mode);
+    cnn_status st = bench_step(m, mode);
     double total = cnn_wall_seconds() - t0;
     cnn_model_set_hook(m, NULL, NULL, false);
     double inside = 0, top_s[3] = {0};
@@ -224,7 +232,7 @@ static cnn_status breakdown(cnn_model *m, const char *be, cnn_mode mode, int thr
             snprintf(share, sizeof share, "%.4f", total > 0 ? s / total : 0.0);
             const char *fields[] = {cnn_model_name(m),
                                     be,
-                                    MODE_NAME[mode],
+                                    BENCH_MODE_NAME[mode],
                                     nthreads,
                                     info.name,
                                     *passes ? passes : (ph ? "bwd" : "fwd"),
@@ -253,7 +261,7 @@ static cnn_status breakdown(cnn_model *m, const char *be, cnn_mode mode, int thr
         snprintf(ms, sizeof ms, "%.4f", rest * 1e3);
         snprintf(share, sizeof share, "%.4f", total > 0 ? rest / total : 0.0);
         const char *fields[] = {
-            cnn_model_name(m), be, MODE_NAME[mode], nthreads, "(other)", "", "", "", ms, share};
+            cnn_model_name(m), be, BENCH_MODE_NAME[mode], nthreads, "(other)", "", "", "", ms, share};
         st = report_csv_row(csv, 10, fields);
         snprintf(top_line, top_n, "%s%s%s%s%s", top[0], *top[1] ? ", " : "", top[1],
                  *top[2] ? ", " : "", top[2]);
@@ -268,25 +276,6 @@ static int cmp_double(const void *a, const void *b)
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
-
-typedef struct model_result {
-    double med[CNN_MODE_COUNT], lo[CNN_MODE_COUNT], hi[CNN_MODE_COUNT];
-    double flops[CNN_MODE_COUNT], bytes[CNN_MODE_COUNT];
-    int batch, image_size;
-    cnn_model_mem mem[CNN_MODE_COUNT]; /* each mode's bind: infer's is forward-only */
-    bool have_mem[CNN_MODE_COUNT];
-    double peak_rss[CNN_MODE_COUNT];   /* bytes, -1: unknown */
-    double optim_ms;                   /* one Adam step after train_step's backward; NaN: none */
-    double device_mem[CNN_MODE_COUNT]; /* bytes in use on the GPU at most, -1: host */
-    double reps[CNN_MODE_COUNT][BENCH_ROW_MAX_REPS]; /* seconds, in the order run */
-    int nreps;
-    char top[CNN_MODE_COUNT][512]; /* the breakdown's costliest layers */
-    char fallbacks[256];           /* backends other than the one asked for that ran */
-    char algorithm[300];           /* the auto and plan rows: the plan's summary */
-    int fallback_layers;
-    char error[CNN_MODE_COUNT][512]; /* why a mode has no times, or "" */
-    const char *status[CNN_MODE_COUNT];
-} model_result;
 
 /* Random input in [-1, 1) and labels i % classes. */
 static cnn_status feed(cnn_model *m)
@@ -313,7 +302,7 @@ static cnn_status feed(cnn_model *m)
 }
 
 /* Set both modes' error (a backend not usable, a model that cannot bind). */
-static void fail_both(model_result *r, const char *status, const char *why)
+void bench_fail_both(model_result *r, const char *status, const char *why)
 {
     for (int mode = 0; mode < CNN_MODE_COUNT; mode++) {
         snprintf(r->error[mode], sizeof r->error[mode], "%s", why);
@@ -350,38 +339,42 @@ static void time_optimizer(const bench_models_run *run, cnn_model *m, double *s,
     r->optim_ms = (k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2) * 1e3;
 }
 
-/* Warm-up, the timed repetitions (s: room for them) and the breakdown of
- * one mode. */
-static cnn_status time_mode(const bench_models_run *run, cnn_model *m, const char *be,
-                            cnn_mode mode, double *s, report_csv *breakdown_csv, model_result *r)
+/* The median, least and greatest of the k repetitions in s (seconds, in the
+ * order run; sorted here) into r's mode, as ms. */
+void bench_set_times(model_result *r, int mode, double *s, int k)
 {
-    r->flops[mode] = step_flops(m, mode, &r->bytes[mode]);
-    bool reset = memory_reset_peak_rss();
-    cnn_ctx *ctx = cnn_model_ctx(m, 0);
-    r->device_mem[mode] = -1;
-    cnn_status st = step(m, mode); /* warm-up */
-    for (int i = 0; i < run->repetitions && st == CNN_OK; i++) {
-        st = timed_step(m, mode, &s[i]);
-        size_t used, total;
-        if (st == CNN_OK && ctx->backend->device != CNN_DEVICE_HOST &&
-            cnn_device_memory(ctx, &used, &total) == CNN_OK && (double)used > r->device_mem[mode])
-            r->device_mem[mode] = (double)used;
-    }
-    if (st != CNN_OK)
-        return st;
-    /* the model's memory was allocated before the reset: it is resident,
-     * so the high-water mark still counts it */
-    r->peak_rss[mode] = reset ? memory_peak_rss_bytes() : -1;
-    r->nreps = run->repetitions < BENCH_ROW_MAX_REPS ? run->repetitions : BENCH_ROW_MAX_REPS;
+    r->nreps = k < BENCH_ROW_MAX_REPS ? k : BENCH_ROW_MAX_REPS;
     memcpy(r->reps[mode], s, (size_t)r->nreps * sizeof *s);
-    qsort(s, (size_t)run->repetitions, sizeof *s, cmp_double);
-    int k = run->repetitions;
+    qsort(s, (size_t)k, sizeof *s, cmp_double);
     r->med[mode] = (k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2) * 1e3;
     r->lo[mode] = s[0] * 1e3;
     r->hi[mode] = s[k - 1] * 1e3;
+}
+
+/* What one row measures alone, before the timed rounds: a warm-up step,
+ * the process's peak RSS and the GPU memory in use over it, the optimizer
+ * step (s: room for the repetitions) and the breakdown. */
+static cnn_status probe_mode(const bench_models_run *run, cnn_model *m, const char *be,
+                             cnn_mode mode, double *s, report_csv *breakdown_csv, model_result *r)
+{
+    r->flops[mode] = bench_step_flops(m, mode, &r->bytes[mode]);
+    bool reset = memory_reset_peak_rss();
+    cnn_ctx *ctx = cnn_model_ctx(m, 0);
+    r->device_mem[mode] = -1;
+    cnn_status st = bench_step(m, mode); /* warm-up */
+    size_t used, total;
+    if (st == CNN_OK && ctx->backend->device != CNN_DEVICE_HOST &&
+        cnn_device_memory(ctx, &used, &total) == CNN_OK)
+        r->device_mem[mode] = (double)used;
+    if (st != CNN_OK)
+        return st;
     if (mode == CNN_MODE_TRAIN)
-        time_optimizer(run, m, s, r); /* s is free again */
-    return breakdown(m, be, mode, run->threads, breakdown_csv, r->top[mode], sizeof r->top[mode]);
+        time_optimizer(run, m, s, r);
+    st = breakdown(m, be, mode, run->threads, breakdown_csv, r->top[mode], sizeof r->top[mode]);
+    /* the model's memory was allocated before the reset: it is resident,
+     * so the high-water mark still counts it */
+    r->peak_rss[mode] = reset ? memory_peak_rss_bytes() : -1;
+    return st;
 }
 
 /* The backends other than the one asked for that ran, and on how many
@@ -405,62 +398,81 @@ static void note_fallbacks(const cnn_model *m, model_result *r)
 }
 
 /* The backend column of row b: a listed backend, then auto or plan. */
-static const char *row_backend(const bench_models_run *run, int b)
+const char *bench_row_backend(const bench_models_run *run, int b)
 {
     return b < run->nbackends ? run->backends[b]->name : run->plan_file ? "plan" : "auto";
 }
 
-/* Time one model on one backend alone, or (be NULL) on a plan. An error of
- * the model's own (bind, a pass that fails) goes into r, for that mode, and
- * the return value is CNN_OK; only failing to write the results
- * (CNN_ERR_IO) ends the run. */
-static cnn_status time_model(const bench_models_run *run, const char *name, const cnn_backend *be,
-                             const auto_plan *plan, report_csv *breakdown_csv, model_result *r)
+/* A model bound for one mode on backend be, or (be NULL) on plan, its
+ * parameters initialised and its input fed. infer runs on a forward-only
+ * bind, whose activation slots are reused once their last reader ran, as an
+ * inference deployment would; train_step on a training bind. */
+cnn_status bench_bind_row(const bench_models_run *run, const char *name, const cnn_backend *be,
+                           const auto_plan *plan, int batch, cnn_mode mode, cnn_model **out)
+{
+    cnn_model *m = NULL;
+    cnn_model_opts mo = bench_model_opts(run, batch);
+    cnn_exec_opts eo = {.backends = plan ? plan->backends : be->name,
+                        .plan = plan ? plan->entries : NULL,
+                        .nplan = plan ? plan->nrows : 0,
+                        .threads = run->threads,
+                        .seed = 1,
+                        .forward_only = mode == CNN_MODE_EVAL,
+                        .no_fuse = run->no_fuse};
+    cnn_status st = cnn_model_create(name, &mo, &m);
+    if (st == CNN_OK)
+        st = cnn_model_bind(m, &eo);
+    if (st == CNN_OK)
+        st = cnn_model_init_params(m, 1);
+    if (st == CNN_OK)
+        st = feed(m);
+    if (st != CNN_OK) {
+        cnn_model_destroy(m);
+        m = NULL;
+    }
+    *out = m;
+    return st;
+}
+
+/* A mode's error of the row's own (bind, a pass that fails) into r. */
+void bench_fail_mode(model_result *r, int mode)
+{
+    snprintf(r->error[mode], sizeof r->error[mode], "%s", cnn_last_error());
+    r->status[mode] = ST_FAILED;
+}
+
+/* What one model on one backend alone, or (be NULL) on a plan, measures
+ * before the rounds (probe_mode), each mode on its own bind. An error of
+ * the model's own goes into r, for that mode, and the return value is
+ * CNN_OK; only failing to write the results (CNN_ERR_IO) ends the run. */
+static cnn_status probe_model(const bench_models_run *run, const char *name, const cnn_backend *be,
+                              const auto_plan *plan, report_csv *breakdown_csv, model_result *r)
 {
     char why[256];
-    const char *label = be ? be->name : row_backend(run, run->nbackends);
+    const char *label = be ? be->name : bench_row_backend(run, run->nbackends);
     r->batch = bench_model_batch(name, label, run->batch);
     if (be && !cnn_backend_available(be, why, sizeof why)) {
         char msg[300];
         snprintf(msg, sizeof msg, "not usable here: %s", why);
-        fail_both(r, ST_NOT_USABLE, msg);
+        bench_fail_both(r, ST_NOT_USABLE, msg);
         return CNN_OK;
     }
     double *s = calloc((size_t)run->repetitions, sizeof *s);
     if (!s)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
     cnn_status st = CNN_OK;
-    /* infer runs on a forward-only bind, whose activation slots are reused
-     * once their last reader ran, as an inference deployment would;
-     * train_step on a training bind */
     for (int mode = 0; mode < CNN_MODE_COUNT && st == CNN_OK; mode++) {
         cnn_model *m = NULL;
-        cnn_model_opts mo = model_opts(run, r->batch);
-        cnn_exec_opts eo = {.backends = plan ? plan->backends : be->name,
-                            .plan = plan ? plan->entries : NULL,
-                            .nplan = plan ? plan->nrows : 0,
-                            .threads = run->threads,
-                            .seed = 1,
-                            .forward_only = mode == CNN_MODE_EVAL,
-                            .no_fuse = run->no_fuse};
-        cnn_status ms = cnn_model_create(name, &mo, &m);
-        if (ms == CNN_OK)
-            ms = cnn_model_bind(m, &eo);
-        if (ms == CNN_OK)
-            ms = cnn_model_init_params(m, 1);
-        if (ms == CNN_OK)
-            ms = feed(m);
+        cnn_status ms = bench_bind_row(run, name, be, plan, r->batch, (cnn_mode)mode, &m);
         if (ms == CNN_OK) {
             r->image_size = (int)cnn_model_input_shape(m).dim[2];
             r->have_mem[mode] = cnn_model_memory(m, &r->mem[mode]) == CNN_OK;
-            ms = time_mode(run, m, label, (cnn_mode)mode, s, breakdown_csv, r);
+            ms = probe_mode(run, m, label, (cnn_mode)mode, s, breakdown_csv, r);
         }
-        if (ms == CNN_ERR_IO) {
+        if (ms == CNN_ERR_IO)
             st = ms;
-        } else if (ms != CNN_OK) {
-            snprintf(r->error[mode], sizeof r->error[mode], "%s", cnn_last_error());
-            r->status[mode] = ST_FAILED;
-        }
+        else if (ms != CNN_OK)
+            bench_fail_mode(r, mode);
         /* the training bind runs every pass: its fallbacks are the ones to name */
         if (m && mode == CNN_MODE_TRAIN)
             note_fallbacks(m, r);
@@ -470,58 +482,6 @@ static cnn_status time_model(const bench_models_run *run, const char *name, cons
     return st == CNN_ERR_IO ? st : CNN_OK;
 }
 
-/* The PyTorch peer on one model (--peer pytorch): the same batch, input,
- * threads and repetitions, timed in its own process (peer.h). A peer that
- * cannot run leaves its reason in both modes; the run goes on. */
-static void time_peer(const bench_models_run *run, const char *name, model_result *r)
-{
-    r->batch = bench_model_batch(name, "", run->batch);
-    /* its memory is the other process's: not measured here */
-    for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
-        r->peak_rss[mode] = r->device_mem[mode] = -1;
-    cnn_model *m = NULL;
-    cnn_model_opts mo = model_opts(run, r->batch);
-    if (cnn_model_create(name, &mo, &m) == CNN_OK) {
-        r->image_size = (int)cnn_model_input_shape(m).dim[2];
-        for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
-            r->flops[mode] = step_flops(m, (cnn_mode)mode, &r->bytes[mode]);
-    }
-    cnn_model_destroy(m);
-    peer_models_request rq = {.opts = {.dir = run->dir,
-                                       .threads = run->threads,
-                                       .repetitions = run->repetitions},
-                              .models = name,
-                              .batch = r->batch,
-                              .image_size = run->image_size};
-    peer_rows rows;
-    if (peer_run_models(&rq, &rows) != CNN_OK) {
-        fail_both(r, ST_FAILED, cnn_last_error());
-        return;
-    }
-    for (int mode = 0; mode < CNN_MODE_COUNT; mode++) {
-        snprintf(r->error[mode], sizeof r->error[mode], "the peer wrote no %s row",
-                 MODE_NAME[mode]);
-        r->status[mode] = ST_FAILED;
-    }
-    for (int i = 0; i < rows.count; i++) {
-        const peer_row *pr = &rows.rows[i];
-        for (int mode = 0; mode < CNN_MODE_COUNT; mode++) {
-            if (strcmp(pr->pass, MODE_NAME[mode]))
-                continue;
-            r->error[mode][0] = '\0';
-            r->med[mode] = pr->median_ms;
-            r->lo[mode] = pr->min_ms;
-            r->hi[mode] = pr->max_ms;
-            r->nreps = pr->repetitions < BENCH_ROW_MAX_REPS ? pr->repetitions : BENCH_ROW_MAX_REPS;
-            for (int k = 0; k < r->nreps; k++)
-                r->reps[mode][k] = pr->reps_ms[k] * 1e-3;
-            snprintf(r->top[mode], sizeof r->top[mode], "torch %s, %s", rows.torch_version,
-                     rows.cpu_capability);
-        }
-    }
-    peer_rows_free(&rows);
-}
-
 /* Where auto searches: the first listed backend's device, else the host. */
 static cnn_device auto_device(const bench_models_run *run)
 {
@@ -529,31 +489,31 @@ static cnn_device auto_device(const bench_models_run *run)
 }
 
 /* The auto row (the plan searched, its rows to plan.csv) or the plan row
- * (--plan FILE) of one model. */
-static cnn_status time_planned(const bench_models_run *run, const char *name, report_csv *bcsv,
-                               report_csv *plan_csv, FILE *out, model_result *r)
+ * (--plan FILE) of one model: its plan (freed by the caller, also after an
+ * error) and what it measures alone (probe_model). */
+static cnn_status probe_planned(const bench_models_run *run, const char *name, report_csv *bcsv,
+                                report_csv *plan_csv, FILE *out, auto_plan *plan, model_result *r)
 {
-    auto_plan plan;
+    memset(plan, 0, sizeof *plan);
     auto_search as = {.model = name,
                       .batch = bench_model_batch(name, "auto", run->batch),
                       .image_size = run->image_size,
                       .threads = run->threads,
                       .device = auto_device(run)};
     cnn_status st = run->plan_file ? auto_plan_read_named(run->plan_file, name, run->image_size,
-                                                          &plan)
-                                   : auto_plan_search(&as, &plan, out);
+                                                          plan)
+                                   : auto_plan_search(&as, plan, out);
     if (st != CNN_OK) {
         r->batch = as.batch;
-        fail_both(r, st == CNN_ERR_UNSUPPORTED ? ST_NOT_USABLE : ST_FAILED, cnn_last_error());
+        bench_fail_both(r, st == CNN_ERR_UNSUPPORTED ? ST_NOT_USABLE : ST_FAILED, cnn_last_error());
         return CNN_OK;
     }
     if (plan_csv)
-        st = auto_plan_csv_write(plan_csv, &plan);
+        st = auto_plan_csv_write(plan_csv, plan);
     if (st == CNN_OK)
-        st = time_model(run, name, NULL, &plan, bcsv, r);
+        st = probe_model(run, name, NULL, plan, bcsv, r);
     snprintf(r->algorithm, sizeof r->algorithm, "plan%s%s: %s", run->plan_file ? " " : "",
-             run->plan_file ? run->plan_file : "", plan.summary);
-    auto_plan_free(&plan);
+             run->plan_file ? run->plan_file : "", plan->summary);
     return st;
 }
 
@@ -574,7 +534,7 @@ static cnn_status write_model(const bench_models_run *run, const char *name, con
         row.layer = "MODEL";
         row.layers = layers;
         row.op_name = "model";
-        row.pass = MODE_NAME[mode];
+        row.pass = BENCH_MODE_NAME[mode];
         row.backend = be;
         row.status = ok ? ST_OK : r->status[mode];
         row.algorithm = ok ? r->algorithm : r->error[mode];
@@ -613,11 +573,11 @@ static cnn_status write_model(const bench_models_run *run, const char *name, con
         snprintf(f[9], 64, "%.3f", row.ratio);
         if (ok)
             fprintf(out, "  %-10s %-10s %5d %10.3f %10.3f %10.3f %10.1f %7s%s%s\n", be,
-                    MODE_NAME[mode], r->batch, r->med[mode], r->lo[mode], r->hi[mode], ips,
+                    BENCH_MODE_NAME[mode], r->batch, r->med[mode], r->lo[mode], r->hi[mode], ips,
                     isnan(base_ips) ? "-" : f[9], *r->fallbacks ? "  fallbacks: " : "",
                     r->fallbacks);
         else
-            fprintf(out, "  %-10s %-10s %5d  (not run: %s)\n", be, MODE_NAME[mode], r->batch,
+            fprintf(out, "  %-10s %-10s %5d  (not run: %s)\n", be, BENCH_MODE_NAME[mode], r->batch,
                     r->error[mode]);
     }
     return st;
@@ -638,15 +598,38 @@ static cnn_status model_at(const bench_models_run *run, const char *name, int la
 {
     cnn_status st = CNN_OK;
     fprintf(out,
-            "\n%s, %dx%dx%d input, %d threads, %d repetitions after a warm-up; per-layer "
-            "breakdown of one more step each in breakdown.csv\n",
-            name, (int)x.dim[1], (int)x.dim[2], (int)x.dim[3], run->threads, run->repetitions);
+            "\n%s, %dx%dx%d input, %d threads, %d repetitions after a warm-up, in rounds "
+            "(one step of every row%s in turn); per-layer breakdown of one more step each in "
+            "breakdown.csv\n",
+            name, (int)x.dim[1], (int)x.dim[2], (int)x.dim[3], run->threads, run->repetitions,
+            run->peer ? ", then the peer's," : "");
     memset(res, 0, ((size_t)nrows + 1) * sizeof *res);
+    /* each row alone first (warm-up, memory, optimizer, breakdown), then
+     * every row's timed steps in rounds with the peer's */
+    auto_plan plans[1];
+    memset(plans, 0, sizeof plans);
     for (int b = 0; b < nrows && st == CNN_OK && !run_dir_stopping(); b++)
-        st = b < run->nbackends ? time_model(run, name, run->backends[b], NULL, f->bcsv, &res[b])
-                                : time_planned(run, name, f->bcsv, f->pcsv, out, &res[b]);
+        st = b < run->nbackends
+                 ? probe_model(run, name, run->backends[b], NULL, f->bcsv, &res[b])
+                 : probe_planned(run, name, f->bcsv, f->pcsv, out, &plans[b - run->nbackends],
+                                 &res[b]);
+    peer_paced *peer = NULL;
     if (run->peer && st == CNN_OK && !run_dir_stopping())
-        time_peer(run, name, &res[nrows]);
+        peer = bench_start_peer(run, name, &res[nrows]);
+    for (int mode = 0; mode < CNN_MODE_COUNT && st == CNN_OK && !run_dir_stopping(); mode++)
+        st = bench_time_rounds(run, name, (cnn_mode)mode, plans, res, nrows, &peer, out);
+    if (peer && st == CNN_OK && !run_dir_stopping()) {
+        peer_rows rows;
+        if (peer_paced_finish(peer, &rows) == CNN_OK)
+            bench_peer_results(&rows, &res[nrows]);
+        else
+            bench_fail_both(&res[nrows], ST_FAILED, cnn_last_error());
+        peer_rows_free(&rows);
+        peer = NULL;
+    }
+    peer_paced_abort(peer);
+    for (int b = run->nbackends; b < nrows; b++)
+        auto_plan_free(&plans[b - run->nbackends]);
     if (st != CNN_OK || run_dir_stopping())
         return st;
     if (!run->batch && run->nbackends > 0)
@@ -658,32 +641,32 @@ static cnn_status model_at(const bench_models_run *run, const char *name, int la
                         run->backends[b]->name, res[b].batch);
                 break;
             }
-    fprintf(out, "  ratio = images/s / %s's (> 1: faster)\n", row_backend(run, 0));
+    fprintf(out, "  ratio = images/s / %s's (> 1: faster)\n", bench_row_backend(run, 0));
     fprintf(out, "  %-10s %-10s %5s %10s %10s %10s %10s %7s\n", "backend", "mode", "batch",
             "median_ms", "min_ms", "max_ms", "images/s", "ratio");
     for (int b = 0; b < nrows && st == CNN_OK; b++)
-        st = write_model(run, name, row_backend(run, b), layers, &res[b], &res[0], f->csv, out);
+        st = write_model(run, name, bench_row_backend(run, b), layers, &res[b], &res[0], f->csv, out);
     if (run->peer && st == CNN_OK && !run_dir_stopping())
         st = write_model(run, name, "pytorch", layers, &res[nrows], &res[0], f->csv, out);
     for (int b = 0; b <= nrows && st == CNN_OK && f->scaling; b++) {
-        const char *be = b < nrows ? row_backend(run, b) : "pytorch";
+        const char *be = b < nrows ? bench_row_backend(run, b) : "pytorch";
         for (int mode = 0; mode < CNN_MODE_COUNT && st == CNN_OK; mode++)
             if ((b < nrows || run->peer) && !*res[b].error[mode])
-                st = bench_scaling_add(f->scaling, name, be, MODE_NAME[mode], t, res[b].med[mode]);
+                st = bench_scaling_add(f->scaling, name, be, BENCH_MODE_NAME[mode], t, res[b].med[mode]);
     }
     if (nrows > run->nbackends && !*res[run->nbackends].error[0])
-        fprintf(out, "  %s: %s\n", row_backend(run, run->nbackends),
+        fprintf(out, "  %s: %s\n", bench_row_backend(run, run->nbackends),
                 res[run->nbackends].algorithm);
     fprintf(out, "  costliest layers of the instrumented step (share of its time):\n");
     for (int b = 0; b < nrows; b++)
         for (int mode = 0; mode < CNN_MODE_COUNT; mode++)
             if (!*res[b].error[mode])
-                fprintf(out, "    %-10s %-10s %s\n", row_backend(run, b), MODE_NAME[mode],
+                fprintf(out, "    %-10s %-10s %s\n", bench_row_backend(run, b), BENCH_MODE_NAME[mode],
                         res[b].top[mode]);
     for (int mode = 0; run->peer && mode < CNN_MODE_COUNT; mode++)
         if (!*res[nrows].error[mode])
             fprintf(out, "    %-10s %-10s (one process, no breakdown: %s)\n", "pytorch",
-                    MODE_NAME[mode], res[nrows].top[mode]);
+                    BENCH_MODE_NAME[mode], res[nrows].top[mode]);
     fflush(out);
     return st;
 }
@@ -713,7 +696,7 @@ cnn_status bench_models_execute(const bench_models_run *run, FILE *out)
     for (int i = 0; i < run->nmodels && st == CNN_OK && !run_dir_stopping(); i++) {
         const char *name = run->models[i];
         cnn_model *m = NULL;
-        cnn_model_opts mo = model_opts(run, run->batch > 0 ? run->batch : 1);
+        cnn_model_opts mo = bench_model_opts(run, run->batch > 0 ? run->batch : 1);
         st = cnn_model_create(name, &mo, &m);
         if (st != CNN_OK)
             break;

@@ -21,6 +21,11 @@ static void sleep_ms(long ms)
 
 pid_t spawn_start(char *const argv[], int out, char *why, size_t n)
 {
+    return spawn_start_fd3(argv, out, -1, why, n);
+}
+
+pid_t spawn_start_fd3(char *const argv[], int out, int fd3, char *why, size_t n)
+{
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t none, deflt;
@@ -32,6 +37,8 @@ pid_t spawn_start(char *const argv[], int out, char *why, size_t n)
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out, 1);
     posix_spawn_file_actions_adddup2(&fa, out, 2);
+    if (fd3 >= 0)
+        posix_spawn_file_actions_adddup2(&fa, fd3, 3);
     posix_spawnattr_init(&at);
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &deflt);

@@ -12,6 +12,9 @@
 /* Start argv[0] (searched on PATH if it has no slash) with stdout and
  * stderr on fd `out`; -1 with the reason in why. */
 pid_t spawn_start(char *const argv[], int out, char *why, size_t n);
+/* The same with fd3 (>= 0) also open in the child as its fd 3 (a channel
+ * to talk over: the paced peer's socket). */
+pid_t spawn_start_fd3(char *const argv[], int out, int fd3, char *why, size_t n);
 
 /* Has pid ended? 1 with its exit code (or 128 + signal, -1 when waiting
  * failed) in *code; 0 while it runs. */

@@ -15,6 +15,7 @@
 #include "report.h"
 #include "run_dir.h"
 #include "child.h"
+#include "peer_script.h"
 
 #ifndef CNN_PEERS_DIR
 #define CNN_PEERS_DIR "harness/peers"
@@ -131,60 +132,80 @@ bool peer_probe(char *info, size_t n)
 
 /* ---- running the script ---- */
 
-/* Run script `name` with args and --out DIR/STEM.csv (into csv), its
- * output to DIR/STEM.log; a failure's status and message as peer.h says. */
-static cnn_status spawn_script(const char *name, const char *dir, const char *stem, char **args,
-                               int nargs, char *csv, size_t ncsv)
+/* Start script `name` with args and --out DIR/STEM.csv (into ps->csv), its
+ * output to DIR/STEM.log; fd3 >= 0: also open in it as fd 3. */
+cnn_status peer_script_start(const char *name, const char *dir, const char *stem, char **args,
+                             int nargs, int fd3, peer_script *ps)
 {
-    char py[4096], script[4096], why[1024], log[4096];
+    char py[4096], script[4096], why[1024];
+    ps->pid = -1;
     if (!find_python(py, sizeof py, why, sizeof why) ||
         !find_script(name, script, sizeof script, why, sizeof why))
         return cnn_fail(CNN_ERR_UNSUPPORTED, "%s", why);
-    snprintf(csv, ncsv, "%s/%s.csv", dir, stem);
-    snprintf(log, sizeof log, "%s/%s.log", dir, stem);
+    snprintf(ps->csv, sizeof ps->csv, "%s/%s.csv", dir, stem);
+    snprintf(ps->log, sizeof ps->log, "%s/%s.log", dir, stem);
     char *argv[48] = {py, script};
     int argc = 2;
     for (int i = 0; i < nargs && argc < 44; i++)
         argv[argc++] = args[i];
     argv[argc++] = "--out";
-    argv[argc++] = csv;
+    argv[argc++] = ps->csv;
     argv[argc] = NULL;
-    unlink(csv);
-    int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    unlink(ps->csv);
+    int fd = open(ps->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return cnn_fail(CNN_ERR_IO, "PyTorch peer: cannot write %s: %s", log, strerror(errno));
-    pid_t pid = spawn_start(argv, fd, why, sizeof why);
+        return cnn_fail(CNN_ERR_IO, "PyTorch peer: cannot write %s: %s", ps->log, strerror(errno));
+    ps->pid = spawn_start_fd3(argv, fd, fd3, why, sizeof why);
     close(fd);
-    if (pid < 0)
+    if (ps->pid < 0)
         return cnn_fail(CNN_ERR_BACKEND, "PyTorch peer: %s", why);
-    int rc = spawn_wait(pid, true, SIGTERM, 2.0);
-    if (rc == -2 || (rc != 0 && run_dir_stopping())) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp", csv);
-        unlink(tmp);
-        return cnn_fail(CNN_ERR_BACKEND, "PyTorch peer: interrupted (signal %d): stopped it",
-                        run_dir_stop_signal());
-    }
-    if (rc != 0) {
-        char text[8192], line[512];
-        FILE *f = fopen(log, "r");
-        size_t got = 0;
-        if (f) {
-            if (fseek(f, -(long)(sizeof text - 1), SEEK_END) != 0)
-                rewind(f);
-            got = fread(text, 1, sizeof text - 1, f);
-            fclose(f);
-        }
-        text[got] = '\0';
-        last_line(text, line, sizeof line);
-        cnn_status st = rc == 2    ? CNN_ERR_INVALID_ARG
-                        : rc == 77 ? CNN_ERR_UNSUPPORTED
-                                   : CNN_ERR_BACKEND;
-        return cnn_fail(st, "PyTorch peer failed (%s %d): %s (log: %s)",
-                        rc > 128 ? "signal" : "exit", rc > 128 ? rc - 128 : rc,
-                        *line ? line : "no message", log);
-    }
     return CNN_OK;
+}
+
+cnn_status peer_script_failed(const peer_script *ps, int rc)
+{
+    char text[8192], line[512];
+    FILE *f = fopen(ps->log, "r");
+    size_t got = 0;
+    if (f) {
+        if (fseek(f, -(long)(sizeof text - 1), SEEK_END) != 0)
+            rewind(f);
+        got = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+    }
+    text[got] = '\0';
+    last_line(text, line, sizeof line);
+    cnn_status st = rc == 2 ? CNN_ERR_INVALID_ARG : rc == 77 ? CNN_ERR_UNSUPPORTED : CNN_ERR_BACKEND;
+    return cnn_fail(st, "PyTorch peer failed (%s %d): %s (log: %s)", rc > 128 ? "signal" : "exit",
+                    rc > 128 ? rc - 128 : rc, *line ? line : "no message", ps->log);
+}
+
+cnn_status peer_script_interrupted(const peer_script *ps)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", ps->csv);
+    unlink(tmp);
+    return cnn_fail(CNN_ERR_BACKEND, "PyTorch peer: interrupted (signal %d): stopped it",
+                    run_dir_stop_signal());
+}
+
+cnn_status peer_script_finish(peer_script *ps)
+{
+    int rc = spawn_wait(ps->pid, true, SIGTERM, 2.0);
+    ps->pid = -1;
+    if (rc == -2 || (rc != 0 && run_dir_stopping()))
+        return peer_script_interrupted(ps);
+    return rc != 0 ? peer_script_failed(ps, rc) : CNN_OK;
+}
+
+/* Run script `name` to its end; a failure's status and message as peer.h says. */
+static cnn_status spawn_script(const char *name, const char *dir, const char *stem, char **args,
+                               int nargs, char *csv, size_t ncsv)
+{
+    peer_script ps;
+    cnn_status st = peer_script_start(name, dir, stem, args, nargs, -1, &ps);
+    snprintf(csv, ncsv, "%s", st == CNN_OK ? ps.csv : "");
+    return st != CNN_OK ? st : peer_script_finish(&ps);
 }
 
 /* Run the timing script with args and the options; its CSV is DIR/STEM.csv,
@@ -248,24 +269,55 @@ static cnn_status check_opts(const peer_opts *o)
     return CNN_OK;
 }
 
+/* The arguments of a models request (num: room for its numbers); their count. */
+static int model_args(const peer_models_request *rq, char num[3][32], char *args[12])
+{
+    snprintf(num[0], 32, "%d", rq->batch);
+    snprintf(num[1], 32, "%d", rq->image_size);
+    snprintf(num[2], 32, "%d", rq->classes);
+    char *a[] = {"--models",     (char *)rq->models,
+                 "--modes",      (char *)(rq->modes ? rq->modes : "infer,train_step"),
+                 "--batch",      num[0],
+                 "--image-size", num[1],
+                 "--classes",    num[2]};
+    memcpy(args, a, sizeof a);
+    return 10;
+}
+
+static cnn_status check_models(const peer_models_request *rq)
+{
+    cnn_status st = check_opts(&rq->opts);
+    if (st == CNN_OK && (!rq->models || !*rq->models))
+        st = cnn_fail(CNN_ERR_INVALID_ARG, "PyTorch peer: no models named");
+    return st;
+}
+
 cnn_status peer_run_models(const peer_models_request *rq, peer_rows *out)
 {
     memset(out, 0, sizeof *out);
-    cnn_status st = check_opts(&rq->opts);
+    cnn_status st = check_models(rq);
     if (st != CNN_OK)
         return st;
-    if (!rq->models || !*rq->models)
-        return cnn_fail(CNN_ERR_INVALID_ARG, "PyTorch peer: no models named");
-    char num[3][32];
-    snprintf(num[0], sizeof num[0], "%d", rq->batch);
-    snprintf(num[1], sizeof num[1], "%d", rq->image_size);
-    snprintf(num[2], sizeof num[2], "%d", rq->classes);
-    char *args[] = {"--models",     (char *)rq->models,
-                    "--modes",      (char *)(rq->modes ? rq->modes : "infer,train_step"),
-                    "--batch",      num[0],
-                    "--image-size", num[1],
-                    "--classes",    num[2]};
-    return run_script(&rq->opts, "pytorch_peer_models", args, 10, NULL, 0, out);
+    char num[3][32], *args[12];
+    int n = model_args(rq, num, args);
+    return run_script(&rq->opts, "pytorch_peer_models", args, n, NULL, 0, out);
+}
+
+cnn_status peer_models_start(const peer_models_request *rq, int fd3, peer_script *ps)
+{
+    ps->pid = -1;
+    cnn_status st = check_models(rq);
+    if (st != CNN_OK)
+        return st;
+    char num[4][32], *args[16];
+    int n = model_args(rq, num, args);
+    snprintf(num[3], 32, "%d", rq->opts.threads);
+    char reps[32];
+    snprintf(reps, sizeof reps, "%d", rq->opts.repetitions);
+    args[n++] = "--threads", args[n++] = num[3];
+    args[n++] = "--repetitions", args[n++] = reps;
+    args[n++] = "--paced";
+    return peer_script_start(SCRIPT, rq->opts.dir, "pytorch_peer_models", args, n, fd3, ps);
 }
 
 /* The case file's columns (CASES_HEADER): id, op, pass, the dimensions, then these. */

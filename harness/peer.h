@@ -107,6 +107,24 @@ bool peer_probe(char *info, size_t n);
  * out is zeroed first, so peer_rows_free is safe after any return. */
 cnn_status peer_run_models(const peer_models_request *rq, peer_rows *out);
 
+/* A paced run of a models request: the peer builds and warms up each mode
+ * of each model, says it is ready, then takes each timed step only when
+ * told, so that its steps can interleave with cnnbench's own (bench
+ * --models times every row and the peer round by round). Per model, in
+ * the request's order, per mode: peer_paced_ready, then
+ * opts.repetitions x peer_paced_step; then peer_paced_finish reads the CSV
+ * (as peer_run_models would have written it) and frees the session.
+ * peer_paced_abort stops the peer and frees it, after any error or
+ * instead of finishing. Errors as for peer_run_models, plus CNN_ERR_BACKEND
+ * when the peer says something other than what is expected (the line and
+ * what was expected in the message). */
+typedef struct peer_paced peer_paced;
+cnn_status peer_paced_start(const peer_models_request *rq, peer_paced **out);
+cnn_status peer_paced_ready(peer_paced *p, const char *model, const char *mode);
+cnn_status peer_paced_step(peer_paced *p);
+cnn_status peer_paced_finish(peer_paced *p, peer_rows *out);
+void peer_paced_abort(peer_paced *p);
+
 /* Time each of the n cases; out gets row i for cases[i] (case_index i). */
 cnn_status peer_run_layers(const peer_layer_case *cases, int n, const peer_opts *opts,
                            peer_rows *out);

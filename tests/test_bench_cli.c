@@ -393,6 +393,39 @@ static void test_whole_models(void)
         }
 }
 
+/* A row that cannot be bound beside the others (out of memory; forced here
+ * by the test hook) is timed alone after the rounds, said so, and still
+ * gets its repetitions. */
+static void test_rows_alone(void)
+{
+    setenv("CNNBENCH_TEST_ROUNDS_BIND", "1", 1);
+    int rc = bench("alone", ARGS("--models", "lenet5", "--backends", "naive,im2col", "--batch",
+                                 "2", "--repetitions", "3"));
+    unsetenv("CNNBENCH_TEST_ROUNDS_BIND");
+    expect(rc, 0, "--models lenet5, one row bound at a time", out_text,
+           ARGS("in rounds (one step of every row in turn)",
+                "(im2col infer: timed alone, not in rounds with the others",
+                "(im2col train_step: timed alone"));
+    TU_CHECK(!strstr(out_text, "(naive infer: timed alone"), "naive was bound first:\n%s",
+             out_text);
+    if (!read_csv("alone"))
+        return;
+    for (int mo = 0; mo < 2; mo++) {
+        const char *mode = mo ? "train_step" : "infer";
+        for (int b = 0; b < 2; b++) {
+            const char *be = b ? "im2col" : "naive";
+            int r = find_row("MODEL", mode, be);
+            int reps = 0;
+            for (const char *c = r > 0 ? cell(r, "reps_ms") : ""; *c; c++)
+                reps += *c == ';';
+            TU_CHECK(r > 0 && !strcmp(cell(r, "status"), "OK") && reps == 2 &&
+                         atof(cell(r, "median_ms")) > 0,
+                     "%s %s timed alone: status %s, reps '%s'", be, mode,
+                     r > 0 ? cell(r, "status") : "(no row)", r > 0 ? cell(r, "reps_ms") : "");
+        }
+    }
+}
+
 /* --threads 1,2 with --models: every backend's rows at each count, the
  * count in the threads column of results.csv and breakdown.csv, and
  * scaling.csv's speed-ups (the first count's median over each count's) as
@@ -625,6 +658,7 @@ int main(void)
         test_selections();
         test_interrupted();
         test_whole_models();
+        test_rows_alone();
         test_thread_list();
         if (cnn_backend_find("winograd")) {
             test_partial_backend_total();

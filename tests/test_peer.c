@@ -2,12 +2,17 @@
  * harness/peers/pytorch_peer.py come back as rows that say what they timed,
  * with consistent times; an unknown model, a case without the pass, a
  * script that fails or writes a malformed CSV are errors that name the
- * problem; the run's SIGINT stops the script. 77: no python with torch. */
+ * problem; the run's SIGINT stops the script. The paced session (bench
+ * --models' rounds) waits for each step and fails, naming the exchange, when
+ * the peer says the wrong thing, ends early or is cut short. 77: no python
+ * with torch. */
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 
 #include "clock.h"
 #include "peer.h"
@@ -65,6 +70,71 @@ static void test_models(void)
                  strstr(cnn_last_error(), "unknown model 'nosuch'") && rows.count == 0,
              "unknown model: %s", cnn_last_error());
     peer_rows_free(&rows);
+}
+
+/* The paced session on the real script: it waits for each step, and its
+ * rows are those of an unpaced run; the script refuses --paced without the
+ * socket. */
+static void test_paced(void)
+{
+    peer_models_request rq = {.opts = {.dir = dir, .threads = 1, .repetitions = 3},
+                              .models = "lenet5",
+                              .batch = 2};
+    peer_paced *p = NULL;
+    TU_EXPECT_OK(peer_paced_start(&rq, &p));
+    const char *modes[] = {"infer", "train_step"};
+    for (int m = 0; m < 2 && p; m++) {
+        TU_EXPECT_OK(peer_paced_ready(p, "lenet5", modes[m]));
+        for (int i = 0; i < 3; i++) {
+            /* between steps the peer waits: its CSV holds only the time of
+             * the step itself, so a pause here must not show in it */
+            if (m == 1 && i == 1) {
+                struct timespec ts = {0, 300000000L};
+                nanosleep(&ts, NULL);
+            }
+            TU_EXPECT_OK(peer_paced_step(p));
+        }
+    }
+    peer_rows rows;
+    TU_EXPECT_OK(peer_paced_finish(p, &rows));
+    TU_CHECK(rows.count == 2, "paced lenet5: %d rows", rows.count);
+    for (int i = 0; i < rows.count && i < 2; i++) {
+        const peer_row *r = &rows.rows[i];
+        TU_CHECK(!strcmp(r->pass, modes[i]) && r->repetitions == 3 && r->batch == 2,
+                 "paced row %d: %s, %d repetitions, batch %lld", i, r->pass, r->repetitions,
+                 (long long)r->batch);
+        check_times(r, modes[i]);
+        TU_CHECK(r->max_ms < 250, "paced row %d: a step of %g ms counts the wait", i, r->max_ms);
+    }
+    peer_rows_free(&rows);
+
+    /* told to step before it said ready: the harness waits for 'ready' and
+     * gets it; the wrong ready line is an error naming both */
+    TU_EXPECT_OK(peer_paced_start(&rq, &p));
+    TU_CHECK(peer_paced_ready(p, "lenet5", "train_step") == CNN_ERR_BACKEND &&
+                 strstr(cnn_last_error(), "said 'ready lenet5 infer' where cnnbench waited for "
+                                          "'ready lenet5 train_step'"),
+             "wrong ready: %s", cnn_last_error());
+    peer_paced_abort(p);
+
+    /* closed before the last step: the script says so and fails */
+    TU_EXPECT_OK(peer_paced_start(&rq, &p));
+    TU_EXPECT_OK(peer_paced_ready(p, "lenet5", "infer"));
+    TU_CHECK(peer_paced_finish(p, &rows) == CNN_ERR_BACKEND &&
+                 strstr(cnn_last_error(), "closed the pace socket before the last step"),
+             "finished early: %s", cnn_last_error());
+    peer_rows_free(&rows);
+
+    char cmd[1200], info[1024];
+    TU_CHECK(peer_probe(info, sizeof info), "probe: %s", info);
+    char *comma = strstr(info, ", ");
+    if (comma) {
+        *comma = '\0';
+        snprintf(cmd, sizeof cmd, "%s %s --models lenet5 --paced --out %s/x.csv 3>&- 2>/dev/null",
+                 info, comma + 2, dir);
+        int rc = system(cmd);
+        TU_CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "--paced without fd 3: status %d", rc);
+    }
 }
 
 static peer_layer_case layer_case(const char *id, cnn_op op, cnn_pass pass)
@@ -181,6 +251,45 @@ static void test_failures(void)
     unsetenv("CNNBENCH_PEERS_DIR");
 }
 
+/* The paced exchange going wrong on the peer's side. */
+static void test_paced_failures(void)
+{
+    peer_models_request rq = {.opts = {.dir = dir, .repetitions = 2}, .models = "lenet5"};
+    peer_paced *p = NULL;
+    peer_rows rows;
+    fake_script("print('no torch here', file=sys.stderr)\nsys.exit(1)");
+    TU_EXPECT_OK(peer_paced_start(&rq, &p));
+    TU_CHECK(peer_paced_ready(p, "lenet5", "infer") == CNN_ERR_BACKEND &&
+                 strstr(cnn_last_error(), "failed (exit 1): no torch here"),
+             "exit before ready: %s", cnn_last_error());
+    peer_paced_abort(p);
+    fake_script("sys.exit(0)");
+    TU_EXPECT_OK(peer_paced_start(&rq, &p));
+    TU_CHECK(peer_paced_ready(p, "lenet5", "infer") == CNN_ERR_BACKEND &&
+                 strstr(cnn_last_error(), "ended (exit 0) while cnnbench waited for "
+                                          "'ready lenet5 infer'"),
+             "exit 0 before ready: %s", cnn_last_error());
+    peer_paced_abort(p);
+    fake_script("os.write(3, b'ready lenet5 infer\\n')\nos.read(3, 5)\nos.write(3, b'what\\n')\n"
+                "time.sleep(60)");
+    TU_EXPECT_OK(peer_paced_start(&rq, &p));
+    TU_EXPECT_OK(peer_paced_ready(p, "lenet5", "infer"));
+    double t0 = cnn_wall_seconds();
+    TU_CHECK(peer_paced_step(p) == CNN_ERR_BACKEND &&
+                 strstr(cnn_last_error(), "said 'what' where cnnbench waited for 'done'"),
+             "wrong answer: %s", cnn_last_error());
+    peer_paced_abort(p); /* stops the sleeping script */
+    TU_CHECK(cnn_wall_seconds() - t0 < 30, "stopped after %g s", cnn_wall_seconds() - t0);
+    fake_script("os.write(3, b'x' * 300)\ntime.sleep(60)");
+    TU_EXPECT_OK(peer_paced_start(&rq, &p));
+    TU_CHECK(peer_paced_ready(p, "lenet5", "infer") == CNN_ERR_BACKEND &&
+                 strstr(cnn_last_error(), "a line over 255 bytes"),
+             "endless line: %s", cnn_last_error());
+    peer_paced_abort(p);
+    (void)rows;
+    unsetenv("CNNBENCH_PEERS_DIR");
+}
+
 int main(void)
 {
     char info[1024];
@@ -195,6 +304,8 @@ int main(void)
     }
     test_models();
     test_layers();
+    test_paced();
+    test_paced_failures(); /* before test_failures, which leaves the run stopping */
     test_failures();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -3,7 +3,8 @@
 (harness/peer.c). Needs torch and torchvision; cnnbench itself never does.
 
     pytorch_peer.py --models LIST [--batch N] [--image-size S] [--classes K]
-                    [--modes infer,train_step] [--threads T] [--repetitions R] --out FILE
+                    [--modes infer,train_step] [--threads T] [--repetitions R] [--paced]
+                    --out FILE
     pytorch_peer.py --layers CASES.csv [--threads T] [--repetitions R] [--min-time S] --out FILE
 
 Models are cnnbench's (`cnnbench models`), their parameter counts checked
@@ -15,6 +16,10 @@ i % classes, seed 0. One warm-up step, then R timed steps (perf_counter) of
   infer       model.eval(), forward under torch.no_grad()
   train_step  model.train(), every parameter's .grad set to None, forward,
               CrossEntropyLoss (mean), backward into the .grads (no optimizer)
+With --paced each timed step waits for the harness (cnnbench bench --models,
+which interleaves the peer's steps with its own): after a mode's warm-up the
+script writes "ready MODEL MODE\n" to fd 3 (a socket), then per step reads
+"step\n" from it, takes the step and writes "done\n"; the CSV is as without.
 
 Layers: CASES.csv has a header row naming its columns (any order; those with
 * may be left out); blank lines and # lines are skipped; no quoting.
@@ -112,9 +117,42 @@ class Bad(Exception):
     """An error in the arguments or the case file: exit 2."""
 
 
-def time_calls(fn, reps, min_time):
-    """Per-call milliseconds of `reps` repetitions and the calls in each."""
+class Pace:
+    """--paced: the harness says when each timed step runs, over fd 3 (a
+    socket): this side writes "ready MODEL MODE" after a mode's warm-up and
+    "done" after each step; the harness writes "step" before each one."""
+
+    def __init__(self, fd):
+        self.fd, self.buf = fd, b""
+
+    def say(self, text):
+        os.write(self.fd, (text + "\n").encode())
+
+    def wait_step(self):
+        while b"\n" not in self.buf:
+            got = os.read(self.fd, 256)
+            if not got:
+                sys.exit("pytorch_peer: the harness closed the pace socket before the last step")
+            self.buf += got
+        line, self.buf = self.buf.split(b"\n", 1)
+        if line != b"step":
+            sys.exit(f"pytorch_peer: the harness said {line[:60]!r}, not 'step'")
+
+
+def time_calls(fn, reps, min_time, pace=None, ready=""):
+    """Per-call milliseconds of `reps` repetitions and the calls in each;
+    with pace (models only), each repetition waits for the harness's word."""
     fn()  # the warm-up
+    if pace:
+        pace.say(ready)
+        out = []
+        for _ in range(reps):
+            pace.wait_step()
+            t0 = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - t0) * 1e3)
+            pace.say("done")
+        return out, 1
     iters, best, took = 1, math.inf, 0.0
     while min_time > 0 and took < min_time and iters < 1 << 20:  # runs grow to min_time
         if took:
@@ -177,7 +215,8 @@ def model_rows(args):
 
         for mode in modes:
             model.train(mode == "train_step")
-            times, _ = time_calls(infer if mode == "infer" else train_step, args.repetitions, 0)
+            times, _ = time_calls(infer if mode == "infer" else train_step, args.repetitions, 0,
+                                  args.pace, f"ready {name} {mode}")
             med = statistics.median(times)
             rows.append(row("model", times, 1, model=name, pass_=mode, batch=batch,
                             image_size=size, classes=classes,
@@ -357,9 +396,20 @@ def main():
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--repetitions", type=count, default=5)
     ap.add_argument("--min-time", type=float, default=0.05, help="seconds per layer repetition")
+    ap.add_argument("--paced", action="store_true",
+                    help="models: wait for the harness's word on fd 3 before each timed step")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()  # exits 2 on a bad option
+    args.pace = None
     try:
+        if args.paced:
+            if not args.models:
+                raise Bad("--paced times models only")
+            try:
+                os.fstat(3)
+            except OSError:
+                raise Bad("--paced needs the harness's socket on fd 3")
+            args.pace = Pace(3)
         if args.repetitions < 1 or not args.min_time >= 0:
             raise Bad("--repetitions must be >= 1 and --min-time >= 0")
         if not os.access(os.path.dirname(os.path.abspath(args.out)), os.W_OK):
