@@ -508,12 +508,15 @@ static cnn_status probe_planned(const bench_models_run *run, const char *name, r
         bench_fail_both(r, st == CNN_ERR_UNSUPPORTED ? ST_NOT_USABLE : ST_FAILED, cnn_last_error());
         return CNN_OK;
     }
-    if (plan_csv)
+    char note[400] = "";
+    if (!run->plan_file)
+        st = bench_auto_check(run, name, plan, note, sizeof note, out);
+    if (st == CNN_OK && plan_csv)
         st = auto_plan_csv_write(plan_csv, plan);
     if (st == CNN_OK)
         st = probe_model(run, name, NULL, plan, bcsv, r);
-    snprintf(r->algorithm, sizeof r->algorithm, "plan%s%s: %s", run->plan_file ? " " : "",
-             run->plan_file ? run->plan_file : "", plan->summary);
+    snprintf(r->algorithm, sizeof r->algorithm, "plan%s%s: %s%s%s", run->plan_file ? " " : "",
+             run->plan_file ? run->plan_file : "", plan->summary, *note ? "; " : "", note);
     return st;
 }
 

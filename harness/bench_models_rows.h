@@ -28,7 +28,7 @@ typedef struct model_result {
     int nreps;
     char top[CNN_MODE_COUNT][512]; /* the breakdown's costliest layers */
     char fallbacks[256];           /* backends other than the one asked for that ran */
-    char algorithm[300];           /* the auto and plan rows: the plan's summary */
+    char algorithm[700];           /* the auto and plan rows: the plan's summary and check */
     int fallback_layers;
     char error[CNN_MODE_COUNT][512]; /* why a mode has no times, or "" */
     const char *status[CNN_MODE_COUNT];
@@ -77,5 +77,13 @@ void bench_peer_results(const peer_rows *rows, model_result *r);
 cnn_status bench_time_rounds(const bench_models_run *run, const char *name, cnn_mode mode,
                              const auto_plan *plans, model_result *res, int nrows,
                              peer_paced **peer, FILE *out);
+
+/* Auto's searched plan checked in the model (bench_auto_check.c): its
+ * train step in rounds against each candidate alone whose layer times come
+ * close; a faster candidate replaces the plan (its rows where it runs the
+ * pass). note gets the medians, "" when nothing was close enough to check;
+ * the same line goes to out. */
+cnn_status bench_auto_check(const bench_models_run *run, const char *name, auto_plan *plan,
+                            char *note, size_t nnote, FILE *out);
 
 #endif
