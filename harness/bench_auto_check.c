@@ -74,6 +74,7 @@ cnn_status bench_auto_check(const bench_models_run *run, const char *name, auto_
     if (!chk.nbackends)
         return CNN_OK; /* none close: the plan stands */
     int nrows = chk.nbackends + 1;
+    /* one slot more: bench_time_rounds takes the peer's after the rows (none here) */
     model_result *res = calloc((size_t)nrows + 1, sizeof *res);
     if (!res)
         return cnn_fail(CNN_ERR_OUT_OF_MEMORY, "bench: no memory");
