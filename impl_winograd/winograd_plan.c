@@ -30,6 +30,15 @@
 #define WGRAD_CHUNK_BYTES ((size_t)2 << 20)
 #define WGRAD_MIN_TILES 64
 
+/* A one-chunk plan with at most FUSE_MAX_TILES tiles transforms its filters
+ * a block at a time, inside the GEMM stage, instead of writing all of U
+ * first (see fused_gemms): a block of FUSE_ROWS rows of U (or fewer, to
+ * give every thread two) by as many channels as fit FUSE_BYTES with its
+ * share of V and M. */
+#define FUSE_MAX_TILES 64
+#define FUSE_ROWS 64
+#define FUSE_BYTES ((size_t)1 << 20)
+
 static size_t align16(size_t floats)
 {
     return (floats + 15) / 16 * 16;
@@ -40,17 +49,54 @@ static size_t round_up(size_t n, size_t to)
     return (n + to - 1) / to * to;
 }
 
+/* The distance between two of the alpha^2 matrices of U, V or M: n floats
+ * rounded up to an odd number of 64-byte lines. The transforms write (and
+ * read) all alpha^2 of them at once, one stream each; a distance of a
+ * multiple of 4 KiB puts all 36 streams of F(4x4) in one set of L1 (12
+ * ways) and, at 1 MiB (U of a 512 x 512 layer), of L2 too. An odd number
+ * of lines spreads them over 36 sets of each. */
+static size_t xi_floats(size_t n)
+{
+    size_t lines = (n + 15) / 16;
+    return (lines | 1) * 16;
+}
+
+/* U's part of the workspace: all of it, or each thread's block when fused. */
+static void size_u(cnn_winograd_plan *p)
+{
+    const size_t a2 = (size_t)p->alpha * p->alpha;
+    p->u_xi = p->fuse_rows ? xi_floats((size_t)p->fuse_rows * p->fuse_cols)
+                           : xi_floats((size_t)p->cout * p->cin);
+    p->u_floats = (p->fuse_rows ? (size_t)p->threads : 1) * a2 * p->u_xi;
+}
+
+void cnn_winograd_plan_set_fused(cnn_winograd_plan *p, int rows, int cols)
+{
+    const int pr = CNN_WINOGRAD_GEMM_ROWS;
+    if (rows <= 0 || cols <= 0 || p->bands_per_chunk < p->bands) {
+        p->fuse_rows = p->fuse_cols = 0;
+    } else {
+        rows = (rows + pr - 1) / pr * pr;
+        p->fuse_rows = rows < p->cout ? rows : p->cout;
+        p->fuse_cols = cols < p->cin ? cols : p->cin;
+    }
+    size_u(p);
+}
+
 void cnn_winograd_plan_set_chunk(cnn_winograd_plan *p, int bands, bool shared)
 {
     p->bands_per_chunk = bands < 1 ? 1 : bands > p->bands ? p->bands : bands;
     p->shared = shared;
+    p->fuse_rows = p->fuse_cols = 0;
     /* Whole column blocks of the GEMM kernel (winograd_gemm.h). */
     p->ldt = (int)round_up((size_t)p->bands_per_chunk * p->tiles_x, CNN_WINOGRAD_GEMM_COLS);
 
     const size_t a2 = (size_t)p->alpha * p->alpha;
-    p->u_floats = align16(a2 * p->cout * p->cin);
-    p->v_floats = align16(a2 * p->cin * p->ldt);
-    p->m_floats = align16(a2 * p->cout * p->ldt);
+    p->v_xi = xi_floats((size_t)p->cin * p->ldt);
+    p->m_xi = xi_floats((size_t)p->cout * p->ldt);
+    size_u(p);
+    p->v_floats = a2 * p->v_xi;
+    p->m_floats = a2 * p->m_xi;
     p->scratch_floats = align16(cnn_winograd_chunk_scratch(p->m, p->tiles_x));
 }
 
@@ -83,6 +129,19 @@ static void plan_finish(cnn_winograd_plan *p)
         cnn_winograd_plan_set_chunk(p, p->bands, true);
     else
         cnn_winograd_plan_set_chunk(p, (int)bands, false);
+    if (p->bands_per_chunk == p->bands && p->ldt <= FUSE_MAX_TILES) {
+        /* rows: FUSE_ROWS, or fewer for two blocks per thread; cols: the
+         * rest of FUSE_BYTES after the block's M, over the floats a channel
+         * adds (a row of the U block and of V), in whole 16s. */
+        const int pr = CNN_WINOGRAD_GEMM_ROWS, a2 = p->alpha * p->alpha;
+        int rows = (p->cout + 2 * p->threads - 1) / (2 * p->threads);
+        rows = rows > FUSE_ROWS ? FUSE_ROWS : (rows + pr - 1) / pr * pr;
+        const size_t budget = FUSE_BYTES / (sizeof(float) * (size_t)a2);
+        const size_t m_block = (size_t)rows * p->ldt;
+        const size_t cols = budget > m_block ? (budget - m_block) / ((size_t)rows + p->ldt) / 16 * 16 : 0;
+        if (cols >= 16)
+            cnn_winograd_plan_set_fused(p, rows, (int)cols);
+    }
 }
 
 void cnn_winograd_plan_fwd(cnn_winograd_plan *p, int m, int threads, const cnn_conv_desc *d)
@@ -152,27 +211,48 @@ size_t cnn_winograd_plan_bytes(const cnn_winograd_plan *p)
     return floats * sizeof(float) + 64;
 }
 
-/* Forward: U[xi][k][c] from w[k][c]; backward data: U[xi][c][k] from the
- * rotated w[k][c]. Either way output row co gathers its cin filters.
- * Called by every thread of the region; ends with the loop's barrier. */
+/* Rows k_lo .. k_hi - 1 and columns c_lo .. c_hi - 1 of U[xi] (cout x cin
+ * rows and columns of the GEMM), written straight from w as a matrix of
+ * their own in the kernel's panels (winograd_gemm.h), at u + xi * u_xi:
+ * the forward pass's U[xi][k][c] = G w[k][c] G^T, the backward data's
+ * U[xi][c][k] from the rotated w[k][c]. A panel's run of filters: its rows
+ * inner (k forward, c backward), its columns outer. Either way w is read
+ * in runs of whole filters (a panel's rows forward; backward, each column
+ * k's filters of the panel's c's, 8 x 36 bytes with AVX-512, C * 36 bytes
+ * apart). The first version of the backward pass wrote U[xi][c][k] row by
+ * row, a row gathering its K filters w[0..K-1][c] one at a time C * 36
+ * bytes apart, and its filter transform took half of the pass (perf, F(4x4),
+ * ResNet-18's 512-channel 7x7 layer at batch 8: 27 ms against the forward's
+ * 12-16 ms). */
+static void filters_block(const cnn_winograd_plan *p, const float *w, int k_lo, int k_hi, int c_lo,
+                          int c_hi, float *u, size_t u_xi)
+{
+    const int pr = CNN_WINOGRAD_GEMM_ROWS, cols = c_hi - c_lo;
+    /* w's filter (row, col): forward w[row][col], backward w[col][row]. */
+    const size_t row_step = p->flip ? 9 : (size_t)p->cin * 9;
+    const size_t col_step = p->flip ? (size_t)p->cout * 9 : 9;
+    for (int k0 = k_lo; k0 < k_hi; k0 += pr) {
+        const int width = k_hi - k0 < pr ? k_hi - k0 : pr;
+        cnn_winograd_filters(p->m, width * cols, w + k0 * row_step + c_lo * col_step, width,
+                             row_step, col_step, p->flip, u + (size_t)(k0 - k_lo) * cols, u_xi);
+    }
+}
+
+/* All of U, a panel per item. Called by every thread of the region; ends
+ * with the loop's barrier. */
 static void transform_filters(const cnn_winograd_plan *p, const float *w, float *u)
 {
-    const int cin = p->cin, cout = p->cout;
-    const size_t xi_stride = (size_t)cout * cin;
+    const int pr = CNN_WINOGRAD_GEMM_ROWS;
 #pragma omp for schedule(static)
-    for (int co = 0; co < cout; co++) {
-        if (p->flip)
-            cnn_winograd_filters(p->m, cin, w + (size_t)co * 9, (size_t)cout * 9, true,
-                                 u + (size_t)co * cin, xi_stride);
-        else
-            cnn_winograd_filters(p->m, cin, w + (size_t)co * cin * 9, 9, false,
-                                 u + (size_t)co * cin, xi_stride);
-    }
+    for (int k0 = 0; k0 < p->cout; k0 += pr)
+        filters_block(p, w, k0, k0 + pr < p->cout ? k0 + pr : p->cout, 0, p->cin,
+                      u + (size_t)k0 * p->cin, p->u_xi);
 }
 
 typedef struct chunk {
     int band0, nbands;
     float *v, *mt, *scratch; /* scratch: this thread's */
+    float *ublock;           /* fused: this thread's block of U */
     int part, parts;         /* this thread's share of each stage */
 } chunk;
 
@@ -190,14 +270,42 @@ static void barrier_if_shared(const chunk *ch)
     }
 }
 
-static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *x, const float *u,
-                      const float *bias, float *y)
+/* The GEMM stage of a fused plan (fuse_rows > 0): item = a block of
+ * fuse_rows rows of M; per block of fuse_cols channels, the filters' block
+ * of U (all alpha^2 of it) into this thread's buffer, then M[xi]'s rows +=
+ * that block of U[xi] . V[xi]'s rows of the block's channels. U never
+ * exists whole: with few tiles a GEMM reads each element of U once (two
+ * FMAs per tile), so writing U out and reading it back is the stage's
+ * memory traffic (on ResNet-18's 512-channel layers 37.7 MB each way, four
+ * times the weights), where a block is written and read in L2. */
+static void fused_gemms(const cnn_winograd_plan *p, const chunk *ch, const float *w, int tiles)
+{
+    const int a2 = p->alpha * p->alpha, rows = p->fuse_rows, cols = p->fuse_cols;
+    int lo, hi;
+    share((p->cout + rows - 1) / rows, ch->part, ch->parts, &lo, &hi);
+    for (int b = lo; b < hi; b++) {
+        const int k_lo = b * rows, k_hi = k_lo + rows < p->cout ? k_lo + rows : p->cout;
+        for (int c_lo = 0; c_lo < p->cin; c_lo += cols) {
+            const int c_hi = c_lo + cols < p->cin ? c_lo + cols : p->cin;
+            filters_block(p, w, k_lo, k_hi, c_lo, c_hi, ch->ublock, p->u_xi);
+            for (int xi = 0; xi < a2; xi++)
+                cnn_winograd_gemm(k_hi - k_lo, tiles, c_hi - c_lo, ch->ublock + (size_t)xi * p->u_xi,
+                                  ch->v + (size_t)xi * p->v_xi + (size_t)c_lo * p->ldt,
+                                  (size_t)p->ldt,
+                                  ch->mt + (size_t)xi * p->m_xi + (size_t)k_lo * p->ldt, c_lo > 0);
+        }
+    }
+}
+
+/* u: all of U, or NULL when fused (the filters then come from w). */
+static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *x, const float *w,
+                      const float *u, const float *bias, float *y)
 {
     const int a2 = p->alpha * p->alpha, tiles = ch->nbands * p->tiles_x;
     int lo, hi;
 
     /* Input transforms, item = channel: V[xi][c][tile] over the chunk. */
-    const size_t in_plane = (size_t)p->hin * p->win, v_stride = (size_t)p->cin * p->ldt;
+    const size_t in_plane = (size_t)p->hin * p->win, v_stride = p->v_xi;
     const size_t pad = round_up((size_t)tiles, CNN_WINOGRAD_GEMM_COLS) - (size_t)tiles;
     share(p->cin, ch->part, ch->parts, &lo, &hi);
     for (int c = lo; c < hi; c++) {
@@ -214,15 +322,20 @@ static void run_chunk(const cnn_winograd_plan *p, const chunk *ch, const float *
     }
     barrier_if_shared(ch);
 
-    share(a2, ch->part, ch->parts, &lo, &hi);
-    for (int xi = lo; xi < hi; xi++)
-        cnn_winograd_gemm(p->cout, tiles, p->cin, u + (size_t)xi * p->cout * p->cin,
-                          (size_t)p->cin, ch->v + (size_t)xi * v_stride, (size_t)p->ldt,
-                          ch->mt + (size_t)xi * p->cout * p->ldt);
+    if (p->fuse_rows) {
+        fused_gemms(p, ch, w, tiles);
+    } else {
+        share(a2, ch->part, ch->parts, &lo, &hi);
+        for (int xi = lo; xi < hi; xi++) {
+            const float *uxi = u + (size_t)xi * p->u_xi, *vxi = ch->v + (size_t)xi * v_stride;
+            float *mxi = ch->mt + (size_t)xi * p->m_xi;
+            cnn_winograd_gemm(p->cout, tiles, p->cin, uxi, vxi, (size_t)p->ldt, mxi, false);
+        }
+    }
     barrier_if_shared(ch);
 
     /* Output transforms, item = output channel. */
-    const size_t out_plane = (size_t)p->hout * p->wout, m_stride = (size_t)p->cout * p->ldt;
+    const size_t out_plane = (size_t)p->hout * p->wout, m_stride = p->m_xi;
     share(p->cout, ch->part, ch->parts, &lo, &hi);
     for (int k = lo; k < hi; k++)
         cnn_winograd_output_chunk(p->m, ch->mt + (size_t)k * p->ldt, m_stride, p->tiles_x,
@@ -265,8 +378,10 @@ void cnn_winograd_run(const cnn_winograd_plan *p, const float *x, const float *w
 #pragma omp parallel num_threads(p->threads)
     {
         const int tid = cnn_cpu_thread_id(), nth = cnn_cpu_team_size();
-        chunk ch = {.scratch = scratch + (size_t)tid * p->scratch_floats};
-        transform_filters(p, w, u);
+        chunk ch = {.scratch = scratch + (size_t)tid * p->scratch_floats,
+                    .ublock = u + (size_t)tid * p->alpha * p->alpha * p->u_xi};
+        if (!p->fuse_rows)
+            transform_filters(p, w, u);
         if (p->shared) {
             ch.v = sets;
             ch.mt = sets + p->v_floats;
@@ -276,7 +391,7 @@ void cnn_winograd_run(const cnn_winograd_plan *p, const float *x, const float *w
                 ch.band0 = c * p->bands_per_chunk;
                 ch.nbands = p->bands - ch.band0 < p->bands_per_chunk ? p->bands - ch.band0
                                                                      : p->bands_per_chunk;
-                run_chunk(p, &ch, x, u, bias, y);
+                run_chunk(p, &ch, x, w, p->fuse_rows ? NULL : u, bias, y);
             }
         } else {
             ch.v = sets + (size_t)tid * (p->v_floats + p->m_floats);
@@ -288,7 +403,7 @@ void cnn_winograd_run(const cnn_winograd_plan *p, const float *x, const float *w
                 ch.band0 = c * p->bands_per_chunk;
                 ch.nbands = p->bands - ch.band0 < p->bands_per_chunk ? p->bands - ch.band0
                                                                      : p->bands_per_chunk;
-                run_chunk(p, &ch, x, u, bias, y);
+                run_chunk(p, &ch, x, w, p->fuse_rows ? NULL : u, bias, y);
             }
         }
     }
@@ -308,7 +423,7 @@ void cnn_winograd_run_bwd_weight(const cnn_winograd_plan *p, const float *x, con
     const int a2 = p->alpha * p->alpha, cin = p->cin, cout = p->cout;
     const int chunks = (p->bands + p->bands_per_chunk - 1) / p->bands_per_chunk;
     const size_t in_plane = (size_t)p->hin * p->win, out_plane = (size_t)p->hout * p->wout;
-    const size_t v_stride = (size_t)cin * p->ldt, d_stride = (size_t)cout * p->ldt;
+    const size_t v_stride = p->v_xi, d_stride = p->m_xi;
 
 #pragma omp parallel num_threads(p->threads)
     {
@@ -343,11 +458,11 @@ void cnn_winograd_run_bwd_weight(const cnn_winograd_plan *p, const float *x, con
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, k1 - k0, cin,
                             nbands * p->tiles_x, 1.0f, dt + xi * d_stride + (size_t)k0 * p->ldt,
                             p->ldt, v + xi * v_stride, p->ldt, c ? 1.0f : 0.0f,
-                            u + ((size_t)xi * cout + k0) * cin, cin);
+                            u + (size_t)xi * p->u_xi + (size_t)k0 * cin, cin);
             }
 #pragma omp barrier
         }
         share(cout * cin, tid, nth, &lo, &hi);
-        cnn_winograd_filter_grads(p->m, hi - lo, u + lo, (size_t)cout * cin, dw + (size_t)lo * 9);
+        cnn_winograd_filter_grads(p->m, hi - lo, u + lo, p->u_xi, dw + (size_t)lo * 9);
     }
 }

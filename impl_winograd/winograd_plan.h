@@ -16,9 +16,12 @@
  *    stages (layers with too few tiles to give every thread chunks).
  * Workspace, each part 64-byte aligned, plus 64 bytes to align the caller's
  * pointer:
- *   [ U: alpha^2 x cout x cin | per buffer set (threads of them when private,
- *     one when shared): V: alpha^2 x cin x ldt, M: alpha^2 x cout x ldt
- *     | per thread: transform scratch (cnn_winograd_chunk_scratch) ] */
+ *   [ U: alpha^2 x (cout x cin, the GEMM's panels) | per buffer set (threads
+ *     of them when private, one when shared): V: alpha^2 x (cin x ldt),
+ *     M: alpha^2 x (cout x ldt) | per thread: transform scratch
+ *     (cnn_winograd_chunk_scratch) ]
+ * with each of the alpha^2 matrices padded to an odd number of cache lines
+ * (u_xi, v_xi, m_xi; see winograd_plan.c). */
 #ifndef CNN_WINOGRAD_PLAN_H
 #define CNN_WINOGRAD_PLAN_H
 
@@ -40,6 +43,11 @@ typedef struct cnn_winograd_plan {
     int ldt;     /* row stride of V and M: tiles per chunk, padded */
     int threads; /* OpenMP threads */
     bool shared; /* all threads on one chunk at a time, else a chunk per thread */
+    /* > 0: one chunk, its filters transformed a block of fuse_rows x
+     * fuse_cols of U at a time in the GEMM stage (winograd_plan.c's
+     * fused_gemms); U is then each thread's block, u_xi its matrices' */
+    int fuse_rows, fuse_cols;
+    size_t u_xi, v_xi, m_xi; /* floats from one element xi's matrix to the next */
     size_t u_floats, v_floats, m_floats, scratch_floats; /* V, M: per set; scratch: per thread */
 } cnn_winograd_plan;
 
@@ -54,6 +62,11 @@ size_t cnn_winograd_plan_bytes(const cnn_winograd_plan *p);
 /* Override the chunk size (in bands, clamped to 1 .. p->bands) and the
  * sharing, and resize the workspace to match: for tests of both schedules. */
 void cnn_winograd_plan_set_chunk(cnn_winograd_plan *p, int bands, bool shared);
+/* Fuse the filter transform into the GEMM stage with blocks of rows
+ * (rounded up to the GEMM's panels) x cols of U, or not (rows or cols 0),
+ * and resize the workspace: for tests. A plan of more than one chunk is
+ * never fused. */
+void cnn_winograd_plan_set_fused(cnn_winograd_plan *p, int rows, int cols);
 
 /* x [n][cin][hin][win] -> y [n][cout][hout][wout]; bias [cout] or NULL.
  * ws holds at least cnn_winograd_plan_bytes(p) bytes. */

@@ -67,8 +67,8 @@ static void g_rows(int m, int n, const float *const *in, float *const *out)
  * passes of G run as vector loops and each output row is a contiguous run. */
 #define FILTER_BLOCK 64
 
-void cnn_winograd_filters(int m, int n, const float *g, size_t g_stride, bool flip, float *u,
-                          size_t xi_stride)
+void cnn_winograd_filters(int m, int n, const float *g, int inner, size_t inner_stride,
+                          size_t outer_stride, bool flip, float *u, size_t xi_stride)
 {
     const int alpha = m + 2;
     float taps[9][FILTER_BLOCK], t[6 * 3][FILTER_BLOCK];
@@ -77,7 +77,9 @@ void cnn_winograd_filters(int m, int n, const float *g, size_t g_stride, bool fl
     for (int i0 = 0; i0 < n; i0 += FILTER_BLOCK) {
         const int nb = n - i0 < FILTER_BLOCK ? n - i0 : FILTER_BLOCK;
         for (int l = 0; l < nb; l++) {
-            const float *src = g + (size_t)(i0 + l) * g_stride;
+            const int i = i0 + l;
+            const float *src =
+                g + (size_t)(i / inner) * outer_stride + (size_t)(i % inner) * inner_stride;
             for (int e = 0; e < 9; e++)
                 taps[e][l] = src[flip ? 8 - e : e];
         }

@@ -46,10 +46,13 @@ void cnn_winograd_output_chunk(int m, const float *mt, size_t xi_stride, int til
                                size_t img_stride, int h, int w, float *scratch);
 
 /* Filter transform of n 3 x 3 filters: filter i is the 9 floats g[r][s] at
- * g + i * g_stride, rotated by 180 degrees when flip (the backward-data
- * pass); element xi of its transform goes to u[xi * xi_stride + i]. */
-void cnn_winograd_filters(int m, int n, const float *g, size_t g_stride, bool flip, float *u,
-                          size_t xi_stride);
+ * g + (i / inner) * outer_stride + (i % inner) * inner_stride, rotated by
+ * 180 degrees when flip (the backward-data pass); element xi of its
+ * transform goes to u[xi * xi_stride + i]. (Two strides: a run of filters
+ * that fills one of the GEMM's panels, winograd_gemm.h, is an inner index
+ * within the panel's rows under an outer one along its columns.) */
+void cnn_winograd_filters(int m, int n, const float *g, int inner, size_t inner_stride,
+                          size_t outer_stride, bool flip, float *u, size_t xi_stride);
 
 
 /* Backward weights, F(3x3, m x m) (derivation in winograd_transforms.c).

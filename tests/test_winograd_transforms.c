@@ -160,7 +160,7 @@ static void test_single_tiles(int m, uint64_t *rng)
     tu_fill(g, 9, rng, -1, 1);
     for (int i = 0; i < 9; i++)
         dd[i] = g[i];
-    cnn_winograd_filters(m, 1, g, 9, false, u, 1);
+    cnn_winograd_filters(m, 1, g, 1, 0, 9, false, u, 1);
     sandwich(m, gm, alpha, 3, dd, ref, aref);
     check_close("filter transform", m, u, 1, ref, aref, alpha * alpha);
 
@@ -282,20 +282,24 @@ static void test_band(int m, uint64_t *rng)
 }
 
 /* Many filters at once (more than one block of the implementation), read
- * with a stride and, for backward data, rotated: each must equal the
- * transform of its own taps, rotated by hand, bit for bit. */
+ * with two strides (inner runs of 3 filters STRIDE apart, the runs OUTER
+ * apart, as a GEMM panel of 3 rows is read) and, for backward data,
+ * rotated: each must equal the transform of its own taps, rotated by hand,
+ * bit for bit. */
 static void test_filter_batch(int m, uint64_t *rng)
 {
-    enum { N = 70, STRIDE = 11, XI_STRIDE = 75 };
+    enum { N = 70, INNER = 3, STRIDE = 11, OUTER = 40, XI_STRIDE = 75 };
+    enum { G_FLOATS = (N / INNER) * OUTER + (INNER - 1) * STRIDE + 9 };
     const int alpha = m + 2;
-    float g[N * STRIDE], u[36 * XI_STRIDE], taps[9], one[36];
-    tu_fill(g, N * STRIDE, rng, -1, 1);
+    float g[G_FLOATS], u[36 * XI_STRIDE], taps[9], one[36];
+    tu_fill(g, G_FLOATS, rng, -1, 1);
     for (int flip = 0; flip <= 1; flip++) {
-        cnn_winograd_filters(m, N, g, STRIDE, flip, u, XI_STRIDE);
+        cnn_winograd_filters(m, N, g, INNER, STRIDE, OUTER, flip, u, XI_STRIDE);
         for (int i = 0; i < N; i++) {
+            const float *src = g + i / INNER * OUTER + i % INNER * STRIDE;
             for (int e = 0; e < 9; e++)
-                taps[e] = g[i * STRIDE + (flip ? 8 - e : e)];
-            cnn_winograd_filters(m, 1, taps, 9, false, one, 1);
+                taps[e] = src[flip ? 8 - e : e];
+            cnn_winograd_filters(m, 1, taps, 1, 0, 9, false, one, 1);
             for (int xi = 0; xi < alpha * alpha; xi++)
                 TU_CHECK(u[xi * XI_STRIDE + i] == one[xi], "F(%d) filter %d%s element %d: %g vs %g",
                          m, i, flip ? " rotated" : "", xi, u[xi * XI_STRIDE + i], one[xi]);
@@ -389,16 +393,27 @@ static void fill_int(float *x, size_t n, uint64_t *rng, int lo, int hi)
 /* Run one pass of the planned convolution; compare with the direct one.
  * exact: bitwise equality (integer data, F(2x2)); otherwise per element
  * |err| <= tol * sum|terms|. */
-/* A schedule to force: chunk 0 keeps the plan's own. */
+/* A schedule to force: chunk 0 keeps the plan's own; fuse_rows > 0 then
+ * fuses the filter transform with blocks of fuse_rows x fuse_cols of U,
+ * -1 forces it off (forward and backward data). */
 typedef struct schedule {
     int chunk;
     bool shared;
+    int fuse_rows, fuse_cols;
 } schedule;
 
 /* The plan's own; chunks of one and two bands, so that chunks end inside an
  * image, straddle two, and leave a short last chunk; each run by one thread
- * (private) or by all (shared). */
-static const schedule schedules[] = {{0, false}, {1, false}, {2, false}, {1, true}, {2, true}};
+ * (private) or by all (shared); one chunk of every band (1 << 20, clamped),
+ * its filters transformed whole first or a block at a time, the blocks
+ * one GEMM panel of rows (1, rounded up) or three (17, rounded up; 19 and
+ * 13 rows give a short last block, 13 a short last panel) by 3 or 5
+ * channels (a short last block, and more than one block to add up). */
+static const schedule schedules[] = {
+    {0, false, 0, 0},       {1, false, 0, 0},        {2, false, 0, 0},
+    {1, true, 0, 0},        {2, true, 0, 0},         {1 << 20, true, -1, 0},
+    {1 << 20, true, 1, 3},  {1 << 20, false, 17, 5},
+};
 #define NSCHEDULES (int)(sizeof schedules / sizeof schedules[0])
 
 typedef enum which { FWD, BWD_DATA, BWD_WEIGHT } which;
@@ -440,6 +455,8 @@ static void check_conv(int m, const cnn_conv_desc *d, which pass, bool integer, 
         cnn_winograd_plan_fwd(&p, m, threads, d);
     if (sched.chunk)
         cnn_winograd_plan_set_chunk(&p, sched.chunk, pass == BWD_WEIGHT || sched.shared);
+    if (sched.fuse_rows && pass != BWD_WEIGHT)
+        cnn_winograd_plan_set_fused(&p, sched.fuse_rows, sched.fuse_cols);
     void *ws = malloc(cnn_winograd_plan_bytes(&p));
     if (pass == BWD_WEIGHT)
         cnn_winograd_run_bwd_weight(&p, a, b, out, ws);
@@ -470,9 +487,9 @@ static void check_conv(int m, const cnn_conv_desc *d, which pass, bool integer, 
             worst4[pass] = err / scale;
         if (!ok)
             bad++;
-        TU_CHECK(ok, "F(%d) %s %s, %d threads, chunk %d%s, element %zu: %.9g vs %.9g", m,
-                 which_name[pass], desc, threads, p.bands_per_chunk, p.shared ? " shared" : "", i,
-                 out[i], ref[i]);
+        TU_CHECK(ok, "F(%d) %s %s, %d threads, chunk %d%s, fused %dx%d, element %zu: %.9g vs %.9g",
+                 m, which_name[pass], desc, threads, p.bands_per_chunk, p.shared ? " shared" : "",
+                 p.fuse_rows, p.fuse_cols, i, out[i], ref[i]);
     }
     free(a);
     free(b);
