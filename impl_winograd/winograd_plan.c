@@ -121,6 +121,26 @@ static size_t chunk_bands(cnn_winograd_plan *p, size_t chunk_bytes, size_t min_t
     return bands > (size_t)p->bands ? (size_t)p->bands : bands;
 }
 
+/* Fuse a one-chunk plan of at most FUSE_MAX_TILES tiles. Its blocks:
+ * rows FUSE_ROWS, or fewer for two blocks per thread; cols the rest of
+ * FUSE_BYTES after the rows' share of the tiles (M, or D for the weight
+ * gradient) over what a channel adds (a column of the U block and a row of
+ * V), in whole 16s. */
+static void plan_fuse(cnn_winograd_plan *p)
+{
+    if (p->bands_per_chunk < p->bands || p->ldt > FUSE_MAX_TILES)
+        return;
+    const int pr = CNN_WINOGRAD_GEMM_ROWS, a2 = p->alpha * p->alpha;
+    int rows = (p->cout + 2 * p->threads - 1) / (2 * p->threads);
+    rows = rows > FUSE_ROWS ? FUSE_ROWS : (rows + pr - 1) / pr * pr;
+    const size_t budget = FUSE_BYTES / (sizeof(float) * (size_t)a2);
+    const size_t m_block = (size_t)rows * p->ldt;
+    const size_t cols =
+        budget > m_block ? (budget - m_block) / ((size_t)rows + p->ldt) / 16 * 16 : 0;
+    if (cols >= 16)
+        cnn_winograd_plan_set_fused(p, rows, (int)cols);
+}
+
 static void plan_finish(cnn_winograd_plan *p)
 {
     size_t bands = chunk_bands(p, CHUNK_BYTES, CHUNK_MIN_TILES);
@@ -129,19 +149,7 @@ static void plan_finish(cnn_winograd_plan *p)
         cnn_winograd_plan_set_chunk(p, p->bands, true);
     else
         cnn_winograd_plan_set_chunk(p, (int)bands, false);
-    if (p->bands_per_chunk == p->bands && p->ldt <= FUSE_MAX_TILES) {
-        /* rows: FUSE_ROWS, or fewer for two blocks per thread; cols: the
-         * rest of FUSE_BYTES after the block's M, over the floats a channel
-         * adds (a row of the U block and of V), in whole 16s. */
-        const int pr = CNN_WINOGRAD_GEMM_ROWS, a2 = p->alpha * p->alpha;
-        int rows = (p->cout + 2 * p->threads - 1) / (2 * p->threads);
-        rows = rows > FUSE_ROWS ? FUSE_ROWS : (rows + pr - 1) / pr * pr;
-        const size_t budget = FUSE_BYTES / (sizeof(float) * (size_t)a2);
-        const size_t m_block = (size_t)rows * p->ldt;
-        const size_t cols = budget > m_block ? (budget - m_block) / ((size_t)rows + p->ldt) / 16 * 16 : 0;
-        if (cols >= 16)
-            cnn_winograd_plan_set_fused(p, rows, (int)cols);
-    }
+    plan_fuse(p);
 }
 
 void cnn_winograd_plan_fwd(cnn_winograd_plan *p, int m, int threads, const cnn_conv_desc *d)
@@ -197,6 +205,7 @@ void cnn_winograd_plan_bwd_weight(cnn_winograd_plan *p, int m, int threads, cons
     size_t balance = 3 * (size_t)d->k * d->c / ((size_t)d->k + d->c);
     size_t min_tiles = balance > WGRAD_MIN_TILES ? balance : WGRAD_MIN_TILES;
     cnn_winograd_plan_set_chunk(p, (int)chunk_bands(p, WGRAD_CHUNK_BYTES, min_tiles), true);
+    plan_fuse(p);
 }
 
 static size_t buffer_sets(const cnn_winograd_plan *p)
@@ -409,11 +418,44 @@ void cnn_winograd_run(const cnn_winograd_plan *p, const float *x, const float *w
     }
 }
 
+/* The weight gradient of a fused plan (one chunk, V and D of every tile
+ * transformed): item = a block of rows k x columns c of U; all alpha^2 of
+ * the block's U[xi] = D[xi]'s rows . V[xi]'s rows^T into this thread's
+ * buffer, then G^T U G of its filters straight to dw. Items run row block
+ * by row block, so that a thread's consecutive items share D's rows. As in
+ * fused_gemms, U never exists whole: unfused, the GEMMs write all of it
+ * (alpha^2 K C floats, 37.7 MB on ResNet-18's 512-channel layers) for
+ * G^T U G to read back, where the 32 tiles of those layers at batch 8 give
+ * each element 32 FMAs. */
+static void fused_wgrad(const cnn_winograd_plan *p, int tiles, const float *v, const float *dt,
+                        float *ublock, float *dw)
+{
+    const int a2 = p->alpha * p->alpha, rows = p->fuse_rows, cols = p->fuse_cols;
+    const int row_blocks = (p->cout + rows - 1) / rows, col_blocks = (p->cin + cols - 1) / cols;
+    int lo, hi;
+    share(row_blocks * col_blocks, cnn_cpu_thread_id(), cnn_cpu_team_size(), &lo, &hi);
+    for (int b = lo; b < hi; b++) {
+        const int k_lo = b / col_blocks * rows, c_lo = b % col_blocks * cols;
+        const int nk = p->cout - k_lo < rows ? p->cout - k_lo : rows;
+        const int nc = p->cin - c_lo < cols ? p->cin - c_lo : cols;
+        for (int xi = 0; xi < a2; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nk, nc, tiles, 1.0f,
+                        dt + (size_t)xi * p->m_xi + (size_t)k_lo * p->ldt, p->ldt,
+                        v + (size_t)xi * p->v_xi + (size_t)c_lo * p->ldt, p->ldt, 0.0f,
+                        ublock + (size_t)xi * p->u_xi, nc);
+        for (int r = 0; r < nk; r++)
+            cnn_winograd_filter_grads(p->m, nc, ublock + (size_t)r * nc, p->u_xi,
+                                      dw + ((size_t)(k_lo + r) * p->cin + c_lo) * 9);
+    }
+}
+
 /* Backward weights: per chunk, the input transforms V[xi][c][t] of x and
  * D[xi][k][t] of dy (items: channel and band), then U[xi] (K x C) +=
  * D[xi] . V[xi]^T (items: xi and a block of rows of U), the first chunk
  * writing U; after the last, G^T U G per filter (items: blocks of (k, c)
- * pairs). The threads share every stage, with a barrier between stages. */
+ * pairs). A fused plan's one chunk does the last two a block of U at a
+ * time (fused_wgrad). The threads share every stage, with a barrier
+ * between stages. */
 void cnn_winograd_run_bwd_weight(const cnn_winograd_plan *p, const float *x, const float *dy,
                                  float *dw, void *ws)
 {
@@ -451,6 +493,10 @@ void cnn_winograd_run_bwd_weight(const cnn_winograd_plan *p, const float *x, con
                                             dt + (size_t)(ch - cin) * p->ldt, d_stride, scr);
             }
 #pragma omp barrier
+            if (p->fuse_rows) { /* the one chunk */
+                fused_wgrad(p, nbands * p->tiles_x, v, dt, u + (size_t)tid * a2 * p->u_xi, dw);
+                continue;
+            }
             share(a2 * kparts, tid, nth, &lo, &hi);
             for (int i = lo; i < hi; i++) {
                 int xi = i / kparts, k0, k1;
@@ -462,7 +508,9 @@ void cnn_winograd_run_bwd_weight(const cnn_winograd_plan *p, const float *x, con
             }
 #pragma omp barrier
         }
-        share(cout * cin, tid, nth, &lo, &hi);
-        cnn_winograd_filter_grads(p->m, hi - lo, u + lo, p->u_xi, dw + (size_t)lo * 9);
+        if (!p->fuse_rows) {
+            share(cout * cin, tid, nth, &lo, &hi);
+            cnn_winograd_filter_grads(p->m, hi - lo, u + lo, p->u_xi, dw + (size_t)lo * 9);
+        }
     }
 }

@@ -395,7 +395,7 @@ static void fill_int(float *x, size_t n, uint64_t *rng, int lo, int hi)
  * |err| <= tol * sum|terms|. */
 /* A schedule to force: chunk 0 keeps the plan's own; fuse_rows > 0 then
  * fuses the filter transform with blocks of fuse_rows x fuse_cols of U,
- * -1 forces it off (forward and backward data). */
+ * -1 forces it off. */
 typedef struct schedule {
     int chunk;
     bool shared;
@@ -455,7 +455,7 @@ static void check_conv(int m, const cnn_conv_desc *d, which pass, bool integer, 
         cnn_winograd_plan_fwd(&p, m, threads, d);
     if (sched.chunk)
         cnn_winograd_plan_set_chunk(&p, sched.chunk, pass == BWD_WEIGHT || sched.shared);
-    if (sched.fuse_rows && pass != BWD_WEIGHT)
+    if (sched.fuse_rows)
         cnn_winograd_plan_set_fused(&p, sched.fuse_rows, sched.fuse_cols);
     void *ws = malloc(cnn_winograd_plan_bytes(&p));
     if (pass == BWD_WEIGHT)
