@@ -1,6 +1,6 @@
 /* Fast float32 CPU versions of the operations that are not convolutions or
- * GEMMs: pooling, batch norm, activations, dropout, loss, concat, add, and
- * the optimizer step.
+ * GEMMs: pooling, batch norm, activations, dropout, loss, concat, add, the
+ * optimizer step, and linear layers at small batches.
  * OpenMP over batch and channels, inner loops the compiler vectorises.
  * Shared by the im2col and Winograd backends (library cnn_cpu_ops), which
  * put these functions straight into their tables; signatures are those of
@@ -29,6 +29,19 @@ CNN_CPU_OPS(CNN_ENTRY_DECL, cnn_cpu)
  * and for dropout which mask generator this CPU gets ("cpu loops, philox
  * avx512" / "avx2" / "scalar"). */
 const char *cnn_cpu_ops_algorithm(const cnn_op *op);
+
+/* Linear layers of at most CNN_CPU_LINEAR_SMALL_N rows (cpu_linear.c): each
+ * pass one stream over the weight, where a GEMM library packs it first.
+ * The BLAS backends' linear entries call these below that batch; the
+ * semantics are theirs (weight [out][in]; forward y = x w^T + b, b may be
+ * NULL; dx = dy w; dw = dy^T x, written, not accumulated). */
+#define CNN_CPU_LINEAR_SMALL_N 8
+void cnn_cpu_linear_fwd_small(const cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
+                              const float *w, const float *b, float *y);
+void cnn_cpu_linear_bwd_data_small(const cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
+                                   const float *w, float *dx);
+void cnn_cpu_linear_bwd_weight_small(const cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
+                                     const float *dy, float *dw);
 
 /* The same entries as designated initialisers, for a backend table:
  *   static const cnn_backend t = { ..., CNN_CPU_OPS_ENTRIES ... }; */

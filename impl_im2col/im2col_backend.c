@@ -92,7 +92,8 @@ static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
     switch (op->kind) {
     case CNN_OP_CONV: break;
-    case CNN_OP_LINEAR: return "sgemm";
+    case CNN_OP_LINEAR:
+        return op->linear.n <= CNN_CPU_LINEAR_SMALL_N ? "weight-streaming loops" : "sgemm";
     default: return cnn_cpu_ops_algorithm(op);
     }
     if (pass == CNN_BWD_BIAS)

@@ -2,8 +2,11 @@
  *   y  = x . w^T + b      sgemm(N, T)
  *   dx = dy . w           sgemm(N, N)
  *   dw = dy^T . x         sgemm(T, N)
- *   db = column sums of dy, in double. */
+ *   db = column sums of dy, in double.
+ * At most CNN_CPU_LINEAR_SMALL_N rows, the shared CPU ops' weight-streaming
+ * loops instead (cpu_linear.c says why). */
 #include "im2col_impl.h"
+#include "cpu_ops.h"
 #include "cpu_parallel.h"
 
 #include <cblas.h>
@@ -14,6 +17,10 @@ cnn_status cnn_im2col_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const f
     (void)ws, (void)ws_size;
     if (d->has_bias && !b)
         return cnn_fail(CNN_ERR_INVALID_ARG, "linear: has_bias is set but the bias is NULL");
+    if (d->n <= CNN_CPU_LINEAR_SMALL_N) {
+        cnn_cpu_linear_fwd_small(ctx, d, x, w, d->has_bias ? b : NULL, y);
+        return CNN_OK;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d->n, d->out, d->in, 1.0f, x, d->in, w,
                 d->in, 0.0f, y, d->out);
     if (!d->has_bias)
@@ -32,7 +39,11 @@ cnn_status cnn_im2col_linear_fwd(cnn_ctx *ctx, const cnn_linear_desc *d, const f
 cnn_status cnn_im2col_linear_bwd_data(cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
                                       const float *w, float *dx, CNN_WS)
 {
-    (void)ctx, (void)ws, (void)ws_size;
+    (void)ws, (void)ws_size;
+    if (d->n <= CNN_CPU_LINEAR_SMALL_N) {
+        cnn_cpu_linear_bwd_data_small(ctx, d, dy, w, dx);
+        return CNN_OK;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, d->n, d->in, d->out, 1.0f, dy, d->out, w,
                 d->in, 0.0f, dx, d->in);
     return CNN_OK;
@@ -42,8 +53,11 @@ cnn_status cnn_im2col_linear_bwd_weight(cnn_ctx *ctx, const cnn_linear_desc *d, 
                                         const float *dy, float *dw, float *db, CNN_WS)
 {
     (void)ws, (void)ws_size;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->out, d->in, d->n, 1.0f, dy, d->out, x,
-                d->in, 0.0f, dw, d->in);
+    if (d->n <= CNN_CPU_LINEAR_SMALL_N)
+        cnn_cpu_linear_bwd_weight_small(ctx, d, x, dy, dw);
+    else
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d->out, d->in, d->n, 1.0f, dy, d->out,
+                    x, d->in, 0.0f, dw, d->in);
     if (!db)
         return CNN_OK;
     const int nt = cnn_cpu_team(ctx, (int64_t)d->n * d->out);

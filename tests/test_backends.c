@@ -146,6 +146,12 @@ const bc_case bc_cases[] = {
     LINEAR(5, 37, 9, true),
     LINEAR(5, 37, 9, false),
     LINEAR(3, 37, 11, true),
+    /* the BLAS backends' small-batch loops (cpu_linear.c) at their
+     * largest batch and one above (sgemm): columns in 16s, 8s and a tail,
+     * rows of w in 4s and 8s and a remainder */
+    LINEAR(8, 53, 13, true),
+    LINEAR(9, 40, 17, true),
+    LINEAR(7, 1000, 6, false),
     LINEAR(1, 1, 1, true),
     LINEAR(2, 784, 10, true),
     LINEAR(33, 128, 10, false),
