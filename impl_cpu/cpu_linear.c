@@ -129,11 +129,12 @@ CNN_CPU_VEC_WIDE
 static void bwd_data_share(const cnn_linear_desc *d, const float *dy, const float *w, float *dx)
 {
     int64_t lo, hi;
-    /* Whole vectors of columns per thread; the last thread takes the tail. */
+    /* Whole vectors of columns per thread; the last thread takes the tail
+     * (all of it when there is no whole vector). */
     const int64_t vecs = d->in / 8;
     cnn_cpu_share(vecs, &lo, &hi);
     const int i0 = (int)lo * 8;
-    const int i1 = hi == vecs ? d->in : (int)hi * 8;
+    const int i1 = cnn_cpu_thread_id() == cnn_cpu_team_size() - 1 ? d->in : (int)hi * 8;
     if (i1 <= i0)
         return;
     for (int bi = 0; bi < d->n; bi++)

@@ -152,6 +152,8 @@ const bc_case bc_cases[] = {
     LINEAR(8, 53, 13, true),
     LINEAR(9, 40, 17, true),
     LINEAR(7, 1000, 6, false),
+    /* fewer columns than a vector, enough work for a team of threads */
+    LINEAR(3, 5, 7000, true),
     LINEAR(1, 1, 1, true),
     LINEAR(2, 784, 10, true),
     LINEAR(33, 128, 10, false),
