@@ -18,28 +18,32 @@
 
 #include <string.h>
 
-/* The helpers below take and return 8-float vectors; each is inlined into
- * a clone compiled for its ISA, so GCC's note that such a function's ABI
- * differs without AVX concerns no call that is made. */
+/* The helpers below take and return 8-float vectors; each is always
+ * inlined into a clone compiled for its ISA, so GCC's note that such a
+ * function's ABI differs without AVX concerns no call that is made. They
+ * must be always_inline, not merely inline: the Debug (-O0) sanitizer
+ * build of .ci/run called ld8, compiled once for the baseline, from the
+ * AVX-512 clone, the two disagreeing on how an 8-float vector is returned
+ * (a SEGV on a garbage pointer). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
 typedef float v8 __attribute__((vector_size(32)));
 
-static inline v8 ld8(const float *p)
+static inline __attribute__((always_inline)) v8 ld8(const float *p)
 {
     v8 v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline void st8(float *p, v8 v)
+static inline __attribute__((always_inline)) void st8(float *p, v8 v)
 {
     memcpy(p, &v, sizeof v);
 }
 
-static inline float hsum8(v8 v)
+static inline __attribute__((always_inline)) float hsum8(v8 v)
 {
     return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
@@ -80,7 +84,8 @@ static inline __attribute__((always_inline)) void dot_block(int rows, int nb, in
         }
 }
 
-static void dot_rows(int rows, int nb, int in, const float *w, const float *x, float *y, int out)
+static inline __attribute__((always_inline)) void dot_rows(int rows, int nb, int in, const float *w,
+                                                           const float *x, float *y, int out)
 {
 #define DOT_CASE(R, B)                                                                             \
     case (R) * 8 + (B): dot_block(R, B, in, w, x, y, out); break;
