@@ -18,35 +18,23 @@
 
 #include <string.h>
 
-/* The helpers below take and return 8-float vectors; each is always
- * inlined into a clone compiled for its ISA, so GCC's note that such a
- * function's ABI differs without AVX concerns no call that is made. They
- * must be always_inline, not merely inline: the Debug (-O0) sanitizer
- * build of .ci/run called ld8, compiled once for the baseline, from the
- * AVX-512 clone, the two disagreeing on how an 8-float vector is returned
- * (a SEGV on a garbage pointer). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-
 typedef float v8 __attribute__((vector_size(32)));
 
-static inline __attribute__((always_inline)) v8 ld8(const float *p)
-{
-    v8 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline __attribute__((always_inline)) void st8(float *p, v8 v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
-static inline __attribute__((always_inline)) float hsum8(v8 v)
-{
-    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
+/* Loads, stores and the horizontal sum of 8-float vectors as macros, not
+ * functions: a function taking or returning one has an ABI that depends on
+ * the ISA, and each clone of CNN_CPU_VEC_WIDE is compiled for another. As
+ * inline functions they broke two builds of .ci/run: in the Debug sanitizer
+ * build (-O0, nothing inlined) the AVX-512 clone called the baseline copy
+ * of the load and the two disagreed on how the vector comes back (a SEGV),
+ * and Clang rejects such calls outright ("AVX vector return ... changes the
+ * ABI", the fuzz build). */
+#define LD8(dst, src) memcpy(&(dst), (src), sizeof(v8))
+#define ST8(dst, v)                                                                                \
+    do {                                                                                           \
+        const v8 st8_v_ = (v);                                                                     \
+        memcpy((dst), &st8_v_, sizeof(v8));                                                        \
+    } while (0)
+#define HSUM8(v) ((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
 
 /* Rows of w streamed together in the forward and data-gradient loops: four
  * streams, each reused for every batch row in registers. */
@@ -68,16 +56,17 @@ static inline __attribute__((always_inline)) void dot_block(int rows, int nb, in
     for (; i + 8 <= in; i += 8) {
         v8 wv[ROWS];
         for (int r = 0; r < rows; r++)
-            wv[r] = ld8(w + (size_t)r * in + i);
+            LD8(wv[r], w + (size_t)r * in + i);
         for (int b = 0; b < nb; b++) {
-            const v8 xv = ld8(x + (size_t)b * in + i);
+            v8 xv;
+            LD8(xv, x + (size_t)b * in + i);
             for (int r = 0; r < rows; r++)
                 acc[r][b] += wv[r] * xv;
         }
     }
     for (int r = 0; r < rows; r++)
         for (int b = 0; b < nb; b++) {
-            float s = hsum8(acc[r][b]);
+            float s = HSUM8(acc[r][b]);
             for (int j = i; j < in; j++)
                 s += w[(size_t)r * in + j] * x[(size_t)b * in + j];
             y[(size_t)b * out + r] = s;
@@ -156,10 +145,13 @@ static void bwd_data_share(const cnn_linear_desc *d, const float *dy, const floa
             float *dxb = dx + (size_t)bi * d->in;
             int i = i0;
             for (; i + 8 <= i1; i += 8) {
-                v8 s = ld8(dxb + i);
-                for (int r = 0; r < ROWS; r++)
-                    s += g[r] * ld8(wr[r] + i);
-                st8(dxb + i, s);
+                v8 s, wv;
+                LD8(s, dxb + i);
+                for (int r = 0; r < ROWS; r++) {
+                    LD8(wv, wr[r] + i);
+                    s += g[r] * wv;
+                }
+                ST8(dxb + i, s);
             }
             for (; i < i1; i++) {
                 float s = dxb[i];
@@ -203,16 +195,17 @@ static void bwd_weight_share(const cnn_linear_desc *d, const float *x, const flo
             for (int q = 0; q < WROWS; q++)
                 acc[q][0] = acc[q][1] = (v8){0};
             for (int bi = 0; bi < d->n; bi++) {
-                const v8 x0 = ld8(x + (size_t)bi * d->in + j);
-                const v8 x1 = ld8(x + (size_t)bi * d->in + j + 8);
+                v8 x0, x1;
+                LD8(x0, x + (size_t)bi * d->in + j);
+                LD8(x1, x + (size_t)bi * d->in + j + 8);
                 for (int q = 0; q < WROWS; q++) {
                     acc[q][0] += g[bi][q] * x0;
                     acc[q][1] += g[bi][q] * x1;
                 }
             }
             for (int q = 0; q < rows; q++) {
-                st8(dw + (size_t)(o0 + q) * d->in + j, acc[q][0]);
-                st8(dw + (size_t)(o0 + q) * d->in + j + 8, acc[q][1]);
+                ST8(dw + (size_t)(o0 + q) * d->in + j, acc[q][0]);
+                ST8(dw + (size_t)(o0 + q) * d->in + j + 8, acc[q][1]);
             }
         }
         for (; j < d->in; j++)
