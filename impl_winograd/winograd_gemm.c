@@ -43,11 +43,12 @@ static inline void store(float *p, vfloat v)
     memcpy(p, &v, sizeof v);
 }
 
-/* rows (a constant where inlined) rows of M, columns t0 .. t0 + NR - 1;
- * added to M's own when acc. */
-static inline __attribute__((always_inline)) void block(int rows, int c, const float *u,
-                                                        size_t rs, size_t cs, const float *v,
-                                                        size_t ldt, float *mt, bool acc)
+/* rows (a constant where inlined) rows of M, columns t0 .. t0 + NR - 1,
+ * from a panel of U w rows wide (element (r, j) at u[j * w + r]); added to
+ * M's own when acc. */
+static inline __attribute__((always_inline)) void block(int rows, int c, const float *u, size_t w,
+                                                        const float *v, size_t ldt, float *mt,
+                                                        bool acc)
 {
     vfloat acc0[MR], acc1[MR];
     for (int r = 0; r < rows; r++) {
@@ -59,7 +60,7 @@ static inline __attribute__((always_inline)) void block(int rows, int c, const f
         for (int r = 0; r < rows; r++) {
             /* x - 0 is x for every x (x + 0 is not, for -0), so this is a
              * plain broadcast */
-            const vfloat a = u[(size_t)r * rs + (size_t)j * cs] - (vfloat){0};
+            const vfloat a = u[(size_t)j * w + (size_t)r] - (vfloat){0};
             acc0[r] += a * b0;
             acc1[r] += a * b1;
         }
@@ -75,9 +76,8 @@ static inline __attribute__((always_inline)) void block(int rows, int c, const f
  * up to NR - 1 columns of padding: 26 of 96 on ResNet-18's 56x56 layers,
  * whose chunks have 70 tiles). */
 static inline __attribute__((always_inline)) void half_block(int rows, int c, const float *u,
-                                                             size_t rs, size_t cs,
-                                                             const float *v, size_t ldt,
-                                                             float *mt, bool acc_in)
+                                                             size_t w, const float *v,
+                                                             size_t ldt, float *mt, bool acc_in)
 {
     vfloat acc[MR];
     for (int r = 0; r < rows; r++)
@@ -85,7 +85,7 @@ static inline __attribute__((always_inline)) void half_block(int rows, int c, co
     for (int j = 0; j < c; j++) {
         const vfloat b = load(v + (size_t)j * ldt);
         for (int r = 0; r < rows; r++)
-            acc[r] += (u[(size_t)r * rs + (size_t)j * cs] - (vfloat){0}) * b;
+            acc[r] += (u[(size_t)j * w + (size_t)r] - (vfloat){0}) * b;
     }
     for (int r = 0; r < rows; r++)
         store(mt + (size_t)r * ldt, acc[r]);
@@ -97,16 +97,16 @@ static void tail_block(int rows, int c, const float *u, const float *v, size_t l
 {
     switch (rows) {
 #if MR > 7
-    case 7: block(7, c, u, 1, 7, v, ldt, mt, acc); break;
-    case 6: block(6, c, u, 1, 6, v, ldt, mt, acc); break;
+    case 7: block(7, c, u, 7, v, ldt, mt, acc); break;
+    case 6: block(6, c, u, 6, v, ldt, mt, acc); break;
 #endif
 #if MR > 5
-    case 5: block(5, c, u, 1, 5, v, ldt, mt, acc); break;
-    case 4: block(4, c, u, 1, 4, v, ldt, mt, acc); break;
+    case 5: block(5, c, u, 5, v, ldt, mt, acc); break;
+    case 4: block(4, c, u, 4, v, ldt, mt, acc); break;
 #endif
-    case 3: block(3, c, u, 1, 3, v, ldt, mt, acc); break;
-    case 2: block(2, c, u, 1, 2, v, ldt, mt, acc); break;
-    default: block(1, c, u, 1, 1, v, ldt, mt, acc); break;
+    case 3: block(3, c, u, 3, v, ldt, mt, acc); break;
+    case 2: block(2, c, u, 2, v, ldt, mt, acc); break;
+    default: block(1, c, u, 1, v, ldt, mt, acc); break;
     }
 }
 
@@ -122,17 +122,17 @@ void cnn_winograd_gemm(int k, int t, int c, const float *u, const float *v, size
                 float *mk = mt + (size_t)k0 * ldt + t0;
                 const int w = k - k0 < MR ? k - k0 : MR;
                 if (w == MR)
-                    half_block(MR, c, uk, 1, MR, v + t0, ldt, mk, acc);
+                    half_block(MR, c, uk, MR, v + t0, ldt, mk, acc);
                 else
                     for (int r = 0; r < w; r++)
-                        half_block(1, c, uk + r, 1, (size_t)w, v + t0, ldt, mk + (size_t)r * ldt,
+                        half_block(1, c, uk + r, (size_t)w, v + t0, ldt, mk + (size_t)r * ldt,
                                    acc);
             }
             break;
         }
         int k0 = 0;
         for (; k0 + MR <= k; k0 += MR)
-            block(MR, c, u + (size_t)k0 * c, 1, MR, v + t0, ldt, mt + (size_t)k0 * ldt + t0, acc);
+            block(MR, c, u + (size_t)k0 * c, MR, v + t0, ldt, mt + (size_t)k0 * ldt + t0, acc);
         if (k0 < k)
             tail_block(k - k0, c, u + (size_t)k0 * c, v + t0, ldt, mt + (size_t)k0 * ldt + t0, acc);
     }

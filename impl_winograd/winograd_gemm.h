@@ -24,14 +24,6 @@
 #define CNN_WINOGRAD_GEMM_ROWS 4
 #endif
 
-/* Offset of U's element (row, col) in the panel layout of a K x C matrix. */
-static inline size_t cnn_winograd_panel_at(int k, int c, int row, int col)
-{
-    const int k0 = row / CNN_WINOGRAD_GEMM_ROWS * CNN_WINOGRAD_GEMM_ROWS;
-    const int w = k - k0 < CNN_WINOGRAD_GEMM_ROWS ? k - k0 : CNN_WINOGRAD_GEMM_ROWS;
-    return (size_t)k0 * c + (size_t)col * w + (size_t)(row - k0);
-}
-
 /* The kernel works on blocks of columns (tiles) of at most this many, so
  * it reads V's columns t .. round_up(t, CNN_WINOGRAD_GEMM_COLS) - 1 past
  * the last tile t - 1 and writes M's: V's and M's row stride ldt must
