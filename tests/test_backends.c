@@ -97,6 +97,8 @@ const bc_case bc_cases[] = {
     POOL(FILL_TIES, MAX, 2, 4, 7, 7, 3, 3, 1, 1, 1, 1, true),      /* GoogLeNet's branch pools: */
     POOL(FILL_TIES, MAX, 2, 3, 14, 14, 3, 3, 1, 1, 1, 1, true),    /* the plane form */
     POOL(FILL_SEEDED, MAX, 2, 3, 28, 28, 3, 3, 1, 1, 1, 1, true),
+    POOL(FILL_TIES, MAX, 1, 3, 9, 5, 3, 3, 1, 1, 0, 0, false),     /* separable 3x3, unpadded, */
+    POOL(FILL_TIES, MAX, 2, 2, 6, 4, 3, 3, 1, 1, 1, 1, false),     /* rows of 5, 4, 3 and 2 */
     POOL(FILL_TIES, MAX, 1, 3, 9, 5, 2, 2, 1, 1, 0, 0, false),     /* 2x2 stride 1, no padding */
     POOL(FILL_TIES, MAX, 1, 2, 6, 11, 3, 2, 1, 1, 1, 0, false),    /* one axis padded */
     POOL(FILL_TIES, MAX, 2, 3, 7, 9, 2, 2, 2, 2, 0, 0, false),     /* disjoint 2x2: odd sides */
@@ -210,6 +212,8 @@ static const bc_case nan_cases[] = {
     POOL(FILL_TIES_NAN, MAX, 2, 3, 7, 7, 3, 3, 1, 1, 1, 1, true),
     POOL(FILL_TIES_NAN, MAX, 1, 2, 14, 13, 3, 3, 1, 1, 1, 1, false),
     POOL(FILL_NEG_INF, MAX, 2, 3, 7, 7, 3, 3, 1, 1, 1, 1, true), /* plane form */
+    POOL(FILL_NEG_INF, MAX, 1, 2, 28, 28, 3, 3, 1, 1, 1, 1, true), /* its largest plane */
+    POOL(FILL_TIES_NAN, MAX, 1, 2, 6, 11, 3, 3, 1, 1, 0, 0, false),  /* unpadded */
     POOL(FILL_NEG_INF, MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), /* row form */
     POOL(FILL_NEG_INF, MAX, 1, 2, 5, 601, 3, 3, 1, 2, 1, 1, true),
     POOL(FILL_TIES_NAN, MAX, 2, 3, 7, 9, 2, 2, 2, 2, 0, 0, false), /* disjoint 2x2 */
