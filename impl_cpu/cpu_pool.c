@@ -15,8 +15,8 @@
  *    window's rows; whole 2x2 stride-2 windows take one loop over each row
  *    pair (packed when short) for both modes and passes;
  *  - the plane form, for stride-1 max pooling on small planes (rows shorter
- *    than a vector or two): one loop over the whole padded plane per window
- *    element (cpu_pool_plane.c);
+ *    than a vector or two): loops over the whole padded plane, separable
+ *    for 3x3 windows (cpu_pool_plane.c);
  *  - the tap form, for any other shape: one loop over q per window element,
  *    clipped to the input.
  * Before these, one tap loop per window element with a run-time stride

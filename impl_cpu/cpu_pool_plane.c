@@ -7,7 +7,9 @@
  * padded with -inf, of width W' = w + 2 pad_w; output (p, q) then reads
  * buffer elements t + i W' + j, t = p W' + q, so one loop over t covers
  * every output row at once (the columns q >= out_w of each row are computed
- * and dropped), a loop per window tap, all of it in L1.
+ * and dropped), all of it in L1: for 3x3 windows a 3-column then a 3-row
+ * maximum (and, backward, an argmax tap per output, then a 9-tap gather
+ * into dx), for other windows a loop per tap.
  *
  * Same results as the other forms: the maximum by cnn_cpu_max_nan (a NaN
  * wins), the backward's argmax by PyTorch's rule (taps in row-major window order, a
