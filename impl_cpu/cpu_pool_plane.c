@@ -106,7 +106,7 @@ static inline bool separable(const cnn_pool_desc *d)
  * unit that calls it (an extern clone called from cpu_pool.c alone did not
  * link). */
 static CNN_CPU_VEC_WIDE void max_fwd_planes(const cnn_pool_desc *d, const float *restrict x,
-                                       float *restrict y, int64_t planes)
+                                            float *restrict y, int64_t planes)
 {
     float buf[PLANE_BUF + SLACK], z[PLANE_BUF + SLACK];
     const int wp = d->w + 2 * d->pad_w, nt = d->p * wp, q = d->q;
@@ -152,16 +152,17 @@ static CNN_CPU_VEC_WIDE void max_fwd_planes(const cnn_pool_desc *d, const float 
  * this replaces added them in that order: the same sums, bit for bit).
  * dy and the taps live at offset M in buffers whose margin, and whose
  * columns past q, hold no output (tap -1, dy 0). */
-static inline __attribute__((always_inline)) void max_bwd_planes3(const cnn_pool_desc *d, const float *restrict x,
-                            const float *restrict dy, float *restrict dx, int64_t planes,
-                            float *restrict buf)
+static inline __attribute__((always_inline)) void
+max_bwd_planes3(const cnn_pool_desc *d, const float *restrict x, const float *restrict dy,
+                float *restrict dx, int64_t planes, float *restrict buf)
 {
     enum { ROWS = PLANE_BUF + 3 * SLACK, TAPS = 2 * PLANE_BUF + 2 * SLACK };
     float hm[ROWS], acc[PLANE_BUF + SLACK], g[TAPS];
     int hj[ROWS], tap[TAPS], first[PLANE_BUF + SLACK];
     const int wp = d->w + 2 * d->pad_w, nt = d->p * wp, q = d->q;
     const int M = 2 * wp + 2, u0 = d->pad_h * wp;
-    const int nh = whole_vectors(nt + 2 * wp), nz = whole_vectors(nt), nu = whole_vectors(d->h * wp);
+    const int nh = whole_vectors(nt + 2 * wp), nz = whole_vectors(nt),
+              nu = whole_vectors(d->h * wp);
     const int64_t in = (int64_t)d->h * d->w, out = (int64_t)d->p * q;
     for (int t = 0; t < ROWS; t++) {
         hm[t] = -INFINITY;
@@ -176,7 +177,8 @@ static inline __attribute__((always_inline)) void max_bwd_planes3(const cnn_pool
         first[t] = 0;
     for (int p = 0; p < d->p; p++)
         for (int c = 0; c < wp; c++)
-            first[p * wp + c] = ((p > d->pad_h ? p : d->pad_h) - p) * 3 + (c > d->pad_w ? c : d->pad_w) - c;
+            first[p * wp + c] =
+                ((p > d->pad_h ? p : d->pad_h) - p) * 3 + (c > d->pad_w ? c : d->pad_w) - c;
     for (int64_t pl = 0; pl < planes; pl++) {
         copy_in(d, x + pl * in, buf);
         for (int t = 0; t < nh; t++) {
@@ -221,7 +223,8 @@ static inline __attribute__((always_inline)) void max_bwd_planes3(const cnn_pool
 }
 
 static CNN_CPU_VEC_WIDE void max_bwd_planes(const cnn_pool_desc *d, const float *restrict x,
-                                       const float *restrict dy, float *restrict dx, int64_t planes)
+                                            const float *restrict dy, float *restrict dx,
+                                            int64_t planes)
 {
     float buf[PLANE_BUF + SLACK], m[PLANE_BUF], acc[PLANE_BUF];
     int arg[PLANE_BUF], first[PLANE_BUF];
