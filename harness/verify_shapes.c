@@ -203,7 +203,11 @@ static cnn_status edge_shapes(oplist *l)
         st = push(l, (cnn_op){.kind = CNN_OP_BN, .bn = {2, 8, 5, 5, 1e-5, 0.1, true, false}});
     if (st == CNN_OK)
         st = fused_shapes(l);
-    static const int linears[][4] = {{2, 7, 5, 1}, {3, 1, 4, 1}, {1, 33, 1, 0}, {5, 64, 10, 1}};
+    /* the last three: the CPU backends' batch-lane loops (9 to 32 rows):
+     * one and two panels of 16 rows, column tails, row-tile remainders */
+    static const int linears[][4] = {{2, 7, 5, 1},   {3, 1, 4, 1},     {1, 33, 1, 0},
+                                     {5, 64, 10, 1}, {16, 300, 37, 1}, {32, 70, 290, 1},
+                                     {9, 40, 17, 0}};
     for (size_t i = 0; i < sizeof linears / sizeof linears[0] && st == CNN_OK; i++) {
         const int *v = linears[i];
         st = push(l, (cnn_op){.kind = CNN_OP_LINEAR, .linear = {v[0], v[1], v[2], v[3] != 0}});

@@ -43,6 +43,24 @@ void cnn_cpu_linear_bwd_data_small(const cnn_ctx *ctx, const cnn_linear_desc *d,
 void cnn_cpu_linear_bwd_weight_small(const cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
                                      const float *dy, float *dw);
 
+/* Linear layers of CNN_CPU_LINEAR_SMALL_N < n <= CNN_CPU_LINEAR_LANES_N
+ * rows on CPUs with AVX2 + FMA or AVX-512 (cpu_linear_lanes.c): the batch
+ * in vector lanes, each pass still one stream over the weight. lanes_apply
+ * says whether they take d here (the batch in range, the ISA present, the
+ * library built with them); the forward needs lanes_ws bytes of workspace
+ * (x transposed), the other passes none. Semantics as the _small loops'. */
+#define CNN_CPU_LINEAR_LANES_N 32
+bool cnn_cpu_linear_lanes_apply(const cnn_linear_desc *d);
+size_t cnn_cpu_linear_lanes_ws(const cnn_linear_desc *d, cnn_pass pass);
+/* "batch-lane loops, avx512" or "..., avx2": the ISA this CPU runs. */
+const char *cnn_cpu_linear_lanes_name(void);
+void cnn_cpu_linear_fwd_lanes(const cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
+                              const float *w, const float *b, float *y, float *ws);
+void cnn_cpu_linear_bwd_data_lanes(const cnn_ctx *ctx, const cnn_linear_desc *d, const float *dy,
+                                   const float *w, float *dx);
+void cnn_cpu_linear_bwd_weight_lanes(const cnn_ctx *ctx, const cnn_linear_desc *d, const float *x,
+                                     const float *dy, float *dw);
+
 /* The same entries as designated initialisers, for a backend table:
  *   static const cnn_backend t = { ..., CNN_CPU_OPS_ENTRIES ... }; */
 #define CNN_CPU_OPS_ENTRIES CNN_CPU_OPS(CNN_ENTRY_INIT, cnn_cpu)

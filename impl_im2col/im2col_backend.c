@@ -55,6 +55,8 @@ static cnn_coverage im2col_coverage(cnn_op_kind kind, cnn_pass pass)
 
 static size_t im2col_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
 {
+    if (op->kind == CNN_OP_LINEAR)
+        return cnn_cpu_linear_lanes_ws(&op->linear, pass);
     if (op->kind != CNN_OP_CONV)
         return 0;
     return team_of(ctx, &op->conv, pass).bytes;
@@ -93,7 +95,9 @@ static const char *algorithm_name(cnn_ctx *ctx, const cnn_op *op, cnn_pass pass)
     switch (op->kind) {
     case CNN_OP_CONV: break;
     case CNN_OP_LINEAR:
-        return op->linear.n <= CNN_CPU_LINEAR_SMALL_N ? "weight-streaming loops" : "sgemm";
+        if (op->linear.n <= CNN_CPU_LINEAR_SMALL_N)
+            return "weight-streaming loops";
+        return cnn_cpu_linear_lanes_apply(&op->linear) ? cnn_cpu_linear_lanes_name() : "sgemm";
     default: return cnn_cpu_ops_algorithm(op);
     }
     if (pass == CNN_BWD_BIAS)

@@ -153,6 +153,13 @@ const bc_case bc_cases[] = {
      * rows of w in 4s and 8s and a remainder */
     LINEAR(8, 53, 13, true),
     LINEAR(9, 40, 17, true),
+    /* their batch-lane loops (cpu_linear_lanes.c), 9 to 32 rows: one and
+     * two panels of 16, strips of 32 and 16 columns with a tail, rows of w
+     * past the last whole tile of 12, 8, 6 and 4, a data-gradient panel of
+     * 256 rows of w and a remainder */
+    LINEAR(32, 70, 29, true),
+    LINEAR(17, 1000, 300, false),
+    LINEAR(24, 7, 5, true),
     LINEAR(7, 1000, 6, false),
     /* fewer columns than a vector, enough work for a team of threads */
     LINEAR(3, 5, 7000, true),

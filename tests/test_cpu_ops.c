@@ -12,12 +12,20 @@
  * Dropout's vector kernels (cpu_dropout_x86.c) must give the scalar mask
  * bit for bit, the multiply included (NaN, inf and -0 inputs), at counters
  * past 2^32 (word 1 of the counter), and stop at the last whole group of
- * their width, leaving what follows untouched. */
+ * their width, leaving what follows untouched.
+ *
+ * The batch-lane linear loops (cpu_linear_lanes_body.h), each ISA's half
+ * the CPU has, on one thread: every output within the bound of a
+ * length-K float sum, (K + 1) u sum |a_k b_k| against double, for sums of
+ * K = 1 to 300 terms; and the AVX2 and AVX-512 halves bitwise equal (the
+ * same fused multiply-adds in the same order), the claim that lets either
+ * run the same model. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_dropout_simd.h"
+#include "cpu_linear_lanes.h"
 #include "cpu_ops.h"
 #include "philox.h"
 #include "test_util.h"
@@ -144,8 +152,140 @@ static void dropout_kernels(void)
     }
 }
 
+#ifdef CNN_CPU_HAVE_LANES
+typedef struct lanes_out {
+    float *y, *dx, *dw;
+} lanes_out;
+
+/* Within (K + 1) u sum |terms| of the double sum, K terms. */
+static void lanes_bound(const char *what, const char *isa, const cnn_linear_desc *d, float got,
+                        double sum, double mag, int k, int64_t at, int *bad)
+{
+    const double err = fabs((double)got - sum), bound = (k + 1) * U * mag;
+    if (err > bound && (*bad)++ == 0)
+        TU_CHECK(0,
+                 "linear lanes %s %s n%d in%d out%d: element %lld is %.9g, double %.9g "
+                 "(error %.3g > bound %.3g)",
+                 isa, what, d->n, d->in, d->out, (long long)at, got, sum, err, bound);
+}
+
+static void lanes_case(const char *isa, int n, int in, int out, lanes_out *o, uint64_t seed)
+{
+    const cnn_linear_desc d = {.n = n, .in = in, .out = out, .has_bias = true};
+    const size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
+    const size_t panels = (size_t)(n + CNN_CPU_LINEAR_LANES_PANEL - 1) / CNN_CPU_LINEAR_LANES_PANEL;
+    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw);
+    float *b = malloc(sizeof(float) * out), *dy = malloc(sizeof(float) * ny);
+    float *xt = calloc(panels * CNN_CPU_LINEAR_LANES_PANEL * (size_t)in, sizeof(float));
+    o->y = malloc(sizeof(float) * ny), o->dx = malloc(sizeof(float) * nx);
+    o->dw = malloc(sizeof(float) * nw);
+    TU_CHECK(x && w && b && dy && xt && o->y && o->dx && o->dw, "out of memory");
+    if (!x || !w || !b || !dy || !xt || !o->y || !o->dx || !o->dw)
+        goto out;
+    uint64_t rng = seed;
+    for (size_t i = 0; i < nx; i++)
+        x[i] = tu_uniform(&rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < nw; i++)
+        w[i] = tu_uniform(&rng, -1.0f, 1.0f);
+    for (int i = 0; i < out; i++)
+        b[i] = tu_uniform(&rng, -1.0f, 1.0f);
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = tu_uniform(&rng, -1.0f, 1.0f);
+    for (int bi = 0; bi < n; bi++)
+        for (int i = 0; i < in; i++)
+            xt[((size_t)(bi / CNN_CPU_LINEAR_LANES_PANEL) * in + i) * CNN_CPU_LINEAR_LANES_PANEL +
+               bi % CNN_CPU_LINEAR_LANES_PANEL] = x[(size_t)bi * in + i];
+    const bool wide = strcmp(isa, "avx512") == 0;
+    if (wide) {
+        cnn_cpu_linear_fwd_lanes_share_avx512(&d, xt, w, b, o->y);
+        cnn_cpu_linear_bwd_data_lanes_share_avx512(&d, dy, w, o->dx);
+        cnn_cpu_linear_bwd_weight_lanes_share_avx512(&d, x, dy, o->dw);
+    } else {
+        cnn_cpu_linear_fwd_lanes_share_avx2(&d, xt, w, b, o->y);
+        cnn_cpu_linear_bwd_data_lanes_share_avx2(&d, dy, w, o->dx);
+        cnn_cpu_linear_bwd_weight_lanes_share_avx2(&d, x, dy, o->dw);
+    }
+    int bad = 0;
+    for (int bi = 0; bi < n; bi++)
+        for (int j = 0; j < out; j++) {
+            double s = b[j], m = fabs(b[j]);
+            for (int i = 0; i < in; i++) {
+                const double t = (double)x[(size_t)bi * in + i] * w[(size_t)j * in + i];
+                s += t, m += fabs(t);
+            }
+            lanes_bound("forward", isa, &d, o->y[(size_t)bi * out + j], s, m, in + 1,
+                        (int64_t)bi * out + j, &bad);
+        }
+    for (int bi = 0; bi < n; bi++)
+        for (int i = 0; i < in; i++) {
+            double s = 0.0, m = 0.0;
+            for (int j = 0; j < out; j++) {
+                const double t = (double)dy[(size_t)bi * out + j] * w[(size_t)j * in + i];
+                s += t, m += fabs(t);
+            }
+            lanes_bound("data gradient", isa, &d, o->dx[(size_t)bi * in + i], s, m, out,
+                        (int64_t)bi * in + i, &bad);
+        }
+    for (int j = 0; j < out; j++)
+        for (int i = 0; i < in; i++) {
+            double s = 0.0, m = 0.0;
+            for (int bi = 0; bi < n; bi++) {
+                const double t = (double)dy[(size_t)bi * out + j] * x[(size_t)bi * in + i];
+                s += t, m += fabs(t);
+            }
+            lanes_bound("weight gradient", isa, &d, o->dw[(size_t)j * in + i], s, m, n,
+                        (int64_t)j * in + i, &bad);
+        }
+out:
+    free(x), free(w), free(b), free(dy), free(xt);
+}
+
+static void lanes_free(lanes_out *o)
+{
+    free(o->y), free(o->dx), free(o->dw);
+    *o = (lanes_out){0};
+}
+
+static void linear_lanes(void)
+{
+    const bool has[2] = {__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
+                         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")};
+    static const char *const isa[2] = {"avx2", "avx512"};
+    /* n in out: one and two panels, column strips and tails, row tiles and
+     * their remainders, two data-gradient panels (out > 256) */
+    static const int shapes[][3] = {{9, 40, 17},    {16, 64, 12}, {32, 70, 29},
+                                    {17, 300, 300}, {24, 7, 5},   {13, 1, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        lanes_out o[2] = {{0}};
+        for (int k = 0; k < 2; k++) {
+            if (!has[k]) {
+                if (s == 0)
+                    printf("test_cpu_ops: this CPU has no %s: its linear loops not run\n", isa[k]);
+                continue;
+            }
+            lanes_case(isa[k], shapes[s][0], shapes[s][1], shapes[s][2], &o[k], 11 + s);
+        }
+        if (o[0].y && o[1].y) {
+            const size_t ny = (size_t)shapes[s][0] * shapes[s][2];
+            const size_t nx = (size_t)shapes[s][0] * shapes[s][1];
+            const size_t nw = (size_t)shapes[s][2] * shapes[s][1];
+            TU_CHECK(memcmp(o[0].y, o[1].y, ny * sizeof(float)) == 0 &&
+                         memcmp(o[0].dx, o[1].dx, nx * sizeof(float)) == 0 &&
+                         memcmp(o[0].dw, o[1].dw, nw * sizeof(float)) == 0,
+                     "linear lanes n%d in%d out%d: the avx2 and avx512 halves differ", shapes[s][0],
+                     shapes[s][1], shapes[s][2]);
+        }
+        lanes_free(&o[0]);
+        lanes_free(&o[1]);
+    }
+}
+#endif
+
 int main(void)
 {
+#ifdef CNN_CPU_HAVE_LANES
+    linear_lanes();
+#endif
     dropout_kernels();
     bn_accuracy("batch norm, ordinary first element", 0.5f);
     bn_accuracy("batch norm, first element 1e5", 1e5f);
