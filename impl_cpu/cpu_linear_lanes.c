@@ -10,7 +10,12 @@
  * batch (forward) or the weight's row (gradients) in vector lanes and feed
  * a register tile of fused multiply-adds with one broadcast scalar each
  * (cpu_linear_lanes_body.h), compiled for AVX-512 and for AVX2 + FMA and
- * picked by the CPU at run time; elsewhere the BLAS backends keep sgemm. */
+ * picked by the CPU at run time; elsewhere the BLAS backends keep sgemm.
+ * Same shape, AVX-512 half: 12-14 ms forward (11.7 GB/s of weight), 17-18
+ * data gradient, 13-17 weight gradient; at batch 32, 26 / 28 / 25 against
+ * sgemm's 26 / 42 / 26. The data gradient stays the slowest: perf puts 40%
+ * of it in copying w's rows into its L1 panel (memory), and a software
+ * prefetch of the panel after next did not help. */
 #include "cpu_linear_lanes.h"
 #include "cpu_parallel.h"
 
