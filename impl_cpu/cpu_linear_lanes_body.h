@@ -10,13 +10,14 @@
  * load and one broadcast scalar per multiply-add column:
  *   forward      y[b][o]  = sum_i w[o][i] xT[i][b]  b in lanes (xT: x
  *                           transposed by the caller into panels of 16)
- *   data grad    dx[b][i] = sum_o dy[b][o] w[o][i]  i in lanes, dx's
- *                           chunk in L1, w's rows streamed in groups
+ *   data grad    dx[b][i] = sum_o dy[b][o] w[o][i]  i in lanes, w's rows
+ *                           copied in groups into an L1 panel
  *   weight grad  dw[o][i] = sum_b dy[b][o] x[b][i]  i in lanes
- * Tiles at the edges clamp their row pointers to the last valid row and
- * store only the valid rows: the same code everywhere, a little wasted work
- * on the last tile. Column tails (in not a multiple of a strip) are scalar,
- * in the same order of summation. */
+ * The forward's and the weight gradient's tiles at the edges clamp their
+ * row pointers to the last valid row and store only the valid rows: the
+ * same code everywhere, a little wasted work on the last tile. Column tails
+ * (in not a multiple of a strip) are scalar, in the same order of
+ * summation. */
 #include "cpu_linear_lanes.h"
 #include "cpu_parallel.h"
 
@@ -99,18 +100,18 @@ void SUFFIX(cnn_cpu_linear_fwd_lanes_share)(const cnn_linear_desc *d, const floa
     }
 }
 
-/* The data gradient reduces over w's rows: a register tile walking o reads
+/* The data gradient reduces over w's rows. A register tile walking o read
  * w down its columns, a stride of a whole row, which the hardware
- * prefetchers do not follow and which maps every row to the same few cache
- * sets when the row is a multiple of 4 KiB (AlexNet's 9216 and 4096; that
- * version ran 34-49 GFLOP/s), and 1 KiB pieces of each row were no better
- * (48 GFLOP/s, 6 GB/s). Here each thread owns a contiguous range of
- * columns (half of every row on two threads) and streams BD_ROWS rows of w
- * at a time along it, in chunks of CHUNK columns that stay in L1 while
- * every batch row uses them: per dx vector (from L2) one load, BD_ROWS
+ * prefetchers do not follow (34-49 GFLOP/s on AlexNet's classifier), and
+ * 1 KiB pieces of each row read in place were no better (6.6 GB/s): rows a
+ * multiple of 4 KiB apart (9216 and 4096 floats are) all fall in the same
+ * L1 sets. Here each thread owns a contiguous range of columns (half of
+ * every row on two threads); BD_ROWS rows of w at a time are copied, CHUNK
+ * columns at a time, into a contiguous panel on the stack that stays in L1
+ * while every batch row uses it: per dx vector (from L2) one load, BD_ROWS
  * fused multiply-adds with dy's values in registers, one store, BD_VECS
- * vectors side by side. Every dx
- * element sums over o in order, whatever the team. */
+ * vectors side by side. Rows left over after the last whole group run one
+ * at a time, so every dx element sums over o in order, whatever the team. */
 #if LANES == 16
 #define BD_ROWS 16
 #define BD_VECS 8
