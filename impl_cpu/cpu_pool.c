@@ -14,6 +14,9 @@
  *    average backward spreads dy over a padded row, then adds it to the
  *    window's rows; whole 2x2 stride-2 windows take one loop over each row
  *    pair (packed when short) for both modes and passes;
+ *  - split rows, for max backward over 3x3 windows at stride 2 (ResNet-18's
+ *    and GoogLeNet's pools): separable, on rows split into even and odd
+ *    columns (cpu_pool_s2.c);
  *  - the plane form, for stride-1 max pooling on small planes (rows shorter
  *    than a vector or two): loops over the whole padded plane, separable
  *    for 3x3 windows (cpu_pool_plane.c);
@@ -25,6 +28,7 @@
 #include "cpu_ops.h"
 #include "cpu_parallel.h"
 #include "cpu_pool_plane.h"
+#include "cpu_pool_s2.h"
 #include "cpu_simd.h"
 
 #include <limits.h>
@@ -582,6 +586,10 @@ static CNN_CPU_VEC void pool_bwd_plane(const cnn_pool_desc *d, const float *rest
             pool_2x2(MAX_BWD, d, x, dy, dx);
         else
             pool_2x2(AVG_BWD, d, x, dy, dx);
+        return;
+    }
+    if (cnn_cpu_pool_s2_form(d)) {
+        cnn_cpu_max_bwd_s2(d, x, dy, dx);
         return;
     }
     if (d->mode == CNN_POOL_MAX && row_form(d, true)) {

@@ -94,6 +94,14 @@ const bc_case bc_cases[] = {
     POOL(FILL_SEEDED, MAX, 2, 3, 8, 10, 3, 3, 2, 2, 0, 0, true), /* extra ceil windows */
     POOL(FILL_SEEDED, MAX, 1, 4, 13, 11, 3, 2, 2, 3, 1, 1, true),
     POOL(FILL_SEEDED, MAX, 2, 8, 56, 56, 3, 3, 2, 2, 1, 1, false), /* ResNet */
+    /* 3x3 at stride 2, split rows (cpu_pool_s2.c): rows of 1 and 2, a row
+     * of exactly one vector block of windows (pad 1, and ceil with pad 0),
+     * and a row past its buffers (the row form) */
+    POOL(FILL_TIES, MAX, 1, 2, 3, 1, 3, 3, 2, 2, 1, 1, true),
+    POOL(FILL_TIES, MAX, 2, 3, 5, 2, 3, 3, 2, 2, 1, 1, false),
+    POOL(FILL_TIES, MAX, 1, 2, 9, 64, 3, 3, 2, 2, 1, 1, false),
+    POOL(FILL_TIES, MAX, 1, 2, 8, 33, 3, 3, 2, 2, 0, 0, true),
+    POOL(FILL_TIES, MAX, 1, 2, 4, 600, 3, 3, 2, 2, 1, 1, false),
     POOL(FILL_TIES, MAX, 2, 4, 7, 7, 3, 3, 1, 1, 1, 1, true),      /* GoogLeNet's branch pools: */
     POOL(FILL_TIES, MAX, 2, 3, 14, 14, 3, 3, 1, 1, 1, 1, true),    /* the plane form */
     POOL(FILL_SEEDED, MAX, 2, 3, 28, 28, 3, 3, 1, 1, 1, 1, true),
@@ -221,7 +229,10 @@ static const bc_case nan_cases[] = {
     POOL(FILL_NEG_INF, MAX, 2, 3, 7, 7, 3, 3, 1, 1, 1, 1, true), /* plane form */
     POOL(FILL_NEG_INF, MAX, 1, 2, 28, 28, 3, 3, 1, 1, 1, 1, true), /* its largest plane */
     POOL(FILL_TIES_NAN, MAX, 1, 2, 6, 11, 3, 3, 1, 1, 0, 0, false),  /* unpadded */
-    POOL(FILL_NEG_INF, MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), /* row form */
+    POOL(FILL_NEG_INF, MAX, 2, 3, 7, 9, 3, 3, 2, 2, 1, 1, true), /* split rows */
+    POOL(FILL_NEG_INF, MAX, 2, 3, 10, 11, 3, 3, 2, 2, 0, 0, true),
+    POOL(FILL_TIES_NAN, MAX, 2, 3, 10, 11, 3, 3, 2, 2, 0, 0, true),
+    POOL(FILL_NEG_INF, MAX, 1, 2, 5, 600, 3, 3, 2, 2, 1, 1, false), /* row form */
     POOL(FILL_NEG_INF, MAX, 1, 2, 5, 601, 3, 3, 1, 2, 1, 1, true),
     POOL(FILL_TIES_NAN, MAX, 2, 3, 7, 9, 2, 2, 2, 2, 0, 0, false), /* disjoint 2x2 */
     POOL(FILL_NEG_INF, MAX, 2, 3, 8, 10, 2, 2, 2, 2, 0, 0, false),

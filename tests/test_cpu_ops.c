@@ -19,7 +19,14 @@
  * length-K float sum, (K + 1) u sum |a_k b_k| against double, for sums of
  * K = 1 to 300 terms; and the AVX2 and AVX-512 halves bitwise equal (the
  * same fused multiply-adds in the same order), the claim that lets either
- * run the same model. */
+ * run the same model.
+ *
+ * Max-pool backward (cpu_pool.c and its forms), through cnn_cpu_pool_bwd
+ * on one thread: bit for bit PyTorch's scatter, dx zeroed and dy added at
+ * each window's argmax (the first strict maximum in row-major order, the
+ * last NaN, the first real element of a window of -inf) over the outputs
+ * in row-major order, so sums where windows share an argmax round alike;
+ * on ties, NaNs and -inf, padded or not, ceil mode or not. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,8 +288,83 @@ static void linear_lanes(void)
 }
 #endif
 
+/* PyTorch's max-pool backward for one plane, in float. */
+static void pool_scatter(const cnn_pool_desc *d, const float *x, const float *dy, float *dx)
+{
+    memset(dx, 0, sizeof(float) * (size_t)d->h * (size_t)d->w);
+    for (int p = 0; p < d->p; p++)
+        for (int q = 0; q < d->q; q++) {
+            const int h0 = p * d->stride_h - d->pad_h, w0 = q * d->stride_w - d->pad_w;
+            const int r0 = h0 > 0 ? h0 : 0, c0 = w0 > 0 ? w0 : 0;
+            const int r1 = h0 + d->kh < d->h ? h0 + d->kh : d->h,
+                      c1 = w0 + d->kw < d->w ? w0 + d->kw : d->w;
+            float m = -INFINITY;
+            int at = r0 * d->w + c0;
+            for (int r = r0; r < r1; r++)
+                for (int c = c0; c < c1; c++) {
+                    const float v = x[r * d->w + c];
+                    if (v > m || v != v)
+                        m = v, at = r * d->w + c;
+                }
+            dx[at] += dy[p * d->q + q];
+        }
+}
+
+static void pool_scatter_order(void)
+{
+    /* h w kh stride pad ceil: the models' 3x3 at stride 2 (split rows),
+     * rows past their buffers (the row form), stride 1, 2x2 */
+    static const int shapes[][6] = {
+        {112, 112, 3, 2, 1, 0}, {28, 28, 3, 2, 0, 1}, {14, 14, 3, 2, 0, 1}, {9, 10, 3, 2, 1, 1},
+        {7, 1, 3, 2, 1, 0},     {5, 600, 3, 2, 1, 0}, {14, 13, 3, 1, 1, 1}, {9, 11, 2, 2, 0, 0},
+    };
+    cnn_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.opts.threads = 1;
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++)
+        for (int fill = 0; fill < 3; fill++) {
+            const int *s = shapes[t];
+            cnn_pool_desc d = {CNN_POOL_MAX, 1,    2,    s[0], s[1],      s[2], s[2],
+                               s[3],         s[3], s[4], s[4], s[5] != 0, 0,    0};
+            TU_EXPECT_OK(cnn_pool_init(&d));
+            const int64_t in = (int64_t)d.h * d.w, out = (int64_t)d.p * d.q;
+            float *x = malloc(sizeof(float) * 2 * in), *dx = malloc(sizeof(float) * 2 * in);
+            float *ref = malloc(sizeof(float) * in), *dy = malloc(sizeof(float) * 2 * out);
+            TU_CHECK(x && dx && ref && dy, "out of memory");
+            if (!x || !dx || !ref || !dy)
+                goto next;
+            uint64_t rng = 11 + t;
+            /* ties (four values), ties and a NaN every 17, mostly -inf */
+            for (int64_t i = 0; i < 2 * in; i++) {
+                const float u = tu_uniform(&rng, 0.0f, 1.0f);
+                x[i] = fill == 0   ? floorf(4.0f * u)
+                       : fill == 1 ? (i % 17 == 3 ? NAN : floorf(4.0f * u))
+                                   : (i % 5 == 2 ? u : -INFINITY);
+            }
+            for (int64_t i = 0; i < 2 * out; i++)
+                dy[i] = tu_uniform(&rng, -1.0f, 1.0f);
+            TU_EXPECT_OK(cnn_cpu_pool_bwd(&ctx, &d, x, NULL, dy, dx, NULL, 0));
+            for (int c = 0; c < 2; c++) {
+                pool_scatter(&d, x + c * in, dy + c * out, ref);
+                int64_t bad = -1;
+                for (int64_t i = 0; i < in && bad < 0; i++)
+                    if (memcmp(&ref[i], &dx[c * in + i], sizeof(float)) != 0)
+                        bad = i;
+                TU_CHECK(bad < 0,
+                         "max-pool bwd %dx%d k%d s%d p%d%s fill %d: dx[%lld] = %.9g, "
+                         "the scatter gives %.9g",
+                         d.h, d.w, d.kh, d.stride_h, d.pad_h, d.ceil_mode ? " ceil" : "", fill,
+                         (long long)bad, bad < 0 ? 0.0 : dx[c * in + bad],
+                         bad < 0 ? 0.0 : ref[bad]);
+            }
+        next:
+            free(x), free(dx), free(ref), free(dy);
+        }
+}
+
 int main(void)
 {
+    pool_scatter_order();
 #ifdef CNN_CPU_HAVE_LANES
     linear_lanes();
 #endif
