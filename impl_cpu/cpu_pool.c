@@ -14,9 +14,10 @@
  *    average backward spreads dy over a padded row, then adds it to the
  *    window's rows; whole 2x2 stride-2 windows take one loop over each row
  *    pair (packed when short) for both modes and passes;
- *  - split rows, for max backward over 3x3 windows at stride 2 (ResNet-18's
- *    and GoogLeNet's pools): separable, on rows split into even and odd
- *    columns (cpu_pool_s2.c);
+ *  - separable forms for max backward over 3x3 windows at stride 2
+ *    (ResNet-18's and GoogLeNet's pools): small planes split into quarters
+ *    by the parity of padded rows and columns, larger ones row by row, each
+ *    row split into even and odd columns (cpu_pool_s2*.c);
  *  - the plane form, for stride-1 max pooling on small planes (rows shorter
  *    than a vector or two): loops over the whole padded plane, separable
  *    for 3x3 windows (cpu_pool_plane.c);
@@ -33,6 +34,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Floats of one row buffer on the stack (4 KiB, L1-resident). */
@@ -588,8 +590,8 @@ static CNN_CPU_VEC void pool_bwd_plane(const cnn_pool_desc *d, const float *rest
             pool_2x2(AVG_BWD, d, x, dy, dx);
         return;
     }
-    if (cnn_cpu_pool_s2_form(d)) {
-        cnn_cpu_max_bwd_s2(d, x, dy, dx);
+    if (cnn_cpu_pool_s2_form(d) && cnn_cpu_pool_s2_rows_fit(d)) {
+        cnn_cpu_max_bwd_s2_rows(d, x, dy, dx);
         return;
     }
     if (d->mode == CNN_POOL_MAX && row_form(d, true)) {
@@ -647,6 +649,22 @@ cnn_status cnn_cpu_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x
     const int64_t planes = (int64_t)d->n * d->c, in = (int64_t)d->h * d->w,
                   out = (int64_t)d->p * d->q;
     const int nt = cnn_cpu_team(ctx, planes * (in + out));
+    if (cnn_cpu_pool_s2_quarters(d)) {
+        const size_t per = cnn_cpu_pool_s2_floats(d);
+        float *buf = malloc(sizeof(float) * per * (size_t)nt);
+        if (!buf)
+            return cnn_fail(CNN_ERR_OUT_OF_MEMORY,
+                            "maxpool2d backward: no memory for %d buffers of %zu floats", nt, per);
+#pragma omp parallel num_threads(nt)
+        {
+            int64_t lo, hi;
+            cnn_cpu_share(planes, &lo, &hi);
+            cnn_cpu_max_bwd_s2_quarters(d, x + lo * in, dy + lo * out, dx + lo * in, hi - lo,
+                               buf + per * (size_t)cnn_cpu_thread_id());
+        }
+        free(buf);
+        return CNN_OK;
+    }
     if (cnn_cpu_pool_plane_form(d)) {
 #pragma omp parallel num_threads(nt)
         {

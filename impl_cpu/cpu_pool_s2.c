@@ -1,257 +1,233 @@
 /* Max-pool backward for 3x3 windows at stride 2 (ResNet-18's stem pool,
- * GoogLeNet's maxpool1-4), separable. A window's argmax by max_bwd_taps's
- * rule (the first strict maximum in row-major order, the last NaN) is the
- * argmax over its three rows of each row's own argmax over three columns:
- * the first row holding the window's maximum, at that row's first maximum;
- * the last row holding a NaN, at its last NaN; with none above -inf, the
- * window's first real element. So each input row's column argmaxes are
- * found once (a row is shared by two windows), and a window's takes two
- * more compares across its rows.
+ * GoogLeNet's maxpool1-4), separable, over whole planes split by the
+ * parity of their padded rows and columns.
  *
- * Stride 2 splits each padded row into its even and odd columns: window q
- * covers the even column q, the odd column q and the even column q + 1,
- * so every loop below runs over contiguous arrays indexed by q, with no
- * shuffles: x's row is split once when it is read; the gradient is kept
- * split too, in accumulators per window row, and interleaved when the dx
- * row is stored; the scatter is a select per lane. A dx element gets its
- * windows' gradients in the order of a scatter over the outputs in
- * row-major order (as in the row form and in PyTorch), so sums where
- * windows share an argmax round alike (test_cpu_ops holds it bit for bit).
+ * A window's argmax by max_bwd_taps's rule (the first strict maximum in
+ * row-major order, the last NaN) is the argmax over its three rows of each
+ * row's own argmax over three columns: the first row holding the window's
+ * maximum, at that row's first maximum; the last row holding a NaN, at its
+ * last NaN; with none above -inf, the window's first real element. So each
+ * input row's column argmaxes are found once (a row is shared by two
+ * windows), and a window's takes two more compares across its rows.
  *
- * Against the row form before it (nine taps read with shuffles, then a
- * scalar scatter), on a 2-core Zen 4 VM, minimum of 55 calls, the two
- * alternated: ResNet-18's 8x64x112x112, 2 threads, 3.1-4.6 -> 2.4-2.5 ms;
- * GoogLeNet's maxpool3 (8x480x28x28, ceil) 2.7-3.6 -> 2.1 ms; 8 planes
- * of 112x112 in L2, 1 thread, 0.083-0.107 -> 0.061-0.068 ms. On rows this
- * short most of the time is the loops' own overhead: each row runs a dozen
- * loops of 2 to 8 vectors. */
+ * At stride 2, window (p, q) covers the padded rows 2p, 2p + 1, 2p + 2 and
+ * columns likewise: in a plane split into four quarters by the parity of
+ * the padded row and column (row and column halved, each quarter S = q + 1
+ * wide), the window's cells sit at the same index u = p S + q or one on
+ * (u + 1, u + S). Every step is then one loop over a whole quarter, a few
+ * thousand floats, with no shuffles: the column argmaxes over each row
+ * parity, the windows' argmax as a key 4 i + j (row i, column j of the
+ * window), and dx's four quarters gathered from the keys and dy at u,
+ * u - 1, u - S, u - S - 1, each element's windows added in the order of a
+ * scatter over the outputs in row-major order (as in PyTorch), so sums
+ * where windows share an argmax round alike (test_cpu_ops holds it bit for
+ * bit). Only splitting x's rows and interleaving dx's run row by row.
+ *
+ * Planes up to about 40 x 40 (GoogLeNet's maxpool3 and 4); larger ones take
+ * the same separable rule row by row (cpu_pool_s2_rows.c). Measured on a
+ * 2-core Zen 4 VM against the row form before both (nine taps read with
+ * shuffles, then a scalar scatter): see the README's session 15. */
 #include "cpu_pool_s2.h"
 
 #include "cpu_simd.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-/* Outputs per row at most (q rounded up to a whole vector block). */
-#define S2_Q 256
-#define S2_BLOCK 16
-/* Ring slots: three window rows, and a scratch slot standing for the rows
- * of a window past the input (their maxima -inf: never the argmax). */
-#define S2_SLOTS 4
-#define S2_NONE 3
+/* The most floats of a thread's buffer (cnn_cpu_pool_s2_floats), 32 KiB:
+ * planes needing more take the row form (cpu_pool_s2_rows.c). On larger
+ * planes the quarters' passes each stream a buffer past L1: 2 threads,
+ * minimum of 300 calls, the row form was ahead on 8x64x112x112 (2.35
+ * against 2.66 ms) and 8x192x56x56 (2.10 against 2.21), behind on
+ * 8x480x28x28 (2.00 against 1.31). */
+#define S2_MAX_FLOATS ((size_t)8192)
 
-typedef struct s2_rows {
-    float hm[S2_SLOTS][S2_Q]; /* per slot: each window's maximum along the row */
-    int hj[S2_SLOTS][S2_Q];   /* ... and its column in the window, 0..2 */
-    /* gradient accumulators of the padded columns, even and odd */
-    float ae[S2_SLOTS][S2_Q + S2_BLOCK], ao[S2_SLOTS][S2_Q];
-    /* row_split's gradients for the even columns, for fold_even: each
-     * window's first column, and its third (one column on) */
-    uint32_t first[S2_SLOTS][S2_Q + S2_BLOCK], third[S2_SLOTS][S2_Q + S2_BLOCK]; /* (bits) */
-    int held[S2_SLOTS]; /* input row in each slot, -1: none */
-    int lo, hi;         /* rows [lo, hi) accumulate */
-    bool pending;       /* their fold_even is due */
-} s2_rows;
+/* The buffer's parts for one shape; all of R = p + 1 quarter rows of S. */
+typedef struct s2_layout {
+    int s, rows; /* S, R */
+    size_t quarter, guard;
+} s2_layout;
 
-static int s2_blocks(int q)
+static s2_layout s2_layout_of(const cnn_pool_desc *d)
 {
-    return (q + S2_BLOCK - 1) / S2_BLOCK * S2_BLOCK;
+    s2_layout l;
+    l.s = d->q + 1, l.rows = d->p + 1;
+    l.quarter = (size_t)l.s * (size_t)l.rows;
+    l.guard = (size_t)l.s + 1; /* keys and dy one row and one column before u = 0 */
+    return l;
+}
+
+size_t cnn_cpu_pool_s2_floats(const cnn_pool_desc *d)
+{
+    const s2_layout l = s2_layout_of(d);
+    /* x's quarters (+1: the column argmax reads one past), the column
+     * argmaxes and their columns, keys and dy (with guards), dx's quarters */
+    return 4 * (l.quarter + 1) + 4 * l.quarter + 2 * (l.guard + l.quarter) + 4 * l.quarter;
 }
 
 bool cnn_cpu_pool_s2_form(const cnn_pool_desc *d)
 {
     return d->mode == CNN_POOL_MAX && d->kh == 3 && d->kw == 3 && d->stride_h == 2 &&
-           d->stride_w == 2 && d->pad_h <= 1 && d->pad_w <= 1 && s2_blocks(d->q) <= S2_Q &&
-           d->w <= 2 * S2_Q;
+           d->stride_w == 2 && d->pad_h <= 1 && d->pad_w <= 1;
 }
 
-static inline float as_float(uint32_t u)
+bool cnn_cpu_pool_s2_quarters(const cnn_pool_desc *d)
 {
-    float v;
-    memcpy(&v, &u, sizeof v);
-    return v;
+    /* (a padded row holds 2 S columns and the padded plane 2 R rows: every
+     * window's, ceil mode's last included) */
+    return cnn_cpu_pool_s2_form(d) && (size_t)d->q + 1 <= S2_MAX_FLOATS &&
+           (size_t)d->p + 1 <= S2_MAX_FLOATS && cnn_cpu_pool_s2_floats(d) <= S2_MAX_FLOATS;
 }
 
-/* v where c holds, else +0: a bit mask, which GCC vectorises (it kept
- * `c ? v : 0.0f` in this file's loops as a branch). */
-static inline float keep_if(bool c, float v)
+/* The float of bits g where the key is k, else +0: a bit mask on the
+ * bits, which GCC vectorises (it kept `c ? g : 0.0f` in such loops as a
+ * branch, and did not vectorise the mask on a float's bits either). */
+static inline float keep_at(int key, int k, uint32_t g)
 {
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    u &= -(uint32_t)c;
-    memcpy(&v, &u, sizeof v);
-    return v;
+    return cnn_cpu_bits_float(g & -(uint32_t)(key == k));
 }
 
-/* Input row xr split into even and odd padded columns (padding and the
- * columns past the row: -inf), then each window's maximum and column. */
-static inline void row_argmax(const float *restrict xr, int w, int pw, int nq, float *restrict hm,
-                              int *restrict hj)
+typedef struct s2_buf {
+    float *xe[2], *xo[2];  /* x's quarters: [row parity], even and odd columns */
+    float *hm[2];          /* per row parity: each window's maximum along the row */
+    int *hj[2];            /* ... and its column in the window, 0..2 */
+    int *key;              /* per window, 4 i + j of its argmax (at guard + u) */
+    uint32_t *g;           /* dy's bits, S wide (at guard + u), 0 past it */
+    float *de[2], *do_[2]; /* dx's quarters: [row parity], even and odd columns */
+} s2_buf;
+
+static s2_buf s2_carve(float *buf, const s2_layout *l)
 {
-    float xe[S2_Q + 1], xo[S2_Q];
-    /* even padded column 2k is real column 2k - pw, odd 2k + 1 is 2k + 1 - pw
-     * (pw <= 1): the k of real columns, as far as the windows reach */
-    const int k0e = pw, e1 = (w - 1 + pw) / 2 + 1, o1 = w - 2 + pw < 0 ? 0 : (w - 2 + pw) / 2 + 1;
-    const int k1e = e1 < nq + 1 ? e1 : nq + 1, k1o = o1 < nq ? o1 : nq;
+    s2_buf b;
+    float *at = buf;
+    for (int r = 0; r < 2; r++) {
+        b.xe[r] = at, at += l->quarter + 1;
+        b.xo[r] = at, at += l->quarter + 1;
+    }
+    for (int r = 0; r < 2; r++) {
+        b.hm[r] = at, at += l->quarter;
+        b.hj[r] = (int *)at, at += l->quarter;
+    }
+    b.key = (int *)at, at += l->guard + l->quarter;
+    b.g = (uint32_t *)at, at += l->guard + l->quarter;
+    for (int r = 0; r < 2; r++) {
+        b.de[r] = at, at += l->quarter;
+        b.do_[r] = at, at += l->quarter;
+    }
+    return b;
+}
+
+/* The parts no plane writes: x's padding and what lies past the input
+ * (-inf), dy's guards and the column past each row (0), keys' guards. */
+static void s2_frame(const s2_buf *b, const s2_layout *l)
+{
+    for (int r = 0; r < 2; r++)
+        for (size_t u = 0; u <= l->quarter; u++)
+            b->xe[r][u] = -INFINITY, b->xo[r][u] = -INFINITY;
+    for (size_t u = 0; u < l->guard + l->quarter; u++)
+        b->g[u] = 0, b->key[u] = 0;
+}
+
+/* x's real row r into its quarter row: padded column c' = c + pw, even
+ * c' to xe[c' / 2], odd to xo[c' / 2]. */
+static inline void split_row(const float *restrict xr, int w, int pw, float *restrict xe,
+                             float *restrict xo)
+{
     const float *restrict ev = xr - pw, *restrict od = xr + 1 - pw;
-    for (int k = 0; k < k0e; k++)
-        xe[k] = -INFINITY;
-    for (int k = k0e; k < k1e; k++)
+    const int e1 = (w - 1 + pw) / 2 + 1, o1 = w - 2 + pw < 0 ? 0 : (w - 2 + pw) / 2 + 1;
+    for (int k = pw; k < e1; k++)
         xe[k] = ev[2 * k];
-    for (int k = k1e; k <= nq; k++)
-        xe[k] = -INFINITY;
-    for (int k = 0; k < k1o; k++)
+    for (int k = 0; k < o1; k++)
         xo[k] = od[2 * k];
-    for (int k = k1o; k < nq; k++)
-        xo[k] = -INFINITY;
-    for (int q = 0; q < nq; q++) {
+}
+
+/* Each window's row: the first strict maximum, the last NaN, else the
+ * first real row (row 1 of the top windows when ph is 1); the key 4 i + j. */
+static inline void window_keys(const s2_buf *restrict b, int s, size_t n, size_t top,
+                               int *restrict key)
+{
+    const float *restrict e = b->hm[0], *restrict o = b->hm[1];
+    const int *restrict je = b->hj[0], *restrict jo = b->hj[1];
+    for (size_t u = 0; u < n; u++) {
+        const float v0 = e[u], v1 = o[u], v2 = e[u + s];
         float m = -INFINITY;
-        int j = 0;
-        const float v0 = xe[q], v1 = xo[q], v2 = xe[q + 1];
+        int k = u < top ? 4 + jo[u] : je[u];
         bool t = v0 > m || v0 != v0;
-        m = t ? v0 : m;
+        m = t ? v0 : m, k = t ? je[u] : k;
         t = v1 > m || v1 != v1;
-        m = t ? v1 : m, j = t ? 1 : j;
+        m = t ? v1 : m, k = t ? 4 + jo[u] : k;
         t = v2 > m || v2 != v2;
-        m = t ? v2 : m, j = t ? 2 : j;
-        hm[q] = m, hj[q] = j;
+        k = t ? 8 + je[u + s] : k;
+        key[u] = k;
     }
-    /* none above -inf: the window's first real column (window 0 starts in
-     * the padding when pw is 1) */
-    if (pw && hm[0] == -INFINITY)
-        hj[0] = pw;
 }
 
-/* Output row p over the slots of its window rows a, b, c (S2_NONE for a
- * row past the input): each window's row, the first strict maximum, the
- * last NaN, else the first; then each row's share of the gradient g, split
- * by column: the odd padded column k takes window k's middle column at
- * once; the even column k takes window k - 1's third column, then window
- * k's first, which wait in `third` (shifted by one) and `first` for
- * fold_even. That addition is made after the next output row's inputs are
- * read: made at once, its aligned loads of the shifted stores, still in
- * the store buffer, missed store forwarding (the costliest loop in perf). */
-static inline void window_split(s2_rows *restrict s, const int *slot, const uint32_t *restrict g,
-                                int nq)
+/* dx's quarters: cell u of the even padded rows is in windows u - S - 1
+ * (its row 2, column 2), u - S (2, 0), u - 1 (0, 2) and u (0, 0), added in
+ * that order from 0, as a scatter over the outputs adds them; odd columns
+ * and odd rows likewise. */
+static inline void gather(const s2_buf *restrict b, int s, size_t n, size_t guard)
 {
-    int isel[S2_Q];
-    const float *restrict m0 = s->hm[slot[0]], *restrict m1 = s->hm[slot[1]],
-                          *restrict m2 = s->hm[slot[2]];
-    for (int q = 0; q < nq; q++) {
-        const float v1 = m1[q], v2 = m2[q];
-        float m = m0[q];
-        int i = 0;
-        bool t = v1 > m || v1 != v1;
-        m = t ? v1 : m, i = t ? 4 : i;
-        t = v2 > m || v2 != v2;
-        isel[q] = t ? 8 : i;
+    const int *restrict k = b->key + guard;
+    const uint32_t *restrict g = b->g + guard;
+    float *restrict ee = b->de[0], *restrict eo = b->do_[0], *restrict oe = b->de[1],
+                    *restrict oo = b->do_[1];
+    for (ptrdiff_t u = 0; u < (ptrdiff_t)n; u++) {
+        const ptrdiff_t a = u - s - 1, c = u - s, l = u - 1;
+        ee[u] =
+            (((0.0f + keep_at(k[a], 10, g[a])) + keep_at(k[c], 8, g[c])) + keep_at(k[l], 2, g[l])) +
+            keep_at(k[u], 0, g[u]);
+        eo[u] = (0.0f + keep_at(k[c], 9, g[c])) + keep_at(k[u], 1, g[u]);
+        oe[u] = (0.0f + keep_at(k[l], 6, g[l])) + keep_at(k[u], 4, g[u]);
+        oo[u] = 0.0f + keep_at(k[u], 5, g[u]);
     }
-    /* row r's share of column j: the window's argmax is (r, j) */
-    for (int r = 0; r < 3; r++) {
-        const int *restrict h = s->hj[slot[r]];
-        float *restrict ao = s->ao[slot[r]];
-        uint32_t *restrict first = s->first[slot[r]], *restrict third = s->third[slot[r]] + 1;
-        for (int q = 0; q < nq; q++) {
-            const int k = isel[q] + h[q] - 4 * r;
-            const uint32_t gb = g[q];
-            first[q] = gb & -(uint32_t)(k == 0);
-            ao[q] += as_float(gb & -(uint32_t)(k == 1));
-            third[q] = gb & -(uint32_t)(k == 2);
+}
+
+CNN_CPU_VEC void cnn_cpu_max_bwd_s2_quarters(const cnn_pool_desc *d, const float *restrict x,
+                                             const float *restrict dy, float *restrict dx,
+                                             int64_t planes, float *buf)
+{
+    const s2_layout l = s2_layout_of(d);
+    const s2_buf b = s2_carve(buf, &l);
+    const int w = d->w, h = d->h, pw = d->pad_w, ph = d->pad_h, s = l.s;
+    const int64_t in = (int64_t)h * w, out = (int64_t)d->p * d->q;
+    s2_frame(&b, &l);
+    for (int64_t i = 0; i < planes; i++) {
+        const float *restrict xp = x + i * in, *restrict gp = dy + i * out;
+        /* the next plane's x and dx fetched a plane ahead (into L2: a
+         * plane's passes over the quarters leave the memory idle) */
+        const bool next = i + 1 < planes;
+        for (int r = 0; r < h; r++) {
+            const int pr = r + ph, at = pr / 2 * s;
+            split_row(xp + (int64_t)r * w, w, pw, b.xe[pr % 2] + at, b.xo[pr % 2] + at);
+            for (int c = 0; next && c < w; c += 16)
+                __builtin_prefetch(xp + in + (int64_t)r * w + c, 0, 2);
+        }
+        for (int r = 0; r < 2; r++) {
+            cnn_cpu_s2_col_argmax(b.xe[r], b.xo[r], l.quarter, b.hm[r], b.hj[r]);
+            /* none above -inf: the window's first real column (window 0
+             * starts in the padding when pw is 1) */
+            for (int p = 0; pw && p < l.rows; p++)
+                if (b.hm[r][(size_t)p * s] == -INFINITY)
+                    b.hj[r][(size_t)p * s] = 1;
+        }
+        window_keys(&b, s, (size_t)d->p * s, ph ? (size_t)s : 0, b.key + l.guard);
+        for (int p = 0; p < d->p; p++) {
+            uint32_t *restrict gr = b.g + l.guard + (size_t)p * s;
+            const float *restrict dyr = gp + (int64_t)p * d->q;
+            for (int q = 0; q < d->q; q++)
+                memcpy(&gr[q], &dyr[q], sizeof(uint32_t));
+        }
+        gather(&b, s, l.quarter, l.guard);
+        float *restrict dp = dx + i * in;
+        for (int r = 0; r < h; r++) {
+            const int pr = r + ph, at = pr / 2 * s;
+            cnn_cpu_s2_interleave(dp + (int64_t)r * w, b.de[pr % 2] + at, b.do_[pr % 2] + at, w,
+                                  pw);
+            for (int c = 0; next && c < w; c += 16)
+                __builtin_prefetch(dp + in + (int64_t)r * w + c, 1, 2);
         }
     }
-}
-
-/* The even columns' pending gradients added, for rows [lo, hi): padded
- * column k takes window k - 1's third column, then window k's first (the
- * order of a scatter over the outputs). first[nq..] and third[0] and
- * third[nq + 1..] stay 0. */
-static inline void fold_pending(s2_rows *restrict s, int nq)
-{
-    for (int r = s->lo; r < s->hi && s->pending; r++) {
-        float *restrict ae = s->ae[r % 3];
-        const uint32_t *restrict first = s->first[r % 3], *restrict third = s->third[r % 3];
-        for (int k = 0; k < nq + 1; k++)
-            ae[k] = (ae[k] + as_float(third[k])) + as_float(first[k]);
-    }
-    s->pending = false;
-}
-
-/* dx row from its accumulators: padded column c + pw of real column c. */
-static inline void store_split(float *restrict dr, const float *restrict ae,
-                               const float *restrict ao, int w, int pw)
-{
-    const float *restrict a = pw ? ao : ae, *restrict b = pw ? ae + 1 : ao;
-    const int pairs = w / 2;
-    for (int k = 0; k < pairs; k++) {
-        dr[2 * k] = a[k];
-        dr[2 * k + 1] = b[k];
-    }
-    if (w % 2)
-        dr[w - 1] = a[pairs];
-}
-
-/* Rows [done, to) of dx stored: from their accumulators, or zeros where no
- * window covered them. */
-static inline int store_rows(const s2_rows *restrict s, float *restrict dx, int done, int to, int w,
-                             int pw)
-{
-    for (; done < to; done++) {
-        float *restrict dr = dx + (int64_t)done * w;
-        if (done >= s->lo && done < s->hi)
-            store_split(dr, s->ae[done % 3], s->ao[done % 3], w, pw);
-        else
-            memset(dr, 0, sizeof(float) * (size_t)w);
-    }
-    return done;
-}
-
-CNN_CPU_VEC void cnn_cpu_max_bwd_s2(const cnn_pool_desc *d, const float *restrict x,
-                                    const float *restrict dy, float *restrict dx)
-{
-    s2_rows s;
-    uint32_t g[S2_Q]; /* dy's row, as bits */
-    const int w = d->w, pw = d->pad_w, ph = d->pad_h, nq = s2_blocks(d->q);
-    for (int i = 0; i < S2_SLOTS; i++) {
-        s.held[i] = -1;
-        for (int k = 0; k < nq + S2_BLOCK; k++)
-            s.first[i][k] = 0, s.third[i][k] = 0;
-    }
-    for (int q = 0; q < nq; q++)
-        s.hm[S2_NONE][q] = -INFINITY, s.hj[S2_NONE][q] = 0, s.ao[S2_NONE][q] = 0.0f;
-    for (int q = d->q; q < nq; q++) /* dy's row, padded with zeros to whole blocks */
-        g[q] = 0;
-    s.lo = s.hi = 0, s.pending = false;
-    int done = 0; /* dx rows [0, done) stored */
-    for (int p = 0; p < d->p; p++) {
-        const int top = 2 * p - ph, r0 = top > 0 ? top : 0,
-                  r1 = top + 3 < d->h ? top + 3 : d->h; /* real window rows [r0, r1) */
-        for (int r = r1; r < r1 + 2 && r < d->h; r++)   /* the next window's new rows */
-            for (int c = 0; c < w; c += 16)
-                __builtin_prefetch(x + (int64_t)r * w + c);
-        int slot[3] = {S2_NONE, S2_NONE, S2_NONE};
-        for (int r = r0; r < r1; r++) {
-            slot[r - r0] = r % 3;
-            if (s.held[r % 3] != r) {
-                row_argmax(x + (int64_t)r * w, w, pw, nq, s.hm[r % 3], s.hj[r % 3]);
-                s.held[r % 3] = r;
-            }
-        }
-        fold_pending(&s, nq);
-        done = store_rows(&s, dx, done, r0, w, pw);
-        for (int r = r0; r < r1; r++)
-            if (r < s.lo || r >= s.hi) {
-                float *restrict ae = s.ae[r % 3], *restrict ao = s.ao[r % 3];
-                for (int k = 0; k < nq + 1; k++)
-                    ae[k] = 0.0f;
-                for (int k = 0; k < nq; k++)
-                    ao[k] = 0.0f;
-            }
-        s.lo = r0, s.hi = r1;
-        memcpy(g, dy + (int64_t)p * d->q, sizeof(float) * (size_t)d->q);
-        window_split(&s, slot, g, nq);
-        s.pending = true;
-    }
-    fold_pending(&s, nq);
-    store_rows(&s, dx, done, d->h, w, pw);
 }

@@ -312,11 +312,14 @@ static void pool_scatter(const cnn_pool_desc *d, const float *x, const float *dy
 
 static void pool_scatter_order(void)
 {
-    /* h w kh stride pad ceil: the models' 3x3 at stride 2 (split rows),
-     * rows past their buffers (the row form), stride 1, 2x2 */
+    /* h w kh stride pad ceil: the models' 3x3 at stride 2 (ResNet's and
+     * GoogLeNet's maxpool2 by rows, maxpool3 and 4 in quarters, the largest
+     * quarters, the smallest rows), rows past their buffers (the row
+     * form), stride 1, 2x2 */
     static const int shapes[][6] = {
-        {112, 112, 3, 2, 1, 0}, {28, 28, 3, 2, 0, 1}, {14, 14, 3, 2, 0, 1}, {9, 10, 3, 2, 1, 1},
-        {7, 1, 3, 2, 1, 0},     {5, 600, 3, 2, 1, 0}, {14, 13, 3, 1, 1, 1}, {9, 11, 2, 2, 0, 0},
+        {112, 112, 3, 2, 1, 0}, {56, 56, 3, 2, 0, 1}, {28, 28, 3, 2, 0, 1}, {40, 40, 3, 2, 1, 0},
+        {48, 48, 3, 2, 1, 0},   {14, 14, 3, 2, 0, 1}, {9, 10, 3, 2, 1, 1},  {7, 1, 3, 2, 1, 0},
+        {5, 600, 3, 2, 1, 0},   {14, 13, 3, 1, 1, 1}, {9, 11, 2, 2, 0, 0},
     };
     cnn_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
