@@ -281,16 +281,14 @@ typedef enum pass_2x2 { MAX_FWD, AVG_FWD, MAX_BWD, AVG_BWD } pass_2x2;
 /* n windows: top rows t, bottom rows b, columns 2i and 2i + 1; forward
  * writes y[i], backward reads g[i] and writes dt and db. One function per
  * pass: with the four loops in one switch GCC 12 vectorised none of them. */
-static void max_fwd_2x2(int n, const float *restrict t, const float *restrict b,
-                        float *restrict y)
+static void max_fwd_2x2(int n, const float *restrict t, const float *restrict b, float *restrict y)
 {
     for (int i = 0; i < n; i++)
         y[i] = cnn_cpu_max_nan(cnn_cpu_max_nan(t[2 * i], b[2 * i]),
                                cnn_cpu_max_nan(t[2 * i + 1], b[2 * i + 1]));
 }
 
-static void avg_fwd_2x2(int n, const float *restrict t, const float *restrict b,
-                        float *restrict y)
+static void avg_fwd_2x2(int n, const float *restrict t, const float *restrict b, float *restrict y)
 {
     for (int i = 0; i < n; i++)
         y[i] = ((t[2 * i] + b[2 * i]) + (t[2 * i + 1] + b[2 * i + 1])) / 4.0f;
@@ -353,7 +351,8 @@ static inline void run_2x2(pass_2x2 k, int n, const float *t, const float *b, co
  * passes only (the average backward may have none). */
 static inline __attribute__((always_inline)) void pool_2x2(pass_2x2 k, const cnn_pool_desc *d,
                                                            const float *restrict x,
-                     const float *restrict g, float *restrict out)
+                                                           const float *restrict g,
+                                                           float *restrict out)
 {
     const int w = d->w, nq = d->q, span = 2 * nq;
     const bool bwd = k == MAX_BWD || k == AVG_BWD, reads_x = k != AVG_BWD;
@@ -660,7 +659,7 @@ cnn_status cnn_cpu_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x
             int64_t lo, hi;
             cnn_cpu_share(planes, &lo, &hi);
             cnn_cpu_max_bwd_s2_quarters(d, x + lo * in, dy + lo * out, dx + lo * in, hi - lo,
-                               buf + per * (size_t)cnn_cpu_thread_id());
+                                        buf + per * (size_t)cnn_cpu_thread_id());
         }
         free(buf);
         return CNN_OK;
