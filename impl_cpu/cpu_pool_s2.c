@@ -1,6 +1,6 @@
-/* Max-pool backward for 3x3 windows at stride 2 (ResNet-18's stem pool,
- * GoogLeNet's maxpool1-4), separable, over whole planes split by the
- * parity of their padded rows and columns.
+/* Max-pool backward for 3x3 windows at stride 2 on small planes
+ * (GoogLeNet's maxpool3), separable, over whole planes split by the parity
+ * of their padded rows and columns.
  *
  * A window's argmax by max_bwd_taps's rule (the first strict maximum in
  * row-major order, the last NaN) is the argmax over its three rows of each
@@ -23,7 +23,7 @@
  * where windows share an argmax round alike (test_cpu_ops holds it bit for
  * bit). Only splitting x's rows and interleaving dx's run row by row.
  *
- * Planes up to about 40 x 40 (GoogLeNet's maxpool3 and 4); larger ones take
+ * Planes up to about 40 x 40 (GoogLeNet's maxpool3); larger ones take
  * the same separable rule row by row (cpu_pool_s2_rows.c). Measured on a
  * 2-core Zen 4 VM against the row form before both (nine taps read with
  * shuffles, then a scalar scatter): see the README's session 15. */
