@@ -185,9 +185,13 @@ static inline void gather(const s2_buf *restrict b, int s, size_t n, size_t guar
     }
 }
 
-CNN_CPU_VEC void cnn_cpu_max_bwd_s2_quarters(const cnn_pool_desc *d, const float *restrict x,
-                                             const float *restrict dy, float *restrict dx,
-                                             int64_t planes, float *buf)
+/* The cloned function is static, called through the exported one below:
+ * Clang 14 emits a target_clones function's resolver only in a unit that
+ * calls it (cpu_pool_plane.c's note; an extern clone called from cpu_pool.c
+ * alone did not link in the fuzz build). */
+static CNN_CPU_VEC void max_bwd_s2_quarters(const cnn_pool_desc *d, const float *restrict x,
+                                            const float *restrict dy, float *restrict dx,
+                                            int64_t planes, float *buf)
 {
     const s2_layout l = s2_layout_of(d);
     const s2_buf b = s2_carve(buf, &l);
@@ -230,4 +234,11 @@ CNN_CPU_VEC void cnn_cpu_max_bwd_s2_quarters(const cnn_pool_desc *d, const float
                 __builtin_prefetch(dp + in + (int64_t)r * w + c, 1, 2);
         }
     }
+}
+
+void cnn_cpu_max_bwd_s2_quarters(const cnn_pool_desc *d, const float *restrict x,
+                                 const float *restrict dy, float *restrict dx, int64_t planes,
+                                 float *buf)
+{
+    max_bwd_s2_quarters(d, x, dy, dx, planes, buf);
 }

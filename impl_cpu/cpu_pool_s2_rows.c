@@ -162,8 +162,12 @@ static inline int store_rows(const s2_rows *restrict s, float *restrict dx, int 
     return done;
 }
 
-CNN_CPU_VEC void cnn_cpu_max_bwd_s2_rows(const cnn_pool_desc *d, const float *restrict x,
-                                         const float *restrict dy, float *restrict dx)
+/* The cloned function is static, called through the exported one below:
+ * Clang 14 emits a target_clones function's resolver only in a unit that
+ * calls it (cpu_pool_plane.c's note; an extern clone called from cpu_pool.c
+ * alone did not link in the fuzz build). */
+static CNN_CPU_VEC void max_bwd_s2_rows(const cnn_pool_desc *d, const float *restrict x,
+                                        const float *restrict dy, float *restrict dx)
 {
     s2_rows s;
     uint32_t g[S2_Q]; /* dy's row, as bits */
@@ -210,4 +214,10 @@ CNN_CPU_VEC void cnn_cpu_max_bwd_s2_rows(const cnn_pool_desc *d, const float *re
     }
     fold_pending(&s, nq);
     store_rows(&s, dx, done, d->h, w, pw);
+}
+
+void cnn_cpu_max_bwd_s2_rows(const cnn_pool_desc *d, const float *restrict x,
+                             const float *restrict dy, float *restrict dx)
+{
+    max_bwd_s2_rows(d, x, dy, dx);
 }
