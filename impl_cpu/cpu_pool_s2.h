@@ -68,12 +68,4 @@ static inline void cnn_cpu_s2_interleave(float *restrict dr, const float *restri
         dr[w - 1] = a[pairs];
 }
 
-/* The float whose bits are u. */
-static inline float cnn_cpu_bits_float(uint32_t u)
-{
-    float v;
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
 #endif

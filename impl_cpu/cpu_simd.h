@@ -11,6 +11,9 @@
 #ifndef CNN_CPU_SIMD_H
 #define CNN_CPU_SIMD_H
 
+#include <stdint.h>
+#include <string.h>
+
 #if defined(__x86_64__) && defined(__linux__) && defined(__has_attribute)
 #if __has_attribute(target_clones) && defined(__clang__)
 /* Clang refuses flatten beside target_clones; it inlines the static helpers
@@ -35,5 +38,14 @@
  * backward rows 7-61% slower in two A/B pairs (BN infer forward at
  * 8x64x112x112: 1.00-1.16 -> 1.43-1.87 ms), a few small rows up to 10%
  * faster, the max-pool forward either way. */
+
+/* The float whose bits are u (for selects written as bit masks, which GCC
+ * vectorises where it keeps `c ? v : 0.0f` as a branch). */
+static inline float cnn_cpu_bits_float(uint32_t u)
+{
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
 
 #endif
