@@ -30,6 +30,11 @@ CNN_CPU_OPS(CNN_ENTRY_DECL, cnn_cpu)
  * avx512" / "avx2" / "scalar"). */
 const char *cnn_cpu_ops_algorithm(const cnn_op *op);
 
+/* Workspace bytes cnn_cpu_pool_bwd uses for d on ctx's threads (the
+ * quarter form's buffers, cpu_pool_s2.c), 0 where it needs none. Given
+ * less (a direct caller's NULL), it allocates them itself. */
+size_t cnn_cpu_pool_bwd_ws(const cnn_ctx *ctx, const cnn_pool_desc *d);
+
 /* Linear layers of at most CNN_CPU_LINEAR_SMALL_N rows (cpu_linear.c): each
  * pass one stream over the weight, where a GEMM library packs it first.
  * The BLAS backends' linear entries call these below that batch; the

@@ -632,13 +632,21 @@ cnn_status cnn_cpu_pool_fwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x
     return CNN_OK;
 }
 
+size_t cnn_cpu_pool_bwd_ws(const cnn_ctx *ctx, const cnn_pool_desc *d)
+{
+    if (!cnn_cpu_pool_s2_quarters(d))
+        return 0;
+    const int64_t work = (int64_t)d->n * d->c * ((int64_t)d->h * d->w + (int64_t)d->p * d->q);
+    return sizeof(float) * cnn_cpu_pool_s2_floats(d) * (size_t)cnn_cpu_team(ctx, work);
+}
+
 /* Average pooling ignores x and y; max pooling finds each window's argmax
  * again in x (the workspace does not outlive a call, so forward cannot
  * leave the indices for backward). */
 cnn_status cnn_cpu_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x, const float *y,
                             const float *dy, float *dx, CNN_WS)
 {
-    (void)y, (void)ws, (void)ws_size;
+    (void)y;
     if (d->mode == CNN_POOL_MAX && !x)
         return cnn_fail(CNN_ERR_INVALID_ARG, "maxpool2d backward needs the forward input x");
     if (d->mode == CNN_POOL_MAX && (int64_t)d->kh * d->w > INT_MAX)
@@ -649,8 +657,9 @@ cnn_status cnn_cpu_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x
                   out = (int64_t)d->p * d->q;
     const int nt = cnn_cpu_team(ctx, planes * (in + out));
     if (cnn_cpu_pool_s2_quarters(d)) {
-        const size_t per = cnn_cpu_pool_s2_floats(d);
-        float *buf = malloc(sizeof(float) * per * (size_t)nt);
+        const size_t per = cnn_cpu_pool_s2_floats(d), need = cnn_cpu_pool_bwd_ws(ctx, d);
+        float *own = ws && ws_size >= need ? NULL : malloc(need);
+        float *buf = own ? own : ws;
         if (!buf)
             return cnn_fail(CNN_ERR_OUT_OF_MEMORY,
                             "maxpool2d backward: no memory for %d buffers of %zu floats", nt, per);
@@ -661,7 +670,7 @@ cnn_status cnn_cpu_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x
             cnn_cpu_max_bwd_s2_quarters(d, x + lo * in, dy + lo * out, dx + lo * in, hi - lo,
                                         buf + per * (size_t)cnn_cpu_thread_id());
         }
-        free(buf);
+        free(own);
         return CNN_OK;
     }
     if (cnn_cpu_pool_plane_form(d)) {

@@ -219,7 +219,7 @@ max_bwd_planes3(const cnn_pool_desc *d, const float *restrict x, const float *re
                 const int off = (k / 3) * wp + k % 3;
                 uint32_t b;
                 memcpy(&b, &gu[u - off], sizeof b);
-                a += cnn_cpu_bits_float(b & -(uint32_t)(tu[u - off] == k));
+                a += cnn_cpu_bits_if(b, tu[u - off] == k);
             }
             acc[u] = a;
         }

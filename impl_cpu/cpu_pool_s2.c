@@ -81,14 +81,6 @@ bool cnn_cpu_pool_s2_quarters(const cnn_pool_desc *d)
            (size_t)d->p + 1 <= S2_MAX_FLOATS && cnn_cpu_pool_s2_floats(d) <= S2_MAX_FLOATS;
 }
 
-/* The float of bits g where the key is k, else +0: a bit mask on the
- * bits, which GCC vectorises (it kept `c ? g : 0.0f` in such loops as a
- * branch, and did not vectorise the mask on a float's bits either). */
-static inline float keep_at(int key, int k, uint32_t g)
-{
-    return cnn_cpu_bits_float(g & -(uint32_t)(key == k));
-}
-
 typedef struct s2_buf {
     float *xe[2], *xo[2];  /* x's quarters: [row parity], even and odd columns */
     float *hm[2];          /* per row parity: each window's maximum along the row */
@@ -176,12 +168,12 @@ static inline void gather(const s2_buf *restrict b, int s, size_t n, size_t guar
                     *restrict oo = b->do_[1];
     for (ptrdiff_t u = 0; u < (ptrdiff_t)n; u++) {
         const ptrdiff_t a = u - s - 1, c = u - s, l = u - 1;
-        ee[u] =
-            (((0.0f + keep_at(k[a], 10, g[a])) + keep_at(k[c], 8, g[c])) + keep_at(k[l], 2, g[l])) +
-            keep_at(k[u], 0, g[u]);
-        eo[u] = (0.0f + keep_at(k[c], 9, g[c])) + keep_at(k[u], 1, g[u]);
-        oe[u] = (0.0f + keep_at(k[l], 6, g[l])) + keep_at(k[u], 4, g[u]);
-        oo[u] = 0.0f + keep_at(k[u], 5, g[u]);
+        ee[u] = (((0.0f + cnn_cpu_bits_if(g[a], k[a] == 10)) + cnn_cpu_bits_if(g[c], k[c] == 8)) +
+                 cnn_cpu_bits_if(g[l], k[l] == 2)) +
+                cnn_cpu_bits_if(g[u], k[u] == 0);
+        eo[u] = (0.0f + cnn_cpu_bits_if(g[c], k[c] == 9)) + cnn_cpu_bits_if(g[u], k[u] == 1);
+        oe[u] = (0.0f + cnn_cpu_bits_if(g[l], k[l] == 6)) + cnn_cpu_bits_if(g[u], k[u] == 4);
+        oo[u] = 0.0f + cnn_cpu_bits_if(g[u], k[u] == 5);
     }
 }
 

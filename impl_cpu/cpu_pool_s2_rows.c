@@ -126,7 +126,7 @@ static inline void window_split(s2_rows *restrict s, const int *slot, const uint
             const int k = isel[q] + h[q] - 4 * r;
             const uint32_t gb = g[q];
             first[q] = gb & -(uint32_t)(k == 0);
-            ao[q] += cnn_cpu_bits_float(gb & -(uint32_t)(k == 1));
+            ao[q] += cnn_cpu_bits_if(gb, k == 1);
             third[q] = gb & -(uint32_t)(k == 2);
         }
     }

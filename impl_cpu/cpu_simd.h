@@ -11,6 +11,7 @@
 #ifndef CNN_CPU_SIMD_H
 #define CNN_CPU_SIMD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -46,6 +47,12 @@ static inline float cnn_cpu_bits_float(uint32_t u)
     float v;
     memcpy(&v, &u, sizeof v);
     return v;
+}
+
+/* The float of bits where c holds, else +0. */
+static inline float cnn_cpu_bits_if(uint32_t bits, bool c)
+{
+    return cnn_cpu_bits_float(bits & -(uint32_t)c);
 }
 
 #endif

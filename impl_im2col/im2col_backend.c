@@ -57,6 +57,8 @@ static size_t im2col_workspace_size(cnn_ctx *ctx, const cnn_op *op, cnn_pass pas
 {
     if (op->kind == CNN_OP_LINEAR)
         return cnn_cpu_linear_lanes_ws(&op->linear, pass);
+    if (op->kind == CNN_OP_POOL && pass == CNN_BWD_DATA)
+        return cnn_cpu_pool_bwd_ws(ctx, &op->pool);
     if (op->kind != CNN_OP_CONV)
         return 0;
     return team_of(ctx, &op->conv, pass).bytes;
