@@ -15,11 +15,15 @@
 
 #include <string.h>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
 /* ---- the 1-D kernels ---- */
 
-static inline void bt2(int n, const float *restrict d0, const float *restrict d1, const float *restrict d2,
-                const float *restrict d3, float *restrict o0, float *restrict o1,
-                float *restrict o2, float *restrict o3)
+static inline void bt2(int n, const float *restrict d0, const float *restrict d1,
+                       const float *restrict d2, const float *restrict d3, float *restrict o0,
+                       float *restrict o1, float *restrict o2, float *restrict o3)
 {
     for (int l = 0; l < n; l++) {
         float a0 = d0[l], a1 = d1[l], a2 = d2[l], a3 = d3[l];
@@ -30,10 +34,11 @@ static inline void bt2(int n, const float *restrict d0, const float *restrict d1
     }
 }
 
-static inline void bt4(int n, const float *restrict d0, const float *restrict d1, const float *restrict d2,
-                const float *restrict d3, const float *restrict d4, const float *restrict d5,
-                float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3,
-                float *restrict o4, float *restrict o5)
+static inline void bt4(int n, const float *restrict d0, const float *restrict d1,
+                       const float *restrict d2, const float *restrict d3, const float *restrict d4,
+                       const float *restrict d5, float *restrict o0, float *restrict o1,
+                       float *restrict o2, float *restrict o3, float *restrict o4,
+                       float *restrict o5)
 {
     for (int l = 0; l < n; l++) {
         float a0 = d0[l], a1 = d1[l], a2 = d2[l], a3 = d3[l], a4 = d4[l], a5 = d5[l];
@@ -47,8 +52,9 @@ static inline void bt4(int n, const float *restrict d0, const float *restrict d1
     }
 }
 
-static inline void at2(int n, const float *restrict m0, const float *restrict m1, const float *restrict m2,
-                const float *restrict m3, float *restrict y0, float *restrict y1)
+static inline void at2(int n, const float *restrict m0, const float *restrict m1,
+                       const float *restrict m2, const float *restrict m3, float *restrict y0,
+                       float *restrict y1)
 {
     for (int l = 0; l < n; l++) {
         y0[l] = m0[l] + m1[l] + m2[l];
@@ -56,9 +62,10 @@ static inline void at2(int n, const float *restrict m0, const float *restrict m1
     }
 }
 
-static inline void at4(int n, const float *restrict m0, const float *restrict m1, const float *restrict m2,
-                const float *restrict m3, const float *restrict m4, const float *restrict m5,
-                float *restrict y0, float *restrict y1, float *restrict y2, float *restrict y3)
+static inline void at4(int n, const float *restrict m0, const float *restrict m1,
+                       const float *restrict m2, const float *restrict m3, const float *restrict m4,
+                       const float *restrict m5, float *restrict y0, float *restrict y1,
+                       float *restrict y2, float *restrict y3)
 {
     for (int l = 0; l < n; l++) {
         float s12 = m1[l] + m2[l], d12 = m1[l] - m2[l];
@@ -110,7 +117,7 @@ static inline void split2(int n, const float *restrict src, float *restrict d0, 
 }
 
 static inline void split4(int n, const float *restrict src, float *restrict d0, float *restrict d1,
-                   float *restrict d2, float *restrict d3)
+                          float *restrict d2, float *restrict d3)
 {
     for (int t = 0; t < n; t++) {
         d0[t] = src[4 * t];
@@ -128,8 +135,8 @@ static inline float epilogue(float v, float bias, float lo)
     return v < lo ? 0.0f : v;
 }
 
-static inline void merge2(int n, const float *restrict o0, const float *restrict o1, float bias, float lo,
-                   float *restrict dst)
+static inline void merge2(int n, const float *restrict o0, const float *restrict o1, float bias,
+                          float lo, float *restrict dst)
 {
     for (int t = 0; t < n; t++) {
         dst[2 * t] = epilogue(o0[t], bias, lo);
@@ -138,8 +145,8 @@ static inline void merge2(int n, const float *restrict o0, const float *restrict
 }
 
 static inline void merge4(int n, const float *restrict o0, const float *restrict o1,
-                   const float *restrict o2, const float *restrict o3, float bias, float lo,
-                   float *restrict dst)
+                          const float *restrict o2, const float *restrict o3, float bias, float lo,
+                          float *restrict dst)
 {
     for (int t = 0; t < n; t++) {
         dst[4 * t] = epilogue(o0[t], bias, lo);
@@ -174,9 +181,66 @@ static inline void split_row(int m, const float *row, int w, int col0, int len, 
         split4(hi - lo, src, d + lo, d + len + lo, d + 2 * len + lo, d + 3 * len + lo);
 }
 
+#ifdef __AVX512F__
+/* AVX-512: a block of tiles of the row is at most 32 consecutive columns,
+ * two masked loads (columns outside [0, w) read as zero and are never
+ * touched), and each tap j is one two-source permute of them picking
+ * columns c0 + tx*m + j, stored under a mask of the block's tiles. The
+ * phase split and per-tap copies below cost a loop of tiles_x elements per
+ * tap, scalar for the 2 to 7 tiles of a 7x7 to 28x28 map: most of the
+ * input transform's time on GoogLeNet's and fashion_cnn's layers. */
+static void gather_avx512(int m, int ntaps, const float *row, int w, int c0, int tiles_x,
+                          float *dst, size_t lanes)
+{
+    const int per = (32 - ntaps) / m + 1; /* tiles whose taps fit 32 columns */
+    const __m512i step =
+        _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                           _mm512_set1_epi32(m));
+    const __m512i zero = _mm512_setzero_si512(), width = _mm512_set1_epi32(w);
+    for (int t0 = 0; t0 < tiles_x; t0 += per) {
+        const int nt = tiles_x - t0 < per ? tiles_x - t0 : per;
+        const int s = c0 + t0 * m, lo = s < 0 ? 0 : s, avail = w - lo;
+        const __mmask16 l0 = (__mmask16)(avail >= 16 ? 0xFFFF : avail > 0 ? (1u << avail) - 1 : 0);
+        const __mmask16 l1 = (__mmask16)(avail >= 32  ? 0xFFFF
+                                         : avail > 16 ? (1u << (avail - 16)) - 1
+                                                      : 0);
+        const __m512 a = l0 ? _mm512_maskz_loadu_ps(l0, row + lo) : _mm512_setzero_ps();
+        const __m512 b = l1 ? _mm512_maskz_loadu_ps(l1, row + lo + 16) : _mm512_setzero_ps();
+        const __mmask16 keep = (__mmask16)((1u << nt) - 1);
+        for (int j = 0; j < ntaps; j++) {
+            const __m512i col = _mm512_add_epi32(step, _mm512_set1_epi32(s + j));
+            const __mmask16 ok =
+                keep & _mm512_cmpge_epi32_mask(col, zero) & _mm512_cmplt_epi32_mask(col, width);
+            const __m512i idx = _mm512_sub_epi32(col, _mm512_set1_epi32(lo));
+            _mm512_mask_storeu_ps(dst + (size_t)j * lanes + t0, keep,
+                                  _mm512_maskz_permutex2var_ps(ok, a, idx, b));
+        }
+    }
+}
+#endif
+
+void cnn_winograd_gather_row(int m, int ntaps, const float *row, int w, int c0, int tiles_x,
+                             float *dst, size_t lanes, float *ph)
+{
+#ifdef __AVX512F__
+    (void)ph;
+    gather_avx512(m, ntaps, row, w, c0, tiles_x, dst, lanes);
+#else
+    /* tap j of tile tx is phase j % m of tile tx + j / m */
+    const int len = ntaps > m ? phase_len(tiles_x) : tiles_x;
+    split_row(m, row, w, c0, len, ph);
+    for (int j = 0; j < ntaps; j++) {
+        const float *src = ph + (size_t)(j % m) * len + j / m;
+        float *d = dst + (size_t)j * lanes;
+        for (int tx = 0; tx < tiles_x; tx++)
+            d[tx] = src[tx];
+    }
+#endif
+}
+
 /* A (alpha x m) of the weight gradient's transform of dy. */
 static inline void a2(int n, const float *restrict d0, const float *restrict d1, float *restrict o0,
-               float *restrict o1, float *restrict o2, float *restrict o3)
+                      float *restrict o1, float *restrict o2, float *restrict o3)
 {
     for (int l = 0; l < n; l++) {
         o0[l] = d0[l];
@@ -186,9 +250,10 @@ static inline void a2(int n, const float *restrict d0, const float *restrict d1,
     }
 }
 
-static inline void a4(int n, const float *restrict d0, const float *restrict d1, const float *restrict d2,
-               const float *restrict d3, float *restrict o0, float *restrict o1, float *restrict o2,
-               float *restrict o3, float *restrict o4, float *restrict o5)
+static inline void a4(int n, const float *restrict d0, const float *restrict d1,
+                      const float *restrict d2, const float *restrict d3, float *restrict o0,
+                      float *restrict o1, float *restrict o2, float *restrict o3,
+                      float *restrict o4, float *restrict o5)
 {
     for (int l = 0; l < n; l++) {
         float s02 = d0[l] + d2[l], s13 = d1[l] + d3[l];
@@ -234,7 +299,7 @@ void cnn_winograd_input_chunk(int m, const float *x, size_t img_stride, int h, i
                               int col0, int tiles_x, int tiles_y, int band0, int nbands, float *v,
                               size_t xi_stride, float *scratch)
 {
-    const int alpha = m + 2, len = phase_len(tiles_x), gb = group_bands(tiles_x);
+    const int alpha = m + 2, gb = group_bands(tiles_x);
     const size_t lanes = (size_t)gb * tiles_x, a2 = (size_t)alpha * alpha;
     float *taps = scratch, *e = taps + a2 * lanes, *ph = e + a2 * lanes;
     const float *in[6] = {NULL};
@@ -254,14 +319,8 @@ void cnn_winograd_input_chunk(int m, const float *x, size_t img_stride, int h, i
                         memset(dst + j * lanes, 0, (size_t)tiles_x * sizeof *dst);
                     continue;
                 }
-                split_row(m, plane + (size_t)yy * w, w, col0, len, ph);
-                /* tap j of tile tx is phase j % m of tile tx + j / m */
-                for (int j = 0; j < alpha; j++) {
-                    const float *src = ph + (size_t)(j % m) * len + j / m;
-                    float *d = dst + j * lanes;
-                    for (int tx = 0; tx < tiles_x; tx++)
-                        d[tx] = src[tx];
-                }
+                cnn_winograd_gather_row(m, alpha, plane + (size_t)yy * w, w, col0, tiles_x, dst,
+                                        lanes, ph);
             }
         }
         /* Column pass: down i, for each tap column j. */
@@ -353,10 +412,8 @@ void cnn_winograd_grad_chunk(int m, const float *dy, size_t img_stride, int h, i
                         memset(dst + j * lanes, 0, (size_t)tiles_x * sizeof *dst);
                     continue;
                 }
-                split_row(m, dy + (size_t)img * img_stride + (size_t)yy * w, w, 0, tiles_x, ph);
-                for (int j = 0; j < m; j++)
-                    for (int tx = 0; tx < tiles_x; tx++)
-                        dst[j * lanes + tx] = ph[(size_t)j * tiles_x + tx];
+                cnn_winograd_gather_row(m, m, dy + (size_t)img * img_stride + (size_t)yy * w, w, 0,
+                                        tiles_x, dst, lanes, ph);
             }
         }
         /* Column pass: m rows to alpha, for each column j. */

@@ -20,7 +20,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-
 /* The input, output and dy transforms of one channel over nbands
  * consecutive bands band0 .. band0 + nbands - 1 of a batch: band b is tile
  * row b % tiles_y of image b / tiles_y, whose plane is at x (y, dy) +
@@ -38,6 +37,13 @@ void cnn_winograd_input_chunk(int m, const float *x, size_t img_stride, int h, i
                               int col0, int tiles_x, int tiles_y, int band0, int nbands, float *v,
                               size_t xi_stride, float *scratch);
 
+/* One row's taps as the input and dy transforms gather them: tap j < ntaps
+ * of tile tx < tiles_x is dst[j * lanes + tx] = row[c0 + tx*m + j], zero
+ * where that column lies outside [0, w). ph: m * (tiles_x + 1) floats of
+ * scratch (the phase split of builds without AVX-512). */
+void cnn_winograd_gather_row(int m, int ntaps, const float *row, int w, int c0, int tiles_x,
+                             float *dst, size_t lanes, float *ph);
+
 /* Output transform: tile row ty writes rows ty*m .. ty*m + m - 1 of the
  * h x w plane (those that exist), all w columns, each value plus bias, then
  * zero below lo (lo = 0: the fused ReLU; -inf: none). */
@@ -53,7 +59,6 @@ void cnn_winograd_output_chunk(int m, const float *mt, size_t xi_stride, int til
  * within the panel's rows under an outer one along its columns.) */
 void cnn_winograd_filters(int m, int n, const float *g, int inner, size_t inner_stride,
                           size_t outer_stride, bool flip, float *u, size_t xi_stride);
-
 
 /* Backward weights, F(3x3, m x m) (derivation in winograd_transforms.c).
  * Transform of dy over a chunk's bands, as above: tile tx of tile row ty

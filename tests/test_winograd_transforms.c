@@ -106,8 +106,8 @@ static void input_band(int m, const float *x, int h, int w, int row0, int col0, 
                              chunk_scratch(m, tiles_x));
 }
 
-static void output_band(int m, const float *mt, size_t xi_stride, int tiles_x, float bias,
-                        float lo, float *y, int h, int w, int row0, float *unused)
+static void output_band(int m, const float *mt, size_t xi_stride, int tiles_x, float bias, float lo,
+                        float *y, int h, int w, int row0, float *unused)
 {
     (void)unused;
     if (row0 != 0) {
@@ -410,9 +410,8 @@ typedef struct schedule {
  * 13 rows give a short last block, 13 a short last panel) by 3 or 5
  * channels (a short last block, and more than one block to add up). */
 static const schedule schedules[] = {
-    {0, false, 0, 0},       {1, false, 0, 0},        {2, false, 0, 0},
-    {1, true, 0, 0},        {2, true, 0, 0},         {1 << 20, true, -1, 0},
-    {1 << 20, true, 1, 3},  {1 << 20, false, 17, 5},
+    {0, false, 0, 0}, {1, false, 0, 0},       {2, false, 0, 0},      {1, true, 0, 0},
+    {2, true, 0, 0},  {1 << 20, true, -1, 0}, {1 << 20, true, 1, 3}, {1 << 20, false, 17, 5},
 };
 #define NSCHEDULES (int)(sizeof schedules / sizeof schedules[0])
 
@@ -510,16 +509,62 @@ typedef struct shape {
  * give the GEMM kernel (winograd_gemm.c) whole register blocks of rows and
  * of tiles and a remainder of each (19 and 13 rows, up to 242 tiles). */
 static const shape shapes[] = {
-    {1, 1, 3, 3, 1, 0, 0},   {1, 2, 4, 4, 1, 0, 0},   {2, 3, 5, 7, 2, 1, 1},
-    {1, 1, 1, 1, 3, 1, 1},   {1, 2, 1, 6, 2, 1, 1},   {2, 4, 9, 6, 3, 2, 2},
-    {1, 3, 7, 5, 2, 3, 3},   {1, 2, 6, 9, 1, 0, 2},   {1, 2, 8, 8, 3, 3, 1},
-    {3, 5, 11, 13, 4, 1, 0}, {2, 1, 2, 2, 2, 2, 3},   {1, 17, 6, 10, 19, 1, 1},
+    {1, 1, 3, 3, 1, 0, 0},    {1, 2, 4, 4, 1, 0, 0}, {2, 3, 5, 7, 2, 1, 1},
+    {1, 1, 1, 1, 3, 1, 1},    {1, 2, 1, 6, 2, 1, 1}, {2, 4, 9, 6, 3, 2, 2},
+    {1, 3, 7, 5, 2, 3, 3},    {1, 2, 6, 9, 1, 0, 2}, {1, 2, 8, 8, 3, 3, 1},
+    {3, 5, 11, 13, 4, 1, 0},  {2, 1, 2, 2, 2, 2, 3}, {1, 17, 6, 10, 19, 1, 1},
     {2, 9, 18, 22, 13, 1, 1},
 };
+
+/* The row gather both transforms start from, against its definition bit
+ * for bit: taps j < ntaps of tiles tx < tiles_x at columns c0 + tx*m + j,
+ * zero outside [0, w), on rows of 1 to 70 columns with the first tile
+ * starting left of the row (padding), at it, or inside it (a padding above
+ * 2 in the backward data pass), tiles running past its end, and one to 20
+ * tiles (the AVX-512 build's blocks of 7 and 8 tiles, their remainders).
+ * The row sits inside a buffer of sentinels, and every lane of dst past
+ * tiles_x must keep its sentinel. */
+static void test_gather_row(uint64_t *rng)
+{
+    enum { PAD = 40, MAXW = 70, MAXT = 20, LANES = MAXT + 3 };
+    float buf[PAD + MAXW + PAD], dst[6 * LANES], ph[4 * (MAXT + 1)];
+    const float sentinel = -12345.0f;
+    int bad = 0, cases = 0;
+    for (int m = 2; m <= 4; m += 2)
+        for (int ntaps = m; ntaps <= m + 2; ntaps += 2)
+            for (int w = 1; w <= MAXW; w += (w < 20 ? 1 : 7))
+                for (int c0 = -3; c0 <= 2; c0++)
+                    for (int tiles = 1; tiles <= MAXT; tiles++) {
+                        for (int i = 0; i < PAD + MAXW + PAD; i++)
+                            buf[i] = sentinel;
+                        const float *row = buf + PAD;
+                        for (int i = 0; i < w; i++)
+                            buf[PAD + i] = tu_uniform(rng, -1.0f, 1.0f);
+                        for (int i = 0; i < 6 * LANES; i++)
+                            dst[i] = sentinel;
+                        cnn_winograd_gather_row(m, ntaps, row, w, c0, tiles, dst, LANES, ph);
+                        cases++;
+                        for (int j = 0; j < 6; j++)
+                            for (int tx = 0; tx < LANES; tx++) {
+                                const int c = c0 + tx * m + j;
+                                float want = sentinel;
+                                if (j < ntaps && tx < tiles)
+                                    want = c >= 0 && c < w ? row[c] : 0.0f;
+                                const float got = dst[j * LANES + tx];
+                                if (memcmp(&got, &want, sizeof got) && bad++ < 5)
+                                    TU_CHECK(false,
+                                             "gather m %d taps %d w %d c0 %d tiles %d: tap %d "
+                                             "tile %d is %g, want %g",
+                                             m, ntaps, w, c0, tiles, j, tx, got, want);
+                            }
+                    }
+    TU_CHECK(bad == 0, "gather: %d wrong lanes over %d cases", bad, cases);
+}
 
 int main(void)
 {
     uint64_t rng = 42;
+    test_gather_row(&rng);
     for (int m = 2; m <= 4; m += 2) {
         for (int rep = 0; rep < 20; rep++)
             test_single_tiles(m, &rng);
