@@ -284,6 +284,61 @@ static int group_bands(int tiles_x)
     return tiles_x >= GROUP_LANES ? 1 : GROUP_LANES / tiles_x;
 }
 
+#ifdef __AVX512F__
+/* The output transform's inverse of the gather: one output row's m values
+ * of each tile tx < tiles_x (o[j * lanes + tx]) interleaved to
+ * dst[tx*m + j] through the epilogue, for the w columns that exist. Per
+ * block of 32 columns: m masked loads, two (m = 2) or four (m = 4)
+ * two-source permutes and two masked stores, where merge2 and merge4 ran
+ * w / m iterations, scalar on narrow maps, and a scalar remainder. */
+static void scatter_avx512(int m, const float *o, size_t lanes, int tiles_x, float bias, float lo,
+                           float *dst, int w)
+{
+    /* lanes 0..7 (8..15) of a and b interleaved: a0 b0 a1 b1 ... */
+    const __m512i pair_lo =
+        _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i pair_hi =
+        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    /* pairs 0..7 (8..15) of two pair-interleaved vectors interleaved */
+    const __m512i quad_lo =
+        _mm512_set_epi32(23, 22, 7, 6, 21, 20, 5, 4, 19, 18, 3, 2, 17, 16, 1, 0);
+    const __m512i quad_hi =
+        _mm512_set_epi32(31, 30, 15, 14, 29, 28, 13, 12, 27, 26, 11, 10, 25, 24, 9, 8);
+    const __m512 vb = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), zero = _mm512_setzero_ps();
+    const int per = 32 / m;
+    for (int t0 = 0; t0 < tiles_x; t0 += per) {
+        const int nt = tiles_x - t0 < per ? tiles_x - t0 : per;
+        const int cols = nt * m < w - t0 * m ? nt * m : w - t0 * m;
+        const __mmask16 k = (__mmask16)((1u << nt) - 1);
+        const float *ot = o + t0;
+        __m512 v0, v1;
+        if (m == 2) {
+            const __m512 a = _mm512_maskz_loadu_ps(k, ot), b = _mm512_maskz_loadu_ps(k, ot + lanes);
+            v0 = _mm512_permutex2var_ps(a, pair_lo, b);
+            v1 = _mm512_permutex2var_ps(a, pair_hi, b);
+        } else {
+            const __m512 z01 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(k, ot), pair_lo,
+                                                      _mm512_maskz_loadu_ps(k, ot + lanes));
+            const __m512 z23 =
+                _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(k, ot + 2 * lanes), pair_lo,
+                                       _mm512_maskz_loadu_ps(k, ot + 3 * lanes));
+            v0 = _mm512_permutex2var_ps(z01, quad_lo, z23);
+            v1 = _mm512_permutex2var_ps(z01, quad_hi, z23);
+        }
+        /* epilogue(): + bias, then zero below lo (NaN and -0.0 kept) */
+        v0 = _mm512_add_ps(v0, vb);
+        v1 = _mm512_add_ps(v1, vb);
+        v0 = _mm512_mask_mov_ps(v0, _mm512_cmp_ps_mask(v0, vlo, _CMP_LT_OQ), zero);
+        v1 = _mm512_mask_mov_ps(v1, _mm512_cmp_ps_mask(v1, vlo, _CMP_LT_OQ), zero);
+        const int c0 = cols < 16 ? cols : 16, c1 = cols - c0;
+        _mm512_mask_storeu_ps(dst + t0 * m, (__mmask16)(c0 == 16 ? 0xFFFF : (1u << c0) - 1), v0);
+        if (c1 > 0)
+            _mm512_mask_storeu_ps(dst + t0 * m + 16,
+                                  (__mmask16)(c1 == 16 ? 0xFFFF : (1u << c1) - 1), v1);
+    }
+}
+#endif
+
 size_t cnn_winograd_chunk_scratch(int m, int tiles_x)
 {
     const size_t alpha = (size_t)m + 2, lanes = (size_t)group_bands(tiles_x) * tiles_x;
@@ -378,12 +433,17 @@ void cnn_winograd_output_chunk(int m, const float *mt, size_t xi_stride, int til
             for (int i = 0; i < m && ty * m + i < h; i++) {
                 float *dst = y + (size_t)img * img_stride + (size_t)(ty * m + i) * w;
                 const float *oi = o + (size_t)i * m * lanes + (size_t)g * tiles_x;
+#ifdef __AVX512F__
+                (void)full, (void)rest;
+                scatter_avx512(m, oi, lanes, tiles_x, bias, lo, dst, w);
+#else
                 if (m == 2)
                     merge2(full, oi, oi + lanes, bias, lo, dst);
                 else
                     merge4(full, oi, oi + lanes, oi + 2 * lanes, oi + 3 * lanes, bias, lo, dst);
                 for (int j = 0; j < rest; j++)
                     dst[full * m + j] = epilogue(oi[(size_t)j * lanes + full], bias, lo);
+#endif
             }
         }
     }
