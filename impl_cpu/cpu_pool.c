@@ -657,7 +657,8 @@ cnn_status cnn_cpu_pool_bwd(cnn_ctx *ctx, const cnn_pool_desc *d, const float *x
                   out = (int64_t)d->p * d->q;
     const int nt = cnn_cpu_team(ctx, planes * (in + out));
     if (cnn_cpu_pool_s2_quarters(d)) {
-        const size_t per = cnn_cpu_pool_s2_floats(d), need = cnn_cpu_pool_bwd_ws(ctx, d);
+        /* nt is the team cnn_cpu_pool_bwd_ws sized the workspace for */
+        const size_t per = cnn_cpu_pool_s2_floats(d), need = sizeof(float) * per * (size_t)nt;
         float *own = ws && ws_size >= need ? NULL : malloc(need);
         float *buf = own ? own : ws;
         if (!buf)

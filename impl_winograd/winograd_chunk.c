@@ -406,7 +406,9 @@ void cnn_winograd_output_chunk(int m, const float *mt, size_t xi_stride, int til
     float *s = scratch, *o = scratch + (size_t)alpha * m * lanes;
     const float *in[6] = {NULL};
     float *out[6] = {NULL};
+#ifndef __AVX512F__
     const int full = w / m, rest = w - full * m;
+#endif
 
     for (int g0 = 0; g0 < nbands; g0 += gb) {
         const int gn = nbands - g0 < gb ? nbands - g0 : gb, n = gn * tiles_x;
@@ -434,7 +436,6 @@ void cnn_winograd_output_chunk(int m, const float *mt, size_t xi_stride, int til
                 float *dst = y + (size_t)img * img_stride + (size_t)(ty * m + i) * w;
                 const float *oi = o + (size_t)i * m * lanes + (size_t)g * tiles_x;
 #ifdef __AVX512F__
-                (void)full, (void)rest;
                 scatter_avx512(m, oi, lanes, tiles_x, bias, lo, dst, w);
 #else
                 if (m == 2)
